@@ -1,0 +1,212 @@
+// Command coffer is the card vault: `coffer serve | merchant | keys | version`.
+// main only parses flags and environment and calls internal/app.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/coffer-vault/coffer/internal/app"
+	"github.com/coffer-vault/coffer/internal/payment"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		var ue usageError
+		if !errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, "coffer:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+type usageError struct{ error }
+
+const usage = `usage:
+  coffer serve [--addr 127.0.0.1:8080] [--data ./coffer-data] [--database-url postgres://…] [--key-file PATH]
+  coffer merchant create --name NAME [--data DIR | --database-url URL] [--json] [settings flags]
+  coffer merchant update --id mer_… [--data DIR | --database-url URL] [--json] [settings flags]
+  coffer keys rotate [--data DIR | --database-url URL] [--key-file PATH]
+  coffer keys rewrap [--data DIR | --database-url URL]
+  coffer version
+environment: COFFER_ADDR, COFFER_DATA, COFFER_DATABASE_URL, COFFER_MASTER_KEY, COFFER_KEY_FILE`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usageError{errors.New("no command")}
+	}
+	switch args[0] {
+	case "serve":
+		fs, cfg := flags("serve", getenv, stdout, stderr)
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		return app.Serve(ctx, *cfg)
+	case "merchant":
+		return merchant(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "coffer", app.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	fmt.Fprintln(stderr, usage)
+	return usageError{fmt.Errorf("unknown command %q", args[0])}
+}
+
+// flags declares the options every command shares, defaulted from the environment.
+func flags(name string, getenv func(string) string, stdout, stderr io.Writer) (*flag.FlagSet, *app.Config) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := &app.Config{Stdout: stdout, Stderr: stderr, MasterKey: getenv("COFFER_MASTER_KEY")}
+	fs.StringVar(&cfg.Addr, "addr", envOr(getenv, "COFFER_ADDR", "127.0.0.1:8080"), "listen address")
+	fs.StringVar(&cfg.DataDir, "data", envOr(getenv, "COFFER_DATA", "./coffer-data"), "data folder (SQLite database, development key file)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv("COFFER_DATABASE_URL"), "PostgreSQL URL; SQLite in the data folder when empty")
+	fs.StringVar(&cfg.KeyFile, "key-file", getenv("COFFER_KEY_FILE"), "KEK file (default: development key file in the data folder)")
+	return fs, cfg
+}
+
+func envOr(getenv func(string) string, k, def string) string {
+	if v := getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// settingsFlags binds the merchant settings; only flags given are applied.
+func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
+	currency := fs.String("default-currency", "", "default currency (ISO 4217)")
+	cvc := fs.String("require-cvc-for-saved-cards", "", "true|false")
+	tds := fs.String("tokenization-requires-3ds", "", "true|false")
+	ret := fs.String("tokenization-return-url", "", "tokenization return URL")
+	cb := fs.String("tokenization-callback-url", "", "tokenization callback URL")
+	var fa []string
+	fs.Func("frame-ancestor", "origin allowed to frame the hosted pages (repeatable)", func(s string) error { fa = append(fa, s); return nil })
+	return func() (payment.SettingsPatch, error) {
+		var p payment.SettingsPatch
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if set["default-currency"] {
+			p.DefaultCurrency = currency
+		}
+		for name, dst := range map[string]**bool{"require-cvc-for-saved-cards": &p.RequireCVCForSavedCards, "tokenization-requires-3ds": &p.TokenizationRequires3DS} {
+			if !set[name] {
+				continue
+			}
+			v := *cvc
+			if name == "tokenization-requires-3ds" {
+				v = *tds
+			}
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return p, fmt.Errorf("--%s must be true or false", name)
+			}
+			*dst = &b
+		}
+		if set["tokenization-return-url"] {
+			p.TokenizationReturnURL = ret
+		}
+		if set["tokenization-callback-url"] {
+			p.TokenizationCallbackURL = cb
+		}
+		if set["frame-ancestor"] {
+			p.FrameAncestors = &fa
+		}
+		return p, nil
+	}
+}
+
+func merchant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "update") {
+		fmt.Fprintln(stderr, usage)
+		return usageError{errors.New("merchant: want create or update")}
+	}
+	fs, cfg := flags("merchant "+args[0], getenv, stdout, stderr)
+	name := fs.String("name", "", "merchant name (create)")
+	mid := fs.String("id", "", "merchant id (update)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	patch := settingsFlags(fs)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	p, err := patch()
+	if err != nil {
+		return err
+	}
+	if args[0] == "create" {
+		creds, err := app.CreateMerchant(ctx, *cfg, *name, p)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(creds)
+		}
+		fmt.Fprintf(stdout, "merchant %s created\nsecret key:      %s\npublishable key: %s\nhmac secret:     %s\n(these are shown only now)\n",
+			creds.ID, creds.SecretKey, creds.PublishableKey, creds.HMACSecret)
+		return nil
+	}
+	if *mid == "" {
+		return errors.New("merchant update: --id is required")
+	}
+	m, err := app.UpdateMerchant(ctx, *cfg, *mid, p)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"id": m.ID, "name": m.Name, "settings": m.Settings}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(out)
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Fprintf(stdout, "%s\n", b)
+	return nil
+}
+
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "rewrap") {
+		fmt.Fprintln(stderr, usage)
+		return usageError{errors.New("keys: want rotate or rewrap")}
+	}
+	fs, cfg := flags("keys "+args[0], getenv, stdout, stderr)
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "rewrap" {
+		n, err := app.Rewrap(ctx, *cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rewrapped %d data keys\n", n)
+		return nil
+	}
+	v, n, err := app.RotateKeys(ctx, *cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "KEK version %d is now current; rewrapped %d data keys\n", v, n)
+	return nil
+}

@@ -1,0 +1,300 @@
+// Package app wires Coffer's parts together for each command: it opens the
+// key ring and the store, builds the services and runs the server. cmd/coffer
+// only parses flags and calls in here; tests call Serve directly.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/httpapi"
+	"github.com/coffer-vault/coffer/internal/idempotency"
+	"github.com/coffer-vault/coffer/internal/keys"
+	"github.com/coffer-vault/coffer/internal/logging"
+	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/processor/simulator"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/sqlite"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// Version is set at build time with -ldflags "-X …/internal/app.Version=…".
+var Version = "dev"
+
+// DevKeyFile is the development key file's name inside the data folder.
+const DevKeyFile = "master.key"
+
+// Config is what every command needs to reach the vault.
+type Config struct {
+	Addr        string
+	DataDir     string
+	DatabaseURL string
+	MasterKey   string // COFFER_MASTER_KEY
+	KeyFile     string // explicit key file; default <data>/master.key
+
+	Stdout io.Writer // the development merchant's credentials
+	Stderr io.Writer // JSON logs
+
+	// Processor replaces the built-in simulator (tests inject their own instance to count calls).
+	Processor processor.Processor
+	// OnReady is called with the listening address once the server accepts connections.
+	OnReady func(addr string)
+	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
+	ShutdownTimeout time.Duration
+}
+
+// Logger returns the JSON logger whose pipeline masks card numbers.
+func (c *Config) Logger() *slog.Logger {
+	w := c.Stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	return slog.New(logging.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func (c *Config) stdout() io.Writer {
+	if c.Stdout == nil {
+		return os.Stdout
+	}
+	return c.Stdout
+}
+
+// deps are the opened pieces, closed together.
+type deps struct {
+	keys  *keys.Provider
+	vault *vault.Vault
+	store store.Store
+	svc   *payment.Service
+	proc  processor.Processor
+}
+
+func (d *deps) Close() error { return d.store.Close() }
+
+// open loads keys and opens the store. createKey allows creating a
+// development key file when no key is configured (fresh data folder).
+func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*deps, error) {
+	if c.DatabaseURL == "" {
+		if c.DataDir == "" {
+			return nil, errors.New("no data folder: set --data or COFFER_DATA")
+		}
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data folder: %w", err)
+		}
+	}
+	kp, err := loadKeys(c, log, createKey)
+	if err != nil {
+		return nil, err
+	}
+	var st store.Store
+	if c.DatabaseURL != "" {
+		st, err = openPostgres(ctx, c.DatabaseURL) // LEAD-TODO: postgres.Open once the backend lands
+	} else {
+		st, err = sqlite.Open(ctx, c.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	proc := c.Processor
+	if proc == nil {
+		proc = simulator.New()
+	}
+	v := vault.New(kp)
+	return &deps{keys: kp, vault: v, store: st, proc: proc, svc: payment.New(st, v, proc, log)}, nil
+}
+
+func loadKeys(c *Config, log *slog.Logger, create bool) (*keys.Provider, error) {
+	if c.MasterKey != "" {
+		mk := c.MasterKey
+		return keys.NewProvider("COFFER_MASTER_KEY", func() (*keys.Ring, error) { return keys.ParseEnv(mk) })
+	}
+	path := c.KeyFile
+	dev := path == ""
+	if dev {
+		if c.DataDir == "" {
+			return nil, errors.New("no key: set COFFER_MASTER_KEY, --key-file, or --data for a development key file")
+		}
+		path = filepath.Join(c.DataDir, DevKeyFile)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if !dev || !create {
+			return nil, fmt.Errorf("key file %s does not exist", path)
+		}
+		if _, err := keys.CreateFile(path); err != nil {
+			return nil, err
+		}
+		log.Warn("DEVELOPMENT KEY FILE CREATED — NOT FOR PRODUCTION. Card data is encrypted under a key stored beside the database; "+
+			"set COFFER_MASTER_KEY (base64 of 32 random bytes) or --key-file on a separate, protected volume for real use.", "path", path)
+	} else if dev {
+		log.Warn("using the DEVELOPMENT key file in the data folder — not for production", "path", path)
+	}
+	return keys.FileProvider(path)
+}
+
+// Serve runs the API server until ctx ends, then shuts down gracefully:
+// in-flight requests finish, queued writes commit, the store closes.
+func Serve(ctx context.Context, c Config) error {
+	log := c.Logger()
+	d, err := open(ctx, &c, log, true)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	if n, err := d.svc.CountMerchants(ctx); err != nil {
+		return err
+	} else if n == 0 {
+		creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
+		if err != nil {
+			return fmt.Errorf("creating the development merchant: %w", err)
+		}
+		b, _ := json.Marshal(creds)
+		fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
+		log.Info("development merchant created", "merchant", creds.ID)
+	}
+
+	keeper := idempotency.New(d.store)
+	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: d.store, Keeper: keeper, Logger: log})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	addr := c.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go housekeeping(bg, keeper, d.vault, log)
+
+	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String())
+	if c.OnReady != nil {
+		c.OnReady(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	timeout := c.ShutdownTimeout
+	if timeout == 0 {
+		timeout = 25 * time.Second
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("shutdown complete")
+	return nil
+}
+
+// housekeeping sweeps expired idempotency keys and picks up KEK versions
+// added by `coffer keys rotate`, so new data keys are wrapped under them.
+func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vault, log *slog.Logger) {
+	sweep := time.NewTicker(time.Hour)
+	reload := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	defer reload.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweep.C:
+			if n, err := keeper.Sweep(ctx); err != nil {
+				log.Error("idempotency sweep failed", "error", err.Error())
+			} else if n > 0 {
+				log.Info("idempotency keys expired", "count", n)
+			}
+		case <-reload.C:
+			if err := v.ReloadKeys(); err != nil {
+				log.Error("reloading keys failed; keeping the current ring", "error", err.Error())
+			}
+		}
+	}
+}
+
+// CreateMerchant adds a merchant; safe while a server runs on the same store.
+func CreateMerchant(ctx context.Context, c Config, name string, patch payment.SettingsPatch) (*payment.Credentials, error) {
+	log := c.Logger()
+	d, err := open(ctx, &c, log, true)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	st := payment.DefaultSettings()
+	patch.Apply(&st)
+	return d.svc.CreateMerchant(ctx, name, st)
+}
+
+// UpdateMerchant changes a merchant's settings.
+func UpdateMerchant(ctx context.Context, c Config, merchantID string, patch payment.SettingsPatch) (*store.Merchant, error) {
+	d, err := open(ctx, &c, c.Logger(), false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.svc.UpdateSettings(ctx, merchantID, patch)
+}
+
+// RotateKeys adds a KEK version to the key file and rewraps every data key
+// under it. Running servers keep working: they reload the key file when they
+// meet the new version.
+func RotateKeys(ctx context.Context, c Config) (version uint32, rewrapped int, err error) {
+	if c.MasterKey != "" {
+		return 0, 0, errors.New("the KEK comes from COFFER_MASTER_KEY: add a version there (\"1:<old>,2:<new>\"), restart the servers, then run `coffer keys rewrap`")
+	}
+	path := c.KeyFile
+	if path == "" {
+		path = filepath.Join(c.DataDir, DevKeyFile)
+	}
+	d, err := open(ctx, &c, c.Logger(), false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer d.Close()
+	if version, err = keys.RotateFile(path); err != nil {
+		return 0, 0, err
+	}
+	if err := d.vault.ReloadKeys(); err != nil {
+		return version, 0, err
+	}
+	rewrapped, err = d.svc.RewrapAll(ctx)
+	return version, rewrapped, err
+}
+
+// Rewrap rewraps every data key under the current KEK (after a version was
+// added to COFFER_MASTER_KEY, or to finish an interrupted rotation).
+func Rewrap(ctx context.Context, c Config) (int, error) {
+	d, err := open(ctx, &c, c.Logger(), false)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	return d.svc.RewrapAll(ctx)
+}
+
+func openPostgres(ctx context.Context, url string) (store.Store, error) {
+	return nil, errors.New("postgres backend not wired yet")
+}

@@ -1,0 +1,361 @@
+// Package httpapi is Coffer's native REST API v1. It translates HTTP to calls
+// of the domain services and back; it holds no business rules.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/idempotency"
+	"github.com/coffer-vault/coffer/internal/logging"
+	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// DefaultMaxBody bounds every request body; a batch of 100 cards is ~20 KiB.
+const DefaultMaxBody = 1 << 20
+
+// Config wires the API.
+type Config struct {
+	Service *payment.Service
+	Store   store.Store // readiness only
+	Keeper  *idempotency.Keeper
+	Logger  *slog.Logger
+	MaxBody int64
+}
+
+// API is the native API handler set.
+type API struct {
+	svc     *payment.Service
+	st      store.Store
+	keeper  *idempotency.Keeper
+	log     *slog.Logger
+	maxBody int64
+}
+
+// New returns the API as one handler with its middleware.
+func New(cfg Config) http.Handler {
+	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody}
+	if a.maxBody <= 0 {
+		a.maxBody = DefaultMaxBody
+	}
+	mux := http.NewServeMux()
+	a.routes(mux)
+	return a.observe(mux)
+}
+
+type ctxKey int
+
+const merchantKey ctxKey = 1
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// statusWriter remembers the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+// observe gives each request an id, a body limit, panic recovery and one
+// access-log line. Only the path is logged: queries and bodies never are.
+func (a *API) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rid := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(rid) || logging.Redact(rid) != rid {
+			rid = id.New("req")
+		}
+		w.Header().Set("Request-Id", rid)
+		ctx := payment.WithRequestID(r.Context(), rid)
+		r = r.WithContext(ctx)
+		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				a.log.Error("panic", "request_id", rid, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error; the request id identifies it in the logs."})
+				}
+			}
+			attrs := []any{"request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", sw.bytes}
+			if m, ok := r.Context().Value(merchantKey).(*store.Merchant); ok {
+				attrs = append(attrs, "merchant", m.ID)
+			}
+			a.log.LogAttrs(ctx, levelFor(sw.status), "request", toAttrs(attrs)...)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func toAttrs(kv []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, slog.Any(kv[i].(string), kv[i+1]))
+	}
+	return out
+}
+
+func levelFor(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// merchant authenticates the secret key and puts the merchant in the request context.
+func (a *API) merchant(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := bearer(r)
+		if !ok {
+			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "api_key_missing",
+				Message: "No API key provided: send Authorization: Bearer sk_…"})
+			return
+		}
+		if strings.HasPrefix(key, "pk_") {
+			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "secret_key_required",
+				Message: "This call needs a secret key (sk_…); a publishable key cannot make it."})
+			return
+		}
+		m, err := a.svc.Authenticate(r.Context(), key)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "api_key_invalid", Message: "Invalid API key."})
+			return
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), merchantKey, m)))
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	key = strings.TrimSpace(key)
+	return key, key != ""
+}
+
+func merchantOf(r *http.Request) *store.Merchant {
+	return r.Context().Value(merchantKey).(*store.Merchant)
+}
+
+// recorder buffers a response so it can be stored before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (rec *recorder) Header() http.Header         { return rec.header }
+func (rec *recorder) WriteHeader(code int)        { rec.status = code }
+func (rec *recorder) Write(b []byte) (int, error) { return rec.body.Write(b) }
+
+// idempotent implements API.md's Idempotency-Key rules around a handler: the
+// response is stored durably before it is sent, so a retry after a crash or
+// restart replays it; server errors are not frozen, so they can be retried.
+func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" {
+			next(w, r)
+			return
+		}
+		if len(key) > 255 {
+			writeError(w, invalidParam("Idempotency-Key", "The Idempotency-Key header must be at most 255 characters."))
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeError(w, bodyError(err))
+			return
+		}
+		h := sha256.New()
+		h.Write([]byte(r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery + "\n"))
+		h.Write(body)
+		m := merchantOf(r)
+		ctx, cancel := context.WithTimeout(r.Context(), idempotency.Lease)
+		defer cancel()
+		claim, replay, err := a.keeper.Begin(ctx, m.ID, key, h.Sum(nil))
+		switch {
+		case errors.Is(err, idempotency.ErrMismatch):
+			writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_key_reused",
+				Message: "This Idempotency-Key was already used with a different request."})
+			return
+		case errors.Is(err, idempotency.ErrInProgress):
+			writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_in_progress",
+				Message: "A request with this Idempotency-Key is still in progress; retry later."})
+			return
+		case err != nil:
+			a.fail(w, r, err)
+			return
+		case replay != nil:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(replay.Status)
+			w.Write(replay.Body)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rec := &recorder{header: http.Header{}, status: http.StatusOK}
+		next(rec, r)
+		if rec.status >= 500 {
+			if err := claim.Abandon(r.Context()); err != nil {
+				a.log.Error("idempotency: abandon failed", "request_id", w.Header().Get("Request-Id"), "error", err.Error())
+			}
+		} else if err := claim.Finish(r.Context(), idempotency.Response{Status: rec.status, Body: rec.body.Bytes()}); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		w.Write(rec.body.Bytes())
+	}
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]string{"status": "ok"})
+}
+
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := a.st.Ping(ctx); err != nil {
+		a.log.Error("readyz: database unreachable", "error", err.Error())
+		writeJSON(w, 503, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, 200, map[string]string{"status": "ready"})
+}
+
+func (a *API) notFoundRoute(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &apiError{status: 404, Type: "not_found", Code: "route_missing", Message: "Unknown route " + r.Method + " " + logging.Redact(r.URL.Path)})
+}
+
+// decode reads a JSON object strictly: unknown fields, wrong types and
+// trailing data are errors naming the field. An empty body is allowed when
+// optional is set (calls whose body is entirely optional).
+func decode(r *http.Request, v any, optional bool) *apiError {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return bodyError(err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		if optional {
+			return nil
+		}
+		return &apiError{status: 400, Type: "invalid_request_error", Code: "body_missing", Message: "The request body must be a JSON object."}
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body must hold exactly one JSON object."}
+	}
+	return nil
+}
+
+func bodyError(err error) *apiError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &apiError{status: 413, Type: "invalid_request_error", Code: "body_too_large",
+			Message: fmt.Sprintf("The request body is larger than %d bytes.", mbe.Limit)}
+	}
+	return &apiError{status: 400, Type: "invalid_request_error", Code: "body_unreadable", Message: "The request body could not be read."}
+}
+
+// jsonError explains a decoding failure without echoing values: the
+// standard messages name fields and types only, never the data.
+func jsonError(err error) *apiError {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid",
+			Message: fmt.Sprintf("The request body is not valid JSON (error at byte %d).", syn.Offset)}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body must be a JSON object."}
+		}
+		return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_invalid_type", Param: field,
+			Message: fmt.Sprintf("%s must be of type %s, not %s.", field, jsonType(typ.Type.Kind().String()), typ.Value)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		field = logging.Redact(field)
+		return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_unknown", Param: field,
+			Message: fmt.Sprintf("Unknown parameter: %s.", field)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body is truncated JSON."}
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return bodyError(err)
+	}
+	return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body is not a valid JSON object."}
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "int", "int64", "int32", "uint32", "uint64":
+		return "integer"
+	case "bool":
+		return "boolean"
+	case "map", "struct":
+		return "object"
+	case "slice":
+		return "array"
+	}
+	return kind
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":{"type":"api_error","code":"internal_error","message":"response encoding failed"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

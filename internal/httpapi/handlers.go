@@ -1,0 +1,254 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+func (a *API) getMerchant(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, viewMerchant(merchantOf(r)))
+}
+
+func (a *API) updateMerchant(w http.ResponseWriter, r *http.Request) {
+	var p payment.SettingsPatch
+	if e := decode(r, &p, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	m, err := a.svc.UpdateSettings(r.Context(), merchantOf(r).ID, p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, viewMerchant(m))
+}
+
+func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
+	var p payment.CustomerParams
+	if e := decode(r, &p, true); e != nil {
+		writeError(w, e)
+		return
+	}
+	c, err := a.svc.CreateCustomer(r.Context(), merchantOf(r).ID, p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 201, viewCustomer(c, nil))
+}
+
+// findCustomers answers GET /v1/customers?reference=…: a list of zero or one.
+func (a *API) findCustomers(w http.ResponseWriter, r *http.Request) {
+	ref := r.URL.Query().Get("reference")
+	if ref == "" {
+		writeError(w, &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_missing", Param: "reference",
+			Message: "Give ?reference= to find a customer by your own id."})
+		return
+	}
+	c, err := a.svc.FindCustomer(r.Context(), merchantOf(r).ID, ref)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := []customerView{}
+	if c != nil {
+		_, toks, err := a.svc.GetCustomer(r.Context(), c.MerchantID, c.ID)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		out = append(out, viewCustomer(c, toks))
+	}
+	writeJSON(w, 200, list(out, false))
+}
+
+func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
+	c, toks, err := a.svc.GetCustomer(r.Context(), merchantOf(r).ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, viewCustomer(c, toks))
+}
+
+func (a *API) deleteCustomer(w http.ResponseWriter, r *http.Request) {
+	cid := r.PathValue("id")
+	if err := a.svc.DeleteCustomer(r.Context(), merchantOf(r).ID, cid); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"id": cid, "object": "customer", "deleted": true})
+}
+
+func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
+	var p payment.TokenParams
+	if e := decode(r, &p, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	t, created, err := a.svc.CreateToken(r.Context(), merchantOf(r), p)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	status := 200
+	if created {
+		status = 201
+	}
+	writeJSON(w, status, viewToken(t))
+}
+
+// batchRequest carries up to 100 cards; customer, verify and three_d_secure
+// apply to every card.
+type batchRequest struct {
+	Cards        []payment.CardInput `json:"cards"`
+	Customer     string              `json:"customer"`
+	Verify       *bool               `json:"verify"`
+	ThreeDSecure string              `json:"three_d_secure"`
+}
+
+type batchItem struct {
+	Token *tokenView `json:"token,omitempty"`
+	Error *apiError  `json:"error,omitempty"`
+}
+
+func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {
+	var req batchRequest
+	if e := decode(r, &req, false); e != nil {
+		writeError(w, e)
+		return
+	}
+	if len(req.Cards) == 0 || len(req.Cards) > payment.MaxBatch {
+		writeError(w, invalidParam("cards", "cards must hold 1 to 100 cards."))
+		return
+	}
+	items := make([]payment.TokenParams, len(req.Cards))
+	for i := range req.Cards {
+		items[i] = payment.TokenParams{Card: &req.Cards[i], Customer: req.Customer, Verify: req.Verify, ThreeDSecure: req.ThreeDSecure}
+	}
+	res := a.svc.CreateTokens(r.Context(), merchantOf(r), items)
+	out := make([]batchItem, len(res))
+	for i, it := range res {
+		if it.Err != nil {
+			ae, ok := toAPIError(it.Err)
+			if !ok {
+				a.log.Error("batch item failed", "request_id", w.Header().Get("Request-Id"), "index", i, "error", it.Err.Error())
+				ae = &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error."}
+			}
+			if ae.Param != "" {
+				ae.Param = "cards[" + strconv.Itoa(i) + "]." + trimCardPrefix(ae.Param)
+			}
+			out[i].Error = ae
+			continue
+		}
+		v := viewToken(it.Token)
+		out[i].Token = &v
+	}
+	writeJSON(w, 200, map[string]any{"object": "list", "data": out})
+}
+
+func trimCardPrefix(p string) string {
+	if len(p) > 5 && p[:5] == "card." {
+		return p[5:]
+	}
+	return p
+}
+
+func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
+	limit, after, e := pageParams(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	toks, more, err := a.svc.ListTokens(r.Context(), merchantOf(r).ID,
+		store.TokenFilter{CustomerID: r.URL.Query().Get("customer"), StartingAfter: after, Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, list(viewTokens(toks), more))
+}
+
+func (a *API) getToken(w http.ResponseWriter, r *http.Request) {
+	t, err := a.svc.GetToken(r.Context(), merchantOf(r).ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, viewToken(t))
+}
+
+func (a *API) tokenAudit(w http.ResponseWriter, r *http.Request) {
+	m := merchantOf(r)
+	if _, err := a.svc.GetToken(r.Context(), m.ID, r.PathValue("id")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	recs, err := a.svc.AuditTrail(r.Context(), m.ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	type auditView struct {
+		ID        string `json:"id"`
+		Action    string `json:"action"`
+		Purpose   string `json:"purpose"`
+		RequestID string `json:"request_id"`
+		Created   string `json:"created"`
+	}
+	out := make([]auditView, 0, len(recs))
+	for _, a := range recs {
+		out = append(out, auditView{a.ID, a.Action, a.Purpose, a.RequestID, a.Created.Format("2006-01-02T15:04:05.000000Z07:00")})
+	}
+	writeJSON(w, 200, list(out, false))
+}
+
+func (a *API) disableToken(w http.ResponseWriter, r *http.Request) {
+	a.tokenStatus(w, r, a.svc.DisableToken)
+}
+
+func (a *API) enableToken(w http.ResponseWriter, r *http.Request) {
+	a.tokenStatus(w, r, a.svc.EnableToken)
+}
+
+func (a *API) tokenStatus(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, m, t string) (*store.Token, error)) {
+	if e := decode(r, &struct{}{}, true); e != nil {
+		writeError(w, e)
+		return
+	}
+	t, err := op(r.Context(), merchantOf(r).ID, r.PathValue("id"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, viewToken(t))
+}
+
+func (a *API) validateToken(w http.ResponseWriter, r *http.Request) {
+	var p struct {
+		CVC string `json:"cvc"`
+	}
+	if e := decode(r, &p, true); e != nil {
+		writeError(w, e)
+		return
+	}
+	v, err := a.svc.ValidateToken(r.Context(), merchantOf(r), r.PathValue("id"), p.CVC)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, v)
+}
+
+func (a *API) deleteToken(w http.ResponseWriter, r *http.Request) {
+	tid := r.PathValue("id")
+	if err := a.svc.DeleteToken(r.Context(), merchantOf(r).ID, tid); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"id": tid, "object": "token", "deleted": true})
+}

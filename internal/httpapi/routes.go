@@ -1,0 +1,29 @@
+package httpapi
+
+import "net/http"
+
+// routes lists every route of the native API in one place.
+func (a *API) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+
+	mux.Handle("GET /v1/merchant", a.merchant(a.getMerchant))
+	mux.Handle("PATCH /v1/merchant", a.merchant(a.updateMerchant))
+
+	mux.Handle("POST /v1/customers", a.merchant(a.idempotent(a.createCustomer)))
+	mux.Handle("GET /v1/customers", a.merchant(a.findCustomers))
+	mux.Handle("GET /v1/customers/{id}", a.merchant(a.getCustomer))
+	mux.Handle("DELETE /v1/customers/{id}", a.merchant(a.deleteCustomer))
+
+	mux.Handle("POST /v1/tokens", a.merchant(a.idempotent(a.createToken)))
+	mux.Handle("POST /v1/tokens/batch", a.merchant(a.idempotent(a.createTokens)))
+	mux.Handle("GET /v1/tokens", a.merchant(a.listTokens))
+	mux.Handle("GET /v1/tokens/{id}", a.merchant(a.getToken))
+	mux.Handle("GET /v1/tokens/{id}/audit", a.merchant(a.tokenAudit))
+	mux.Handle("POST /v1/tokens/{id}/disable", a.merchant(a.idempotent(a.disableToken)))
+	mux.Handle("POST /v1/tokens/{id}/enable", a.merchant(a.idempotent(a.enableToken)))
+	mux.Handle("POST /v1/tokens/{id}/validate", a.merchant(a.idempotent(a.validateToken)))
+	mux.Handle("DELETE /v1/tokens/{id}", a.merchant(a.deleteToken))
+
+	mux.HandleFunc("/", a.notFoundRoute)
+}

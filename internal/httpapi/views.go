@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// The API's JSON shapes. Only BIN, last 4 and the mask of a card ever appear.
+
+type cardView struct {
+	Brand       string `json:"brand"`
+	BIN         string `json:"bin"`
+	Last4       string `json:"last4"`
+	Mask        string `json:"mask"`
+	ExpMonth    int    `json:"exp_month"`
+	ExpYear     int    `json:"exp_year"`
+	HolderName  string `json:"holder_name"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+type tokenView struct {
+	ID           string             `json:"id"`
+	Object       string             `json:"object"`
+	Status       string             `json:"status"`
+	Customer     *string            `json:"customer"`
+	Card         cardView           `json:"card"`
+	Verification store.Verification `json:"verification"`
+	NextAction   any                `json:"next_action"`
+	Created      time.Time          `json:"created"`
+	Updated      time.Time          `json:"updated"`
+	Metadata     map[string]string  `json:"metadata"`
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func viewToken(t *store.Token) tokenView {
+	return tokenView{ID: t.ID, Object: "token", Status: t.Status, Customer: strPtr(t.CustomerID),
+		Card: cardView{Brand: t.Brand, BIN: t.BIN, Last4: t.Last4, Mask: t.Mask, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear,
+			HolderName: t.HolderName, Fingerprint: t.Fingerprint},
+		Verification: t.Verification, Created: t.Created, Updated: t.Updated, Metadata: orEmpty(t.Metadata)}
+}
+
+func viewTokens(ts []*store.Token) []tokenView {
+	out := make([]tokenView, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, viewToken(t))
+	}
+	return out
+}
+
+type customerView struct {
+	ID        string            `json:"id"`
+	Object    string            `json:"object"`
+	Reference *string           `json:"reference"`
+	Name      string            `json:"name"`
+	Email     string            `json:"email"`
+	Phone     string            `json:"phone"`
+	Metadata  map[string]string `json:"metadata"`
+	Created   time.Time         `json:"created"`
+	Tokens    []tokenView       `json:"tokens"`
+}
+
+func viewCustomer(c *store.Customer, toks []*store.Token) customerView {
+	return customerView{ID: c.ID, Object: "customer", Reference: strPtr(c.Reference), Name: c.Name, Email: c.Email,
+		Phone: c.Phone, Metadata: orEmpty(c.Metadata), Created: c.Created, Tokens: viewTokens(toks)}
+}
+
+type merchantView struct {
+	ID             string `json:"id"`
+	Object         string `json:"object"`
+	Name           string `json:"name"`
+	PublishableKey string `json:"publishable_key"`
+	store.Settings
+	Created time.Time `json:"created"`
+}
+
+func viewMerchant(m *store.Merchant) merchantView {
+	return merchantView{ID: m.ID, Object: "merchant", Name: m.Name, PublishableKey: m.PublishableKey, Settings: m.Settings, Created: m.Created}
+}
+
+type listView[T any] struct {
+	Object  string `json:"object"`
+	Data    []T    `json:"data"`
+	HasMore bool   `json:"has_more"`
+}
+
+func list[T any](data []T, more bool) listView[T] {
+	if data == nil {
+		data = []T{}
+	}
+	return listView[T]{Object: "list", Data: data, HasMore: more}
+}
+
+// pageParams reads ?limit= (default 20, 1..100) and ?starting_after=.
+func pageParams(r *http.Request) (limit int, after string, e *apiError) {
+	limit = 20
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return 0, "", invalidParam("limit", "limit must be an integer from 1 to 100.")
+		}
+		limit = n
+	}
+	return limit, r.URL.Query().Get("starting_after"), nil
+}

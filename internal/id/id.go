@@ -1,0 +1,27 @@
+// Package id mints opaque, prefixed identifiers from crypto/rand.
+package id
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+)
+
+// Lower-case base32 without padding keeps ids URL-safe, case-insensitive-safe
+// and free of characters ('.', '/', '+') that other protocols treat specially.
+var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// New returns prefix + "_" + 128 random bits.
+func New(prefix string) string { return NewBits(prefix, 128) }
+
+// NewBits returns prefix + "_" + at least bits random bits.
+func NewBits(prefix string, bits int) string {
+	b := make([]byte, (bits+7)/8)
+	rand.Read(b) // crypto/rand.Read never fails on supported platforms (Go ≥1.24 panics instead)
+	return prefix + "_" + strings.ToLower(enc.EncodeToString(b))
+}
+
+// HasPrefix reports whether s looks like an id minted with prefix.
+func HasPrefix(s, prefix string) bool {
+	return strings.HasPrefix(s, prefix+"_") && len(s) > len(prefix)+1 && len(s) <= 128
+}

@@ -1,0 +1,159 @@
+// Package idempotency makes a keyed request run at most once: the first
+// request with a key claims it durably, concurrent duplicates wait for it,
+// and later ones replay its stored response exactly. The claim lives in the
+// database, so it holds across restarts and across server instances.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// Lease is how long a claim blocks duplicates before it is presumed dead (its
+// server crashed mid-request). It exceeds the server's write timeout, so a
+// live request never loses its claim.
+const Lease = 90 * time.Second
+
+// Retention is how long finished keys are kept (API.md promises ≥ 24 h).
+const Retention = 48 * time.Hour
+
+// ErrMismatch: the key was used with a different request.
+var ErrMismatch = errors.New("idempotency: key reused with a different request")
+
+// ErrInProgress: the first request with this key is still running and did
+// not finish within the caller's patience.
+var ErrInProgress = errors.New("idempotency: a request with this key is in progress")
+
+// Response is a stored response.
+type Response struct {
+	Status int
+	Body   []byte
+}
+
+// Keeper coordinates keyed requests.
+type Keeper struct {
+	st  store.Store
+	now func() time.Time
+
+	mu      sync.Mutex
+	running map[string]chan struct{} // claims held by this process, closed when finished
+}
+
+// New returns a keeper over st.
+func New(st store.Store) *Keeper {
+	return &Keeper{st: st, now: func() time.Time { return time.Now().UTC() }, running: map[string]chan struct{}{}}
+}
+
+// Claim is a held key; the caller must Finish or Abandon it.
+type Claim struct {
+	k        *Keeper
+	merchant string
+	key      string
+	done     chan struct{}
+}
+
+// Begin either claims the key (returning a Claim), or returns the stored
+// response of the request that used it first. It waits while another
+// request holds the key, until ctx ends.
+func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash []byte) (*Claim, *Response, error) {
+	delay := 5 * time.Millisecond
+	for {
+		var claimed bool
+		var replay *Response
+		err := k.st.Write(ctx, func(tx store.Tx) error {
+			now := k.now()
+			r, err := tx.GetIdempotency(merchantID, key)
+			if errors.Is(err, store.ErrNotFound) {
+				claimed = true
+				return tx.InsertIdempotency(&store.Idempotency{MerchantID: merchantID, Key: key, RequestHash: requestHash,
+					State: store.IdemStarted, Created: now, LockedUntil: now.Add(Lease)})
+			}
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(r.RequestHash, requestHash) {
+				return ErrMismatch
+			}
+			if r.State == store.IdemDone {
+				replay = &Response{Status: r.StatusCode, Body: r.Response}
+				return nil
+			}
+			if r.LockedUntil.After(now) {
+				return nil // held by a live request: wait
+			}
+			claimed = true // the holder died: take over
+			r.LockedUntil = now.Add(Lease)
+			return tx.UpdateIdempotency(r)
+		})
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case replay != nil:
+			return nil, replay, nil
+		case claimed:
+			c := &Claim{k: k, merchant: merchantID, key: key, done: make(chan struct{})}
+			k.mu.Lock()
+			k.running[merchantID+"\x00"+key] = c.done
+			k.mu.Unlock()
+			return c, nil, nil
+		}
+		// Wait for the holder: promptly if it runs in this process, by
+		// polling with backoff if it runs elsewhere.
+		k.mu.Lock()
+		ch := k.running[merchantID+"\x00"+key]
+		k.mu.Unlock()
+		t := time.NewTimer(delay)
+		select {
+		case <-ch: // nil when not ours: blocks, and the timer decides
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ErrInProgress
+		}
+		t.Stop()
+		delay = min(delay*2, 200*time.Millisecond)
+	}
+}
+
+func (c *Claim) release() {
+	c.k.mu.Lock()
+	delete(c.k.running, c.merchant+"\x00"+c.key)
+	c.k.mu.Unlock()
+	close(c.done)
+}
+
+// Finish stores the response durably; only then may it be sent.
+func (c *Claim) Finish(ctx context.Context, resp Response) error {
+	defer c.release()
+	return c.k.st.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		r, err := tx.GetIdempotency(c.merchant, c.key)
+		if err != nil {
+			return err
+		}
+		r.State, r.StatusCode, r.Response = store.IdemDone, resp.Status, resp.Body
+		return tx.UpdateIdempotency(r)
+	})
+}
+
+// Abandon frees the key so the request can be retried (used for server
+// errors, where no response should be frozen).
+func (c *Claim) Abandon(ctx context.Context) error {
+	defer c.release()
+	return c.k.st.Write(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.DeleteIdempotency(c.merchant, c.key) })
+}
+
+// Sweep deletes keys older than Retention.
+func (k *Keeper) Sweep(ctx context.Context) (int, error) {
+	var n int
+	err := k.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.DeleteIdempotencyBefore(k.now().Add(-Retention))
+		return err
+	})
+	return n, err
+}

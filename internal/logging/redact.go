@@ -1,0 +1,159 @@
+// Package logging is the last line of defence for the rule that no card
+// number ever reaches a log line: a slog handler that masks anything in a
+// record that looks like a PAN before it is written.
+//
+// The vault is what keeps PANs out of logs; this package exists for the day
+// some code path forgets, so it errs towards masking.
+package logging
+
+import "github.com/coffer-vault/coffer/internal/card"
+
+const (
+	minPAN = 12
+	maxPAN = 19
+)
+
+// group is one unbroken stretch of digits, as byte offsets into the string.
+type group struct{ start, end int }
+
+// Redact masks, with card.Mask, every run of 12 to 19 digits that passes the
+// Luhn check, where the digits may be split by single spaces or dashes
+// ("4242 4242 4242 4242", "4242-4242-4242-4242"). Other digit runs —
+// timestamps, ids, amounts — are left as they are unless they happen to pass
+// Luhn: a false positive costs a log reader a digit or two, a false negative
+// leaks a card.
+//
+// Within a longer run of separated groups (a date, then a card number) every
+// span of whole groups holding 12–19 digits is tried, so a card number next to
+// other numbers is still found. A single unbroken stretch of more than 19
+// digits is taken to be something else (a hash, a big id) and left alone.
+func Redact(s string) string {
+	if !hasDigits(s, minPAN) {
+		return s
+	}
+	var out []byte // allocated on the first change only
+	copied := 0
+	var buf [16]group
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		groups, digits, end := scanRun(s, i, buf[:0])
+		if digits >= minPAN {
+			out, copied = maskRun(s, groups, out, copied)
+		}
+		i = end
+	}
+	if out == nil {
+		return s
+	}
+	return string(append(out, s[copied:]...))
+}
+
+// scanRun collects the digit groups of the run starting at s[i], where groups
+// are joined by exactly one space or dash.
+func scanRun(s string, i int, groups []group) ([]group, int, int) {
+	digits := 0
+	for {
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		groups = append(groups, group{start, i})
+		digits += i - start
+		if i+1 < len(s) && (s[i] == ' ' || s[i] == '-') && isDigit(s[i+1]) {
+			i++
+			continue
+		}
+		return groups, digits, i
+	}
+}
+
+// maskRun appends s[copied:] up to each span to be masked, then the masked
+// span, and returns the extended output and the new copy position. Spans
+// that share a group are masked as one; spans that merely touch are masked
+// separately so two card numbers in a row stay recognisable as two.
+func maskRun(s string, groups []group, out []byte, copied int) ([]byte, int) {
+	regionStart, regionEnd := -1, -1
+	flush := func() {
+		if regionStart < 0 {
+			return
+		}
+		if out == nil {
+			out = make([]byte, 0, len(s))
+		}
+		out = append(out, s[copied:groups[regionStart].start]...)
+		out = append(out, card.Mask(digitsOf(s, groups[regionStart:regionEnd+1]))...)
+		copied = groups[regionEnd].end
+	}
+	for g := range groups {
+		last := -1
+		n := 0
+		for h := g; h < len(groups); h++ {
+			n += groups[h].end - groups[h].start
+			if n > maxPAN {
+				break
+			}
+			if n >= minPAN && luhn(s, groups[g:h+1]) {
+				last = h
+			}
+		}
+		if last < 0 {
+			continue
+		}
+		if regionStart >= 0 && g <= regionEnd {
+			regionEnd = max(regionEnd, last)
+			continue
+		}
+		flush()
+		regionStart, regionEnd = g, last
+	}
+	flush()
+	return out, copied
+}
+
+func digitsOf(s string, groups []group) string {
+	b := make([]byte, 0, maxPAN)
+	for _, g := range groups {
+		b = append(b, s[g.start:g.end]...)
+	}
+	return string(b)
+}
+
+// luhn is card.Luhn over digits spread across groups, to avoid building a
+// string for every candidate span.
+func luhn(s string, groups []group) bool {
+	sum := 0
+	double := false
+	for k := len(groups) - 1; k >= 0; k-- {
+		for i := groups[k].end - 1; i >= groups[k].start; i-- {
+			d := int(s[i] - '0')
+			if double {
+				d *= 2
+				if d > 9 {
+					d -= 9
+				}
+			}
+			sum += d
+			double = !double
+		}
+	}
+	return sum%10 == 0
+}
+
+// hasDigits reports whether s holds at least n ASCII digits: the fast path
+// that lets most log strings through untouched.
+func hasDigits(s string, n int) bool {
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			n--
+			if n == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

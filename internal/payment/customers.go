@@ -1,0 +1,127 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// CustomerParams creates a customer.
+type CustomerParams struct {
+	Reference string            `json:"reference"`
+	Name      string            `json:"name"`
+	Email     string            `json:"email"`
+	Phone     string            `json:"phone"`
+	Metadata  map[string]string `json:"metadata"`
+}
+
+func checkText(param, v string, maxLen int) error {
+	if utf8.RuneCountInString(v) > maxLen || !utf8.ValidString(v) {
+		return invalid(param, "parameter_invalid", "%s must be valid text of at most %d characters", param, maxLen)
+	}
+	return nil
+}
+
+// ValidateMetadata applies the limits every object's metadata shares.
+func ValidateMetadata(md map[string]string) error {
+	if len(md) > 50 {
+		return invalid("metadata", "parameter_invalid", "metadata holds at most 50 keys")
+	}
+	for k, v := range md {
+		if k == "" || len(k) > 40 {
+			return invalid("metadata", "parameter_invalid", "metadata keys must be 1 to 40 characters")
+		}
+		if err := checkText("metadata."+k, v, 500); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateCustomer creates a customer; a reference already in use is a conflict.
+func (s *Service) CreateCustomer(ctx context.Context, merchantID string, p CustomerParams) (*store.Customer, error) {
+	p.Reference = strings.TrimSpace(p.Reference)
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"reference", p.Reference, 255}, {"name", p.Name, 200}, {"email", p.Email, 254}, {"phone", p.Phone, 40}} {
+		if err := checkText(f.name, f.v, f.max); err != nil {
+			return nil, err
+		}
+	}
+	if p.Email != "" {
+		if a, err := mail.ParseAddress(p.Email); err != nil || a.Address != p.Email {
+			return nil, invalid("email", "email_invalid", "email is not a valid address")
+		}
+	}
+	if err := ValidateMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
+	c := &store.Customer{ID: id.New("cus"), MerchantID: merchantID, Reference: p.Reference, Name: p.Name,
+		Email: p.Email, Phone: p.Phone, Metadata: p.Metadata, Created: s.now()}
+	err := s.store.Write(ctx, func(tx store.Tx) error { return tx.InsertCustomer(c) })
+	if errors.Is(err, store.ErrConflict) {
+		return nil, &Error{Kind: KindConflict, Code: "reference_in_use", Param: "reference",
+			Message: "A customer with this reference already exists; find it with GET /v1/customers?reference=…"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.Metadata == nil {
+		c.Metadata = map[string]string{}
+	}
+	return c, nil
+}
+
+// GetCustomer returns a customer and its live tokens.
+func (s *Service) GetCustomer(ctx context.Context, merchantID, customerID string) (*store.Customer, []*store.Token, error) {
+	var c *store.Customer
+	var toks []*store.Token
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		if c, err = tx.GetCustomer(merchantID, customerID); err != nil {
+			return err
+		}
+		toks, _, err = tx.ListTokens(merchantID, store.TokenFilter{CustomerID: customerID, Limit: 100})
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nil, notFound("id", "customer", customerID)
+	}
+	return c, toks, err
+}
+
+// FindCustomer finds a customer by the merchant's reference; nil if none.
+func (s *Service) FindCustomer(ctx context.Context, merchantID, reference string) (*store.Customer, error) {
+	var c *store.Customer
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = tx.GetCustomerByReference(merchantID, reference)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return c, err
+}
+
+// DeleteCustomer deletes a customer and crypto-shreds all its cards in one transaction.
+func (s *Service) DeleteCustomer(ctx context.Context, merchantID, customerID string) error {
+	now := s.now()
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		if err := tx.MarkCustomerDeleted(merchantID, customerID, now); err != nil {
+			return err
+		}
+		_, err := tx.EraseCustomerTokens(merchantID, customerID, now)
+		return err
+	})
+	if isNotFound(err) {
+		return notFound("id", "customer", customerID)
+	}
+	return err
+}

@@ -1,0 +1,91 @@
+package payment
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/money"
+	"github.com/coffer-vault/coffer/internal/processor"
+)
+
+// Kind classifies an Error; the HTTP layer maps it to a status and type.
+type Kind int
+
+const (
+	KindInvalidRequest Kind = iota + 1 // 400
+	KindCard                           // 402: declined or failed verification
+	KindNotFound                       // 404, also for other merchants' objects
+	KindConflict                       // 409
+	KindInvalidState                   // 422
+	KindUpstream                       // 502: the processor failed, not the card
+)
+
+// Error is a client-facing failure. Messages never contain card data.
+type Error struct {
+	Kind        Kind
+	Code        string
+	Param       string
+	Message     string
+	DeclineCode string
+}
+
+func (e *Error) Error() string {
+	if e.Param != "" {
+		return fmt.Sprintf("%s (%s): %s", e.Code, e.Param, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func invalid(param, code, format string, args ...any) *Error {
+	return &Error{Kind: KindInvalidRequest, Code: code, Param: param, Message: fmt.Sprintf(format, args...)}
+}
+
+// notFound echoes the requested id only when it has the shape of a Coffer id
+// (prefix_base32): a client that put a card number in a URL must not get it
+// back in a response.
+func notFound(param, what, id string) *Error {
+	if !idShape.MatchString(id) {
+		return &Error{Kind: KindNotFound, Code: "resource_missing", Param: param, Message: fmt.Sprintf("No such %s.", what)}
+	}
+	return &Error{Kind: KindNotFound, Code: "resource_missing", Param: param, Message: fmt.Sprintf("No such %s: '%s'", what, id)}
+}
+
+var idShape = regexp.MustCompile(`^[a-z]{2,5}_[a-z0-9]{10,64}$`)
+
+func badState(format string, args ...any) *Error {
+	return &Error{Kind: KindInvalidState, Code: "invalid_state", Message: fmt.Sprintf(format, args...)}
+}
+
+// fromCardField converts a card validation failure, prefixing the field path
+// (e.g. "card.number") so clients can point at the input.
+func fromCardField(prefix string, err error) error {
+	var fe *card.FieldError
+	if errors.As(err, &fe) {
+		return &Error{Kind: KindInvalidRequest, Code: fe.Code, Param: prefix + fe.Field, Message: prefix + fe.Field + " " + fe.Message}
+	}
+	return err
+}
+
+func fromMoney(err error) error {
+	var me *money.Error
+	if errors.As(err, &me) {
+		return &Error{Kind: KindInvalidRequest, Code: "parameter_invalid", Param: me.Field, Message: me.Message}
+	}
+	return err
+}
+
+// fromDecline turns a processor refusal into a card error; any other
+// processor failure is upstream trouble, never the client's fault.
+func fromDecline(err error) error {
+	var d *processor.Decline
+	if errors.As(err, &d) {
+		msg := d.Message
+		if msg == "" {
+			msg = "The card was declined."
+		}
+		return &Error{Kind: KindCard, Code: d.Code, DeclineCode: d.DeclineCode, Message: msg}
+	}
+	return &Error{Kind: KindUpstream, Code: "processing_error", Message: "The card processor could not be reached; try again."}
+}

@@ -1,0 +1,209 @@
+package payment
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/money"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// Credentials are shown once, when a merchant is created; only the
+// publishable key and (sealed) HMAC secret are kept in a recoverable form.
+type Credentials struct {
+	ID             string `json:"id"`
+	SecretKey      string `json:"secret_key"`
+	PublishableKey string `json:"publishable_key"`
+	HMACSecret     string `json:"hmac_secret"`
+}
+
+// DefaultSettings are a new merchant's settings.
+func DefaultSettings() store.Settings {
+	return store.Settings{DefaultCurrency: "MYR", FrameAncestors: []string{}}
+}
+
+// CreateMerchant creates a merchant with fresh keys and its data keys, in one
+// transaction: a merchant without its fingerprint key could never be completed.
+func (s *Service) CreateMerchant(ctx context.Context, name string, settings store.Settings) (*Credentials, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return nil, invalid("name", "parameter_invalid", "name is required (at most 200 characters)")
+	}
+	if err := validateSettings(&settings); err != nil {
+		return nil, err
+	}
+	c := &Credentials{
+		ID:             id.New("mer"),
+		SecretKey:      id.NewBits("sk", 192),
+		PublishableKey: id.NewBits("pk", 128),
+		HMACSecret:     randomHex(32),
+	}
+	cardKey, err := s.vault.NewDataKey(c.ID, vault.PurposeCard)
+	if err != nil {
+		return nil, err
+	}
+	fpKey, err := s.vault.NewDataKey(c.ID, vault.PurposeFingerprint)
+	if err != nil {
+		return nil, err
+	}
+	hct, err := s.vault.Seal(cardKey, vault.AAD(c.ID, "merchant.hmac_secret", c.ID), []byte(c.HMACSecret))
+	if err != nil {
+		return nil, err
+	}
+	m := &store.Merchant{ID: c.ID, Name: name, SecretKeyHash: HashSecretKey(c.SecretKey), PublishableKey: c.PublishableKey,
+		HMACSecretCT: hct, Settings: settings, Created: s.now()}
+	err = s.store.Write(ctx, func(tx store.Tx) error {
+		if err := tx.InsertMerchant(m); err != nil {
+			return err
+		}
+		if err := tx.InsertDataKey(cardKey); err != nil {
+			return err
+		}
+		return tx.InsertDataKey(fpKey)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// CountMerchants lets serve decide whether a fresh database needs a development merchant.
+func (s *Service) CountMerchants(ctx context.Context) (n int, err error) {
+	err = s.store.Read(ctx, func(tx store.Tx) error {
+		n, err = tx.CountMerchants()
+		return err
+	})
+	return n, err
+}
+
+// Authenticate finds the merchant of a secret key. The lookup is by hash, so
+// no comparison ever touches the secret itself.
+func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Merchant, error) {
+	var m *store.Merchant
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		m, err = tx.GetMerchantBySecretHash(HashSecretKey(secretKey))
+		return err
+	})
+	return m, err
+}
+
+// GetMerchant reads one merchant.
+func (s *Service) GetMerchant(ctx context.Context, merchantID string) (*store.Merchant, error) {
+	var m *store.Merchant
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		m, err = tx.GetMerchant(merchantID)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, notFound("id", "merchant", merchantID)
+	}
+	return m, err
+}
+
+// HMACSecret returns a merchant's HMAC secret in clear, for signing.
+func (s *Service) HMACSecret(ctx context.Context, m *store.Merchant) (string, error) {
+	b, err := s.open(ctx, m.ID, "merchant.hmac_secret", m.ID, m.HMACSecretCT)
+	return string(b), err
+}
+
+// SettingsPatch changes only the fields that are set.
+type SettingsPatch struct {
+	DefaultCurrency         *string   `json:"default_currency"`
+	RequireCVCForSavedCards *bool     `json:"require_cvc_for_saved_cards"`
+	TokenizationRequires3DS *bool     `json:"tokenization_requires_3ds"`
+	TokenizationReturnURL   *string   `json:"tokenization_return_url"`
+	TokenizationCallbackURL *string   `json:"tokenization_callback_url"`
+	FrameAncestors          *[]string `json:"frame_ancestors"`
+}
+
+// Apply sets the patch's fields on st.
+func (p SettingsPatch) Apply(st *store.Settings) {
+	if p.DefaultCurrency != nil {
+		st.DefaultCurrency = *p.DefaultCurrency
+	}
+	if p.RequireCVCForSavedCards != nil {
+		st.RequireCVCForSavedCards = *p.RequireCVCForSavedCards
+	}
+	if p.TokenizationRequires3DS != nil {
+		st.TokenizationRequires3DS = *p.TokenizationRequires3DS
+	}
+	if p.TokenizationReturnURL != nil {
+		st.TokenizationReturnURL = *p.TokenizationReturnURL
+	}
+	if p.TokenizationCallbackURL != nil {
+		st.TokenizationCallbackURL = *p.TokenizationCallbackURL
+	}
+	if p.FrameAncestors != nil {
+		st.FrameAncestors = *p.FrameAncestors
+	}
+}
+
+// UpdateSettings applies a patch atomically (read-modify-write in one transaction).
+func (s *Service) UpdateSettings(ctx context.Context, merchantID string, p SettingsPatch) (*store.Merchant, error) {
+	var m *store.Merchant
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if m, err = tx.GetMerchant(merchantID); err != nil {
+			return err
+		}
+		p.Apply(&m.Settings)
+		if err := validateSettings(&m.Settings); err != nil {
+			return err
+		}
+		return tx.UpdateMerchantSettings(merchantID, m.Settings)
+	})
+	if isNotFound(err) {
+		return nil, notFound("id", "merchant", merchantID)
+	}
+	return m, err
+}
+
+func validateSettings(st *store.Settings) error {
+	st.DefaultCurrency = strings.TrimSpace(st.DefaultCurrency)
+	if err := money.ValidateCurrency(st.DefaultCurrency); err != nil {
+		return invalid("default_currency", "parameter_invalid", "default_currency must be an upper-case ISO 4217 code such as MYR")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"tokenization_return_url", st.TokenizationReturnURL},
+		{"tokenization_callback_url", st.TokenizationCallbackURL},
+	} {
+		if f.v != "" && !isHTTPURL(f.v) {
+			return invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL", f.name)
+		}
+	}
+	if st.FrameAncestors == nil {
+		st.FrameAncestors = []string{}
+	}
+	if len(st.FrameAncestors) > 20 {
+		return invalid("frame_ancestors", "parameter_invalid", "at most 20 frame_ancestors")
+	}
+	for i, fa := range st.FrameAncestors {
+		if fa != "'self'" && !isOrigin(fa) {
+			return invalid("frame_ancestors", "parameter_invalid", "frame_ancestors[%d] must be 'self' or an origin like https://shop.example", i)
+		}
+	}
+	return nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2048
+}
+
+// isOrigin accepts scheme://host[:port] with no path, as CSP frame-ancestors
+// needs; anything else could smuggle extra CSP directives into the header.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return false
+	}
+	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return false
+	}
+	return !strings.ContainsAny(s, " ;,'\"")
+}

@@ -1,0 +1,185 @@
+// Package payment holds Coffer's domain services: merchants, customers and
+// tokens (payments and sessions join later). It orchestrates the vault, the
+// processor and the store; it is the only layer the HTTP APIs and dialects call.
+package payment
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// VerifyAmount is the authorization made and voided to verify a card (senangPay's RM1).
+const VerifyAmount = 100
+
+// Service is the domain core.
+type Service struct {
+	store store.Store
+	vault *vault.Vault
+	proc  processor.Processor
+	log   *slog.Logger
+	now   func() time.Time
+
+	mu   sync.RWMutex
+	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
+}
+
+// New wires a service.
+func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger) *Service {
+	return &Service{store: st, vault: v, proc: p, log: log, now: func() time.Time { return time.Now().UTC() }, deks: map[string]vault.DataKey{}}
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 1
+
+// WithRequestID carries the request id into audit records.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+func requestID(ctx context.Context) string {
+	s, _ := ctx.Value(requestIDKey).(string)
+	return s
+}
+
+// HashSecretKey is how secret keys are stored and looked up: the key has 192
+// random bits, so a fast hash is enough and the lookup compares no secret.
+func HashSecretKey(key string) []byte {
+	h := sha256.Sum256([]byte(key))
+	return h[:]
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// activeKey returns the merchant's current data key for a purpose, cached:
+// the set only grows and a merchant's keys are created with the merchant.
+func (s *Service) activeKey(ctx context.Context, merchantID, purpose string) (vault.DataKey, error) {
+	ck := "active/" + merchantID + "/" + purpose
+	s.mu.RLock()
+	dk, ok := s.deks[ck]
+	s.mu.RUnlock()
+	if ok {
+		return dk, nil
+	}
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		dk, err = tx.ActiveDataKey(merchantID, purpose)
+		return err
+	})
+	if err != nil {
+		return vault.DataKey{}, fmt.Errorf("payment: %s key of %s: %w", purpose, merchantID, err)
+	}
+	s.mu.Lock()
+	s.deks[ck], s.deks[dk.ID] = dk, dk
+	s.mu.Unlock()
+	return dk, nil
+}
+
+// dataKey finds the key that sealed a ciphertext.
+func (s *Service) dataKey(ctx context.Context, ct []byte) (vault.DataKey, error) {
+	kid, err := vault.KeyID(ct)
+	if err != nil {
+		return vault.DataKey{}, err
+	}
+	s.mu.RLock()
+	dk, ok := s.deks[kid]
+	s.mu.RUnlock()
+	if ok {
+		return dk, nil
+	}
+	err = s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		dk, err = tx.GetDataKey(kid)
+		return err
+	})
+	if err != nil {
+		return vault.DataKey{}, err
+	}
+	s.mu.Lock()
+	s.deks[kid] = dk
+	s.mu.Unlock()
+	return dk, nil
+}
+
+// seal encrypts data for one record of a merchant.
+func (s *Service) seal(ctx context.Context, merchantID, kind, recordID string, plain []byte) ([]byte, error) {
+	dk, err := s.activeKey(ctx, merchantID, vault.PurposeCard)
+	if err != nil {
+		return nil, err
+	}
+	return s.vault.Seal(dk, vault.AAD(merchantID, kind, recordID), plain)
+}
+
+// open decrypts data sealed for one record of a merchant.
+func (s *Service) open(ctx context.Context, merchantID, kind, recordID string, ct []byte) ([]byte, error) {
+	dk, err := s.dataKey(ctx, ct)
+	if err != nil {
+		return nil, err
+	}
+	if dk.MerchantID != merchantID {
+		return nil, vault.ErrDecrypt
+	}
+	return s.vault.Open(dk, vault.AAD(merchantID, kind, recordID), ct)
+}
+
+// RewrapAll rewraps every data key under the current KEK, page by page, each
+// page in its own durable transaction. It is safe while servers run: the plain
+// keys do not change, and a server that meets a KEK version it does not know
+// reloads its key source.
+func (s *Service) RewrapAll(ctx context.Context) (rewrapped int, err error) {
+	after := ""
+	cur := s.vault.CurrentKEKVersion()
+	for {
+		var page []vault.DataKey
+		if err := s.store.Read(ctx, func(tx store.Tx) error {
+			page, err = tx.ListDataKeys(after, 200)
+			return err
+		}); err != nil {
+			return rewrapped, err
+		}
+		if len(page) == 0 {
+			return rewrapped, nil
+		}
+		var redo []vault.DataKey
+		for _, dk := range page {
+			if dk.KEKVersion == cur {
+				continue
+			}
+			nk, err := s.vault.Rewrap(dk)
+			if err != nil {
+				return rewrapped, err
+			}
+			redo = append(redo, nk)
+		}
+		if err := s.store.Write(ctx, func(tx store.Tx) error {
+			for _, dk := range redo {
+				if err := tx.UpdateDataKeyWrap(dk.ID, dk.KEKVersion, dk.Wrapped); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return rewrapped, err
+		}
+		rewrapped += len(redo)
+		after = page[len(page)-1].ID
+	}
+}
+
+// isNotFound reports a store miss.
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

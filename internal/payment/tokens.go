@@ -1,0 +1,383 @@
+package payment
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// CardInput is a card as a client sends it. It holds a PAN and CVC, so it
+// formats itself masked: a stray %v or slog call cannot leak it.
+type CardInput struct {
+	Number       string `json:"number"`
+	ExpMonth     int    `json:"exp_month"`
+	ExpYear      int    `json:"exp_year"`
+	CVC          string `json:"cvc"`
+	HolderName   string `json:"holder_name"`
+	AddressLine1 string `json:"address_line1"`
+	PostalCode   string `json:"address_postal_code"`
+	Country      string `json:"address_country"`
+}
+
+func (c CardInput) String() string       { return "card(redacted)" }
+func (c CardInput) GoString() string     { return "payment.CardInput{redacted}" }
+func (c CardInput) LogValue() slog.Value { return slog.StringValue("card(redacted)") }
+
+// TokenParams creates a token.
+type TokenParams struct {
+	Card          *CardInput        `json:"card"`
+	EncryptedCard string            `json:"encrypted_card"`
+	Customer      string            `json:"customer"`
+	Verify        *bool             `json:"verify"`
+	ThreeDSecure  string            `json:"three_d_secure"`
+	ReturnURL     string            `json:"return_url"`
+	Metadata      map[string]string `json:"metadata"`
+}
+
+// parseCard validates a card input; prefix is the param path ("card.").
+func parseCard(in *CardInput, now time.Time, prefix string) (processor.Card, card.Brand, error) {
+	pan, brand, err := card.ParseNumber(in.Number)
+	if err != nil {
+		return processor.Card{}, "", fromCardField(prefix, err)
+	}
+	m, y, err := card.ValidateExpiry(in.ExpMonth, in.ExpYear, now)
+	if err != nil {
+		return processor.Card{}, "", fromCardField(prefix, err)
+	}
+	if in.CVC != "" {
+		if err := card.ValidateCVC(in.CVC, brand); err != nil {
+			return processor.Card{}, "", fromCardField(prefix, err)
+		}
+	}
+	if err := checkText(prefix+"holder_name", in.HolderName, 100); err != nil {
+		return processor.Card{}, "", err
+	}
+	for _, f := range []struct{ name, v string }{{"address_line1", in.AddressLine1}, {"address_postal_code", in.PostalCode}, {"address_country", in.Country}} {
+		if err := checkText(prefix+f.name, f.v, 200); err != nil {
+			return processor.Card{}, "", err
+		}
+	}
+	return processor.Card{Number: pan, ExpMonth: m, ExpYear: y, CVC: in.CVC, HolderName: in.HolderName,
+		AddressLine1: in.AddressLine1, PostalCode: in.PostalCode, Country: in.Country}, brand, nil
+}
+
+// CreateToken verifies a card (unless told not to) and stores it encrypted.
+// created is false when the customer already had this card: its existing
+// token is returned with the expiry brought up to date.
+func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenParams) (tok *store.Token, created bool, err error) {
+	if p.EncryptedCard != "" {
+		return nil, false, invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card instead")
+	}
+	if p.Card == nil {
+		return nil, false, invalid("card", "parameter_missing", "card is required")
+	}
+	switch p.ThreeDSecure {
+	case "", "if_required", "never":
+	case "required":
+		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure challenges are not available on this server yet; use if_required or never")
+	default:
+		return nil, false, invalid("three_d_secure", "parameter_invalid", "three_d_secure must be required, if_required or never")
+	}
+	if m.Settings.TokenizationRequires3DS {
+		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "this merchant requires 3-D Secure for tokenization, which is not available on this server yet")
+	}
+	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
+		return nil, false, invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL")
+	}
+	if err := ValidateMetadata(p.Metadata); err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	pc, brand, err := parseCard(p.Card, now, "card.")
+	if err != nil {
+		return nil, false, err
+	}
+	if p.Customer != "" {
+		if err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.Customer); return err }); err != nil {
+			if isNotFound(err) {
+				return nil, false, notFound("customer", "customer", p.Customer)
+			}
+			return nil, false, err
+		}
+	}
+
+	tok = &store.Token{ID: vault.NewToken(), MerchantID: m.ID, CustomerID: p.Customer, Status: store.TokenActive,
+		Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
+		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, HolderName: pc.HolderName, Metadata: p.Metadata, Created: now, Updated: now}
+	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: "not_required", CVCCheck: "unchecked", AVSCheck: "unchecked"}
+	if p.Verify == nil || *p.Verify {
+		v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
+			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency})
+		if err != nil {
+			return nil, false, fromDecline(err)
+		}
+		at := s.now()
+		tok.Verification = store.Verification{Status: "verified", ThreeDSecure: "not_required", CVCCheck: v.CVCResult,
+			AVSCheck: v.AVSResult, AuthCode: v.AuthCode, NetworkRef: v.AuthorizationID, VerifiedAt: &at}
+	}
+
+	fk, err := s.activeKey(ctx, m.ID, vault.PurposeFingerprint)
+	if err != nil {
+		return nil, false, err
+	}
+	if tok.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
+		return nil, false, err
+	}
+	if tok.CardCT, err = s.seal(ctx, m.ID, "token", tok.ID, []byte(pc.Number)); err != nil {
+		return nil, false, err
+	}
+
+	created = true
+	err = s.store.Write(ctx, func(tx store.Tx) error {
+		created = true
+		if p.Customer != "" {
+			// Re-check inside the write: the customer may have been deleted meanwhile.
+			if _, err := tx.GetCustomer(m.ID, p.Customer); err != nil {
+				return err
+			}
+			old, err := tx.FindTokenByFingerprint(m.ID, p.Customer, tok.Fingerprint)
+			if err == nil {
+				created = false
+				old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, now
+				if tok.HolderName != "" {
+					old.HolderName = tok.HolderName
+				}
+				if tok.Verification.Status == "verified" {
+					old.Verification = tok.Verification
+				}
+				*tok = *old
+				return tx.UpdateToken(old)
+			}
+			if !isNotFound(err) {
+				return err
+			}
+		}
+		return tx.InsertToken(tok)
+	})
+	if isNotFound(err) {
+		return nil, false, notFound("customer", "customer", p.Customer)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return tok, created, nil
+}
+
+// BatchResult is one item of a batch: a token or an error.
+type BatchResult struct {
+	Token   *store.Token
+	Created bool
+	Err     error
+}
+
+// MaxBatch is the most cards one batch may carry.
+const MaxBatch = 100
+
+// CreateTokens tokenizes many cards; each succeeds or fails on its own.
+// A few run at once, since each waits on the processor and on a commit.
+func (s *Service) CreateTokens(ctx context.Context, m *store.Merchant, items []TokenParams) []BatchResult {
+	out := make([]BatchResult, len(items))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i].Token, out[i].Created, out[i].Err = s.CreateToken(ctx, m, items[i])
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// GetToken reads a live token.
+func (s *Service) GetToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+	var t *store.Token
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = tx.GetToken(merchantID, tokenID)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, notFound("id", "token", tokenID)
+	}
+	return t, err
+}
+
+// ListTokens pages through a merchant's tokens, optionally one customer's.
+func (s *Service) ListTokens(ctx context.Context, merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
+	var out []*store.Token
+	var more bool
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		out, more, err = tx.ListTokens(merchantID, f)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, false, notFound("starting_after", "token", f.StartingAfter)
+	}
+	return out, more, err
+}
+
+// setStatus moves a token between active and disabled; asking for the
+// state it is already in changes nothing.
+func (s *Service) setStatus(ctx context.Context, merchantID, tokenID, to string) (*store.Token, error) {
+	var t *store.Token
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if t, err = tx.GetToken(merchantID, tokenID); err != nil {
+			return err
+		}
+		if t.Status == to {
+			return nil
+		}
+		if t.Status != store.TokenActive && t.Status != store.TokenDisabled {
+			return badState("A token in status %s cannot be %s.", t.Status, map[string]string{store.TokenActive: "enabled", store.TokenDisabled: "disabled"}[to])
+		}
+		t.Status, t.Updated = to, s.now()
+		return tx.UpdateToken(t)
+	})
+	if isNotFound(err) {
+		return nil, notFound("id", "token", tokenID)
+	}
+	return t, err
+}
+
+// DisableToken stops a token from being charged.
+func (s *Service) DisableToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+	return s.setStatus(ctx, merchantID, tokenID, store.TokenDisabled)
+}
+
+// EnableToken re-activates a disabled token.
+func (s *Service) EnableToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+	return s.setStatus(ctx, merchantID, tokenID, store.TokenActive)
+}
+
+// DeleteToken crypto-shreds a token: the ciphertext is erased, not flagged.
+func (s *Service) DeleteToken(ctx context.Context, merchantID, tokenID string) error {
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		t, err := tx.GetToken(merchantID, tokenID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		t.Status, t.CardCT, t.Updated, t.Deleted = store.TokenDeleted, nil, now, &now
+		return tx.UpdateToken(t)
+	})
+	if isNotFound(err) {
+		return notFound("id", "token", tokenID)
+	}
+	return err
+}
+
+// Validation is the answer of ValidateToken.
+type Validation struct {
+	Token    string  `json:"token"`
+	Valid    bool    `json:"valid"`
+	Reason   *string `json:"reason"`
+	CVCCheck string  `json:"cvc_check"`
+	AVSCheck string  `json:"avs_check"`
+}
+
+// reasonFor maps a decline to validate's reason vocabulary.
+func reasonFor(err error) string {
+	var d *processor.Decline
+	if !errors.As(err, &d) {
+		return "processing_error"
+	}
+	switch {
+	case d.DeclineCode == "card_blocked":
+		return "blocked"
+	case d.Code == "expired_card":
+		return "expired"
+	case d.DeclineCode != "":
+		return d.DeclineCode
+	}
+	return d.Code
+}
+
+// ValidateToken checks that a token can be charged: its status, its expiry,
+// then the issuer, with a small authorization that is voided at once.
+func (s *Service) ValidateToken(ctx context.Context, m *store.Merchant, tokenID, cvc string) (*Validation, error) {
+	t, err := s.GetToken(ctx, m.ID, tokenID)
+	if err != nil {
+		return nil, err
+	}
+	if cvc != "" {
+		if err := card.ValidateCVC(cvc, card.Brand(t.Brand)); err != nil {
+			return nil, fromCardField("", err)
+		}
+	}
+	res := &Validation{Token: t.ID, CVCCheck: "unchecked", AVSCheck: "unchecked"}
+	no := func(reason string) (*Validation, error) { res.Reason = &reason; return res, nil }
+	switch {
+	case t.Status == store.TokenDisabled:
+		return no("disabled")
+	case t.Status != store.TokenActive:
+		return no(t.Status)
+	case card.Expired(t.ExpMonth, t.ExpYear, s.now()):
+		return no("expired")
+	}
+	pan, err := s.detokenize(ctx, t, "validate")
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: id.New("val"),
+		Card:   processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: cvc, HolderName: t.HolderName},
+		Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency})
+	if err != nil {
+		var d *processor.Decline
+		if !errors.As(err, &d) {
+			return nil, fromDecline(err)
+		}
+		res.CVCCheck, res.AVSCheck = orDefault(d.CVCResult, res.CVCCheck), orDefault(d.AVSResult, "unavailable")
+		return no(reasonFor(err))
+	}
+	res.Valid, res.CVCCheck, res.AVSCheck = true, v.CVCResult, v.AVSResult
+	return res, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+// detokenize decrypts a token's card number. The audit record is made
+// durable first: no card leaves the vault without a trace.
+func (s *Service) detokenize(ctx context.Context, t *store.Token, purpose string) (string, error) {
+	if t.CardCT == nil {
+		return "", badState("The token %s holds no card.", t.ID)
+	}
+	a := &store.Audit{ID: id.New("aud"), MerchantID: t.MerchantID, Action: "detokenize", ObjectID: t.ID,
+		Purpose: purpose, RequestID: requestID(ctx), Created: s.now()}
+	if err := s.store.Write(ctx, func(tx store.Tx) error { return tx.InsertAudit(a) }); err != nil {
+		return "", err
+	}
+	pan, err := s.open(ctx, t.MerchantID, "token", t.ID, t.CardCT)
+	if err != nil {
+		return "", err
+	}
+	return string(pan), nil
+}
+
+// AuditTrail lists the audit records of one object.
+func (s *Service) AuditTrail(ctx context.Context, merchantID, objectID string) ([]*store.Audit, error) {
+	var out []*store.Audit
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.ListAudit(merchantID, objectID)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,145 @@
+// Package processor is the boundary between Coffer and an acquirer: the calls that move money
+// (authorize, capture, void, refund) and the account verification that gates tokenization.
+//
+// It is the only place besides internal/vault where a PAN exists in clear, so the types here are
+// built to resist leaking it: Card masks itself in every textual form, and no error or ID an
+// implementation returns may carry card data.
+package processor
+
+import (
+	"context"
+	"errors"
+)
+
+// AuthorizeRequest asks the acquirer to reserve Amount on a card.
+type AuthorizeRequest struct {
+	MerchantID string
+	// Reference is the caller's unique id for this authorization (for example "pay_…"). A repeat
+	// of the same MerchantID+Reference is the same authorization: the acquirer returns the first
+	// result and does not authorize again, so a caller may retry after a timeout without risking a
+	// second hold on the card holder's funds.
+	Reference string
+	Card      Card
+	Amount    int64 // minor units
+	Currency  string
+}
+
+// Authorization is an approved hold on a card.
+type Authorization struct {
+	ID        string // the acquirer's reference, used to capture or void
+	AuthCode  string // 6 characters, from the issuer
+	Amount    int64
+	Currency  string
+	AVSResult string // "pass" | "fail" | "unavailable"
+	CVCResult string // "pass" | "fail" | "unchecked"
+}
+
+// Capture settles some or all of an authorization.
+type Capture struct {
+	ID              string
+	AuthorizationID string
+	Amount          int64
+}
+
+// Refund returns some or all of a capture.
+type Refund struct {
+	ID        string
+	CaptureID string
+	Amount    int64
+}
+
+// VerifyRequest asks the acquirer to prove a card is good without charging it.
+type VerifyRequest struct {
+	MerchantID string
+	Reference  string // idempotency, as in AuthorizeRequest
+	Card       Card
+	Amount     int64 // the verification amount (Coffer uses 100 minor units); 0 is allowed
+	Currency   string
+}
+
+// Verification is the outcome of a successful account verification.
+type Verification struct {
+	AuthorizationID string
+	AuthCode        string
+	AVSResult       string
+	CVCResult       string
+	Voided          bool
+}
+
+// Check results, as Authorization, Verification and Decline report them.
+const (
+	CheckPass        = "pass"
+	CheckFail        = "fail"
+	CheckUnavailable = "unavailable" // AVS: no address was sent, or the issuer could not check it
+	CheckUnchecked   = "unchecked"   // CVC: none was sent
+)
+
+// Decline codes; they are API.md's card error codes so that callers can pass them through.
+const (
+	CodeCardDeclined         = "card_declined"
+	CodeExpiredCard          = "expired_card"
+	CodeIncorrectCVC         = "incorrect_cvc"
+	CodeIncorrectNumber      = "incorrect_number"
+	CodeInvalidExpiry        = "invalid_expiry"
+	CodeInvalidCVC           = "invalid_cvc"
+	CodeProcessingError      = "processing_error"
+	CodeAuthenticationFailed = "authentication_failed"
+)
+
+// Decline codes that accompany CodeCardDeclined.
+const (
+	DeclineGeneric           = "generic_decline"
+	DeclineInsufficientFunds = "insufficient_funds"
+	DeclineLostCard          = "lost_card"
+	DeclineStolenCard        = "stolen_card"
+	DeclineDoNotHonor        = "do_not_honor"
+	DeclineCardBlocked       = "card_blocked"
+)
+
+// Decline is a refusal by the issuer or acquirer. It is an answer about the card, not a failure
+// of the call, which is why it is a distinct type: callers turn it into a 402 card_error and record
+// the failed payment, while any other error is an infrastructure problem.
+type Decline struct {
+	Code        string // one of the Code… constants
+	DeclineCode string // for card_declined, one of the Decline… constants; may repeat Code otherwise
+	Message     string // safe to show the card holder
+	AVSResult   string
+	CVCResult   string
+}
+
+func (d *Decline) Error() string {
+	s := "card declined: " + d.Code
+	if d.DeclineCode != "" && d.DeclineCode != d.Code {
+		s += " (" + d.DeclineCode + ")"
+	}
+	if d.Message != "" {
+		s += ": " + d.Message
+	}
+	return s
+}
+
+var (
+	// ErrNotFound means the acquirer knows no authorization or capture with that id.
+	ErrNotFound = errors.New("processor: not found")
+	// ErrInvalidState means the operation is not allowed in the object's current state, e.g. a
+	// second capture, a void after capture, or an amount above what remains. Implementations wrap
+	// it with detail: fmt.Errorf("%w: …", ErrInvalidState).
+	ErrInvalidState = errors.New("processor: invalid state")
+	// ErrInvalidRequest means the call itself is malformed (a non-positive amount, a bad currency
+	// code). Callers are expected to validate first, so seeing it is a bug in the caller.
+	ErrInvalidRequest = errors.New("processor: invalid request")
+)
+
+// Processor is an acquirer. Implementations must be safe for concurrent use.
+type Processor interface {
+	// Authorize reserves r.Amount. A refusal is returned as *Decline, with a zero Authorization.
+	Authorize(ctx context.Context, r AuthorizeRequest) (Authorization, error)
+	// Capture settles amount (≤ authorized) of an uncaptured authorization, once.
+	Capture(ctx context.Context, authorizationID string, amount int64) (Capture, error)
+	// Void releases an uncaptured authorization; voiding an already-voided one succeeds.
+	Void(ctx context.Context, authorizationID string) error
+	// Refund returns amount of a capture; refunds may be partial and many, their sum ≤ captured.
+	Refund(ctx context.Context, captureID string, amount int64) (Refund, error)
+	// Verify authorizes r.Amount and voids it at once. A refusal is returned as *Decline.
+	Verify(ctx context.Context, r VerifyRequest) (Verification, error)
+}

@@ -1,0 +1,466 @@
+// Package sqlstore implements store.Tx once, in portable SQL over
+// database/sql, for every SQL backend. Backends supply the connection
+// handling (and group commit) and a Dialect for the few differences.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// Dialect is what differs between SQL backends.
+type Dialect struct {
+	// Positional reports whether placeholders are $1, $2… rather than ?.
+	Positional bool
+	// IsUniqueViolation recognises the backend's unique-constraint error.
+	IsUniqueViolation func(error) bool
+}
+
+// Querier is satisfied by *sql.Tx and *sql.Conn.
+type Querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx adapts a Querier to store.Tx.
+type Tx struct {
+	ctx context.Context
+	q   Querier
+	d   *Dialect
+}
+
+// NewTx wraps q, valid for the life of the transaction it belongs to.
+func NewTx(ctx context.Context, q Querier, d *Dialect) *Tx { return &Tx{ctx: ctx, q: q, d: d} }
+
+var _ store.Tx = (*Tx)(nil)
+
+// rebind rewrites ? placeholders as $n for positional dialects. Queries here
+// never contain a literal '?', so a plain scan is safe.
+func (t *Tx) rebind(q string) string {
+	if !t.d.Positional {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+	res, err := t.q.ExecContext(t.ctx, t.rebind(q), args...)
+	if err != nil && t.d.IsUniqueViolation != nil && t.d.IsUniqueViolation(err) {
+		return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return res, err
+}
+
+func (t *Tx) row(q string, args ...any) *sql.Row {
+	return t.q.QueryRowContext(t.ctx, t.rebind(q), args...)
+}
+
+func (t *Tx) rows(q string, args ...any) (*sql.Rows, error) {
+	return t.q.QueryContext(t.ctx, t.rebind(q), args...)
+}
+
+// Times are stored as Unix microseconds: portable, compact and sortable.
+func ts(t time.Time) int64 { return t.UnixMicro() }
+
+func fromTS(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullTS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromNullTS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromTS(v.Int64)
+	return &t
+}
+
+func nullStr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only plain structs and maps are stored; failure is a programming error
+	}
+	return string(b)
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+func affected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// ---- merchants
+
+func (t *Tx) InsertMerchant(m *store.Merchant) error {
+	_, err := t.exec(`INSERT INTO merchants (id, name, secret_key_hash, publishable_key, hmac_secret_ct, settings, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Name, m.SecretKeyHash, m.PublishableKey, m.HMACSecretCT, mustJSON(m.Settings), ts(m.Created))
+	return err
+}
+
+const merchantCols = `id, name, secret_key_hash, publishable_key, hmac_secret_ct, settings, created`
+
+func scanMerchant(r *sql.Row) (*store.Merchant, error) {
+	var m store.Merchant
+	var settings string
+	var created int64
+	if err := r.Scan(&m.ID, &m.Name, &m.SecretKeyHash, &m.PublishableKey, &m.HMACSecretCT, &settings, &created); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(settings), &m.Settings); err != nil {
+		return nil, fmt.Errorf("store: merchant %s settings: %w", m.ID, err)
+	}
+	m.Created = fromTS(created)
+	return &m, nil
+}
+
+func (t *Tx) GetMerchant(id string) (*store.Merchant, error) {
+	return scanMerchant(t.row(`SELECT `+merchantCols+` FROM merchants WHERE id = ?`, id))
+}
+
+func (t *Tx) GetMerchantBySecretHash(hash []byte) (*store.Merchant, error) {
+	return scanMerchant(t.row(`SELECT `+merchantCols+` FROM merchants WHERE secret_key_hash = ?`, hash))
+}
+
+func (t *Tx) UpdateMerchantSettings(id string, s store.Settings) error {
+	res, err := t.exec(`UPDATE merchants SET settings = ? WHERE id = ?`, mustJSON(s), id)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+func (t *Tx) CountMerchants() (int, error) {
+	var n int
+	err := t.row(`SELECT COUNT(*) FROM merchants`).Scan(&n)
+	return n, err
+}
+
+// ---- data keys
+
+func (t *Tx) InsertDataKey(dk vault.DataKey) error {
+	_, err := t.exec(`INSERT INTO data_keys (id, merchant_id, purpose, kek_version, wrapped, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		dk.ID, dk.MerchantID, dk.Purpose, int64(dk.KEKVersion), dk.Wrapped, ts(dk.Created))
+	return err
+}
+
+const dataKeyCols = `id, merchant_id, purpose, kek_version, wrapped, created`
+
+func scanDataKey(sc interface{ Scan(...any) error }) (vault.DataKey, error) {
+	var dk vault.DataKey
+	var ver, created int64
+	if err := sc.Scan(&dk.ID, &dk.MerchantID, &dk.Purpose, &ver, &dk.Wrapped, &created); err != nil {
+		return dk, notFound(err)
+	}
+	dk.KEKVersion, dk.Created = uint32(ver), fromTS(created)
+	return dk, nil
+}
+
+func (t *Tx) GetDataKey(id string) (vault.DataKey, error) {
+	return scanDataKey(t.row(`SELECT `+dataKeyCols+` FROM data_keys WHERE id = ?`, id))
+}
+
+func (t *Tx) ActiveDataKey(merchantID, purpose string) (vault.DataKey, error) {
+	return scanDataKey(t.row(`SELECT `+dataKeyCols+` FROM data_keys WHERE merchant_id = ? AND purpose = ?
+		ORDER BY created DESC, id DESC LIMIT 1`, merchantID, purpose))
+}
+
+func (t *Tx) ListDataKeys(afterID string, limit int) ([]vault.DataKey, error) {
+	rs, err := t.rows(`SELECT `+dataKeyCols+` FROM data_keys WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []vault.DataKey
+	for rs.Next() {
+		dk, err := scanDataKey(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, dk)
+	}
+	return out, rs.Err()
+}
+
+func (t *Tx) UpdateDataKeyWrap(id string, kekVersion uint32, wrapped []byte) error {
+	res, err := t.exec(`UPDATE data_keys SET kek_version = ?, wrapped = ? WHERE id = ?`, int64(kekVersion), wrapped, id)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// ---- customers
+
+func (t *Tx) InsertCustomer(c *store.Customer) error {
+	_, err := t.exec(`INSERT INTO customers (id, merchant_id, reference, name, email, phone, metadata, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.MerchantID, nullStr(c.Reference), c.Name, c.Email, c.Phone, mustJSON(orEmpty(c.Metadata)), ts(c.Created))
+	return err
+}
+
+const customerCols = `id, merchant_id, reference, name, email, phone, metadata, created, deleted_at`
+
+func scanCustomer(r *sql.Row) (*store.Customer, error) {
+	var c store.Customer
+	var ref sql.NullString
+	var md string
+	var created int64
+	var deleted sql.NullInt64
+	if err := r.Scan(&c.ID, &c.MerchantID, &ref, &c.Name, &c.Email, &c.Phone, &md, &created, &deleted); err != nil {
+		return nil, notFound(err)
+	}
+	c.Reference = ref.String
+	if err := json.Unmarshal([]byte(md), &c.Metadata); err != nil {
+		return nil, err
+	}
+	c.Created, c.Deleted = fromTS(created), fromNullTS(deleted)
+	return &c, nil
+}
+
+func (t *Tx) GetCustomer(merchantID, id string) (*store.Customer, error) {
+	return scanCustomer(t.row(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
+}
+
+func (t *Tx) GetCustomerByReference(merchantID, reference string) (*store.Customer, error) {
+	return scanCustomer(t.row(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND reference = ? AND deleted_at IS NULL`, merchantID, reference))
+}
+
+func (t *Tx) MarkCustomerDeleted(merchantID, id string, at time.Time) error {
+	res, err := t.exec(`UPDATE customers SET deleted_at = ?, name = '', email = '', phone = '', metadata = '{}'
+		WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, ts(at), merchantID, id)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// ---- tokens
+
+func orEmpty(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func (t *Tx) InsertToken(k *store.Token) error {
+	_, err := t.exec(`INSERT INTO tokens (id, merchant_id, customer_id, status, brand, bin, last4, mask, exp_month, exp_year,
+		holder_name, fingerprint, card_ct, verification, metadata, created, updated, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.MerchantID, nullStr(k.CustomerID), k.Status, k.Brand, k.BIN, k.Last4, k.Mask, k.ExpMonth, k.ExpYear,
+		k.HolderName, k.Fingerprint, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)), ts(k.Created), ts(k.Updated), nullTS(k.Deleted))
+	return err
+}
+
+const tokenCols = `id, merchant_id, customer_id, status, brand, bin, last4, mask, exp_month, exp_year,
+	holder_name, fingerprint, card_ct, verification, metadata, created, updated, deleted_at`
+
+func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
+	var k store.Token
+	var cust sql.NullString
+	var ver, md string
+	var created, updated int64
+	var deleted sql.NullInt64
+	if err := sc.Scan(&k.ID, &k.MerchantID, &cust, &k.Status, &k.Brand, &k.BIN, &k.Last4, &k.Mask, &k.ExpMonth, &k.ExpYear,
+		&k.HolderName, &k.Fingerprint, &k.CardCT, &ver, &md, &created, &updated, &deleted); err != nil {
+		return nil, notFound(err)
+	}
+	k.CustomerID = cust.String
+	if err := json.Unmarshal([]byte(ver), &k.Verification); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(md), &k.Metadata); err != nil {
+		return nil, err
+	}
+	k.Created, k.Updated, k.Deleted = fromTS(created), fromTS(updated), fromNullTS(deleted)
+	return &k, nil
+}
+
+func (t *Tx) GetToken(merchantID, id string) (*store.Token, error) {
+	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
+}
+
+func (t *Tx) FindTokenByFingerprint(merchantID, customerID, fingerprint string) (*store.Token, error) {
+	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND customer_id = ? AND fingerprint = ?
+		AND deleted_at IS NULL AND status <> 'failed' ORDER BY created DESC LIMIT 1`, merchantID, customerID, fingerprint))
+}
+
+func (t *Tx) UpdateToken(k *store.Token) error {
+	res, err := t.exec(`UPDATE tokens SET status = ?, exp_month = ?, exp_year = ?, holder_name = ?, card_ct = ?, verification = ?,
+		metadata = ?, updated = ?, deleted_at = ? WHERE merchant_id = ? AND id = ?`,
+		k.Status, k.ExpMonth, k.ExpYear, k.HolderName, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)),
+		ts(k.Updated), nullTS(k.Deleted), k.MerchantID, k.ID)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// ListTokens returns a page newest first; the cursor is the token id, whose
+// (created, id) position continues the order.
+func (t *Tx) ListTokens(merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
+	q := `SELECT ` + tokenCols + ` FROM tokens WHERE merchant_id = ?`
+	args := []any{merchantID}
+	if !f.IncludeGone {
+		q += ` AND deleted_at IS NULL`
+	}
+	if f.CustomerID != "" {
+		q += ` AND customer_id = ?`
+		args = append(args, f.CustomerID)
+	}
+	if f.StartingAfter != "" {
+		var c int64
+		if err := t.row(`SELECT created FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, f.StartingAfter).Scan(&c); err != nil {
+			return nil, false, notFound(err)
+		}
+		q += ` AND (created < ? OR (created = ? AND id < ?))`
+		args = append(args, c, c, f.StartingAfter)
+	}
+	q += ` ORDER BY created DESC, id DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	rs, err := t.rows(q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rs.Close()
+	var out []*store.Token
+	for rs.Next() {
+		k, err := scanToken(rs)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, k)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, false, err
+	}
+	more := len(out) > f.Limit
+	if more {
+		out = out[:f.Limit]
+	}
+	return out, more, nil
+}
+
+func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (int, error) {
+	res, err := t.exec(`UPDATE tokens SET status = 'deleted', card_ct = NULL, updated = ?, deleted_at = ?
+		WHERE merchant_id = ? AND customer_id = ? AND deleted_at IS NULL`, ts(at), ts(at), merchantID, customerID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ---- idempotency
+
+func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) {
+	var r store.Idempotency
+	var created, locked int64
+	err := t.row(`SELECT merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until
+		FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key).
+		Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.State, &r.StatusCode, &r.Response, &created, &locked)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	r.Created, r.LockedUntil = fromTS(created), fromTS(locked)
+	return &r, nil
+}
+
+func (t *Tx) InsertIdempotency(r *store.Idempotency) error {
+	_, err := t.exec(`INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MerchantID, r.Key, r.RequestHash, r.State, r.StatusCode, r.Response, ts(r.Created), ts(r.LockedUntil))
+	return err
+}
+
+func (t *Tx) UpdateIdempotency(r *store.Idempotency) error {
+	res, err := t.exec(`UPDATE idempotency_keys SET state = ?, status_code = ?, response = ?, locked_until = ?
+		WHERE merchant_id = ? AND idem_key = ?`, r.State, r.StatusCode, r.Response, ts(r.LockedUntil), r.MerchantID, r.Key)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+func (t *Tx) DeleteIdempotency(merchantID, key string) error {
+	_, err := t.exec(`DELETE FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key)
+	return err
+}
+
+func (t *Tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
+	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created < ?`, ts(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ---- audit
+
+func (t *Tx) InsertAudit(a *store.Audit) error {
+	_, err := t.exec(`INSERT INTO audit_log (id, merchant_id, action, object_id, purpose, request_id, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.MerchantID, a.Action, a.ObjectID, a.Purpose, a.RequestID, ts(a.Created))
+	return err
+}
+
+func (t *Tx) ListAudit(merchantID, objectID string) ([]*store.Audit, error) {
+	rs, err := t.rows(`SELECT id, merchant_id, action, object_id, purpose, request_id, created FROM audit_log
+		WHERE merchant_id = ? AND object_id = ? ORDER BY created, id`, merchantID, objectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []*store.Audit
+	for rs.Next() {
+		var a store.Audit
+		var created int64
+		if err := rs.Scan(&a.ID, &a.MerchantID, &a.Action, &a.ObjectID, &a.Purpose, &a.RequestID, &created); err != nil {
+			return nil, err
+		}
+		a.Created = fromTS(created)
+		out = append(out, &a)
+	}
+	return out, rs.Err()
+}

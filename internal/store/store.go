@@ -1,0 +1,186 @@
+// Package store defines what Coffer persists and the transactional interface
+// every backend implements. Records here are persistence shapes; the API's JSON
+// shapes live in httpapi.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+var (
+	// ErrNotFound: no such record for this merchant.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a uniqueness rule was violated.
+	ErrConflict = errors.New("store: conflict")
+)
+
+// Store is a backend. Write runs fn in a transaction that is durable (fsynced)
+// when Write returns nil; if fn returns an error nothing it wrote persists.
+// Backends may commit several concurrent Writes together (group commit), so fn
+// must be quick and do no I/O outside the transaction.
+type Store interface {
+	Read(ctx context.Context, fn func(Tx) error) error
+	Write(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is the repository inside one transaction. Every lookup of a
+// merchant-owned record takes the merchant id: scoping is not optional.
+type Tx interface {
+	InsertMerchant(m *Merchant) error
+	GetMerchant(id string) (*Merchant, error)
+	GetMerchantBySecretHash(hash []byte) (*Merchant, error)
+	UpdateMerchantSettings(id string, s Settings) error
+	CountMerchants() (int, error)
+
+	InsertDataKey(dk vault.DataKey) error
+	GetDataKey(id string) (vault.DataKey, error)
+	// ActiveDataKey returns the newest data key of a merchant for a purpose.
+	ActiveDataKey(merchantID, purpose string) (vault.DataKey, error)
+	// ListDataKeys pages through all data keys in id order, after afterID.
+	ListDataKeys(afterID string, limit int) ([]vault.DataKey, error)
+	UpdateDataKeyWrap(id string, kekVersion uint32, wrapped []byte) error
+
+	InsertCustomer(c *Customer) error
+	GetCustomer(merchantID, id string) (*Customer, error)
+	GetCustomerByReference(merchantID, reference string) (*Customer, error)
+	MarkCustomerDeleted(merchantID, id string, at time.Time) error
+
+	InsertToken(t *Token) error
+	GetToken(merchantID, id string) (*Token, error)
+	FindTokenByFingerprint(merchantID, customerID, fingerprint string) (*Token, error)
+	UpdateToken(t *Token) error
+	ListTokens(merchantID string, f TokenFilter) ([]*Token, bool, error)
+	// EraseCustomerTokens crypto-shreds every live token of a customer.
+	EraseCustomerTokens(merchantID, customerID string, at time.Time) (int, error)
+
+	GetIdempotency(merchantID, key string) (*Idempotency, error)
+	InsertIdempotency(r *Idempotency) error
+	UpdateIdempotency(r *Idempotency) error
+	DeleteIdempotency(merchantID, key string) error
+	DeleteIdempotencyBefore(t time.Time) (int, error)
+
+	InsertAudit(a *Audit) error
+	ListAudit(merchantID, objectID string) ([]*Audit, error)
+}
+
+// Merchant is an account. Secrets are stored as a hash (the API key) or sealed
+// by the vault (the HMAC secret, which dialects need in clear to sign).
+type Merchant struct {
+	ID             string
+	Name           string
+	SecretKeyHash  []byte
+	PublishableKey string
+	HMACSecretCT   []byte
+	Settings       Settings
+	Created        time.Time
+}
+
+// Settings are the merchant's options; later features add fields here.
+type Settings struct {
+	DefaultCurrency         string   `json:"default_currency"`
+	RequireCVCForSavedCards bool     `json:"require_cvc_for_saved_cards"`
+	TokenizationRequires3DS bool     `json:"tokenization_requires_3ds"`
+	TokenizationReturnURL   string   `json:"tokenization_return_url"`
+	TokenizationCallbackURL string   `json:"tokenization_callback_url"`
+	FrameAncestors          []string `json:"frame_ancestors"`
+}
+
+// Customer is the merchant's customer; Reference is the merchant's own id.
+type Customer struct {
+	ID         string
+	MerchantID string
+	Reference  string
+	Name       string
+	Email      string
+	Phone      string
+	Metadata   map[string]string
+	Created    time.Time
+	Deleted    *time.Time
+}
+
+// Token statuses. requires_action waits for the card holder (3-D Secure);
+// failed means verification or authentication failed and no card is kept.
+const (
+	TokenRequiresAction = "requires_action"
+	TokenActive         = "active"
+	TokenDisabled       = "disabled"
+	TokenFailed         = "failed"
+	TokenDeleted        = "deleted"
+)
+
+// Token is a stored card. CardCT (the sealed PAN) is nil once deleted or failed.
+type Token struct {
+	ID           string
+	MerchantID   string
+	CustomerID   string
+	Status       string
+	Brand        string
+	BIN          string
+	Last4        string
+	Mask         string
+	ExpMonth     int
+	ExpYear      int
+	HolderName   string
+	Fingerprint  string
+	CardCT       []byte
+	Verification Verification
+	Metadata     map[string]string
+	Created      time.Time
+	Updated      time.Time
+	Deleted      *time.Time
+}
+
+// Verification is the outcome of checking a card before (or since) it was stored.
+type Verification struct {
+	Status       string     `json:"status"` // verified | unverified | failed | pending
+	ThreeDSecure string     `json:"three_d_secure"`
+	CVCCheck     string     `json:"cvc_check"`
+	AVSCheck     string     `json:"avs_check"`
+	AuthCode     string     `json:"auth_code,omitempty"`
+	NetworkRef   string     `json:"network_reference,omitempty"`
+	FailureCode  string     `json:"failure_code,omitempty"`
+	VerifiedAt   *time.Time `json:"verified_at"`
+}
+
+// TokenFilter selects a page of tokens, newest first.
+type TokenFilter struct {
+	CustomerID    string
+	StartingAfter string
+	Limit         int
+	IncludeGone   bool // include deleted tokens
+}
+
+// Idempotency states.
+const (
+	IdemStarted = "started"
+	IdemDone    = "done"
+)
+
+// Idempotency remembers one keyed request and, once done, its exact response.
+type Idempotency struct {
+	MerchantID  string
+	Key         string
+	RequestHash []byte
+	State       string
+	StatusCode  int
+	Response    []byte
+	Created     time.Time
+	LockedUntil time.Time
+}
+
+// Audit records access to card data in clear (detokenization).
+type Audit struct {
+	ID         string
+	MerchantID string
+	Action     string
+	ObjectID   string
+	Purpose    string
+	RequestID  string
+	Created    time.Time
+}
