@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -60,7 +61,14 @@ type Store struct {
 
 	mu     sync.RWMutex // guards closed against concurrent Write/Close
 	closed bool
+
+	commits atomic.Uint64 // transactions committed by the writer
+	writes  atomic.Uint64 // Write calls those transactions carried
 }
+
+// Stats reports group-commit effectiveness: writes per commit above 1 means
+// concurrent requests shared fsyncs.
+func (s *Store) Stats() (commits, writes uint64) { return s.commits.Load(), s.writes.Load() }
 
 type op struct {
 	ctx context.Context
@@ -263,6 +271,8 @@ func (s *Store) commit(batch []*op) {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
+	s.commits.Add(1)
+	s.writes.Add(uint64(len(batch)))
 	for i, o := range batch {
 		o.err <- errs[i]
 	}

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+)
+
+func TestIdempotentReplay(t *testing.T) {
+	s := start(t)
+	sk := s.Dev.SecretKey
+	body := map[string]any{"card": card("4242424242424242")}
+	a := s.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "k-1").want(t, 201)
+	b := s.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "k-1").want(t, 201)
+	if !bytes.Equal(a.Raw, b.Raw) || b.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay must be byte-identical:\n%s\n%s", a.Raw, b.Raw)
+	}
+	if st := s.Sim.Stats(); st.Verifications != 1 {
+		t.Fatalf("a replay must not reach the processor again: %+v", st)
+	}
+	other := map[string]any{"card": card("5555555555554444")}
+	r := s.call("POST", "/v1/tokens", sk, other, "Idempotency-Key", "k-1").want(t, 409)
+	if typ, _, _ := r.errInfo(); typ != "idempotency_error" {
+		t.Fatalf("reuse with another body: %s", r.Raw)
+	}
+	// Keys are per merchant: another merchant's identical key is unrelated.
+	m2 := s.newMerchant("m2")
+	s.call("POST", "/v1/tokens", m2.SecretKey, other, "Idempotency-Key", "k-1").want(t, 201)
+	// Errors are replayed too (they are answers, not server faults).
+	d := map[string]any{"card": card("4000000000000002")}
+	e1 := s.call("POST", "/v1/tokens", sk, d, "Idempotency-Key", "k-2").want(t, 402)
+	e2 := s.call("POST", "/v1/tokens", sk, d, "Idempotency-Key", "k-2").want(t, 402)
+	if !bytes.Equal(e1.Raw, e2.Raw) {
+		t.Fatal("a declined response must replay identically")
+	}
+}
+
+// 50 concurrent requests with one key: one verification at the processor,
+// one token, and every caller gets the same response.
+func TestIdempotencyConcurrent(t *testing.T) {
+	s := start(t)
+	sk := s.Dev.SecretKey
+	body := map[string]any{"card": card("4242424242424242")}
+	var wg sync.WaitGroup
+	out := make([]resp, 50)
+	for i := range out {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = s.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "same-key")
+		}()
+	}
+	wg.Wait()
+	for i, r := range out {
+		if r.Status != 201 || !bytes.Equal(r.Raw, out[0].Raw) {
+			t.Fatalf("response %d differs: %d %s vs %s", i, r.Status, r.Raw, out[0].Raw)
+		}
+	}
+	if st := s.Sim.Stats(); st.Verifications != 1 || st.Authorizations != 1 {
+		t.Fatalf("the processor was called more than once: %+v", st)
+	}
+	if n := len(s.call("GET", "/v1/tokens", sk, nil).want(t, 200).Body["data"].([]any)); n != 1 {
+		t.Fatalf("want 1 token, got %d", n)
+	}
+}
+
+func TestIdempotencyAcrossRestart(t *testing.T) {
+	s := start(t)
+	sk := s.Dev.SecretKey
+	body := map[string]any{"card": card("4242424242424242")}
+	a := s.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "restart-key").want(t, 201)
+	s2 := s.restart()
+	b := s2.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "restart-key").want(t, 201)
+	if !bytes.Equal(a.Raw, b.Raw) {
+		t.Fatalf("after a restart the stored response must replay:\n%s\n%s", a.Raw, b.Raw)
+	}
+	if st := s2.Sim.Stats(); st.Verifications != 0 {
+		t.Fatalf("the replay reached the processor: %+v", st)
+	}
+}
