@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"sync"
 	"testing"
 )
@@ -76,5 +77,33 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 	}
 	if st := s2.Sim.Stats(); st.Verifications != 0 {
 		t.Fatalf("the replay reached the processor: %+v", st)
+	}
+}
+
+// The stored request digest is keyed per merchant: a plain hash of a body
+// that holds a PAN could be brute-forced from a stolen database.
+func TestIdempotencyDigestIsKeyed(t *testing.T) {
+	s := start(t)
+	m2 := s.newMerchant("m2")
+	body := `{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2040,"cvc":"123"}}`
+	s.call("POST", "/v1/tokens", s.Dev.SecretKey, body, "Idempotency-Key", "dk").want(t, 201)
+	s.call("POST", "/v1/tokens", m2.SecretKey, body, "Idempotency-Key", "dk").want(t, 201)
+	rows, err := openDB(t, s).Query(`SELECT request_hash FROM idempotency_keys WHERE idem_key = 'dk'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	plain := sha256.Sum256([]byte("POST /v1/tokens?\n" + body))
+	var digests [][]byte
+	for rows.Next() {
+		var d []byte
+		rows.Scan(&d)
+		if bytes.Equal(d, plain[:]) {
+			t.Fatal("request digest is an unkeyed hash of the body")
+		}
+		digests = append(digests, d)
+	}
+	if len(digests) != 2 || bytes.Equal(digests[0], digests[1]) {
+		t.Fatalf("want two different per-merchant digests, got %d", len(digests))
 	}
 }

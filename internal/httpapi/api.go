@@ -5,7 +5,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,13 +205,15 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, bodyError(err))
 			return
 		}
-		h := sha256.New()
-		h.Write([]byte(r.Method + " " + r.URL.Path + "?" + r.URL.RawQuery + "\n"))
-		h.Write(body)
 		m := merchantOf(r)
+		digest, err := a.svc.RequestDigest(r.Context(), m.ID, append([]byte(r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n"), body...))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), idempotency.Lease)
 		defer cancel()
-		claim, replay, err := a.keeper.Begin(ctx, m.ID, key, h.Sum(nil))
+		claim, replay, err := a.keeper.Begin(ctx, m.ID, key, digest)
 		switch {
 		case errors.Is(err, idempotency.ErrMismatch):
 			writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_key_reused",

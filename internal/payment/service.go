@@ -181,5 +181,15 @@ func (s *Service) RewrapAll(ctx context.Context) (rewrapped int, err error) {
 	}
 }
 
+// RequestDigest is a keyed digest of a request, for idempotency: stored
+// instead of a plain hash because request bodies carry card numbers.
+func (s *Service) RequestDigest(ctx context.Context, merchantID string, request []byte) ([]byte, error) {
+	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
+	if err != nil {
+		return nil, err
+	}
+	return s.vault.MAC(fk, "idempotency", request)
+}
+
 // isNotFound reports a store miss.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -217,12 +217,22 @@ func (s *Service) GetToken(ctx context.Context, merchantID, tokenID string) (*st
 func (s *Service) ListTokens(ctx context.Context, merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
 	var out []*store.Token
 	var more bool
+	missing := ""
 	err := s.store.Read(ctx, func(tx store.Tx) error {
+		if f.CustomerID != "" {
+			if _, err := tx.GetCustomer(merchantID, f.CustomerID); err != nil {
+				missing = "customer"
+				return err
+			}
+		}
 		var err error
 		out, more, err = tx.ListTokens(merchantID, f)
 		return err
 	})
 	if isNotFound(err) {
+		if missing == "customer" {
+			return nil, false, notFound("customer", "customer", f.CustomerID)
+		}
 		return nil, false, notFound("starting_after", "token", f.StartingAfter)
 	}
 	return out, more, err

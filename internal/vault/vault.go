@@ -52,7 +52,7 @@ type Vault struct {
 
 	mu    sync.RWMutex
 	deks  map[string][]byte // DEK id → plain key
-	fpKey map[string][]byte // DEK id of a fingerprint key → derived HMAC key
+	fpKey map[string][]byte // fingerprint key id + label → derived HMAC key
 }
 
 // New returns a vault using the KEKs of p.
@@ -197,29 +197,42 @@ func (v *Vault) Open(dk DataKey, aad, ct []byte) ([]byte, error) {
 // HKDF from the merchant's fingerprint secret. The same card gives the same
 // fingerprint for one merchant and unrelated ones across merchants.
 func (v *Vault) Fingerprint(fk DataKey, pan string) (string, error) {
-	if fk.Purpose != PurposeFingerprint {
-		return "", errors.New("vault: not a fingerprint key")
+	sum, err := v.MAC(fk, "fingerprint", []byte(pan))
+	if err != nil {
+		return "", err
 	}
+	// 128 bits are plenty to tell cards apart and keep the public value short.
+	return "fp_" + base64.RawURLEncoding.EncodeToString(sum[:16]), nil
+}
+
+// MAC is HMAC-SHA256 of data under a key derived (HKDF) from the merchant's
+// fingerprint secret and label. Anything derived from card data that must be
+// stored or compared (fingerprints, idempotency request digests) goes through
+// a keyed MAC: a plain hash of a PAN can be brute-forced from its small space.
+func (v *Vault) MAC(fk DataKey, label string, data []byte) ([]byte, error) {
+	if fk.Purpose != PurposeFingerprint {
+		return nil, errors.New("vault: not a fingerprint key")
+	}
+	ck := fk.ID + "|" + label
 	v.mu.RLock()
-	k, ok := v.fpKey[fk.ID]
+	k, ok := v.fpKey[ck]
 	v.mu.RUnlock()
 	if !ok {
 		secret, err := v.unwrap(fk)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		k, err = hkdf.Key(sha256.New, secret, nil, "coffer fingerprint v1|"+fk.MerchantID, 32)
+		k, err = hkdf.Key(sha256.New, secret, nil, "coffer "+label+" v1|"+fk.MerchantID, 32)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		v.mu.Lock()
-		v.fpKey[fk.ID] = k
+		v.fpKey[ck] = k
 		v.mu.Unlock()
 	}
 	m := hmac.New(sha256.New, k)
-	m.Write([]byte(pan))
-	// 128 bits are plenty to tell cards apart and keep the public value short.
-	return "fp_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16]), nil
+	m.Write(data)
+	return m.Sum(nil), nil
 }
 
 // NewToken mints a card token: 160 random bits.
