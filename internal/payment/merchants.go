@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/money"
@@ -82,13 +83,41 @@ func (s *Service) CountMerchants(ctx context.Context) (n int, err error) {
 // Authenticate finds the merchant of a secret key. The lookup is by hash, so
 // no comparison ever touches the secret itself.
 func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Merchant, error) {
+	h := string(HashSecretKey(secretKey))
+	now := time.Now()
+	s.authMu.Lock()
+	e, ok := s.auth[h]
+	s.authMu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.m, nil
+	}
 	var m *store.Merchant
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
-		m, err = tx.GetMerchantBySecretHash(HashSecretKey(secretKey))
+		m, err = tx.GetMerchantBySecretHash([]byte(h))
 		return err
 	})
-	return m, err
+	if err != nil {
+		return nil, err // misses are not cached: a new merchant's key works at once
+	}
+	s.authMu.Lock()
+	if len(s.auth) > 10000 { // bounded: drop everything rather than track ages
+		clear(s.auth)
+	}
+	s.auth[h] = authEntry{m: m, expires: now.Add(authTTL)}
+	s.authMu.Unlock()
+	return m, nil
+}
+
+// forgetMerchant drops cached copies of a merchant after it changed.
+func (s *Service) forgetMerchant(merchantID string) {
+	s.authMu.Lock()
+	for h, e := range s.auth {
+		if e.m.ID == merchantID {
+			delete(s.auth, h)
+		}
+	}
+	s.authMu.Unlock()
 }
 
 // GetMerchant reads one merchant.
@@ -157,6 +186,7 @@ func (s *Service) UpdateSettings(ctx context.Context, merchantID string, p Setti
 		}
 		return tx.UpdateMerchantSettings(merchantID, m.Settings)
 	})
+	s.forgetMerchant(merchantID)
 	if isNotFound(err) {
 		return nil, notFound("id", "merchant", merchantID)
 	}

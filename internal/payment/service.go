@@ -32,11 +32,25 @@ type Service struct {
 
 	mu   sync.RWMutex
 	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
+
+	authMu sync.Mutex
+	auth   map[string]authEntry // secret key hash → merchant, briefly
+}
+
+// authTTL bounds how long a merchant (and its settings) is served from
+// memory. Authenticating every request against the database costs about a
+// fifth of a tokenization's CPU; another process's settings change (the CLI,
+// another instance) is seen within this time, this process's at once.
+const authTTL = 3 * time.Second
+
+type authEntry struct {
+	m       *store.Merchant
+	expires time.Time
 }
 
 // New wires a service.
 func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger) *Service {
-	return &Service{store: st, vault: v, proc: p, log: log, now: func() time.Time { return time.Now().UTC() }, deks: map[string]vault.DataKey{}}
+	return &Service{store: st, vault: v, proc: p, log: log, now: func() time.Time { return time.Now().UTC() }, deks: map[string]vault.DataKey{}, auth: map[string]authEntry{}}
 }
 
 type ctxKey int

@@ -54,6 +54,8 @@ var dialect = &sqlstore.Dialect{IsUniqueViolation: func(err error) bool {
 type Store struct {
 	w    *sql.DB // exactly one connection, used only by the writer goroutine
 	r    *sql.DB // read-only pool; WAL lets readers run beside the writer
+	ws   *sqlstore.Stmts
+	rs   *sqlstore.Stmts
 	ops  chan *op
 	quit chan struct{}
 	done chan struct{}
@@ -120,7 +122,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r, ops: make(chan *op, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{w: w, r: r, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), ops: make(chan *op, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.writer()
 	return s, nil
 }
@@ -169,8 +171,11 @@ func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	return fn(sqlstore.NewTx(ctx, tx, dialect))
+	defer func() {
+		tx.Rollback()
+		s.rs.PrepareQueued(ctx) // the connection is back in the pool now
+	}()
+	return fn(sqlstore.NewCachedTx(ctx, tx, dialect, s.rs))
 }
 
 // Write queues fn for the writer and waits until its batch is committed. It
@@ -222,6 +227,8 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		// Between batches the connection is free to prepare what missed.
+		s.ws.PrepareQueued(context.Background())
 	}
 }
 
@@ -242,26 +249,27 @@ func (s *Store) commit(batch []*op) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
-	t := sqlstore.NewTx(ctx, tx, dialect)
+	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
+	exec := t.Exec
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT op`); err != nil {
+		if err := exec(`SAVEPOINT op`); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
 		}
 		errs[i] = call(o.fn, t)
 		if errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO op`); err != nil {
+			if err := exec(`ROLLBACK TO op`); err != nil {
 				tx.Rollback()
 				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE op`); err != nil {
+		if err := exec(`RELEASE op`); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
 			return
@@ -304,6 +312,8 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.done
+		s.rs.Close()
+		s.ws.Close()
 		err = errors.Join(s.r.Close(), s.w.Close())
 	})
 	return err

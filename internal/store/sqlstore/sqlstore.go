@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/store"
@@ -34,13 +35,110 @@ type Querier interface {
 
 // Tx adapts a Querier to store.Tx.
 type Tx struct {
-	ctx context.Context
-	q   Querier
-	d   *Dialect
+	ctx   context.Context
+	q     Querier
+	d     *Dialect
+	tx    *sql.Tx
+	stmts *Stmts
 }
 
 // NewTx wraps q, valid for the life of the transaction it belongs to.
 func NewTx(ctx context.Context, q Querier, d *Dialect) *Tx { return &Tx{ctx: ctx, q: q, d: d} }
+
+// NewCachedTx wraps a transaction whose statements come from a cache of
+// prepared statements: parsing SQL on every call costs more CPU than running
+// the small queries a request makes.
+func NewCachedTx(ctx context.Context, tx *sql.Tx, d *Dialect, stmts *Stmts) *Tx {
+	return &Tx{ctx: ctx, q: tx, d: d, tx: tx, stmts: stmts}
+}
+
+// Stmts caches prepared statements of one *sql.DB by query text. The set of
+// queries is fixed by this package, so the cache is bounded.
+//
+// Preparing needs a free connection, and inside a transaction there may be
+// none (the SQLite writer has exactly one, and it is in the transaction). So
+// a miss runs the query unprepared and queues it; PrepareQueued, called when
+// the caller holds no connection, prepares the queue.
+type Stmts struct {
+	db *sql.DB
+	m  sync.Map // query → *sql.Stmt
+
+	mu     sync.Mutex
+	queued map[string]bool
+}
+
+// NewStmts returns an empty cache for db.
+func NewStmts(db *sql.DB) *Stmts { return &Stmts{db: db, queued: map[string]bool{}} }
+
+// lookup returns the prepared statement, or nil after queueing the query.
+func (c *Stmts) lookup(query string) *sql.Stmt {
+	if v, ok := c.m.Load(query); ok {
+		return v.(*sql.Stmt)
+	}
+	c.mu.Lock()
+	c.queued[query] = true
+	c.mu.Unlock()
+	return nil
+}
+
+// PrepareQueued prepares the queries that missed. Call it only while holding
+// no connection of the pool. A query that fails to prepare is dropped: it
+// keeps running unprepared and reports its own error there.
+func (c *Stmts) PrepareQueued(ctx context.Context) {
+	c.mu.Lock()
+	if len(c.queued) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	qs := make([]string, 0, len(c.queued))
+	for q := range c.queued {
+		qs = append(qs, q)
+	}
+	clear(c.queued)
+	c.mu.Unlock()
+	for _, q := range qs {
+		if _, ok := c.m.Load(q); ok {
+			continue
+		}
+		st, err := c.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		if _, loaded := c.m.LoadOrStore(q, st); loaded {
+			st.Close()
+		}
+	}
+}
+
+// Close closes every cached statement.
+func (c *Stmts) Close() {
+	c.m.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		c.m.Delete(k)
+		return true
+	})
+}
+
+// stmt returns the transaction-bound prepared statement for q, or nil when
+// this Tx does not cache.
+func (t *Tx) stmt(q string) (*sql.Stmt, error) {
+	if t.stmts == nil {
+		return nil, nil
+	}
+	st := t.stmts.lookup(q)
+	if st == nil {
+		return nil, nil
+	}
+	// A statement prepared on the pool is reused on this transaction's
+	// connection (database/sql prepares it there once, then keeps it).
+	return t.tx.StmtContext(t.ctx, st), nil
+}
+
+// Exec runs a statement without arguments through the cache (savepoints).
+func (t *Tx) Exec(q string) error {
+	_, err := t.exec(q)
+	return err
+}
 
 var _ store.Tx = (*Tx)(nil)
 
@@ -64,7 +162,16 @@ func (t *Tx) rebind(q string) string {
 }
 
 func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
-	res, err := t.q.ExecContext(t.ctx, t.rebind(q), args...)
+	q = t.rebind(q)
+	var res sql.Result
+	st, err := t.stmt(q)
+	switch {
+	case err != nil:
+	case st != nil:
+		res, err = st.ExecContext(t.ctx, args...)
+	default:
+		res, err = t.q.ExecContext(t.ctx, q, args...)
+	}
 	if err != nil && t.d.IsUniqueViolation != nil && t.d.IsUniqueViolation(err) {
 		return nil, fmt.Errorf("%w: %v", store.ErrConflict, err)
 	}
