@@ -39,6 +39,7 @@ const usage = `usage:
   coffer merchant update --id mer_… [--data DIR | --database-url URL] [--json] [settings flags]
   coffer keys rotate [--data DIR | --database-url URL] [--key-file PATH]
   coffer keys rewrap [--data DIR | --database-url URL]
+  coffer bench [--url URL --key sk_…] [--scenario tokenize|validate|healthz] [--concurrency 32] [--duration 10s] [--warmup 1s] [--baseline] [--json] [--server-log PATH]
   coffer version
 environment: COFFER_ADDR, COFFER_DATA, COFFER_DATABASE_URL, COFFER_MASTER_KEY, COFFER_KEY_FILE`
 
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return merchant(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "coffer", app.Version)
 		return nil

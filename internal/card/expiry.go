@@ -32,6 +32,14 @@ func endOfMonth(month, year int) time.Time {
 // ValidateExpiry checks an expiry month and year against now and returns the
 // month and the 4-digit year. A 2-digit year means 20yy.
 func ValidateExpiry(month, year int, now time.Time) (m, y int, err error) {
+	// JSON clients that omit a field send its zero value; 0 is never a month,
+	// and a year of 0 must not be read as 2000 and reported as "expired".
+	if month == 0 {
+		return 0, 0, expiryError("exp_month", CodeInvalidExpiry, "is required")
+	}
+	if year == 0 {
+		return 0, 0, expiryError("exp_year", CodeInvalidExpiry, "is required")
+	}
 	if month < 1 || month > 12 {
 		return 0, 0, expiryError("exp_month", CodeInvalidExpiry, "must be between 1 and 12")
 	}
@@ -56,6 +64,9 @@ func ParseExpiry(s string, now time.Time) (m, y int, err error) {
 	month, year, ok := splitExpiry(s)
 	if !ok {
 		return 0, 0, expiryError("exp_month", CodeInvalidExpiry, "must look like MM/YY or MM/YYYY")
+	}
+	if year == 0 { // a typed "00" is the year 2000, not a missing year
+		year = 2000
 	}
 	return ValidateExpiry(month, year, now)
 }

@@ -38,7 +38,9 @@ func TestValidateExpiry(t *testing.T) {
 		{"December rolls to January", 12, 2026, jan1, 0, 0, "exp_year", CodeExpiredCard},
 		{"January after rollover", 1, 2027, jan1, 1, 2027, "", ""},
 		{"last year", 12, 2025, march2026, 0, 0, "exp_year", CodeExpiredCard},
-		{"two-digit past year", 1, 0, march2026, 0, 0, "exp_year", CodeExpiredCard},
+		{"missing year", 1, 0, march2026, 0, 0, "exp_year", CodeInvalidExpiry},
+		{"missing month", 0, 2030, march2026, 0, 0, "exp_month", CodeInvalidExpiry},
+		{"two-digit past year", 1, 1, march2026, 0, 0, "exp_year", CodeExpiredCard},
 		{"month 0", 0, 2030, march2026, 0, 0, "exp_month", CodeInvalidExpiry},
 		{"month 13", 13, 2030, march2026, 0, 0, "exp_month", CodeInvalidExpiry},
 		{"month -1", -1, 2030, march2026, 0, 0, "exp_month", CodeInvalidExpiry},
@@ -67,6 +69,10 @@ func TestValidateExpiry(t *testing.T) {
 
 func TestParseExpiry(t *testing.T) {
 	now := date(2026, time.March, 15, 0, 0, 0, 0, time.UTC)
+	// A typed "00" is the year 2000 (expired), not a missing year.
+	if _, _, err := ParseExpiry("01/00", now); err == nil || err.(*FieldError).Code != CodeExpiredCard {
+		t.Fatalf(`ParseExpiry("01/00") = %v, want expired_card`, err)
+	}
 	good := map[string][2]int{
 		"12/30":       {12, 2030},
 		"12/2030":     {12, 2030},

@@ -88,7 +88,13 @@ func TestIdempotencyDigestIsKeyed(t *testing.T) {
 	body := `{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2040,"cvc":"123"}}`
 	s.call("POST", "/v1/tokens", s.Dev.SecretKey, body, "Idempotency-Key", "dk").want(t, 201)
 	s.call("POST", "/v1/tokens", m2.SecretKey, body, "Idempotency-Key", "dk").want(t, 201)
-	rows, err := openDB(t, s).Query(`SELECT request_hash FROM idempotency_keys WHERE idem_key = 'dk'`)
+	db := openDB(t, s)
+	var clear int
+	db.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = 'dk'`).Scan(&clear)
+	if clear != 0 {
+		t.Fatal("idempotency keys must be stored as keyed digests, not in clear")
+	}
+	rows, err := db.Query(`SELECT request_hash FROM idempotency_keys`)
 	if err != nil {
 		t.Fatal(err)
 	}

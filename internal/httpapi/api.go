@@ -5,14 +5,17 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,17 +203,29 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			writeError(w, invalidParam("Idempotency-Key", "The Idempotency-Key header must be at most 255 characters."))
 			return
 		}
+		if logging.Redact(key) != key {
+			writeError(w, invalidParam("Idempotency-Key", "The Idempotency-Key header must not contain a card number."))
+			return
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			writeError(w, bodyError(err))
 			return
 		}
 		m := merchantOf(r)
-		digest, err := a.svc.RequestDigest(r.Context(), m.ID, append([]byte(r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n"), body...))
+		// Both the key and the request are stored only as keyed digests:
+		// either may hold card data a client put there.
+		digest, err := a.svc.Digest(r.Context(), m.ID, "idempotency-request", append([]byte(r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n"), body...))
 		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
+		keyDigest, err := a.svc.Digest(r.Context(), m.ID, "idempotency-key", []byte(key))
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		key = hex.EncodeToString(keyDigest)
 		ctx, cancel := context.WithTimeout(r.Context(), idempotency.Lease)
 		defer cancel()
 		claim, replay, err := a.keeper.Begin(ctx, m.ID, key, digest)
@@ -288,7 +303,7 @@ func decode(r *http.Request, v any, optional bool) *apiError {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(err, b, reflect.TypeOf(v))
 	}
 	if dec.More() {
 		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body must hold exactly one JSON object."}
@@ -305,9 +320,69 @@ func bodyError(err error) *apiError {
 	return &apiError{status: 400, Type: "invalid_request_error", Code: "body_unreadable", Message: "The request body could not be read."}
 }
 
+// unknownFieldPath finds where an unknown field sits ("card.bogus",
+// "cards[2].bogus"): encoding/json names only the field, and a client needs
+// the path to find it.
+func unknownFieldPath(body []byte, target reflect.Type, name string) string {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	var walk func(v any, t reflect.Type, path string) string
+	walk = func(v any, t reflect.Type, path string) string {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if t.Kind() != reflect.Struct {
+				return ""
+			}
+			fields := map[string]reflect.Type{}
+			for i := range t.NumField() {
+				f := t.Field(i)
+				tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if tag == "" {
+					tag = f.Name
+				}
+				if tag != "-" {
+					fields[strings.ToLower(tag)] = f.Type
+				}
+			}
+			for k, sub := range x {
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				ft, ok := fields[strings.ToLower(k)]
+				if !ok {
+					if k == name {
+						return p
+					}
+					continue
+				}
+				if found := walk(sub, ft, p); found != "" {
+					return found
+				}
+			}
+		case []any:
+			if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
+				return ""
+			}
+			for i, sub := range x {
+				if found := walk(sub, t.Elem(), path+"["+strconv.Itoa(i)+"]"); found != "" {
+					return found
+				}
+			}
+		}
+		return ""
+	}
+	return walk(v, target, "")
+}
+
 // jsonError explains a decoding failure without echoing values: the
 // standard messages name fields and types only, never the data.
-func jsonError(err error) *apiError {
+func jsonError(err error, body []byte, target reflect.Type) *apiError {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {
@@ -319,10 +394,16 @@ func jsonError(err error) *apiError {
 		if field == "" {
 			return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body must be a JSON object."}
 		}
+		// Value is "number 4111…" for a number that does not fit: only its
+		// kind may be echoed, the literal could be a card number.
+		kind, _, _ := strings.Cut(typ.Value, " ")
 		return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_invalid_type", Param: field,
-			Message: fmt.Sprintf("%s must be of type %s, not %s.", field, jsonType(typ.Type.Kind().String()), typ.Value)}
+			Message: fmt.Sprintf("%s must be of type %s, not %s.", field, jsonType(typ.Type.Kind().String()), kind)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if path := unknownFieldPath(body, target, field); path != "" {
+			field = path
+		}
 		field = logging.Redact(field)
 		return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_unknown", Param: field,
 			Message: fmt.Sprintf("Unknown parameter: %s.", field)}

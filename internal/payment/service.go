@@ -195,14 +195,15 @@ func (s *Service) RewrapAll(ctx context.Context) (rewrapped int, err error) {
 	}
 }
 
-// RequestDigest is a keyed digest of a request, for idempotency: stored
-// instead of a plain hash because request bodies carry card numbers.
-func (s *Service) RequestDigest(ctx context.Context, merchantID string, request []byte) ([]byte, error) {
+// Digest is a keyed, per-merchant digest of client-supplied data that must be
+// stored or compared (idempotency keys and request bodies): a plain hash is
+// not enough because such data may carry card numbers. purpose separates uses.
+func (s *Service) Digest(ctx context.Context, merchantID, purpose string, data []byte) ([]byte, error) {
 	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
 	if err != nil {
 		return nil, err
 	}
-	return s.vault.MAC(fk, "idempotency", request)
+	return s.vault.MAC(fk, "digest/"+purpose, data)
 }
 
 // isNotFound reports a store miss.

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/coffer-vault/coffer/internal/bench"
+)
+
+// benchCmd is `coffer bench`: a closed-loop load test of a running server
+// (--url, --key) or of an embedded one on a temporary data folder.
+func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o bench.Options
+	fs.StringVar(&o.URL, "url", "", "server to benchmark (default: an embedded server on a temporary data folder)")
+	fs.StringVar(&o.Key, "key", "", "merchant secret key sk_… (with --url)")
+	fs.StringVar(&o.Scenario, "scenario", bench.Tokenize, "scenario: "+strings.Join(bench.Scenarios, "|"))
+	fs.IntVar(&o.Concurrency, "concurrency", bench.DefaultConcurrency, "workers, each with one request in flight")
+	fs.DurationVar(&o.Duration, "duration", bench.DefaultDuration, "measured time per phase")
+	fs.DurationVar(&o.Warmup, "warmup", bench.DefaultWarmup, "unmeasured time before each phase")
+	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "per-request timeout")
+	fs.BoolVar(&o.Baseline, "baseline", false, "measure GET /healthz first and print the ratio")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	serverLog := fs.String("server-log", "", "file for the embedded server's logs (default: discarded)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.Concurrency <= 0 || o.Duration <= 0 || o.Warmup < 0 {
+		return errors.New("bench: --concurrency and --duration must be positive, --warmup not negative")
+	}
+	if *serverLog != "" {
+		if o.URL != "" {
+			return errors.New("bench: --server-log is for the embedded server (no --url)")
+		}
+		f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer f.Close()
+		o.ServerLog = f
+	}
+	o.Progress = stderr
+
+	res, err := bench.Run(ctx, o)
+	// A run that measured something prints it, even when it then fails the
+	// error threshold; setup failures and interruptions print only the error.
+	if err == nil || errors.Is(err, bench.ErrTooManyErrors) || errors.Is(err, bench.ErrNoRequests) {
+		var werr error
+		if *asJSON {
+			werr = res.WriteJSON(stdout, err)
+		} else {
+			werr = res.Format(stdout)
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
