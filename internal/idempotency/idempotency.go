@@ -91,6 +91,9 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 			return tx.UpdateIdempotency(r)
 		})
 		switch {
+		case errors.Is(err, store.ErrConflict):
+			// Another instance inserted the claim between our read and
+			// insert: it holds the key now, so wait like any duplicate.
 		case err != nil:
 			return nil, nil, err
 		case replay != nil:

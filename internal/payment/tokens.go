@@ -135,33 +135,42 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		return nil, false, err
 	}
 
-	created = true
-	err = s.store.Write(ctx, func(tx store.Tx) error {
-		created = true
-		if p.Customer != "" {
-			// Re-check inside the write: the customer may have been deleted meanwhile.
-			if _, err := tx.GetCustomer(m.ID, p.Customer); err != nil {
-				return err
-			}
-			old, err := tx.FindTokenByFingerprint(m.ID, p.Customer, tok.Fingerprint)
-			if err == nil {
-				created = false
-				old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, now
-				if tok.HolderName != "" {
-					old.HolderName = tok.HolderName
+	// A concurrent save of the same card can win the unique index between
+	// our lookup and insert (backends that do not serialise writers); the
+	// retry then finds its token and returns it.
+	fresh := *tok
+	for attempt := 0; ; attempt++ {
+		*tok = fresh
+		err = s.store.Write(ctx, func(tx store.Tx) error {
+			created = true
+			if p.Customer != "" {
+				// Re-check inside the write: the customer may have been deleted meanwhile.
+				if _, err := tx.GetCustomer(m.ID, p.Customer); err != nil {
+					return err
 				}
-				if tok.Verification.Status == "verified" {
-					old.Verification = tok.Verification
+				old, err := tx.FindTokenByFingerprint(m.ID, p.Customer, tok.Fingerprint)
+				if err == nil {
+					created = false
+					old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, now
+					if tok.HolderName != "" {
+						old.HolderName = tok.HolderName
+					}
+					if tok.Verification.Status == "verified" {
+						old.Verification = tok.Verification
+					}
+					*tok = *old
+					return tx.UpdateToken(old)
 				}
-				*tok = *old
-				return tx.UpdateToken(old)
+				if !isNotFound(err) {
+					return err
+				}
 			}
-			if !isNotFound(err) {
-				return err
-			}
+			return tx.InsertToken(tok)
+		})
+		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
+			break
 		}
-		return tx.InsertToken(tok)
-	})
+	}
 	if isNotFound(err) {
 		return nil, false, notFound("customer", "customer", p.Customer)
 	}
