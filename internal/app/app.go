@@ -83,10 +83,11 @@ func (d *deps) Close() error { return d.store.Close() }
 // open loads keys and opens the store. createKey allows creating a
 // development key file when no key is configured (fresh data folder).
 func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*deps, error) {
-	if c.DatabaseURL == "" {
-		if c.DataDir == "" {
-			return nil, errors.New("no data folder: set --data or COFFER_DATA")
-		}
+	if c.DatabaseURL == "" && c.DataDir == "" {
+		return nil, errors.New("no data folder: set --data or COFFER_DATA")
+	}
+	// The data folder also holds the development key file, with PostgreSQL too.
+	if c.DataDir != "" && (c.DatabaseURL == "" || (c.MasterKey == "" && c.KeyFile == "")) {
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
