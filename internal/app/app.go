@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
 	"github.com/coffer-vault/coffer/internal/vault"
 )
@@ -98,7 +99,7 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	}
 	var st store.Store
 	if c.DatabaseURL != "" {
-		st, err = openPostgres(ctx, c.DatabaseURL) // LEAD-TODO: postgres.Open once the backend lands
+		st, err = postgres.Open(ctx, c.DatabaseURL)
 	} else {
 		st, err = sqlite.Open(ctx, c.DataDir)
 	}
@@ -294,8 +295,4 @@ func Rewrap(ctx context.Context, c Config) (int, error) {
 	}
 	defer d.Close()
 	return d.svc.RewrapAll(ctx)
-}
-
-func openPostgres(ctx context.Context, url string) (store.Store, error) {
-	return nil, errors.New("postgres backend not wired yet")
 }

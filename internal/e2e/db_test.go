@@ -3,16 +3,25 @@ package e2e
 import (
 	"database/sql"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 )
 
-// openDB opens the server's SQLite database directly, as an attacker with
-// the disk (or an operator) would.
+// openDB opens the server's database directly, as an attacker with the disk
+// (or an operator) would. Queries use ? placeholders; see rebind.
 func openDB(t testing.TB, s *server) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(s.DataDir, "coffer.db")+"?_pragma=busy_timeout(10000)")
+	var db *sql.DB
+	var err error
+	if s.cfg.DatabaseURL != "" {
+		db, err = sql.Open("pgx", s.cfg.DatabaseURL)
+	} else {
+		db, err = sql.Open("sqlite", "file:"+filepath.Join(s.DataDir, "coffer.db")+"?_pragma=busy_timeout(10000)")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,11 +29,29 @@ func openDB(t testing.TB, s *server) *sql.DB {
 	return db
 }
 
+// rebind turns ? placeholders into $n for PostgreSQL.
+func rebind(s *server, q string) string {
+	if s.cfg.DatabaseURL == "" {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // cardCiphertext reads a token's stored ciphertext (nil when erased).
 func cardCiphertext(t testing.TB, s *server, tokenID string) []byte {
 	t.Helper()
 	var ct []byte
-	if err := openDB(t, s).QueryRow(`SELECT card_ct FROM tokens WHERE id = ?`, tokenID).Scan(&ct); err != nil {
+	if err := openDB(t, s).QueryRow(rebind(s, `SELECT card_ct FROM tokens WHERE id = ?`), tokenID).Scan(&ct); err != nil {
 		t.Fatal(err)
 	}
 	return ct

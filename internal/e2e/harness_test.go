@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/app"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
+	"github.com/coffer-vault/coffer/internal/store/pgtest"
 )
 
 // syncBuffer collects a server's output safely across goroutines.
@@ -58,6 +60,21 @@ type server struct {
 type option func(*app.Config)
 
 func withDataDir(dir string) option { return func(c *app.Config) { c.DataDir = dir } }
+
+func withDatabaseURL(url string) option { return func(c *app.Config) { c.DatabaseURL = url } }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
+}
+
+// backends runs fn once per storage backend: SQLite always, PostgreSQL
+// whenever pgtest can start one (in CI it must).
+func backends(t *testing.T, fn func(t *testing.T, opts ...option)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t) })
+	t.Run("postgres", func(t *testing.T) { fn(t, withDatabaseURL(pgtest.DSN(t))) })
+}
 
 // start runs a server until the test ends (or stop is called).
 func start(t testing.TB, opts ...option) *server {
@@ -109,10 +126,10 @@ func (s *server) stop() {
 	}
 }
 
-// restart stops the server and starts a new one on the same data folder.
+// restart stops the server and starts a new one on the same data.
 func (s *server) restart() *server {
 	s.stop()
-	return start(s.t, withDataDir(s.DataDir))
+	return start(s.t, withDataDir(s.DataDir), withDatabaseURL(s.cfg.DatabaseURL))
 }
 
 // resp is a decoded response.

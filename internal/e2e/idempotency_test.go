@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-func TestIdempotentReplay(t *testing.T) {
-	s := start(t)
+func TestIdempotentReplay(t *testing.T) { backends(t, testIdempotentReplay) }
+
+func testIdempotentReplay(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	body := map[string]any{"card": card("4242424242424242")}
 	a := s.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "k-1").want(t, 201)
@@ -38,8 +40,10 @@ func TestIdempotentReplay(t *testing.T) {
 
 // 50 concurrent requests with one key: one verification at the processor,
 // one token, and every caller gets the same response.
-func TestIdempotencyConcurrent(t *testing.T) {
-	s := start(t)
+func TestIdempotencyConcurrent(t *testing.T) { backends(t, testIdempotencyConcurrent) }
+
+func testIdempotencyConcurrent(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	body := map[string]any{"card": card("4242424242424242")}
 	var wg sync.WaitGroup
@@ -65,8 +69,10 @@ func TestIdempotencyConcurrent(t *testing.T) {
 	}
 }
 
-func TestIdempotencyAcrossRestart(t *testing.T) {
-	s := start(t)
+func TestIdempotencyAcrossRestart(t *testing.T) { backends(t, testIdempotencyAcrossRestart) }
+
+func testIdempotencyAcrossRestart(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	body := map[string]any{"card": card("4242424242424242")}
 	a := s.call("POST", "/v1/tokens", sk, body, "Idempotency-Key", "restart-key").want(t, 201)
@@ -82,15 +88,17 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 
 // The stored request digest is keyed per merchant: a plain hash of a body
 // that holds a PAN could be brute-forced from a stolen database.
-func TestIdempotencyDigestIsKeyed(t *testing.T) {
-	s := start(t)
+func TestIdempotencyDigestIsKeyed(t *testing.T) { backends(t, testIdempotencyDigestIsKeyed) }
+
+func testIdempotencyDigestIsKeyed(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	m2 := s.newMerchant("m2")
 	body := `{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2040,"cvc":"123"}}`
 	s.call("POST", "/v1/tokens", s.Dev.SecretKey, body, "Idempotency-Key", "dk").want(t, 201)
 	s.call("POST", "/v1/tokens", m2.SecretKey, body, "Idempotency-Key", "dk").want(t, 201)
 	db := openDB(t, s)
 	var clear int
-	db.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = 'dk'`).Scan(&clear)
+	db.QueryRow(`SELECT COUNT(*) FROM idempotency_keys WHERE idem_key = 'dk'`).Scan(&clear) // no placeholders: same on both backends
 	if clear != 0 {
 		t.Fatal("idempotency keys must be stored as keyed digests, not in clear")
 	}

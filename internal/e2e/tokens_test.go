@@ -8,8 +8,10 @@ import (
 // TestTokenLifecycle is the walk: tokenize → get (masked) → list by
 // customer → disable → validate (invalid: disabled) → enable → validate →
 // delete → get is 404.
-func TestTokenLifecycle(t *testing.T) {
-	s := start(t)
+func TestTokenLifecycle(t *testing.T) { backends(t, testTokenLifecycle) }
+
+func testTokenLifecycle(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	cus := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "user_example", "name": "Abu", "email": "abu@example.com"}).want(t, 201)
 	cid := cus.str("id")
@@ -68,7 +70,11 @@ func TestTokenLifecycle(t *testing.T) {
 }
 
 func TestSameCardForCustomerReturnsExistingToken(t *testing.T) {
-	s := start(t)
+	backends(t, testSameCardForCustomerReturnsExistingToken)
+}
+
+func testSameCardForCustomerReturnsExistingToken(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	cid := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "u1"}).want(t, 201).str("id")
 	first := tokenize(t, s, sk, map[string]any{"card": card("5555555555554444"), "customer": cid}).want(t, 201)
@@ -97,8 +103,10 @@ func TestSameCardForCustomerReturnsExistingToken(t *testing.T) {
 }
 
 // Concurrent saves of one card for one customer end with one token.
-func TestConcurrentSameCardOneToken(t *testing.T) {
-	s := start(t)
+func TestConcurrentSameCardOneToken(t *testing.T) { backends(t, testConcurrentSameCardOneToken) }
+
+func testConcurrentSameCardOneToken(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	cid := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "race"}).want(t, 201).str("id")
 	ids := make(chan string, 20)
@@ -121,8 +129,10 @@ func TestConcurrentSameCardOneToken(t *testing.T) {
 	}
 }
 
-func TestCustomers(t *testing.T) {
-	s := start(t)
+func TestCustomers(t *testing.T) { backends(t, testCustomers) }
+
+func testCustomers(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	c := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "user_example", "name": "Abu", "email": "abu@example.com",
 		"phone": "+60123456789", "metadata": map[string]string{"tier": "gold"}}).want(t, 201)
@@ -164,8 +174,10 @@ func TestCustomers(t *testing.T) {
 	s.call("POST", "/v1/customers", sk, map[string]any{"reference": "user_example"}).want(t, 201)
 }
 
-func TestBatchTokenize(t *testing.T) {
-	s := start(t)
+func TestBatchTokenize(t *testing.T) { backends(t, testBatchTokenize) }
+
+func testBatchTokenize(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	r := s.call("POST", "/v1/tokens/batch", sk, map[string]any{"cards": []any{
 		card("4242424242424242"), card("4242424242424241"), card("4000000000009995"), card("5555555555554444"),
@@ -199,8 +211,10 @@ func TestBatchTokenize(t *testing.T) {
 	s.call("POST", "/v1/tokens/batch", sk, map[string]any{"cards": append(many, card("4242424242424242"))}).want(t, 400)
 }
 
-func TestListPagination(t *testing.T) {
-	s := start(t)
+func TestListPagination(t *testing.T) { backends(t, testListPagination) }
+
+func testListPagination(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	want := map[string]bool{}
 	for i := range 7 {
@@ -236,8 +250,10 @@ func TestListPagination(t *testing.T) {
 }
 
 // Everything acknowledged survives a restart; a restart does not mint another development merchant.
-func TestRestartKeepsData(t *testing.T) {
-	s := start(t)
+func TestRestartKeepsData(t *testing.T) { backends(t, testRestartKeepsData) }
+
+func testRestartKeepsData(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	id := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
 	s.call("PATCH", "/v1/merchant", sk, map[string]any{"require_cvc_for_saved_cards": true, "default_currency": "KWD"}).want(t, 200)

@@ -7,14 +7,16 @@ import (
 
 // A ciphertext copied onto another token's row (same merchant, same data
 // key) must not decrypt there: the AAD binds it to its own record.
-func TestMovedCiphertextFailsToDecrypt(t *testing.T) {
-	s := start(t)
+func TestMovedCiphertextFailsToDecrypt(t *testing.T) { backends(t, testMovedCiphertextFailsToDecrypt) }
+
+func testMovedCiphertextFailsToDecrypt(t *testing.T, opts ...option) {
+	s := start(t, opts...)
 	sk := s.Dev.SecretKey
 	a := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
 	b := tokenize(t, s, sk, map[string]any{"card": card("5555555555554444")}).want(t, 201).str("id")
 	ctA := cardCiphertext(t, s, a)
 	db := openDB(t, s)
-	if _, err := db.Exec(`UPDATE tokens SET card_ct = ? WHERE id = ?`, ctA, b); err != nil {
+	if _, err := db.Exec(rebind(s, `UPDATE tokens SET card_ct = ? WHERE id = ?`), ctA, b); err != nil {
 		t.Fatal(err)
 	}
 	r := s.call("POST", "/v1/tokens/"+b+"/validate", sk, nil).want(t, 500)

@@ -66,6 +66,7 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 		var claimed bool
 		var replay *Response
 		err := k.st.Write(ctx, func(tx store.Tx) error {
+			claimed, replay = false, nil // fn may be retried by the backend: no state from a failed attempt
 			now := k.now()
 			r, err := tx.GetIdempotency(merchantID, key)
 			if errors.Is(err, store.ErrNotFound) {

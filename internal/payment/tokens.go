@@ -140,9 +140,8 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	// retry then finds its token and returns it.
 	fresh := *tok
 	for attempt := 0; ; attempt++ {
-		*tok = fresh
 		err = s.store.Write(ctx, func(tx store.Tx) error {
-			created = true
+			*tok, created = fresh, true // fn may be retried by the backend: start clean
 			if p.Customer != "" {
 				// Re-check inside the write: the customer may have been deleted meanwhile.
 				if _, err := tx.GetCustomer(m.ID, p.Customer); err != nil {

@@ -21,7 +21,9 @@ var (
 // Store is a backend. Write runs fn in a transaction that is durable (fsynced)
 // when Write returns nil; if fn returns an error nothing it wrote persists.
 // Backends may commit several concurrent Writes together (group commit), so fn
-// must be quick and do no I/O outside the transaction.
+// must be quick and do no I/O outside the transaction. A backend may also run
+// fn more than once (PostgreSQL retries serialization failures), so fn must
+// reset any state it sets outside the transaction at its start.
 type Store interface {
 	Read(ctx context.Context, fn func(Tx) error) error
 	Write(ctx context.Context, fn func(Tx) error) error

@@ -1,0 +1,1266 @@
+// Package storetest is the contract every store backend must honour: one
+// suite, run against SQLite always and against PostgreSQL whenever a server
+// can be had (see internal/store/pgtest). A behaviour the suite does not pin
+// down is one the rest of Coffer must not rely on.
+//
+// Usage, from a backend's tests:
+//
+//	func TestContract(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T, name string) store.Store { … })
+//	}
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// Opener opens the backend's database called name.
+//
+// The first call with a name must return a store on a new, empty (but
+// migrated) database. A later call with the same name, after the store it
+// returned before has been closed, must open that same database again, with
+// everything committed to it: this is how the suite checks durability across
+// Close and Open. Run never reuses a name in another subtest, so a backend may
+// tie a database's lifetime to the t that first asked for it (a temporary
+// folder, a database dropped in t.Cleanup).
+//
+// Opener should close the store in t.Cleanup; the suite may also close it
+// itself, so Close must be safe to call twice. It must not call t.Parallel.
+type Opener func(t *testing.T, name string) store.Store
+
+// Run runs the whole contract against the backend open returns, each part as
+// a parallel subtest with its own database.
+//
+// Beyond the Tx methods, the contract is: Write is atomic (if fn returns an
+// error, or panics, nothing it wrote persists and only its own Write fails),
+// isolated and serializable (concurrent Writes behave as if run one after
+// another, so read-modify-write loses nothing), and durable (a nil Write
+// survives Close and Open). fn may run more than once (PostgreSQL runs it
+// again after a serialization failure), so it must not keep state from an
+// earlier attempt. Inside fn, store.ErrConflict does not spoil the
+// transaction: fn may carry on, and what it wrote before and after persists.
+// Read is read-only. Lookups of another merchant's records are
+// store.ErrNotFound; unique rules are store.ErrConflict.
+func Run(t *testing.T, open Opener) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, Opener)
+	}{
+		{"Merchants", testMerchants},
+		{"DataKeys", testDataKeys},
+		{"DataKeysByteOrder", testDataKeysByteOrder},
+		{"Customers", testCustomers},
+		{"Tokens", testTokens},
+		{"ListTokens", testListTokens},
+		{"EraseCustomerTokens", testEraseCustomerTokens},
+		{"Idempotency", testIdempotency},
+		{"Audit", testAudit},
+		{"ForeignKeys", testForeignKeys},
+		{"Atomicity", testAtomicity},
+		{"ConflictLeavesTxUsable", testConflictLeavesTxUsable},
+		{"ConcurrentWrites", testConcurrentWrites},
+		{"Panic", testPanic},
+		{"Serializable", testSerializable},
+		{"CheckThenInsert", testCheckThenInsert},
+		{"ReadOnly", testReadOnly},
+		{"CanceledContext", testCanceledContext},
+		{"Durability", testDurability},
+		{"Close", testClose},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open)
+		})
+	}
+}
+
+// ---- helpers
+
+var errBoom = errors.New("storetest: boom")
+
+func newName() string { return "db_" + hex.EncodeToString(randBytes(6)) }
+
+func fresh(t *testing.T, open Opener) store.Store {
+	t.Helper()
+	s := open(t, newName())
+	if s == nil {
+		t.Fatal("open returned nil")
+	}
+	return s
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+// now is a time as a store returns it: UTC, to the microsecond.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// write runs fn in a Write and fails the test on error. fn must not call
+// t.Fatal: a backend may run it on another goroutine.
+func write(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Write(t.Context(), fn); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+}
+
+func read(t *testing.T, s store.Store, fn func(store.Tx) error) {
+	t.Helper()
+	if err := s.Read(t.Context(), fn); err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+}
+
+// same compares through JSON, which shows a difference readably and compares
+// times by instant and zone.
+func same(t *testing.T, what string, got, want any) {
+	t.Helper()
+	g, err1 := json.Marshal(got)
+	w, err2 := json.Marshal(want)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !bytes.Equal(g, w) {
+		t.Errorf("%s:\n got  %s\n want %s", what, g, w)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: err = %v, want %v", what, err, target)
+	}
+}
+
+func newMerchant() *store.Merchant {
+	return &store.Merchant{ID: id.New("mer"), Name: "Kedai Kopi", SecretKeyHash: randBytes(32),
+		PublishableKey: id.New("pk_test"), HMACSecretCT: randBytes(60),
+		Settings: store.Settings{DefaultCurrency: "MYR"}, Created: now()}
+}
+
+func addMerchant(t *testing.T, s store.Store) *store.Merchant {
+	t.Helper()
+	m := newMerchant()
+	write(t, s, func(tx store.Tx) error { return tx.InsertMerchant(m) })
+	return m
+}
+
+func newCustomer(merchantID, reference string) *store.Customer {
+	return &store.Customer{ID: id.New("cus"), MerchantID: merchantID, Reference: reference, Name: "Siti",
+		Email: "siti@example.com", Phone: "+60123456789", Metadata: map[string]string{"tier": "gold"}, Created: now()}
+}
+
+func addCustomer(t *testing.T, s store.Store, merchantID, reference string) *store.Customer {
+	t.Helper()
+	c := newCustomer(merchantID, reference)
+	write(t, s, func(tx store.Tx) error { return tx.InsertCustomer(c) })
+	return c
+}
+
+func newToken(merchantID, customerID, fingerprint string, created time.Time) *store.Token {
+	va := created.Add(-time.Second)
+	return &store.Token{ID: id.New("tok"), MerchantID: merchantID, CustomerID: customerID, Status: store.TokenActive,
+		Brand: "visa", BIN: "424242", Last4: "4242", Mask: "424242******4242", ExpMonth: 12, ExpYear: 2034,
+		HolderName: "SITI AMINAH", Fingerprint: fingerprint, CardCT: randBytes(72),
+		Verification: store.Verification{Status: "verified", ThreeDSecure: "authenticated", CVCCheck: "pass",
+			AVSCheck: "unavailable", AuthCode: "A1B2C3", NetworkRef: "sim_auth_1", VerifiedAt: &va},
+		Metadata: map[string]string{"order": "1001"}, Created: created, Updated: created}
+}
+
+func addToken(t *testing.T, s store.Store, tok *store.Token) *store.Token {
+	t.Helper()
+	write(t, s, func(tx store.Tx) error { return tx.InsertToken(tok) })
+	return tok
+}
+
+func ids[T any](xs []T, f func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = f(x)
+	}
+	return out
+}
+
+func tokenID(k *store.Token) string { return k.ID }
+
+// ---- merchants
+
+func testMerchants(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	var n int
+	read(t, s, func(tx store.Tx) (err error) { n, err = tx.CountMerchants(); return })
+	if n != 0 {
+		t.Fatalf("CountMerchants on a new database = %d, want 0", n)
+	}
+
+	m := addMerchant(t, s)
+	m2 := addMerchant(t, s)
+	var got, bySecret *store.Merchant
+	read(t, s, func(tx store.Tx) (err error) {
+		if got, err = tx.GetMerchant(m.ID); err != nil {
+			return err
+		}
+		if bySecret, err = tx.GetMerchantBySecretHash(m.SecretKeyHash); err != nil {
+			return err
+		}
+		n, err = tx.CountMerchants()
+		return err
+	})
+	same(t, "GetMerchant", got, m)
+	same(t, "GetMerchantBySecretHash", bySecret, m)
+	if n != 2 {
+		t.Errorf("CountMerchants = %d, want 2", n)
+	}
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetMerchant(id.New("mer"))
+		wantErr(t, "GetMerchant(unknown)", err, store.ErrNotFound)
+		_, err = tx.GetMerchantBySecretHash(randBytes(32))
+		wantErr(t, "GetMerchantBySecretHash(unknown)", err, store.ErrNotFound)
+		return nil
+	})
+
+	settings := store.Settings{DefaultCurrency: "SGD", RequireCVCForSavedCards: true, TokenizationRequires3DS: true,
+		TokenizationReturnURL: "https://shop.example/return", TokenizationCallbackURL: "https://shop.example/cb",
+		FrameAncestors: []string{"https://shop.example", "https://pay.shop.example"}}
+	write(t, s, func(tx store.Tx) error { return tx.UpdateMerchantSettings(m.ID, settings) })
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateMerchantSettings(id.New("mer"), settings) })
+	wantErr(t, "UpdateMerchantSettings(unknown)", err, store.ErrNotFound)
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.GetMerchant(m.ID); return })
+	m.Settings = settings
+	same(t, "merchant after UpdateMerchantSettings", got, m)
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.GetMerchant(m2.ID); return })
+	same(t, "other merchant after UpdateMerchantSettings", got, m2)
+
+	for _, c := range []struct {
+		what string
+		edit func(*store.Merchant)
+	}{
+		{"same id", func(d *store.Merchant) { d.ID = m.ID }},
+		{"same secret key hash", func(d *store.Merchant) { d.SecretKeyHash = bytes.Clone(m.SecretKeyHash) }},
+		{"same publishable key", func(d *store.Merchant) { d.PublishableKey = m.PublishableKey }},
+	} {
+		d := newMerchant()
+		c.edit(d)
+		err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertMerchant(d) })
+		wantErr(t, "InsertMerchant with "+c.what, err, store.ErrConflict)
+	}
+	read(t, s, func(tx store.Tx) (err error) { n, err = tx.CountMerchants(); return })
+	if n != 2 {
+		t.Errorf("CountMerchants after refused inserts = %d, want 2", n)
+	}
+}
+
+// ---- data keys
+
+func newDataKey(dkID, merchantID, purpose string, created time.Time) vault.DataKey {
+	return vault.DataKey{ID: dkID, MerchantID: merchantID, Purpose: purpose, KEKVersion: 1, Wrapped: randBytes(60), Created: created}
+}
+
+func testDataKeys(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	card1 := newDataKey(id.New("dek"), m.ID, vault.PurposeCard, t0.Add(-time.Hour))
+	card2 := newDataKey(id.New("dek"), m.ID, vault.PurposeCard, t0)
+	card2.KEKVersion = 1<<32 - 1 // the whole uint32 range must survive
+	fp := newDataKey(id.New("dek"), m.ID, vault.PurposeFingerprint, t0.Add(-2*time.Hour))
+	other := newDataKey(id.New("dek"), m2.ID, vault.PurposeCard, t0.Add(time.Hour))
+	all := []vault.DataKey{card1, card2, fp, other}
+	write(t, s, func(tx store.Tx) error {
+		for _, dk := range all {
+			if err := tx.InsertDataKey(dk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	read(t, s, func(tx store.Tx) error {
+		for _, dk := range all {
+			got, err := tx.GetDataKey(dk.ID)
+			if err != nil {
+				return fmt.Errorf("GetDataKey(%s): %w", dk.ID, err)
+			}
+			same(t, "GetDataKey", got, dk)
+		}
+		_, err := tx.GetDataKey(id.New("dek"))
+		wantErr(t, "GetDataKey(unknown)", err, store.ErrNotFound)
+
+		got, err := tx.ActiveDataKey(m.ID, vault.PurposeCard)
+		if err != nil {
+			return fmt.Errorf("ActiveDataKey(card): %w", err)
+		}
+		same(t, "ActiveDataKey(card) is the newest", got, card2)
+		got, err = tx.ActiveDataKey(m.ID, vault.PurposeFingerprint)
+		if err != nil {
+			return fmt.Errorf("ActiveDataKey(fingerprint): %w", err)
+		}
+		same(t, "ActiveDataKey(fingerprint)", got, fp)
+		_, err = tx.ActiveDataKey(m.ID, "no-such-purpose")
+		wantErr(t, "ActiveDataKey(unknown purpose)", err, store.ErrNotFound)
+		_, err = tx.ActiveDataKey(id.New("mer"), vault.PurposeCard)
+		wantErr(t, "ActiveDataKey(unknown merchant)", err, store.ErrNotFound)
+		return nil
+	})
+
+	wrapped := randBytes(61)
+	write(t, s, func(tx store.Tx) error { return tx.UpdateDataKeyWrap(card1.ID, 7, wrapped) })
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateDataKeyWrap(id.New("dek"), 7, wrapped) })
+	wantErr(t, "UpdateDataKeyWrap(unknown)", err, store.ErrNotFound)
+	card1.KEKVersion, card1.Wrapped = 7, wrapped
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetDataKey(card1.ID)
+		same(t, "data key after UpdateDataKeyWrap", got, card1)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetDataKey(card2.ID)
+		same(t, "other data key after UpdateDataKeyWrap", got, card2)
+		return err
+	})
+
+	dup := newDataKey(card1.ID, m.ID, vault.PurposeCard, t0)
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertDataKey(dup) })
+	wantErr(t, "InsertDataKey with an existing id", err, store.ErrConflict)
+
+	// ListDataKeys walks every merchant's keys in id order, a page at a time.
+	for i := range 5 {
+		dk := newDataKey(id.New("dek"), m2.ID, vault.PurposeCard, t0.Add(time.Duration(i)*time.Second))
+		write(t, s, func(tx store.Tx) error { return tx.InsertDataKey(dk) })
+		all = append(all, dk)
+	}
+	all[0] = card1
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	for _, limit := range []int{1, 3, 4, 9, 100} {
+		var got []vault.DataKey
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > len(all)+1 {
+				t.Fatalf("ListDataKeys(limit %d) does not end", limit)
+			}
+			var page []vault.DataKey
+			read(t, s, func(tx store.Tx) (err error) { page, err = tx.ListDataKeys(after, limit); return })
+			if len(page) > limit {
+				t.Fatalf("ListDataKeys(%q, %d) returned %d keys", after, limit, len(page))
+			}
+			if len(page) == 0 {
+				break
+			}
+			got = append(got, page...)
+			after = page[len(page)-1].ID
+		}
+		same(t, fmt.Sprintf("ListDataKeys pages of %d", limit), got, all)
+	}
+}
+
+// Identifiers sort byte-wise on every backend (as Go's < on strings does),
+// whatever the database's locale: ListDataKeys and ListTokens page by id.
+func testDataKeysByteOrder(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	var want []string
+	for _, prefix := range []string{"dek_", "DEK_", "dEK-", "Dek_", "dek-", "dek.", "dek_A", "dek_a", "dek_B", "dek_b", "dek__", "dek_~"} {
+		dk := newDataKey(prefix+hex.EncodeToString(randBytes(4)), m.ID, vault.PurposeCard, now())
+		write(t, s, func(tx store.Tx) error { return tx.InsertDataKey(dk) })
+		want = append(want, dk.ID)
+	}
+	sort.Strings(want)
+	var got []vault.DataKey
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.ListDataKeys("", 100); return })
+	same(t, "ListDataKeys order", ids(got, func(dk vault.DataKey) string { return dk.ID }), want)
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.ListDataKeys(want[5], 100); return })
+	same(t, "ListDataKeys after the 6th", ids(got, func(dk vault.DataKey) string { return dk.ID }), want[6:])
+}
+
+// ---- customers
+
+func testCustomers(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	c := addCustomer(t, s, m.ID, "ref-1")
+	bare := &store.Customer{ID: id.New("cus"), MerchantID: m.ID, Created: now()} // no reference, no metadata
+	bare2 := &store.Customer{ID: id.New("cus"), MerchantID: m.ID, Created: now()}
+	elsewhere := newCustomer(m2.ID, "ref-1") // references are per merchant
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertCustomer(bare), tx.InsertCustomer(bare2), tx.InsertCustomer(elsewhere))
+	})
+
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetCustomer(m.ID, c.ID)
+		same(t, "GetCustomer", got, c)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetCustomerByReference(m.ID, "ref-1")
+		same(t, "GetCustomerByReference", got, c)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetCustomerByReference(m2.ID, "ref-1")
+		same(t, "GetCustomerByReference (other merchant, same reference)", got, elsewhere)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetCustomer(m.ID, bare.ID)
+		if err != nil {
+			return err
+		}
+		if got.Reference != "" || got.Metadata == nil || len(got.Metadata) != 0 {
+			t.Errorf("customer without reference or metadata read back as reference %q, metadata %#v; want \"\" and an empty, non-nil map", got.Reference, got.Metadata)
+		}
+		_, err = tx.GetCustomer(m2.ID, c.ID)
+		wantErr(t, "GetCustomer (another merchant's)", err, store.ErrNotFound)
+		_, err = tx.GetCustomer(m.ID, id.New("cus"))
+		wantErr(t, "GetCustomer(unknown)", err, store.ErrNotFound)
+		_, err = tx.GetCustomerByReference(m.ID, "ref-unknown")
+		wantErr(t, "GetCustomerByReference(unknown)", err, store.ErrNotFound)
+		_, err = tx.GetCustomerByReference(m.ID, "")
+		wantErr(t, "GetCustomerByReference(\"\")", err, store.ErrNotFound)
+		return nil
+	})
+
+	dup := newCustomer(m.ID, "ref-1")
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertCustomer(dup) })
+	wantErr(t, "InsertCustomer with a reference in use", err, store.ErrConflict)
+	dupID := newCustomer(m.ID, "ref-2")
+	dupID.ID = c.ID
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertCustomer(dupID) })
+	wantErr(t, "InsertCustomer with an existing id", err, store.ErrConflict)
+
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.MarkCustomerDeleted(m2.ID, c.ID, now()) })
+	wantErr(t, "MarkCustomerDeleted (another merchant's)", err, store.ErrNotFound)
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.MarkCustomerDeleted(m.ID, id.New("cus"), now()) })
+	wantErr(t, "MarkCustomerDeleted(unknown)", err, store.ErrNotFound)
+	write(t, s, func(tx store.Tx) error { return tx.MarkCustomerDeleted(m.ID, c.ID, now()) })
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.MarkCustomerDeleted(m.ID, c.ID, now()) })
+	wantErr(t, "MarkCustomerDeleted twice", err, store.ErrNotFound)
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetCustomer(m.ID, c.ID)
+		wantErr(t, "GetCustomer (deleted)", err, store.ErrNotFound)
+		_, err = tx.GetCustomerByReference(m.ID, "ref-1")
+		wantErr(t, "GetCustomerByReference (deleted)", err, store.ErrNotFound)
+		got, err := tx.GetCustomerByReference(m2.ID, "ref-1")
+		same(t, "other merchant's customer with the same reference after the delete", got, elsewhere)
+		return err
+	})
+
+	// A deleted customer's reference is free again.
+	again := addCustomer(t, s, m.ID, "ref-1")
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetCustomerByReference(m.ID, "ref-1")
+		same(t, "GetCustomerByReference (reference re-used)", got, again)
+		return err
+	})
+}
+
+// ---- tokens
+
+func testTokens(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	a, b := addCustomer(t, s, m.ID, "a"), addCustomer(t, s, m.ID, "b")
+	t0 := now()
+	tok := addToken(t, s, newToken(m.ID, a.ID, "fp-1", t0))
+	guest := addToken(t, s, newToken(m.ID, "", "fp-1", t0)) // no customer
+	guest.Metadata = nil                                    // stored as {} and read back as an empty map
+	write(t, s, func(tx store.Tx) error { return tx.UpdateToken(guest) })
+	guest.Metadata = map[string]string{}
+
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetToken(m.ID, tok.ID)
+		same(t, "GetToken", got, tok)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetToken(m.ID, guest.ID)
+		same(t, "GetToken (no customer)", got, guest)
+		if err != nil {
+			return err
+		}
+		got, err = tx.FindTokenByFingerprint(m.ID, a.ID, "fp-1")
+		same(t, "FindTokenByFingerprint", got, tok)
+		if err != nil {
+			return err
+		}
+		_, err = tx.GetToken(m2.ID, tok.ID)
+		wantErr(t, "GetToken (another merchant's)", err, store.ErrNotFound)
+		_, err = tx.GetToken(m.ID, id.New("tok"))
+		wantErr(t, "GetToken(unknown)", err, store.ErrNotFound)
+		_, err = tx.FindTokenByFingerprint(m2.ID, a.ID, "fp-1")
+		wantErr(t, "FindTokenByFingerprint (another merchant)", err, store.ErrNotFound)
+		_, err = tx.FindTokenByFingerprint(m.ID, b.ID, "fp-1")
+		wantErr(t, "FindTokenByFingerprint (another customer)", err, store.ErrNotFound)
+		_, err = tx.FindTokenByFingerprint(m.ID, a.ID, "fp-2")
+		wantErr(t, "FindTokenByFingerprint (another card)", err, store.ErrNotFound)
+		return nil
+	})
+
+	// One live token per card per customer.
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertToken(newToken(m.ID, a.ID, "fp-1", now())) })
+	wantErr(t, "InsertToken (same card, same customer)", err, store.ErrConflict)
+	dupID := newToken(m.ID, b.ID, "fp-9", now())
+	dupID.ID = tok.ID
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertToken(dupID) })
+	wantErr(t, "InsertToken with an existing id", err, store.ErrConflict)
+	failed := newToken(m.ID, a.ID, "fp-1", now())
+	failed.Status, failed.CardCT = store.TokenFailed, nil
+	addToken(t, s, failed) // a failed attempt does not hold the card
+	addToken(t, s, newToken(m.ID, b.ID, "fp-1", now()))
+	addToken(t, s, newToken(m.ID, "", "fp-1", now()))
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.FindTokenByFingerprint(m.ID, a.ID, "fp-1")
+		same(t, "FindTokenByFingerprint skips failed tokens", got, tok)
+		return err
+	})
+
+	// UpdateToken writes the mutable fields.
+	tok.Status, tok.ExpMonth, tok.ExpYear, tok.HolderName = store.TokenDisabled, 1, 2035, "S AMINAH"
+	tok.Verification.CVCCheck, tok.Metadata, tok.Updated = "unchecked", map[string]string{"order": "1002"}, t0.Add(time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdateToken(tok) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetToken(m.ID, tok.ID)
+		same(t, "token after UpdateToken", got, tok)
+		return err
+	})
+	foreign := *tok
+	foreign.MerchantID = m2.ID
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateToken(&foreign) })
+	wantErr(t, "UpdateToken (another merchant's)", err, store.ErrNotFound)
+	unknown := newToken(m.ID, a.ID, "fp-3", now())
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateToken(unknown) })
+	wantErr(t, "UpdateToken(unknown)", err, store.ErrNotFound)
+
+	// Deleting by UpdateToken: gone from lookups, and the card is free again.
+	gone := t0.Add(2 * time.Minute)
+	deleted := *tok
+	deleted.Status, deleted.CardCT, deleted.Deleted, deleted.Updated = store.TokenDeleted, nil, &gone, gone
+	write(t, s, func(tx store.Tx) error { return tx.UpdateToken(&deleted) })
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetToken(m.ID, tok.ID)
+		wantErr(t, "GetToken (deleted)", err, store.ErrNotFound)
+		_, err = tx.FindTokenByFingerprint(m.ID, a.ID, "fp-1")
+		wantErr(t, "FindTokenByFingerprint (deleted)", err, store.ErrNotFound)
+		return nil
+	})
+	var listed []*store.Token
+	read(t, s, func(tx store.Tx) (err error) {
+		listed, _, err = tx.ListTokens(m.ID, store.TokenFilter{CustomerID: a.ID, Limit: 10, IncludeGone: true})
+		return
+	})
+	for _, k := range listed {
+		if k.ID == tok.ID {
+			same(t, "deleted token (ListTokens IncludeGone)", k, &deleted)
+		}
+	}
+	renewed := addToken(t, s, newToken(m.ID, a.ID, "fp-1", now()))
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.FindTokenByFingerprint(m.ID, a.ID, "fp-1")
+		same(t, "FindTokenByFingerprint (card added again)", got, renewed)
+		return err
+	})
+	// Bringing the deleted token back to life would make two live tokens.
+	revived := deleted
+	revived.Status, revived.Deleted = store.TokenActive, nil
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateToken(&revived) })
+	wantErr(t, "UpdateToken making a second live token for a card", err, store.ErrConflict)
+}
+
+func testListTokens(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	a, b := addCustomer(t, s, m.ID, "a"), addCustomer(t, s, m.ID, "b")
+	t0 := now().Add(-time.Hour)
+	var all []*store.Token // every token of m, live or not
+	for i := range 9 {
+		cust := a.ID
+		switch i % 3 {
+		case 1:
+			cust = b.ID
+		case 2:
+			cust = ""
+		}
+		created := t0.Add(time.Duration(i) * time.Second)
+		if i >= 6 {
+			created = t0.Add(6 * time.Second) // ties: the id decides
+		}
+		all = append(all, addToken(t, s, newToken(m.ID, cust, fmt.Sprintf("fp-%d", i), created)))
+	}
+	gone := t0.Add(time.Minute)
+	dead := newToken(m.ID, a.ID, "fp-dead", t0.Add(3*time.Second+time.Millisecond))
+	dead.Status, dead.CardCT, dead.Deleted = store.TokenDeleted, nil, &gone
+	all = append(all, addToken(t, s, dead))
+	addToken(t, s, newToken(m2.ID, "", "fp-0", t0.Add(time.Hour))) // another merchant's, newest of all
+
+	order := func(keep func(*store.Token) bool) []string {
+		var out []*store.Token
+		for _, k := range all {
+			if keep(k) {
+				out = append(out, k)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if !out[i].Created.Equal(out[j].Created) {
+				return out[i].Created.After(out[j].Created)
+			}
+			return out[i].ID > out[j].ID
+		})
+		return ids(out, tokenID)
+	}
+	list := func(merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
+		var page []*store.Token
+		var more bool
+		err := s.Read(t.Context(), func(tx store.Tx) (err error) {
+			page, more, err = tx.ListTokens(merchantID, f)
+			return
+		})
+		return page, more, err
+	}
+	pages := func(what string, f store.TokenFilter, want []string) {
+		t.Helper()
+		var got []string
+		f.StartingAfter = ""
+		for n := 0; ; n++ {
+			page, more, err := list(m.ID, f)
+			if err != nil {
+				t.Fatalf("%s: ListTokens(%+v): %v", what, f, err)
+			}
+			if len(page) > f.Limit {
+				t.Fatalf("%s: ListTokens(%+v) returned %d tokens", what, f, len(page))
+			}
+			got = append(got, ids(page, tokenID)...)
+			if wantMore := len(got) < len(want); more != wantMore {
+				t.Errorf("%s: page %d: has_more = %v, want %v", what, n, more, wantMore)
+			}
+			if !more || len(page) == 0 || n > len(want) {
+				break
+			}
+			f.StartingAfter = page[len(page)-1].ID
+		}
+		same(t, what, got, want)
+	}
+	live := func(k *store.Token) bool { return k.Deleted == nil }
+	for _, limit := range []int{1, 2, 3, 9, 10, 50} {
+		pages(fmt.Sprintf("live tokens, newest first, pages of %d", limit), store.TokenFilter{Limit: limit}, order(live))
+		pages(fmt.Sprintf("all tokens, pages of %d", limit), store.TokenFilter{Limit: limit, IncludeGone: true}, order(func(*store.Token) bool { return true }))
+		pages(fmt.Sprintf("customer a, pages of %d", limit), store.TokenFilter{Limit: limit, CustomerID: a.ID},
+			order(func(k *store.Token) bool { return live(k) && k.CustomerID == a.ID }))
+		pages(fmt.Sprintf("customer b with gone, pages of %d", limit), store.TokenFilter{Limit: limit, CustomerID: b.ID, IncludeGone: true},
+			order(func(k *store.Token) bool { return k.CustomerID == b.ID }))
+	}
+
+	// The whole record comes back, not just the id.
+	page, _, err := list(m.ID, store.TokenFilter{Limit: 100, IncludeGone: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]*store.Token{}
+	for _, k := range all {
+		byID[k.ID] = k
+	}
+	for _, k := range page {
+		same(t, "listed token "+k.ID, k, byID[k.ID])
+	}
+
+	// Scoping and cursors.
+	if page, more, err := list(m2.ID, store.TokenFilter{Limit: 10, CustomerID: a.ID}); err != nil || len(page) != 0 || more {
+		t.Errorf("ListTokens (another merchant's customer) = %d tokens, more %v, err %v; want none", len(page), more, err)
+	}
+	if page, _, err := list(m2.ID, store.TokenFilter{Limit: 10}); err != nil || len(page) != 1 {
+		t.Errorf("ListTokens (other merchant) = %d tokens, err %v; want its 1", len(page), err)
+	}
+	_, _, err = list(m.ID, store.TokenFilter{Limit: 10, StartingAfter: id.New("tok")})
+	wantErr(t, "ListTokens after an unknown token", err, store.ErrNotFound)
+	_, _, err = list(m2.ID, store.TokenFilter{Limit: 10, StartingAfter: all[0].ID})
+	wantErr(t, "ListTokens after another merchant's token", err, store.ErrNotFound)
+}
+
+func testEraseCustomerTokens(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	a, b := addCustomer(t, s, m.ID, "a"), addCustomer(t, s, m.ID, "b")
+	t0 := now().Add(-time.Hour)
+	live := []*store.Token{
+		addToken(t, s, newToken(m.ID, a.ID, "fp-1", t0)),
+		addToken(t, s, newToken(m.ID, a.ID, "fp-2", t0.Add(time.Second))),
+	}
+	disabled := newToken(m.ID, a.ID, "fp-3", t0.Add(2*time.Second))
+	disabled.Status = store.TokenDisabled
+	live = append(live, addToken(t, s, disabled))
+	earlier := t0.Add(time.Minute)
+	old := newToken(m.ID, a.ID, "fp-4", t0.Add(3*time.Second))
+	old.Status, old.CardCT, old.Deleted = store.TokenDeleted, nil, &earlier
+	addToken(t, s, old)
+	bTok := addToken(t, s, newToken(m.ID, b.ID, "fp-1", t0))
+
+	var n int
+	write(t, s, func(tx store.Tx) (err error) { n, err = tx.EraseCustomerTokens(m2.ID, a.ID, now()); return })
+	if n != 0 {
+		t.Errorf("EraseCustomerTokens (another merchant) erased %d, want 0", n)
+	}
+	at := now()
+	write(t, s, func(tx store.Tx) (err error) { n, err = tx.EraseCustomerTokens(m.ID, a.ID, at); return })
+	if n != len(live) {
+		t.Errorf("EraseCustomerTokens = %d, want %d (the live ones)", n, len(live))
+	}
+	var got []*store.Token
+	read(t, s, func(tx store.Tx) (err error) {
+		got, _, err = tx.ListTokens(m.ID, store.TokenFilter{CustomerID: a.ID, Limit: 10, IncludeGone: true})
+		return
+	})
+	if len(got) != len(live)+1 {
+		t.Fatalf("ListTokens(a, IncludeGone) = %d tokens, want %d", len(got), len(live)+1)
+	}
+	for _, k := range got {
+		if k.ID == old.ID {
+			same(t, "token deleted before the erase", k, old)
+			continue
+		}
+		if k.CardCT != nil || k.Status != store.TokenDeleted || k.Deleted == nil || !k.Deleted.Equal(at) || !k.Updated.Equal(at) {
+			t.Errorf("erased token %s: status %q, card_ct %d bytes (nil: %v), deleted %v, updated %v; want deleted, nil, %v, %v",
+				k.ID, k.Status, len(k.CardCT), k.CardCT == nil, k.Deleted, k.Updated, at, at)
+		}
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, k := range live {
+			_, err := tx.GetToken(m.ID, k.ID)
+			wantErr(t, "GetToken (erased)", err, store.ErrNotFound)
+		}
+		got, err := tx.GetToken(m.ID, bTok.ID)
+		same(t, "another customer's token after the erase", got, bTok)
+		return err
+	})
+	write(t, s, func(tx store.Tx) (err error) { n, err = tx.EraseCustomerTokens(m.ID, a.ID, now()); return })
+	if n != 0 {
+		t.Errorf("EraseCustomerTokens again = %d, want 0", n)
+	}
+}
+
+// ---- idempotency
+
+func testIdempotency(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	r := &store.Idempotency{MerchantID: m.ID, Key: "order-1001", RequestHash: randBytes(32), State: store.IdemStarted,
+		Created: t0, LockedUntil: t0.Add(time.Minute)}
+	r2 := &store.Idempotency{MerchantID: m2.ID, Key: "order-1001", RequestHash: randBytes(32), State: store.IdemStarted,
+		Created: t0, LockedUntil: t0.Add(time.Minute)}
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.InsertIdempotency(r), tx.InsertIdempotency(r2)) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(m.ID, r.Key)
+		same(t, "GetIdempotency", got, r)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetIdempotency(m2.ID, r.Key)
+		same(t, "GetIdempotency (same key, other merchant)", got, r2)
+		if err != nil {
+			return err
+		}
+		_, err = tx.GetIdempotency(m.ID, "order-unknown")
+		wantErr(t, "GetIdempotency(unknown)", err, store.ErrNotFound)
+		_, err = tx.GetIdempotency(id.New("mer"), r.Key)
+		wantErr(t, "GetIdempotency (another merchant)", err, store.ErrNotFound)
+		return nil
+	})
+	dup := *r
+	dup.RequestHash = randBytes(32)
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertIdempotency(&dup) })
+	wantErr(t, "InsertIdempotency (key in use)", err, store.ErrConflict)
+
+	r.State, r.StatusCode, r.Response, r.LockedUntil = store.IdemDone, 201, []byte(`{"id":"tok_x"}`), t0
+	write(t, s, func(tx store.Tx) error { return tx.UpdateIdempotency(r) })
+	missing := *r
+	missing.Key = "order-unknown"
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateIdempotency(&missing) })
+	wantErr(t, "UpdateIdempotency(unknown)", err, store.ErrNotFound)
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(m.ID, r.Key)
+		same(t, "idempotency record after UpdateIdempotency", got, r)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetIdempotency(m2.ID, r.Key)
+		same(t, "other merchant's record after UpdateIdempotency", got, r2)
+		return err
+	})
+
+	write(t, s, func(tx store.Tx) error { return tx.DeleteIdempotency(m.ID, r.Key) })
+	write(t, s, func(tx store.Tx) error { return tx.DeleteIdempotency(m.ID, r.Key) }) // deleting nothing is fine
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetIdempotency(m.ID, r.Key)
+		wantErr(t, "GetIdempotency (deleted)", err, store.ErrNotFound)
+		got, err := tx.GetIdempotency(m2.ID, r.Key)
+		same(t, "other merchant's record after DeleteIdempotency", got, r2)
+		return err
+	})
+
+	var old []*store.Idempotency
+	for i := range 3 {
+		old = append(old, &store.Idempotency{MerchantID: m.ID, Key: fmt.Sprintf("old-%d", i), RequestHash: randBytes(32),
+			State: store.IdemDone, StatusCode: 200, Response: []byte("{}"), Created: t0.Add(-48 * time.Hour), LockedUntil: t0})
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, o := range old {
+			if err := tx.InsertIdempotency(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var n int
+	write(t, s, func(tx store.Tx) (err error) { n, err = tx.DeleteIdempotencyBefore(t0.Add(-24 * time.Hour)); return })
+	if n != len(old) {
+		t.Errorf("DeleteIdempotencyBefore = %d, want %d", n, len(old))
+	}
+	read(t, s, func(tx store.Tx) error {
+		for _, o := range old {
+			_, err := tx.GetIdempotency(m.ID, o.Key)
+			wantErr(t, "GetIdempotency (expired)", err, store.ErrNotFound)
+		}
+		_, err := tx.GetIdempotency(m2.ID, r2.Key)
+		return err
+	})
+}
+
+// ---- audit
+
+func testAudit(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	object := id.New("tok")
+	mk := func(merchantID, objectID string, at time.Time) *store.Audit {
+		return &store.Audit{ID: id.New("aud"), MerchantID: merchantID, Action: "token.detokenize", ObjectID: objectID,
+			Purpose: "charge", RequestID: id.New("req"), Created: at}
+	}
+	first, second, third := mk(m.ID, object, t0), mk(m.ID, object, t0.Add(time.Second)), mk(m.ID, object, t0.Add(time.Second))
+	if second.ID > third.ID {
+		second, third = third, second // same time: id order
+	}
+	others := []*store.Audit{mk(m.ID, id.New("tok"), t0), mk(m2.ID, object, t0)}
+	write(t, s, func(tx store.Tx) error {
+		// Inserted out of order: the list is ordered by time, then id.
+		for _, a := range append([]*store.Audit{third, first, second}, others...) {
+			if err := tx.InsertAudit(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	var got []*store.Audit
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.ListAudit(m.ID, object); return })
+	same(t, "ListAudit", got, []*store.Audit{first, second, third})
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.ListAudit(m2.ID, object); return })
+	same(t, "ListAudit (other merchant)", got, others[1:])
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.ListAudit(m.ID, id.New("tok")); return })
+	if len(got) != 0 {
+		t.Errorf("ListAudit (unknown object) = %d records, want 0", len(got))
+	}
+	dup := mk(m.ID, object, t0)
+	dup.ID = first.ID
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertAudit(dup) })
+	wantErr(t, "InsertAudit with an existing id", err, store.ErrConflict)
+}
+
+// ---- transactions
+
+// Records that name a merchant or customer must name one that exists.
+func testForeignKeys(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	for _, c := range []struct {
+		what string
+		fn   func(store.Tx) error
+	}{
+		{"InsertDataKey (unknown merchant)", func(tx store.Tx) error {
+			return tx.InsertDataKey(newDataKey(id.New("dek"), id.New("mer"), vault.PurposeCard, now()))
+		}},
+		{"InsertCustomer (unknown merchant)", func(tx store.Tx) error { return tx.InsertCustomer(newCustomer(id.New("mer"), "")) }},
+		{"InsertToken (unknown merchant)", func(tx store.Tx) error { return tx.InsertToken(newToken(id.New("mer"), "", "fp", now())) }},
+		{"InsertToken (unknown customer)", func(tx store.Tx) error { return tx.InsertToken(newToken(m.ID, id.New("cus"), "fp", now())) }},
+	} {
+		if err := s.Write(t.Context(), c.fn); err == nil {
+			t.Errorf("%s: succeeded, want an error", c.what)
+		}
+	}
+}
+
+func testAtomicity(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := newMerchant()
+	c := newCustomer(m.ID, "ref")
+	tok := newToken(m.ID, c.ID, "fp", now())
+	dk := newDataKey(id.New("dek"), m.ID, vault.PurposeCard, now())
+	idem := &store.Idempotency{MerchantID: m.ID, Key: "k", RequestHash: randBytes(32), State: store.IdemStarted, Created: now(), LockedUntil: now()}
+	aud := &store.Audit{ID: id.New("aud"), MerchantID: m.ID, Action: "a", ObjectID: tok.ID, Purpose: "p", RequestID: "r", Created: now()}
+	err := s.Write(t.Context(), func(tx store.Tx) error {
+		if err := errors.Join(tx.InsertMerchant(m), tx.InsertDataKey(dk), tx.InsertCustomer(c), tx.InsertToken(tok),
+			tx.InsertIdempotency(idem), tx.InsertAudit(aud)); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		return fmt.Errorf("after writing: %w", errBoom)
+	})
+	wantErr(t, "Write whose fn fails", err, errBoom)
+	read(t, s, func(tx store.Tx) error {
+		if n, err := tx.CountMerchants(); err != nil || n != 0 {
+			t.Errorf("CountMerchants after a failed Write = %d, %v; want 0", n, err)
+		}
+		_, err := tx.GetMerchant(m.ID)
+		wantErr(t, "GetMerchant", err, store.ErrNotFound)
+		_, err = tx.GetDataKey(dk.ID)
+		wantErr(t, "GetDataKey", err, store.ErrNotFound)
+		_, err = tx.GetCustomer(m.ID, c.ID)
+		wantErr(t, "GetCustomer", err, store.ErrNotFound)
+		_, err = tx.GetToken(m.ID, tok.ID)
+		wantErr(t, "GetToken", err, store.ErrNotFound)
+		_, err = tx.GetIdempotency(m.ID, "k")
+		wantErr(t, "GetIdempotency", err, store.ErrNotFound)
+		if as, err := tx.ListAudit(m.ID, tok.ID); err != nil || len(as) != 0 {
+			t.Errorf("ListAudit after a failed Write = %d, %v; want none", len(as), err)
+		}
+		return nil
+	})
+
+	// A conflict that fn returns undoes fn's earlier writes too.
+	write(t, s, func(tx store.Tx) error { return tx.InsertMerchant(m) })
+	taken := addCustomer(t, s, m.ID, "taken")
+	first := newCustomer(m.ID, "first")
+	err = s.Write(t.Context(), func(tx store.Tx) error {
+		if err := tx.InsertCustomer(first); err != nil {
+			return fmt.Errorf("first insert: %v", err) // not %w: must not look like the conflict
+		}
+		return tx.InsertCustomer(newCustomer(m.ID, taken.Reference))
+	})
+	wantErr(t, "Write returning a conflict", err, store.ErrConflict)
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetCustomer(m.ID, first.ID)
+		wantErr(t, "customer inserted before the conflict", err, store.ErrNotFound)
+		return nil
+	})
+}
+
+// After store.ErrConflict inside fn, fn may go on (for example to fetch the
+// record it collided with); what it writes before and after persists.
+func testConflictLeavesTxUsable(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	taken := addCustomer(t, s, m.ID, "taken")
+	before, loser, after := newCustomer(m.ID, "before"), newCustomer(m.ID, taken.Reference), newCustomer(m.ID, "after")
+	var found *store.Customer
+	write(t, s, func(tx store.Tx) error {
+		if err := tx.InsertCustomer(before); err != nil {
+			return err
+		}
+		if err := tx.InsertCustomer(loser); !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("InsertCustomer with a reference in use: err = %v, want store.ErrConflict", err)
+		}
+		var err error
+		if found, err = tx.GetCustomerByReference(m.ID, taken.Reference); err != nil {
+			return fmt.Errorf("GetCustomerByReference after a conflict: %w", err)
+		}
+		return tx.InsertCustomer(after)
+	})
+	same(t, "customer found after the conflict", found, taken)
+	read(t, s, func(tx store.Tx) error {
+		for _, c := range []*store.Customer{before, after} {
+			if _, err := tx.GetCustomer(m.ID, c.ID); err != nil {
+				t.Errorf("customer %q written around the conflict: %v", c.Reference, err)
+			}
+		}
+		_, err := tx.GetCustomer(m.ID, loser.ID)
+		wantErr(t, "customer whose insert conflicted", err, store.ErrNotFound)
+		return nil
+	})
+}
+
+// Concurrent Writes are isolated: each fails or succeeds on its own, whether or
+// not a backend commits them together.
+func testConcurrentWrites(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	const n = 200
+	cs := make([]*store.Customer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		cs[i] = newCustomer(m.ID, fmt.Sprintf("ref-%03d", i))
+		wg.Go(func() {
+			errs[i] = s.Write(t.Context(), func(tx store.Tx) error {
+				if err := tx.InsertCustomer(cs[i]); err != nil {
+					return err
+				}
+				if i%10 == 0 {
+					return errBoom
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	exist := 0
+	read(t, s, func(tx store.Tx) error {
+		for i, c := range cs {
+			_, err := tx.GetCustomer(m.ID, c.ID)
+			switch {
+			case i%10 == 0:
+				wantErr(t, fmt.Sprintf("Write %d", i), errs[i], errBoom)
+				wantErr(t, fmt.Sprintf("customer of failed Write %d", i), err, store.ErrNotFound)
+			case errs[i] != nil:
+				t.Errorf("Write %d: %v", i, errs[i])
+			case err != nil:
+				t.Errorf("customer of successful Write %d: %v", i, err)
+			}
+			if err == nil {
+				exist++
+			}
+		}
+		return nil
+	})
+	if exist != n-n/10 {
+		t.Errorf("%d customers exist, want %d", exist, n-n/10)
+	}
+}
+
+// A panic in fn fails that Write alone; the store carries on.
+func testPanic(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	const n = 20
+	cs := make([]*store.Customer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		cs[i] = newCustomer(m.ID, fmt.Sprintf("ref-%02d", i))
+		wg.Go(func() {
+			errs[i] = s.Write(t.Context(), func(tx store.Tx) error {
+				if err := tx.InsertCustomer(cs[i]); err != nil {
+					return err
+				}
+				if i == 7 {
+					panic("storetest: deliberate panic")
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	read(t, s, func(tx store.Tx) error {
+		for i, c := range cs {
+			_, err := tx.GetCustomer(m.ID, c.ID)
+			if i == 7 {
+				if errs[i] == nil {
+					t.Error("panicking Write returned nil")
+				}
+				wantErr(t, "customer of the panicking Write", err, store.ErrNotFound)
+				continue
+			}
+			if errs[i] != nil || err != nil {
+				t.Errorf("Write %d beside a panicking one: %v; customer: %v", i, errs[i], err)
+			}
+		}
+		return nil
+	})
+	addCustomer(t, s, m.ID, "after-panic")
+}
+
+// Concurrent read-modify-write of one record loses nothing: Writes are
+// serializable. (On PostgreSQL this takes retries, so fn runs again.)
+func testSerializable(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	const n = 8
+	var wg sync.WaitGroup
+	var runs atomic.Int64
+	errs := make([]error, n)
+	var want []string
+	for i := range n {
+		origin := fmt.Sprintf("https://shop-%d.example", i)
+		want = append(want, origin)
+		wg.Go(func() {
+			errs[i] = s.Write(t.Context(), func(tx store.Tx) error {
+				runs.Add(1)
+				got, err := tx.GetMerchant(m.ID)
+				if err != nil {
+					return err
+				}
+				st := got.Settings
+				st.FrameAncestors = append(st.FrameAncestors, origin)
+				return tx.UpdateMerchantSettings(m.ID, st)
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Write %d: %v", i, err)
+		}
+	}
+	var got *store.Merchant
+	read(t, s, func(tx store.Tx) (err error) { got, err = tx.GetMerchant(m.ID); return })
+	have := slices.Clone(got.Settings.FrameAncestors)
+	sort.Strings(have)
+	same(t, "every concurrent read-modify-write kept", have, want)
+	t.Logf("%d Writes ran fn %d times", n, runs.Load())
+}
+
+// Look-up-then-insert inside one Write (how an idempotency key is claimed)
+// is race-free: of concurrent Writes claiming one key, exactly one inserts
+// and the others see its row, none fails with a conflict.
+func testCheckThenInsert(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	const n = 8
+	var wg sync.WaitGroup
+	claimed := make([]bool, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Write(t.Context(), func(tx store.Tx) error {
+				claimed[i] = false // fn may run again: no state from an earlier attempt
+				_, err := tx.GetIdempotency(m.ID, "claim")
+				if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				claimed[i] = true
+				return tx.InsertIdempotency(&store.Idempotency{MerchantID: m.ID, Key: "claim", RequestHash: randBytes(32),
+					State: store.IdemStarted, Created: now(), LockedUntil: now().Add(time.Minute)})
+			})
+		})
+	}
+	wg.Wait()
+	winners := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Errorf("Write %d: %v", i, errs[i])
+		}
+		if claimed[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d Writes claimed the key, want exactly 1", winners)
+	}
+}
+
+func testReadOnly(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	m := newMerchant()
+	if err := s.Read(t.Context(), func(tx store.Tx) error { return tx.InsertMerchant(m) }); err == nil {
+		t.Error("InsertMerchant inside Read succeeded")
+	}
+	err := s.Read(t.Context(), func(tx store.Tx) error { return errBoom })
+	wantErr(t, "Read whose fn fails", err, errBoom)
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetMerchant(m.ID)
+		wantErr(t, "merchant inserted inside Read", err, store.ErrNotFound)
+		return nil
+	})
+	// What a Write commits, the next Read sees.
+	m = addMerchant(t, s)
+	read(t, s, func(tx store.Tx) error { _, err := tx.GetMerchant(m.ID); return err })
+}
+
+// A Write whose context has already ended does not run.
+func testCanceledContext(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var ran atomic.Bool
+	m := newMerchant()
+	err := s.Write(ctx, func(tx store.Tx) error { ran.Store(true); return tx.InsertMerchant(m) })
+	wantErr(t, "Write with a canceled context", err, context.Canceled)
+	if ran.Load() {
+		t.Error("fn ran although the context had ended")
+	}
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetMerchant(m.ID)
+		wantErr(t, "merchant of the canceled Write", err, store.ErrNotFound)
+		return nil
+	})
+}
+
+// What a Write commits survives Close and Open.
+func testDurability(t *testing.T, open Opener) {
+	name := newName()
+	s := open(t, name)
+	m := addMerchant(t, s)
+	c := addCustomer(t, s, m.ID, "ref")
+	tok := addToken(t, s, newToken(m.ID, c.ID, "fp", now()))
+	dk := newDataKey(id.New("dek"), m.ID, vault.PurposeCard, now())
+	write(t, s, func(tx store.Tx) error { return tx.InsertDataKey(dk) })
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, name)
+	read(t, s, func(tx store.Tx) error {
+		gm, err := tx.GetMerchant(m.ID)
+		if err != nil {
+			return fmt.Errorf("merchant after reopening: %w", err)
+		}
+		same(t, "merchant after reopening", gm, m)
+		gc, err := tx.GetCustomer(m.ID, c.ID)
+		if err != nil {
+			return fmt.Errorf("customer after reopening: %w", err)
+		}
+		same(t, "customer after reopening", gc, c)
+		gt, err := tx.GetToken(m.ID, tok.ID)
+		if err != nil {
+			return fmt.Errorf("token after reopening: %w", err)
+		}
+		same(t, "token after reopening", gt, tok)
+		gd, err := tx.GetDataKey(dk.ID)
+		same(t, "data key after reopening", gd, dk)
+		return err
+	})
+	// The reopened store writes too (its migrations found the schema in place).
+	c2 := addCustomer(t, s, m.ID, "ref-2")
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s = open(t, name)
+	read(t, s, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, c2.ID); return err })
+}
+
+func testClose(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertMerchant(newMerchant()) }); err == nil {
+		t.Error("Write after Close succeeded")
+	}
+	if err := s.Read(t.Context(), func(tx store.Tx) error { _, err := tx.GetMerchant(m.ID); return err }); err == nil {
+		t.Error("Read after Close succeeded")
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping after Close succeeded")
+	}
+}
