@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coffer-vault/coffer/internal/card"
 	"io"
 	"net"
 	"net/http"
@@ -477,7 +478,7 @@ func (s *cliServer) sigtermUnderLoad(t *testing.T, key string) []string {
 		go func() {
 			defer wg.Done()
 			for i := range perClient {
-				number := cliLuhn(fmt.Sprintf("49%04d%09d", c, i))
+				number := card.CompleteLuhn(fmt.Sprintf("49%04d%09d", c, i))
 				b, _ := json.Marshal(cliCard(number, "123"))
 				req, _ := http.NewRequest("POST", s.url+"/v1/tokens", bytes.NewReader(b))
 				req.Header.Set("Authorization", "Bearer "+key)
@@ -571,21 +572,6 @@ func cliMode(t *testing.T, path string, want os.FileMode) {
 	if got := fi.Mode() & (os.ModeDir | os.ModePerm); got != want {
 		t.Errorf("%s has mode %v, want %v", path, got, want)
 	}
-}
-
-func cliLuhn(body string) string {
-	sum := 0
-	for i := len(body) - 1; i >= 0; i-- {
-		d := int(body[i] - '0')
-		if (len(body)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + fmt.Sprint((10-sum%10)%10)
 }
 
 func cliTail(s string) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coffer-vault/coffer/internal/card"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -134,14 +135,13 @@ const CardPrefix = "424242"
 // and a random CVC. math/rand/v2's top-level functions are safe and cheap
 // from many goroutines.
 func RandomCard() Card {
-	var b [16]byte
+	var b [15]byte
 	copy(b[:], CardPrefix)
-	for i := len(CardPrefix); i < 15; i++ {
+	for i := len(CardPrefix); i < len(b); i++ {
 		b[i] = byte('0' + rand.IntN(10))
 	}
-	b[15] = LuhnCheckDigit(string(b[:15]))
 	return Card{
-		Number:   string(b[:]),
+		Number:   card.CompleteLuhn(string(b[:])),
 		ExpMonth: 1 + rand.IntN(12),
 		ExpYear:  time.Now().Year() + 3,
 		CVC:      fmt.Sprintf("%03d", rand.IntN(1000)),
@@ -155,36 +155,4 @@ func tokenizeBody(c Card) []byte {
 		Verify bool `json:"verify"`
 	}{c, true})
 	return b
-}
-
-// LuhnCheckDigit returns the digit that makes payload+digit pass the Luhn
-// check. payload must be ASCII digits.
-func LuhnCheckDigit(payload string) byte {
-	sum := 0
-	double := true // the payload's last digit is second from the right once the check digit is added
-	for i := len(payload) - 1; i >= 0; i-- {
-		d := int(payload[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return byte('0' + (10-sum%10)%10)
-}
-
-// LuhnValid reports whether the digit string number passes the Luhn check.
-func LuhnValid(number string) bool {
-	if len(number) < 2 {
-		return false
-	}
-	for i := 0; i < len(number); i++ {
-		if number[i] < '0' || number[i] > '9' {
-			return false
-		}
-	}
-	return LuhnCheckDigit(number[:len(number)-1]) == number[len(number)-1]
 }

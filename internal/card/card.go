@@ -110,6 +110,25 @@ func Luhn(digits string) bool {
 	return sum%10 == 0
 }
 
+// CompleteLuhn appends the check digit that makes payload pass Luhn. payload
+// must be ASCII digits. Test-card generators (bench, tests) use it.
+func CompleteLuhn(payload string) string {
+	sum := 0
+	double := true // payload's last digit is second from the right once the check digit is added
+	for i := len(payload) - 1; i >= 0; i-- {
+		d := int(payload[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return payload + string(rune('0'+(10-sum%10)%10))
+}
+
 // DetectBrand identifies the scheme from the leading digits alone; it does not
 // check length or Luhn. Where ranges overlap the most specific prefix wins
 // (6011 is Discover, 6304 Maestro, 62 UnionPay, any other 6 Maestro).

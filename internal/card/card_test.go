@@ -302,3 +302,11 @@ func TestValidateCVC(t *testing.T) {
 		}
 	}
 }
+
+func TestCompleteLuhn(t *testing.T) {
+	for _, n := range []string{"4242424242424242", "5555555555554444", "378282246310005", "4000000000000002", "30569309025904"} {
+		if got := CompleteLuhn(n[:len(n)-1]); got != n {
+			t.Errorf("CompleteLuhn(%s) = %s", n[:len(n)-1], got)
+		}
+	}
+}

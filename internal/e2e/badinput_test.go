@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	cardpkg "github.com/coffer-vault/coffer/internal/card"
 	"net/url"
 	"regexp"
 	"strings"
@@ -75,7 +76,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 		`,"holder_name":"` + strings.Repeat("A", 1<<20+10) + `"}}`
 	batch101 := make([]any, 101)
 	for i := range batch101 {
-		batch101[i] = card(biLuhn(fmt.Sprintf("411111%09d", i)))
+		batch101[i] = card(cardpkg.CompleteLuhn(fmt.Sprintf("411111%09d", i)))
 	}
 
 	cases := []badCase{
@@ -109,11 +110,11 @@ func TestBadInputStoresNothing(t *testing.T) {
 			status: 400, typ: "invalid_request_error", code: "incorrect_number", param: "card.number"},
 		{name: "letters in number", body: tok(c("4242abcd42424242")),
 			status: 400, typ: "invalid_request_error", code: "incorrect_number", param: "card.number"},
-		{name: "15-digit Visa", body: tok(c(biLuhn("42424242424242"))),
+		{name: "15-digit Visa", body: tok(c(cardpkg.CompleteLuhn("42424242424242"))),
 			status: 400, typ: "invalid_request_error", code: "incorrect_number", param: "card.number"},
-		{name: "17-digit Mastercard", body: tok(c(biLuhn("55555555555544441"))),
+		{name: "17-digit Mastercard", body: tok(c(cardpkg.CompleteLuhn("55555555555544441"))),
 			status: 400, typ: "invalid_request_error", code: "incorrect_number", param: "card.number"},
-		{name: "unknown brand prefix", body: tok(c(biLuhn("999999999999999"))),
+		{name: "unknown brand prefix", body: tok(c(cardpkg.CompleteLuhn("999999999999999"))),
 			status: 400, typ: "invalid_request_error", code: "incorrect_number", param: "card.number"},
 		{name: "month 0", body: tok(c(visa, "exp_month", 0)),
 			status: 400, typ: "invalid_request_error", code: "invalid_expiry", param: "card.exp_month"},
@@ -357,22 +358,6 @@ func biDigits(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// biLuhn appends the Luhn check digit to body.
-func biLuhn(body string) string {
-	sum := 0
-	for i := len(body) - 1; i >= 0; i-- {
-		d := int(body[i] - '0')
-		if (len(body)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + fmt.Sprint((10-sum%10)%10)
 }
 
 func biShort(b []byte) string {

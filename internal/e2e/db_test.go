@@ -3,11 +3,11 @@ package e2e
 import (
 	"database/sql"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/coffer-vault/coffer/internal/store/sqlstore"
 	_ "modernc.org/sqlite"
 )
 
@@ -34,17 +34,7 @@ func rebind(s *server, q string) string {
 	if s.cfg.DatabaseURL == "" {
 		return q
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range q {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlstore.Rebind(q)
 }
 
 // cardCiphertext reads a token's stored ciphertext (nil when erased).

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	cardpkg "github.com/coffer-vault/coffer/internal/card"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -59,7 +60,7 @@ func TestNoCardNumberAtRest(t *testing.T) {
 		inPathDash = "4111-1111-1111-1111"
 		inQuery    = "6011000990139424"
 		inField    = "5105105105105100"
-		inReqID    = biLuhn("497010000000000")
+		inReqID    = cardpkg.CompleteLuhn("497010000000000")
 		inIdemKey  = "4012888888881881"
 		unknownFld = "4242424242424242" // the card of the request with a card number as a field name
 	)
@@ -386,7 +387,7 @@ func lkContext(data []byte, i, n int) string {
 }
 
 func lkLuhn(s string) bool {
-	return biLuhn(s[:len(s)-1]) == s
+	return cardpkg.CompleteLuhn(s[:len(s)-1]) == s
 }
 
 // lkDumpDB reads every table: table → rows → column → value as text.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	cardpkg "github.com/coffer-vault/coffer/internal/card"
 	"testing"
 )
 
@@ -200,7 +201,7 @@ func testBatchTokenize(t *testing.T, opts ...option) {
 	}
 	many := make([]any, 100)
 	for i := range many {
-		many[i] = card(luhnComplete(fmt.Sprintf("424242%09d", i)))
+		many[i] = card(cardpkg.CompleteLuhn(fmt.Sprintf("424242%09d", i)))
 	}
 	r = s.call("POST", "/v1/tokens/batch", sk, map[string]any{"cards": many}).want(t, 200)
 	for i, d := range r.Body["data"].([]any) {
@@ -218,7 +219,7 @@ func testListPagination(t *testing.T, opts ...option) {
 	sk := s.Dev.SecretKey
 	want := map[string]bool{}
 	for i := range 7 {
-		want[tokenize(t, s, sk, map[string]any{"card": card(luhnComplete(fmt.Sprintf("555555%09d", i)))}).want(t, 201).str("id")] = true
+		want[tokenize(t, s, sk, map[string]any{"card": card(cardpkg.CompleteLuhn(fmt.Sprintf("555555%09d", i)))}).want(t, 201).str("id")] = true
 	}
 	seen := map[string]bool{}
 	after := ""
@@ -297,20 +298,4 @@ func TestMerchantSettings(t *testing.T) {
 			t.Fatalf("error must name the field: %s", r.Raw)
 		}
 	}
-}
-
-// luhnComplete appends the check digit to a 15-digit body.
-func luhnComplete(body string) string {
-	sum := 0
-	for i := len(body) - 1; i >= 0; i-- {
-		d := int(body[i] - '0')
-		if (len(body)-1-i)%2 == 0 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return body + fmt.Sprint((10-sum%10)%10)
 }

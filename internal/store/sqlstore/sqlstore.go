@@ -142,12 +142,17 @@ func (t *Tx) Exec(q string) error {
 
 var _ store.Tx = (*Tx)(nil)
 
-// rebind rewrites ? placeholders as $n for positional dialects. Queries here
-// never contain a literal '?', so a plain scan is safe.
+// rebind rewrites ? placeholders as $n for positional dialects.
 func (t *Tx) rebind(q string) string {
 	if !t.d.Positional {
 		return q
 	}
+	return Rebind(q)
+}
+
+// Rebind rewrites ? placeholders as $1, $2…. Queries here never contain a
+// literal '?', so a plain scan is safe.
+func Rebind(q string) string {
 	var b strings.Builder
 	n := 0
 	for _, r := range q {
