@@ -249,6 +249,7 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		r = r.WithContext(payment.WithIdempotencyKey(r.Context(), key))
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		next(rec, r)
 		if rec.status >= 500 {

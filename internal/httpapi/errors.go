@@ -15,6 +15,7 @@ type apiError struct {
 	Message     string `json:"message"`
 	Param       string `json:"param,omitempty"`
 	DeclineCode string `json:"decline_code,omitempty"`
+	Payment     any    `json:"payment,omitempty"`
 }
 
 func invalidParam(param, msg string) *apiError {
@@ -43,7 +44,11 @@ func toAPIError(err error) (*apiError, bool) {
 	var pe *payment.Error
 	if errors.As(err, &pe) {
 		ks := kindStatus[pe.Kind]
-		return &apiError{status: ks.status, Type: ks.typ, Code: pe.Code, Message: pe.Message, Param: pe.Param, DeclineCode: pe.DeclineCode}, true
+		ae := &apiError{status: ks.status, Type: ks.typ, Code: pe.Code, Message: pe.Message, Param: pe.Param, DeclineCode: pe.DeclineCode}
+		if pe.Payment != nil {
+			ae.Payment = pe.Payment
+		}
+		return ae, true
 	}
 	return nil, false
 }

@@ -25,5 +25,13 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/tokens/{id}/validate", a.merchant(a.idempotent(a.validateToken)))
 	mux.Handle("DELETE /v1/tokens/{id}", a.merchant(a.deleteToken))
 
+	mux.Handle("POST /v1/payments", a.merchant(a.idempotent(a.createPayment)))
+	mux.Handle("GET /v1/payments", a.merchant(a.listPayments))
+	mux.Handle("GET /v1/payments/{id}", a.merchant(a.getPayment))
+	mux.Handle("POST /v1/payments/{id}/capture", a.merchant(a.idempotent(a.capturePayment)))
+	mux.Handle("POST /v1/payments/{id}/cancel", a.merchant(a.idempotent(a.cancelPayment)))
+	mux.Handle("POST /v1/payments/{id}/refunds", a.merchant(a.idempotent(a.refundPayment)))
+	mux.Handle("GET /v1/payments/{id}/refunds", a.merchant(a.listRefunds))
+
 	mux.HandleFunc("/", a.notFoundRoute)
 }

@@ -29,6 +29,7 @@ type Error struct {
 	Param       string
 	Message     string
 	DeclineCode string
+	Payment     *PaymentView // the recorded failed payment, for declines of a payment
 }
 
 func (e *Error) Error() string {

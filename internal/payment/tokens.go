@@ -124,14 +124,7 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 			AVSCheck: v.AVSResult, AuthCode: v.AuthCode, NetworkRef: v.AuthorizationID, VerifiedAt: &at}
 	}
 
-	fk, err := s.activeKey(ctx, m.ID, vault.PurposeFingerprint)
-	if err != nil {
-		return nil, false, err
-	}
-	if tok.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
-		return nil, false, err
-	}
-	if tok.CardCT, err = s.seal(ctx, m.ID, "token", tok.ID, []byte(pc.Number)); err != nil {
+	if err := s.sealToken(ctx, tok, pc.Number); err != nil {
 		return nil, false, err
 	}
 
@@ -141,30 +134,9 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	fresh := *tok
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
-			*tok, created = fresh, true // fn may be retried by the backend: start clean
-			if p.Customer != "" {
-				// Re-check inside the write: the customer may have been deleted meanwhile.
-				if _, err := tx.GetCustomer(m.ID, p.Customer); err != nil {
-					return err
-				}
-				old, err := tx.FindTokenByFingerprint(m.ID, p.Customer, tok.Fingerprint)
-				if err == nil {
-					created = false
-					old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, now
-					if tok.HolderName != "" {
-						old.HolderName = tok.HolderName
-					}
-					if tok.Verification.Status == "verified" {
-						old.Verification = tok.Verification
-					}
-					*tok = *old
-					return tx.UpdateToken(old)
-				}
-				if !isNotFound(err) {
-					return err
-				}
-			}
-			return tx.InsertToken(tok)
+			*tok = fresh // fn may be retried by the backend: start clean
+			created, err = saveToken(tx, tok, now)
+			return err
 		})
 		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
 			break
@@ -177,6 +149,47 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		return nil, false, err
 	}
 	return tok, created, nil
+}
+
+// sealToken fills a token's fingerprint and card ciphertext.
+func (s *Service) sealToken(ctx context.Context, tok *store.Token, pan string) error {
+	fk, err := s.activeKey(ctx, tok.MerchantID, vault.PurposeFingerprint)
+	if err != nil {
+		return err
+	}
+	if tok.Fingerprint, err = s.vault.Fingerprint(fk, pan); err != nil {
+		return err
+	}
+	tok.CardCT, err = s.seal(ctx, tok.MerchantID, "token", tok.ID, []byte(pan))
+	return err
+}
+
+// saveToken stores a sealed token inside a transaction. When its customer
+// already has this card, the existing token is updated (expiry, holder,
+// verification) and *tok becomes it; created is then false.
+func saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err error) {
+	if tok.CustomerID != "" {
+		// Checked inside the write: the customer may have been deleted meanwhile.
+		if _, err := tx.GetCustomer(tok.MerchantID, tok.CustomerID); err != nil {
+			return false, err
+		}
+		old, err := tx.FindTokenByFingerprint(tok.MerchantID, tok.CustomerID, tok.Fingerprint)
+		if err == nil {
+			old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, now
+			if tok.HolderName != "" {
+				old.HolderName = tok.HolderName
+			}
+			if tok.Verification.Status == "verified" {
+				old.Verification = tok.Verification
+			}
+			*tok = *old
+			return false, tx.UpdateToken(old)
+		}
+		if !isNotFound(err) {
+			return false, err
+		}
+	}
+	return true, tx.InsertToken(tok)
 }
 
 // BatchResult is one item of a batch: a token or an error.

@@ -576,3 +576,210 @@ func (t *Tx) ListAudit(merchantID, objectID string) ([]*store.Audit, error) {
 	}
 	return out, rs.Err()
 }
+
+func (t *Tx) GetTokenAny(merchantID, id string) (*store.Token, error) {
+	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
+
+// ---- payments
+
+func (t *Tx) InsertPayment(p *store.Payment) error {
+	var failure any
+	if p.Failure != nil {
+		failure = mustJSON(p.Failure)
+	}
+	_, err := t.exec(`INSERT INTO payments (id, merchant_id, status, amount, amount_capturable, amount_captured, amount_refunded,
+		currency, capture_method, token_id, customer_id, order_id, description, metadata, card, processor, failure,
+		pending_op, pending_until, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.MerchantID, p.Status, p.Amount, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded,
+		p.Currency, p.CaptureMethod, nullStr(p.TokenID), nullStr(p.CustomerID), nullStr(p.OrderID), p.Description,
+		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), failure,
+		p.PendingOp, ts(p.PendingUntil), ts(p.Created), ts(p.Updated))
+	return err
+}
+
+const paymentCols = `id, merchant_id, status, amount, amount_capturable, amount_captured, amount_refunded,
+	currency, capture_method, token_id, customer_id, order_id, description, metadata, card, processor, failure,
+	pending_op, pending_until, created, updated`
+
+func scanPayment(sc interface{ Scan(...any) error }) (*store.Payment, error) {
+	var p store.Payment
+	var tok, cus, ord, failure sql.NullString
+	var md, cardJ, procJ string
+	var until, created, updated int64
+	if err := sc.Scan(&p.ID, &p.MerchantID, &p.Status, &p.Amount, &p.AmountCapturable, &p.AmountCaptured, &p.AmountRefunded,
+		&p.Currency, &p.CaptureMethod, &tok, &cus, &ord, &p.Description, &md, &cardJ, &procJ, &failure,
+		&p.PendingOp, &until, &created, &updated); err != nil {
+		return nil, notFound(err)
+	}
+	p.TokenID, p.CustomerID, p.OrderID = tok.String, cus.String, ord.String
+	if err := json.Unmarshal([]byte(md), &p.Metadata); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(cardJ), &p.Card); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(procJ), &p.Processor); err != nil {
+		return nil, err
+	}
+	if failure.Valid {
+		p.Failure = &store.Failure{}
+		if err := json.Unmarshal([]byte(failure.String), p.Failure); err != nil {
+			return nil, err
+		}
+	}
+	p.PendingUntil, p.Created, p.Updated = fromTS(until), fromTS(created), fromTS(updated)
+	return &p, nil
+}
+
+func (t *Tx) GetPayment(merchantID, id string) (*store.Payment, error) {
+	return scanPayment(t.row(`SELECT `+paymentCols+` FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
+
+func (t *Tx) UpdatePayment(p *store.Payment) error {
+	var failure any
+	if p.Failure != nil {
+		failure = mustJSON(p.Failure)
+	}
+	res, err := t.exec(`UPDATE payments SET status = ?, amount_capturable = ?, amount_captured = ?, amount_refunded = ?,
+		token_id = ?, customer_id = ?, metadata = ?, card = ?, processor = ?, failure = ?, pending_op = ?, pending_until = ?, updated = ?
+		WHERE merchant_id = ? AND id = ?`,
+		p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, nullStr(p.TokenID), nullStr(p.CustomerID),
+		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), failure, p.PendingOp, ts(p.PendingUntil), ts(p.Updated),
+		p.MerchantID, p.ID)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// ListPayments returns a page newest first; the cursor is a payment id.
+func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Payment, bool, error) {
+	q := `SELECT ` + paymentCols + ` FROM payments WHERE merchant_id = ?`
+	args := []any{merchantID}
+	if f.OrderID != "" {
+		q += ` AND order_id = ?`
+		args = append(args, f.OrderID)
+	}
+	if f.CustomerID != "" {
+		q += ` AND customer_id = ?`
+		args = append(args, f.CustomerID)
+	}
+	if f.StartingAfter != "" {
+		var c int64
+		if err := t.row(`SELECT created FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, f.StartingAfter).Scan(&c); err != nil {
+			return nil, false, notFound(err)
+		}
+		q += ` AND (created < ? OR (created = ? AND id < ?))`
+		args = append(args, c, c, f.StartingAfter)
+	}
+	q += ` ORDER BY created DESC, id DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	rs, err := t.rows(q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rs.Close()
+	var out []*store.Payment
+	for rs.Next() {
+		p, err := scanPayment(rs)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, p)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, false, err
+	}
+	more := len(out) > f.Limit
+	if more {
+		out = out[:f.Limit]
+	}
+	return out, more, nil
+}
+
+// ---- refunds
+
+func (t *Tx) InsertRefund(r *store.Refund) error {
+	var failure any
+	if r.Failure != nil {
+		failure = mustJSON(r.Failure)
+	}
+	_, err := t.exec(`INSERT INTO refunds (id, merchant_id, payment_id, amount, currency, status, reason, processor_ref, failure, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.ID, r.MerchantID, r.PaymentID, r.Amount, r.Currency, r.Status, r.Reason,
+		r.ProcessorRef, failure, ts(r.Created), ts(r.Updated))
+	return err
+}
+
+func (t *Tx) UpdateRefund(r *store.Refund) error {
+	var failure any
+	if r.Failure != nil {
+		failure = mustJSON(r.Failure)
+	}
+	res, err := t.exec(`UPDATE refunds SET status = ?, processor_ref = ?, failure = ?, updated = ? WHERE merchant_id = ? AND id = ?`,
+		r.Status, r.ProcessorRef, failure, ts(r.Updated), r.MerchantID, r.ID)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+func (t *Tx) ListRefunds(merchantID, paymentID string) ([]*store.Refund, error) {
+	rs, err := t.rows(`SELECT id, merchant_id, payment_id, amount, currency, status, reason, processor_ref, failure, created, updated
+		FROM refunds WHERE merchant_id = ? AND payment_id = ? ORDER BY created, id`, merchantID, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []*store.Refund
+	for rs.Next() {
+		var r store.Refund
+		var failure sql.NullString
+		var created, updated int64
+		if err := rs.Scan(&r.ID, &r.MerchantID, &r.PaymentID, &r.Amount, &r.Currency, &r.Status, &r.Reason, &r.ProcessorRef,
+			&failure, &created, &updated); err != nil {
+			return nil, err
+		}
+		if failure.Valid {
+			r.Failure = &store.Failure{}
+			if err := json.Unmarshal([]byte(failure.String), r.Failure); err != nil {
+				return nil, err
+			}
+		}
+		r.Created, r.Updated = fromTS(created), fromTS(updated)
+		out = append(out, &r)
+	}
+	return out, rs.Err()
+}
+
+// ---- events
+
+func (t *Tx) InsertEvent(e *store.Event) error {
+	if err := t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.Seq, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created))
+	return err
+}
+
+func (t *Tx) ListEventsFor(merchantID, objectID string) ([]*store.Event, error) {
+	rs, err := t.rows(`SELECT id, merchant_id, seq, type, object_type, object_id, data, created FROM events
+		WHERE merchant_id = ? AND object_id = ? ORDER BY seq`, merchantID, objectID)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []*store.Event
+	for rs.Next() {
+		var e store.Event
+		var data string
+		var created int64
+		if err := rs.Scan(&e.ID, &e.MerchantID, &e.Seq, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created); err != nil {
+			return nil, err
+		}
+		e.Data, e.Created = []byte(data), fromTS(created)
+		out = append(out, &e)
+	}
+	return out, rs.Err()
+}

@@ -1,0 +1,574 @@
+package payment
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/money"
+	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
+)
+
+// PaymentParams creates a payment.
+type PaymentParams struct {
+	Amount        int64             `json:"amount"`
+	Currency      string            `json:"currency"`
+	Token         string            `json:"token"`
+	CVC           string            `json:"cvc"`
+	Card          *CardInput        `json:"card"`
+	EncryptedCard string            `json:"encrypted_card"`
+	SaveCard      bool              `json:"save_card"`
+	Capture       *bool             `json:"capture"`
+	OrderID       string            `json:"order_id"`
+	Description   string            `json:"description"`
+	Customer      string            `json:"customer"`
+	Metadata      map[string]string `json:"metadata"`
+}
+
+// opLease bounds a capture or cancel claim: longer than any processor call,
+// short enough that a crashed holder does not block the payment for long.
+const opLease = time.Minute
+
+const idempotencyKey ctxKey = 2
+
+// WithIdempotencyKey tells the service the (digested) Idempotency-Key of the
+// request, so a payment retried after a crash resumes instead of charging twice.
+func WithIdempotencyKey(ctx context.Context, digest string) context.Context {
+	return context.WithValue(ctx, idempotencyKey, digest)
+}
+
+var lowerB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// paymentID is random, except under an Idempotency-Key: then it is derived
+// from the key's digest, so a retry of a request whose first attempt died
+// mid-way finds the same payment, and the acquirer (which dedupes by our
+// reference) returns the same authorization instead of making a second.
+func paymentID(ctx context.Context) string {
+	d, _ := ctx.Value(idempotencyKey).(string)
+	if d == "" {
+		return id.New("pay")
+	}
+	h := sha256.Sum256([]byte("coffer payment id|" + d))
+	return "pay_" + strings.ToLower(lowerB32.EncodeToString(h[:16]))
+}
+
+// paymentError is a card error that carries the recorded failed payment.
+func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
+	e := &Error{Kind: KindCard, Code: p.Failure.Code, DeclineCode: p.Failure.DeclineCode, Message: p.Failure.Message}
+	v, err := s.GetPayment(ctx, p.MerchantID, p.ID)
+	if err == nil {
+		e.Payment = &v
+	}
+	return e
+}
+
+// event appends an outbox event for obj inside tx.
+func (s *Service) event(tx store.Tx, merchantID, typ, objectType, objectID string, obj any) error {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return tx.InsertEvent(&store.Event{ID: id.New("evt"), MerchantID: merchantID, Type: typ, ObjectType: objectType,
+		ObjectID: objectID, Data: data, Created: s.now()})
+}
+
+// paymentEvent records a payment's state change with its current refunds.
+func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error {
+	refunds, err := tx.ListRefunds(p.MerchantID, p.ID)
+	if err != nil {
+		return err
+	}
+	return s.event(tx, p.MerchantID, typ, "payment", p.ID, ViewPayment(p, refunds))
+}
+
+func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
+	if p.Currency == "" {
+		p.Currency = m.Settings.DefaultCurrency
+	}
+	if err := money.ValidateAmount(p.Amount, p.Currency); err != nil {
+		return fromMoney(err)
+	}
+	switch {
+	case p.EncryptedCard != "":
+		return invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card or token instead")
+	case p.Token != "" && p.Card != nil:
+		return invalid("card", "parameter_invalid", "give either token or card, not both")
+	case p.Token == "" && p.Card == nil:
+		return invalid("token", "parameter_missing", "token or card is required")
+	case p.SaveCard && p.Card == nil:
+		return invalid("save_card", "parameter_invalid", "save_card needs a card")
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"order_id", p.OrderID, 255}, {"description", p.Description, 1000}} {
+		if err := checkText(f.name, f.v, f.max); err != nil {
+			return err
+		}
+	}
+	return ValidateMetadata(p.Metadata)
+}
+
+// CreatePayment charges a token or a card. A decline is recorded as a failed
+// payment and returned as a card *Error carrying it.
+func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
+	if err := s.validatePayment(m, &params); err != nil {
+		return PaymentView{}, err
+	}
+	now := s.now()
+	p := &store.Payment{ID: paymentID(ctx), MerchantID: m.ID, Status: store.PaymentProcessing, Amount: params.Amount,
+		Currency: params.Currency, CaptureMethod: "automatic", TokenID: params.Token, CustomerID: params.Customer,
+		OrderID: params.OrderID, Description: params.Description, Metadata: params.Metadata, Created: now, Updated: now}
+	if params.Capture != nil && !*params.Capture {
+		p.CaptureMethod = "manual"
+	}
+	if p.CustomerID != "" {
+		err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.CustomerID); return err })
+		if isNotFound(err) {
+			return PaymentView{}, notFound("customer", "customer", p.CustomerID)
+		} else if err != nil {
+			return PaymentView{}, err
+		}
+	}
+
+	var pc processor.Card
+	var brand card.Brand
+	var unusable *store.Failure // a token that must not be charged: recorded as a failed payment
+	if params.Card != nil {
+		var err error
+		if pc, brand, err = parseCard(params.Card, now, "card."); err != nil {
+			return PaymentView{}, err
+		}
+		p.Card = store.PaymentCard{Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
+			ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear}
+		fk, err := s.activeKey(ctx, m.ID, vault.PurposeFingerprint)
+		if err != nil {
+			return PaymentView{}, err
+		}
+		if p.Card.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
+			return PaymentView{}, err
+		}
+	} else {
+		var tok *store.Token
+		err := s.store.Read(ctx, func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
+		if isNotFound(err) {
+			return PaymentView{}, notFound("token", "token", params.Token)
+		} else if err != nil {
+			return PaymentView{}, err
+		}
+		if p.CustomerID == "" {
+			p.CustomerID = tok.CustomerID
+		} else if tok.CustomerID != "" && tok.CustomerID != p.CustomerID {
+			return PaymentView{}, invalid("customer", "parameter_invalid", "the token belongs to another customer")
+		}
+		if params.CVC != "" {
+			if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
+				return PaymentView{}, fromCardField("", err)
+			}
+		} else if m.Settings.RequireCVCForSavedCards {
+			return PaymentView{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
+		}
+		p.Card = store.PaymentCard{Brand: tok.Brand, BIN: tok.BIN, Last4: tok.Last4, Mask: tok.Mask, ExpMonth: tok.ExpMonth,
+			ExpYear: tok.ExpYear, Fingerprint: tok.Fingerprint}
+		switch {
+		case tok.Status == store.TokenDeleted:
+			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_deleted", Message: "The token was deleted and cannot be charged."}
+		case tok.Status == store.TokenDisabled:
+			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_disabled", Message: "The token is disabled and cannot be charged."}
+		case tok.Status != store.TokenActive:
+			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_inactive", Message: "The token is " + tok.Status + " and cannot be charged."}
+		case card.Expired(tok.ExpMonth, tok.ExpYear, now):
+			unusable = &store.Failure{Code: "expired_card", DeclineCode: "expired_card", Message: "The card has expired."}
+		}
+		if unusable == nil {
+			pan, err := s.detokenize(ctx, tok, "payment "+p.ID)
+			if err != nil {
+				return PaymentView{}, err
+			}
+			pc = processor.Card{Number: pan, ExpMonth: tok.ExpMonth, ExpYear: tok.ExpYear, CVC: params.CVC, HolderName: tok.HolderName}
+		}
+	}
+
+	// Record the attempt durably before any money moves. Under an
+	// Idempotency-Key the id is deterministic: finding it already there means
+	// an earlier attempt died, and we resume it.
+	resumed := false
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		resumed = false
+		if old, err := tx.GetPayment(m.ID, p.ID); err == nil {
+			*p, resumed = *old, true
+			return nil
+		} else if !isNotFound(err) {
+			return err
+		}
+		if unusable != nil {
+			p.Status, p.Failure = store.PaymentFailed, unusable
+			if err := tx.InsertPayment(p); err != nil {
+				return err
+			}
+			return s.paymentEvent(tx, p, "payment.failed")
+		}
+		return tx.InsertPayment(p)
+	})
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if resumed && p.Status != store.PaymentProcessing {
+		return s.finished(ctx, p)
+	}
+	if p.Status == store.PaymentFailed {
+		return PaymentView{}, s.paymentError(ctx, p)
+	}
+
+	auth, err := s.proc.Authorize(ctx, processor.AuthorizeRequest{MerchantID: m.ID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency})
+	if err != nil {
+		return s.fail(ctx, p, err)
+	}
+	p.Processor = store.ProcessorResult{AuthCode: auth.AuthCode, AVSResult: auth.AVSResult, CVCResult: auth.CVCResult,
+		NetworkRef: auth.ID, AuthorizationID: auth.ID}
+	evt := "payment.requires_capture"
+	if p.CaptureMethod == "automatic" {
+		c, err := s.proc.Capture(ctx, auth.ID, p.Amount)
+		if err != nil {
+			// Never leave money held for a payment we report as failed.
+			if verr := s.proc.Void(context.WithoutCancel(ctx), auth.ID); verr != nil {
+				s.log.Error("void after failed capture failed", "payment", p.ID, "error", verr.Error())
+			}
+			return s.fail(ctx, p, err)
+		}
+		p.Status, p.AmountCaptured, p.Processor.CaptureID, evt = store.PaymentSucceeded, c.Amount, c.ID, "payment.succeeded"
+	} else {
+		p.Status, p.AmountCapturable = store.PaymentRequiresCapture, p.Amount
+	}
+
+	var tok *store.Token
+	if params.SaveCard {
+		tok = &store.Token{ID: vault.NewToken(), MerchantID: m.ID, CustomerID: p.CustomerID, Status: store.TokenActive,
+			Brand: p.Card.Brand, BIN: p.Card.BIN, Last4: p.Card.Last4, Mask: p.Card.Mask, ExpMonth: p.Card.ExpMonth,
+			ExpYear: p.Card.ExpYear, HolderName: pc.HolderName, Created: now, Updated: now,
+			Verification: store.Verification{Status: "verified", ThreeDSecure: "not_required", CVCCheck: orDefault(auth.CVCResult, "unchecked"),
+				AVSCheck: orDefault(auth.AVSResult, "unavailable"), AuthCode: auth.AuthCode, NetworkRef: auth.ID, VerifiedAt: &now}}
+		if err := s.sealToken(ctx, tok, pc.Number); err != nil {
+			return PaymentView{}, err
+		}
+	}
+	done := *p
+	err = s.store.Write(ctx, func(tx store.Tx) error {
+		*p = done
+		if tok != nil {
+			t := *tok
+			if _, err := saveToken(tx, &t, now); err != nil {
+				return err
+			}
+			p.TokenID = t.ID
+		}
+		p.Updated = s.now()
+		if err := tx.UpdatePayment(p); err != nil {
+			return err
+		}
+		return s.paymentEvent(tx, p, evt)
+	})
+	if err != nil {
+		return PaymentView{}, err
+	}
+	return s.GetPayment(ctx, m.ID, p.ID)
+}
+
+// finished answers a resumed payment that had already reached a final state.
+func (s *Service) finished(ctx context.Context, p *store.Payment) (PaymentView, error) {
+	if p.Status == store.PaymentFailed {
+		return PaymentView{}, s.paymentError(ctx, p)
+	}
+	return s.GetPayment(ctx, p.MerchantID, p.ID)
+}
+
+// fail records a refused or failed authorization.
+func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
+	var d *processor.Decline
+	upstream := !errors.As(cause, &d)
+	if upstream {
+		s.log.Error("processor failed", "payment", p.ID, "error", cause.Error())
+		p.Failure = &store.Failure{Code: "processing_error", Message: "The card processor could not complete the payment; nothing was charged."}
+	} else {
+		msg := d.Message
+		if msg == "" {
+			msg = "The card was declined."
+		}
+		p.Failure = &store.Failure{Code: d.Code, DeclineCode: d.DeclineCode, Message: msg}
+		p.Processor.AVSResult, p.Processor.CVCResult = d.AVSResult, d.CVCResult
+	}
+	p.Status, p.Updated = store.PaymentFailed, s.now()
+	failed := *p
+	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		*p = failed
+		if err := tx.UpdatePayment(p); err != nil {
+			return err
+		}
+		return s.paymentEvent(tx, p, "payment.failed")
+	})
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if upstream {
+		e := &Error{Kind: KindUpstream, Code: "processing_error", Message: p.Failure.Message}
+		if v, err := s.GetPayment(ctx, p.MerchantID, p.ID); err == nil {
+			e.Payment = &v
+		}
+		return PaymentView{}, e
+	}
+	return PaymentView{}, s.paymentError(ctx, p)
+}
+
+// GetPayment reads a payment with its refunds.
+func (s *Service) GetPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
+	var v PaymentView
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		p, err := tx.GetPayment(merchantID, paymentID)
+		if err != nil {
+			return err
+		}
+		refunds, err := tx.ListRefunds(merchantID, paymentID)
+		if err != nil {
+			return err
+		}
+		v = ViewPayment(p, refunds)
+		return nil
+	})
+	if isNotFound(err) {
+		return v, notFound("id", "payment", paymentID)
+	}
+	return v, err
+}
+
+// ListPayments pages through a merchant's payments.
+func (s *Service) ListPayments(ctx context.Context, merchantID string, f store.PaymentFilter) ([]PaymentView, bool, error) {
+	var out []PaymentView
+	var more bool
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		ps, m, err := tx.ListPayments(merchantID, f)
+		if err != nil {
+			return err
+		}
+		more = m
+		for _, p := range ps {
+			refunds, err := tx.ListRefunds(merchantID, p.ID)
+			if err != nil {
+				return err
+			}
+			out = append(out, ViewPayment(p, refunds))
+		}
+		return nil
+	})
+	if isNotFound(err) {
+		return nil, false, notFound("starting_after", "payment", f.StartingAfter)
+	}
+	return out, more, err
+}
+
+// ListRefunds lists one payment's refunds.
+func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID string) ([]RefundView, error) {
+	v, err := s.GetPayment(ctx, merchantID, paymentID)
+	if err != nil {
+		return nil, err
+	}
+	return v.Refunds, nil
+}
+
+// claim takes a payment in requires_capture for one capture or cancel. The
+// claim is durable, so two requests (or two servers) cannot both act.
+func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (*store.Payment, error) {
+	var p *store.Payment
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if p, err = tx.GetPayment(merchantID, paymentID); err != nil {
+			return err
+		}
+		now := s.now()
+		if p.PendingOp != "" && p.PendingUntil.After(now) {
+			return &Error{Kind: KindConflict, Code: "operation_in_progress", Message: fmt.Sprintf("A %s of this payment is in progress; retry shortly.", p.PendingOp)}
+		}
+		if p.Status != store.PaymentRequiresCapture {
+			return badState("A payment in status %s cannot be %s.", p.Status, map[string]string{"capture": "captured", "cancel": "canceled"}[op])
+		}
+		if err := check(p); err != nil {
+			return err
+		}
+		p.PendingOp, p.PendingUntil = op, now.Add(opLease)
+		return tx.UpdatePayment(p)
+	})
+	if isNotFound(err) {
+		return nil, notFound("id", "payment", paymentID)
+	}
+	return p, err
+}
+
+// release ends a claim, applying the outcome (if any) and its event.
+func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *store.Payment), evt string) error {
+	base := *p
+	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		*p = base
+		if apply != nil {
+			apply(p)
+		}
+		p.PendingOp, p.PendingUntil, p.Updated = "", time.Time{}, s.now()
+		if err := tx.UpdatePayment(p); err != nil {
+			return err
+		}
+		if evt == "" {
+			return nil
+		}
+		return s.paymentEvent(tx, p, evt)
+	})
+}
+
+func upstreamErr(err error) error {
+	if errors.Is(err, processor.ErrInvalidState) || errors.Is(err, processor.ErrNotFound) {
+		return &Error{Kind: KindInvalidState, Code: "invalid_state", Message: "The processor refused the operation for this payment's state."}
+	}
+	return fromDecline(err)
+}
+
+// CapturePayment captures an authorized payment, fully or partly, once.
+func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
+	var amt int64
+	p, err := s.claim(ctx, merchantID, paymentID, "capture", func(p *store.Payment) error {
+		amt = p.AmountCapturable
+		if amount != nil {
+			amt = *amount
+		}
+		if amt <= 0 {
+			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
+		}
+		if amt > p.AmountCapturable {
+			return invalid("amount", "amount_too_large", "amount %d is more than the %d authorized", amt, p.AmountCapturable)
+		}
+		return nil
+	})
+	if err != nil {
+		return PaymentView{}, err
+	}
+	c, err := s.proc.Capture(ctx, p.Processor.AuthorizationID, amt)
+	if err != nil {
+		if rerr := s.release(ctx, p, nil, ""); rerr != nil {
+			return PaymentView{}, rerr
+		}
+		return PaymentView{}, upstreamErr(err)
+	}
+	err = s.release(ctx, p, func(p *store.Payment) {
+		p.Status, p.AmountCaptured, p.AmountCapturable, p.Processor.CaptureID = store.PaymentSucceeded, c.Amount, 0, c.ID
+	}, "payment.captured")
+	if err != nil {
+		return PaymentView{}, err
+	}
+	return s.GetPayment(ctx, merchantID, paymentID)
+}
+
+// CancelPayment voids an authorized, uncaptured payment.
+func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
+	p, err := s.claim(ctx, merchantID, paymentID, "cancel", func(*store.Payment) error { return nil })
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if err := s.proc.Void(ctx, p.Processor.AuthorizationID); err != nil {
+		if rerr := s.release(ctx, p, nil, ""); rerr != nil {
+			return PaymentView{}, rerr
+		}
+		return PaymentView{}, upstreamErr(err)
+	}
+	if err := s.release(ctx, p, func(p *store.Payment) { p.Status, p.AmountCapturable = store.PaymentCanceled, 0 }, "payment.canceled"); err != nil {
+		return PaymentView{}, err
+	}
+	return s.GetPayment(ctx, merchantID, paymentID)
+}
+
+// RefundPayment refunds part or all of what was captured. The amount is
+// reserved on the payment in the same transaction that checks it, so
+// concurrent refunds can never add up to more than was captured.
+func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID string, amount *int64, reason string) (RefundView, error) {
+	if err := checkText("reason", reason, 200); err != nil {
+		return RefundView{}, err
+	}
+	var p *store.Payment
+	var r *store.Refund
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		var err error
+		if p, err = tx.GetPayment(merchantID, paymentID); err != nil {
+			return err
+		}
+		if p.Status != store.PaymentSucceeded {
+			return badState("A payment in status %s cannot be refunded.", p.Status)
+		}
+		remaining := p.AmountCaptured - p.AmountRefunded
+		if remaining <= 0 {
+			return badState("The payment is already fully refunded.")
+		}
+		amt := remaining
+		if amount != nil {
+			amt = *amount
+		}
+		if amt <= 0 {
+			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
+		}
+		if amt > remaining {
+			return invalid("amount", "amount_too_large", "amount %d is more than the %d left to refund", amt, remaining)
+		}
+		now := s.now()
+		r = &store.Refund{ID: id.New("re"), MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,
+			Status: store.RefundPending, Reason: reason, Created: now, Updated: now}
+		if err := tx.InsertRefund(r); err != nil {
+			return err
+		}
+		p.AmountRefunded += amt
+		p.Updated = now
+		return tx.UpdatePayment(p)
+	})
+	if isNotFound(err) {
+		return RefundView{}, notFound("id", "payment", paymentID)
+	}
+	if err != nil {
+		return RefundView{}, err
+	}
+	ref, perr := s.proc.Refund(ctx, p.Processor.CaptureID, r.Amount)
+	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		cur, err := tx.GetPayment(merchantID, paymentID)
+		if err != nil {
+			return err
+		}
+		rr := *r
+		rr.Updated = s.now()
+		if perr != nil {
+			rr.Status, rr.Failure = store.RefundFailed, &store.Failure{Code: "processing_error", Message: "The processor refused the refund."}
+			cur.AmountRefunded -= rr.Amount // release the reservation
+		} else {
+			rr.Status, rr.ProcessorRef = store.RefundSucceeded, ref.ID
+		}
+		cur.Updated = rr.Updated
+		if err := tx.UpdateRefund(&rr); err != nil {
+			return err
+		}
+		if err := tx.UpdatePayment(cur); err != nil {
+			return err
+		}
+		*r = rr
+		if perr != nil {
+			return nil
+		}
+		return s.paymentEvent(tx, cur, "payment.refunded")
+	})
+	if err != nil {
+		return RefundView{}, err
+	}
+	if perr != nil {
+		return RefundView{}, upstreamErr(perr)
+	}
+	return ViewRefund(r), nil
+}

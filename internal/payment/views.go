@@ -1,0 +1,87 @@
+package payment
+
+import (
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// The API shapes of payments and refunds. They live in the domain because
+// events carry the object exactly as the API shows it.
+
+// PaymentView is a payment as the API and its events show it.
+type PaymentView struct {
+	ID               string            `json:"id"`
+	Object           string            `json:"object"`
+	Status           string            `json:"status"`
+	Amount           int64             `json:"amount"`
+	AmountCapturable int64             `json:"amount_capturable"`
+	AmountCaptured   int64             `json:"amount_captured"`
+	AmountRefunded   int64             `json:"amount_refunded"`
+	Refunded         bool              `json:"refunded"`
+	Currency         string            `json:"currency"`
+	CaptureMethod    string            `json:"capture_method"`
+	Token            *string           `json:"token"`
+	Customer         *string           `json:"customer"`
+	OrderID          *string           `json:"order_id"`
+	Description      *string           `json:"description"`
+	Metadata         map[string]string `json:"metadata"`
+	Card             store.PaymentCard `json:"card"`
+	Processor        processorView     `json:"processor"`
+	Failure          *store.Failure    `json:"failure"`
+	Refunds          []RefundView      `json:"refunds"`
+	Created          time.Time         `json:"created"`
+	Updated          time.Time         `json:"updated"`
+}
+
+type processorView struct {
+	AuthCode   string `json:"auth_code"`
+	AVSResult  string `json:"avs_result"`
+	CVCResult  string `json:"cvc_result"`
+	NetworkRef string `json:"network_reference"`
+}
+
+// RefundView is a refund as the API shows it.
+type RefundView struct {
+	ID       string         `json:"id"`
+	Object   string         `json:"object"`
+	Payment  string         `json:"payment"`
+	Amount   int64          `json:"amount"`
+	Currency string         `json:"currency"`
+	Status   string         `json:"status"`
+	Reason   *string        `json:"reason"`
+	Failure  *store.Failure `json:"failure"`
+	Created  time.Time      `json:"created"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// ViewPayment renders a payment with its refunds.
+func ViewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
+	md := p.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	v := PaymentView{ID: p.ID, Object: "payment", Status: p.Status, Amount: p.Amount, AmountCapturable: p.AmountCapturable,
+		AmountCaptured: p.AmountCaptured, AmountRefunded: p.AmountRefunded,
+		Refunded: p.AmountCaptured > 0 && p.AmountRefunded >= p.AmountCaptured, Currency: p.Currency, CaptureMethod: p.CaptureMethod,
+		Token: optional(p.TokenID), Customer: optional(p.CustomerID), OrderID: optional(p.OrderID), Description: optional(p.Description),
+		Metadata: md, Card: p.Card, Failure: p.Failure, Refunds: []RefundView{}, Created: p.Created, Updated: p.Updated,
+		Processor: processorView{AuthCode: p.Processor.AuthCode, AVSResult: p.Processor.AVSResult, CVCResult: p.Processor.CVCResult,
+			NetworkRef: p.Processor.NetworkRef}}
+	for _, r := range refunds {
+		v.Refunds = append(v.Refunds, ViewRefund(r))
+	}
+	return v
+}
+
+// ViewRefund renders a refund.
+func ViewRefund(r *store.Refund) RefundView {
+	return RefundView{ID: r.ID, Object: "refund", Payment: r.PaymentID, Amount: r.Amount, Currency: r.Currency, Status: r.Status,
+		Reason: optional(r.Reason), Failure: r.Failure, Created: r.Created}
+}

@@ -1,0 +1,58 @@
+-- The PostgreSQL twin of internal/store/sqlite/migrations/0002_payments.sql (BIGINT, "C" collation for ids).
+CREATE TABLE payments (
+    id                TEXT COLLATE "C" PRIMARY KEY,
+    merchant_id       TEXT COLLATE "C" NOT NULL REFERENCES merchants(id),
+    status            TEXT NOT NULL,
+    amount            BIGINT NOT NULL,
+    amount_capturable BIGINT NOT NULL DEFAULT 0,
+    amount_captured   BIGINT NOT NULL DEFAULT 0,
+    amount_refunded   BIGINT NOT NULL DEFAULT 0,
+    currency          TEXT NOT NULL,
+    capture_method    TEXT NOT NULL,
+    token_id          TEXT COLLATE "C",
+    customer_id       TEXT COLLATE "C",
+    order_id          TEXT COLLATE "C",
+    description       TEXT NOT NULL DEFAULT '',
+    metadata          TEXT NOT NULL DEFAULT '{}',
+    card              TEXT NOT NULL,
+    processor         TEXT NOT NULL,
+    failure           TEXT,
+    pending_op        TEXT NOT NULL DEFAULT '',
+    pending_until     BIGINT NOT NULL DEFAULT 0,
+    created           BIGINT NOT NULL,
+    updated           BIGINT NOT NULL
+);
+CREATE INDEX payments_merchant_created ON payments (merchant_id, created, id);
+CREATE INDEX payments_order ON payments (merchant_id, order_id);
+CREATE INDEX payments_customer ON payments (merchant_id, customer_id, created);
+CREATE INDEX payments_pending ON payments (status, updated);
+
+CREATE TABLE refunds (
+    id            TEXT COLLATE "C" PRIMARY KEY,
+    merchant_id   TEXT COLLATE "C" NOT NULL REFERENCES merchants(id),
+    payment_id    TEXT COLLATE "C" NOT NULL REFERENCES payments(id),
+    amount        BIGINT NOT NULL,
+    currency      TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    reason        TEXT NOT NULL DEFAULT '',
+    processor_ref TEXT NOT NULL DEFAULT '',
+    failure       TEXT,
+    created       BIGINT NOT NULL,
+    updated       BIGINT NOT NULL
+);
+CREATE INDEX refunds_payment ON refunds (merchant_id, payment_id, created);
+
+-- The transactional outbox: every state change writes its event in the same
+-- transaction as the change; delivery reads from here.
+CREATE TABLE events (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    merchant_id TEXT COLLATE "C" NOT NULL REFERENCES merchants(id),
+    seq         BIGINT NOT NULL,
+    type        TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id   TEXT COLLATE "C" NOT NULL,
+    data        TEXT NOT NULL,
+    created     BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX events_merchant_seq ON events (merchant_id, seq);
+CREATE INDEX events_object ON events (merchant_id, object_id, seq);
