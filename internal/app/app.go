@@ -35,6 +35,9 @@ var Version = "dev"
 // DevKeyFile is the development key file's name inside the data folder.
 const DevKeyFile = "master.key"
 
+// SimulatorJournal is the built-in test acquirer's ledger inside the data folder.
+const SimulatorJournal = "simulator.journal"
+
 // Config is what every command needs to reach the vault.
 type Config struct {
 	Addr        string
@@ -72,14 +75,21 @@ func (c *Config) stdout() io.Writer {
 
 // deps are the opened pieces, closed together.
 type deps struct {
-	keys  *keys.Provider
-	vault *vault.Vault
-	store store.Store
-	svc   *payment.Service
-	proc  processor.Processor
+	keys      *keys.Provider
+	vault     *vault.Vault
+	store     store.Store
+	svc       *payment.Service
+	proc      processor.Processor
+	closeProc func() error
 }
 
-func (d *deps) Close() error { return d.store.Close() }
+func (d *deps) Close() error {
+	err := d.store.Close()
+	if d.closeProc != nil {
+		err = errors.Join(err, d.closeProc())
+	}
+	return err
+}
 
 // open loads keys and opens the store. createKey allows creating a
 // development key file when no key is configured (fresh data folder).
@@ -107,11 +117,23 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 		return nil, err
 	}
 	proc := c.Processor
+	var closeProc func() error
 	if proc == nil {
-		proc = simulator.New()
+		// The simulator stands in for an acquirer, and an acquirer remembers its
+		// authorizations across our restarts: it keeps a journal beside the data.
+		dir := c.DataDir
+		if dir == "" {
+			dir = "."
+		}
+		sim, err := simulator.Open(filepath.Join(dir, SimulatorJournal))
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		proc, closeProc = sim, sim.Close
 	}
 	v := vault.New(kp)
-	return &deps{keys: kp, vault: v, store: st, proc: proc, svc: payment.New(st, v, proc, log)}, nil
+	return &deps{keys: kp, vault: v, store: st, proc: proc, closeProc: closeProc, svc: payment.New(st, v, proc, log)}, nil
 }
 
 func loadKeys(c *Config, log *slog.Logger, create bool) (*keys.Provider, error) {
@@ -185,7 +207,7 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	go housekeeping(bg, keeper, d.vault, log)
+	go housekeeping(bg, keeper, d.vault, d.svc, log)
 
 	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String())
 	if c.OnReady != nil {
@@ -212,13 +234,20 @@ func Serve(ctx context.Context, c Config) error {
 	return nil
 }
 
-// housekeeping sweeps expired idempotency keys and picks up KEK versions
-// added by `coffer keys rotate`, so new data keys are wrapped under them.
-func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vault, log *slog.Logger) {
+// housekeeping sweeps expired idempotency keys, picks up KEK versions added
+// by `coffer keys rotate` (so new data keys are wrapped under them), and
+// settles payments a crash left in processing.
+func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vault, svc *payment.Service, log *slog.Logger) {
 	sweep := time.NewTicker(time.Hour)
 	reload := time.NewTicker(time.Minute)
 	defer sweep.Stop()
 	defer reload.Stop()
+	reconcile := func() {
+		if _, err := svc.Reconcile(ctx); err != nil && ctx.Err() == nil {
+			log.Error("reconciling interrupted payments failed", "error", err.Error())
+		}
+	}
+	reconcile() // a crash before this start may have left payments in processing
 	for {
 		select {
 		case <-ctx.Done():
@@ -233,6 +262,7 @@ func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vaul
 			if err := v.ReloadKeys(); err != nil {
 				log.Error("reloading keys failed; keeping the current ring", "error", err.Error())
 			}
+			reconcile()
 		}
 	}
 }

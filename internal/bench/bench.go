@@ -27,11 +27,12 @@ import (
 const (
 	Tokenize = "tokenize" // POST /v1/tokens, a fresh random test card each time, verify:true
 	Validate = "validate" // POST /v1/tokens/{id}/validate over tokens made during setup
+	Pay      = "pay"      // POST /v1/payments charging (authorize + capture) tokens made during setup
 	Healthz  = "healthz"  // GET /healthz
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{Tokenize, Validate, Healthz}
+var Scenarios = []string{Tokenize, Pay, Validate, Healthz}
 
 // Defaults.
 const (
@@ -73,7 +74,7 @@ type Options struct {
 	// returns ErrTooManyErrors (DefaultMaxErrorRate when zero; negative
 	// disables the check).
 	MaxErrorRate float64
-	// ValidateTokens is how many tokens the validate scenario creates first.
+	// ValidateTokens is how many tokens the validate and pay scenarios create first.
 	ValidateTokens int
 
 	// ServerLog receives the embedded server's JSON logs (discarded when nil).

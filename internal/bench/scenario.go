@@ -21,7 +21,7 @@ type target struct {
 	key    string
 }
 
-// scenario prepares a scenario (the validate setup creates tokens) and
+// scenario prepares a scenario (validate and pay first create tokens) and
 // returns its request function.
 func (t *target) scenario(ctx context.Context, name string, tokens int, progress func(string)) (doFunc, error) {
 	switch name {
@@ -32,6 +32,20 @@ func (t *target) scenario(ctx context.Context, name string, tokens int, progress
 	case Tokenize:
 		return func(ctx context.Context, _ int) (int, error) {
 			return t.send(ctx, http.MethodPost, "/v1/tokens", tokenizeBody(RandomCard()))
+		}, nil
+	case Pay:
+		if progress != nil {
+			progress(fmt.Sprintf("setup: creating %d tokens to charge", tokens))
+		}
+		ids, err := t.createTokens(ctx, tokens)
+		if err != nil {
+			return nil, err
+		}
+		var next atomic.Uint64
+		return func(ctx context.Context, _ int) (int, error) {
+			id := ids[(next.Add(1)-1)%uint64(len(ids))]
+			body := `{"amount":1000,"currency":"MYR","capture":true,"order_id":"bench","token":"` + id + `"}`
+			return t.send(ctx, http.MethodPost, "/v1/payments", []byte(body))
 		}, nil
 	case Validate:
 		if progress != nil {

@@ -63,6 +63,9 @@ func withDataDir(dir string) option { return func(c *app.Config) { c.DataDir = d
 
 func withDatabaseURL(url string) option { return func(c *app.Config) { c.DatabaseURL = url } }
 
+// withSim makes the server use sim, e.g. the same acquirer across a restart.
+func withSim(sim *simulator.Simulator) option { return func(c *app.Config) { c.Processor = sim } }
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.Stop()
@@ -84,6 +87,9 @@ func start(t testing.TB, opts ...option) *server {
 		ShutdownTimeout: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if sim, ok := cfg.Processor.(*simulator.Simulator); ok {
+		s.Sim = sim
 	}
 	s.DataDir, s.cfg = cfg.DataDir, cfg
 	ready := make(chan string, 1)

@@ -134,14 +134,18 @@ func TestTestCardTable(t *testing.T) {
 
 	t.Run("validate with cvc", func(t *testing.T) {
 		visa := tokenize(t, s, sk, map[string]any{"card": tcCard("4242424242424242")}).want(t, 201).str("id")
-		v := s.call("POST", "/v1/tokens/"+visa+"/validate", sk, map[string]any{"cvc": "321"}).want(t, 200)
+		// The simulated issuer knows the CVC it saw at tokenization (123).
+		v := s.call("POST", "/v1/tokens/"+visa+"/validate", sk, map[string]any{"cvc": "123"}).want(t, 200)
 		if v.Body["valid"] != true || v.str("cvc_check") != "pass" {
 			t.Errorf("validate visa with cvc: %s", v.Raw)
+		}
+		if v := s.call("POST", "/v1/tokens/"+visa+"/validate", sk, map[string]any{"cvc": "321"}).want(t, 200); v.Body["valid"] != false || v.str("cvc_check") != "fail" || v.str("reason") != "incorrect_cvc" {
+			t.Errorf("validate visa with a wrong cvc: %s", v.Raw)
 		}
 		if v := s.call("POST", "/v1/tokens/"+visa+"/validate", sk, nil).want(t, 200); v.Body["valid"] != true || v.str("cvc_check") != "unchecked" {
 			t.Errorf("validate visa without cvc: %s", v.Raw)
 		}
-		if strings.Contains(string(v.Raw), "321") {
+		if strings.Contains(string(v.Raw), "123") || strings.Contains(string(v.Raw), "321") {
 			t.Errorf("validate echoes the cvc: %s", v.Raw)
 		}
 
@@ -154,7 +158,7 @@ func TestTestCardTable(t *testing.T) {
 		if after := s.Sim.Stats(); after != st {
 			t.Errorf("a malformed cvc must not reach the processor: %+v → %+v", st, after)
 		}
-		if v := s.call("POST", "/v1/tokens/"+amex+"/validate", sk, map[string]any{"cvc": "4321"}).want(t, 200); v.Body["valid"] != true || v.str("cvc_check") != "pass" {
+		if v := s.call("POST", "/v1/tokens/"+amex+"/validate", sk, map[string]any{"cvc": "1234"}).want(t, 200); v.Body["valid"] != true || v.str("cvc_check") != "pass" {
 			t.Errorf("validate amex with 4-digit cvc: %s", v.Raw)
 		}
 

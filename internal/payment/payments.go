@@ -21,7 +21,7 @@ import (
 // PaymentParams creates a payment.
 type PaymentParams struct {
 	Amount        int64             `json:"amount"`
-	Currency      string            `json:"currency"`
+	Currency      *string           `json:"currency"` // absent: the merchant's default currency
 	Token         string            `json:"token"`
 	CVC           string            `json:"cvc"`
 	Card          *CardInput        `json:"card"`
@@ -91,10 +91,10 @@ func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error 
 }
 
 func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
-	if p.Currency == "" {
-		p.Currency = m.Settings.DefaultCurrency
+	if p.Currency == nil {
+		p.Currency = &m.Settings.DefaultCurrency
 	}
-	if err := money.ValidateAmount(p.Amount, p.Currency); err != nil {
+	if err := money.ValidateAmount(p.Amount, *p.Currency); err != nil {
 		return fromMoney(err)
 	}
 	switch {
@@ -126,7 +126,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	}
 	now := s.now()
 	p := &store.Payment{ID: paymentID(ctx), MerchantID: m.ID, Status: store.PaymentProcessing, Amount: params.Amount,
-		Currency: params.Currency, CaptureMethod: "automatic", TokenID: params.Token, CustomerID: params.Customer,
+		Currency: *params.Currency, CaptureMethod: "automatic", TokenID: params.Token, CustomerID: params.Customer,
 		OrderID: params.OrderID, Description: params.Description, Metadata: params.Metadata, Created: now, Updated: now}
 	if params.Capture != nil && !*params.Capture {
 		p.CaptureMethod = "manual"
@@ -236,7 +236,15 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	p.Processor = store.ProcessorResult{AuthCode: auth.AuthCode, AVSResult: auth.AVSResult, CVCResult: auth.CVCResult,
 		NetworkRef: auth.ID, AuthorizationID: auth.ID}
 	evt := "payment.requires_capture"
-	if p.CaptureMethod == "automatic" {
+	if resumed {
+		// The attempt that died may have captured already: ask, don't repeat.
+		if a, err := s.proc.Lookup(ctx, m.ID, p.ID); err == nil && a.Captured > 0 {
+			p.Status, p.AmountCaptured, p.Processor.CaptureID, evt = store.PaymentSucceeded, a.Captured, a.CaptureID, "payment.succeeded"
+		}
+	}
+	if p.Status == store.PaymentSucceeded {
+		// captured by the attempt that died
+	} else if p.CaptureMethod == "automatic" {
 		c, err := s.proc.Capture(ctx, auth.ID, p.Amount)
 		if err != nil {
 			// Never leave money held for a payment we report as failed.
@@ -264,6 +272,12 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	done := *p
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		*p = done
+		// A resumed payment may have been settled by Reconcile meanwhile.
+		if cur, err := tx.GetPayment(p.MerchantID, p.ID); err != nil {
+			return err
+		} else if cur.Status != store.PaymentProcessing {
+			return badState("The payment was settled while this request ran: it is %s.", cur.Status)
+		}
 		if tok != nil {
 			t := *tok
 			if _, err := saveToken(tx, &t, now); err != nil {
@@ -571,4 +585,72 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 		return RefundView{}, upstreamErr(perr)
 	}
 	return ViewRefund(r), nil
+}
+
+// StaleAfter is how long a payment may stay processing before Reconcile
+// settles it: longer than any request may run (the server's write timeout).
+const StaleAfter = 2 * time.Minute
+
+// Reconcile settles payments left in processing by a crash between recording
+// an attempt and finishing it. It asks the acquirer what happened (by our
+// reference); an authorization that went through is reversed, since its
+// client never heard of success, and the payment is marked failed either way.
+// A client retrying with the same Idempotency-Key then gets that outcome.
+func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
+	var stale []*store.Payment
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		stale, err = tx.StalePayments(store.PaymentProcessing, s.now().Add(-StaleAfter), 100)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	for _, p := range stale {
+		auth, lerr := s.proc.Lookup(ctx, p.MerchantID, p.ID)
+		var d *processor.Decline
+		switch {
+		case lerr == nil:
+			if auth.Captured > 0 && auth.Refunded < auth.Captured {
+				if _, err := s.proc.Refund(ctx, auth.CaptureID, auth.Captured-auth.Refunded); err != nil {
+					s.log.Error("reconcile: refund failed", "payment", p.ID, "error", err.Error())
+					continue
+				}
+			} else if auth.Captured == 0 && !auth.Voided {
+				if err := s.proc.Void(ctx, auth.ID); err != nil {
+					s.log.Error("reconcile: void failed", "payment", p.ID, "error", err.Error())
+					continue
+				}
+			}
+			p.Failure = &store.Failure{Code: "processing_error", Message: "The payment was interrupted; its authorization was reversed."}
+		case errors.Is(lerr, processor.ErrNotFound):
+			p.Failure = &store.Failure{Code: "processing_error", Message: "The payment was interrupted before the card was charged."}
+		case errors.As(lerr, &d):
+			p.Failure = &store.Failure{Code: d.Code, DeclineCode: d.DeclineCode, Message: orDefault(d.Message, "The card was declined.")}
+		default:
+			s.log.Error("reconcile: lookup failed", "payment", p.ID, "error", lerr.Error())
+			continue
+		}
+		failed := *p
+		err := s.store.Write(ctx, func(tx store.Tx) error {
+			cur, err := tx.GetPayment(failed.MerchantID, failed.ID)
+			if err != nil {
+				return err
+			}
+			if cur.Status != store.PaymentProcessing {
+				return nil // a resumed request settled it first
+			}
+			*cur = failed
+			cur.Status, cur.Updated = store.PaymentFailed, s.now()
+			if err := tx.UpdatePayment(cur); err != nil {
+				return err
+			}
+			return s.paymentEvent(tx, cur, "payment.failed")
+		})
+		if err != nil {
+			return settled, err
+		}
+		s.log.Warn("reconciled an interrupted payment", "payment", p.ID, "merchant", p.MerchantID, "outcome", p.Failure.Message)
+		settled++
+	}
+	return settled, nil
 }

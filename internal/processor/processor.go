@@ -32,6 +32,13 @@ type Authorization struct {
 	Currency  string
 	AVSResult string // "pass" | "fail" | "unavailable"
 	CVCResult string // "pass" | "fail" | "unchecked"
+
+	// The authorization's current state. Only Lookup fills these; Authorize returns them zero,
+	// replays included, because it answers with the result of the authorization itself.
+	Captured  int64  // amount captured; 0 while uncaptured
+	CaptureID string // the capture's id, to refund it; "" while uncaptured
+	Refunded  int64  // sum of the capture's refunds
+	Voided    bool
 }
 
 // Capture settles some or all of an authorization.
@@ -142,4 +149,11 @@ type Processor interface {
 	Refund(ctx context.Context, captureID string, amount int64) (Refund, error)
 	// Verify authorizes r.Amount and voids it at once. A refusal is returned as *Decline.
 	Verify(ctx context.Context, r VerifyRequest) (Verification, error)
+	// Lookup finds the authorization that Authorize made for merchantID+reference, with its
+	// current state (Captured, CaptureID, Refunded, Voided), so that a caller interrupted between
+	// asking and recording the answer can learn what happened. If the acquirer declined that
+	// reference, Lookup returns the same *Decline that Authorize did. ErrNotFound means the
+	// acquirer never processed the reference (an empty reference is never found); Verify's
+	// references are not looked up.
+	Lookup(ctx context.Context, merchantID, reference string) (Authorization, error)
 }

@@ -77,6 +77,8 @@ type Tx interface {
 	GetPayment(merchantID, id string) (*Payment, error)
 	UpdatePayment(p *Payment) error
 	ListPayments(merchantID string, f PaymentFilter) ([]*Payment, bool, error)
+	// StalePayments lists payments of any merchant left in status since before a time.
+	StalePayments(status string, updatedBefore time.Time, limit int) ([]*Payment, error)
 
 	InsertRefund(r *Refund) error
 	UpdateRefund(r *Refund) error

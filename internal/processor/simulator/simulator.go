@@ -1,11 +1,23 @@
 // Package simulator is Coffer's built-in acquirer for test mode: it answers the test cards of
-// API.md and keeps an in-memory ledger that enforces the same state rules a real acquirer does, so
-// that the payment logic above it is exercised honestly without a network.
+// API.md and keeps a ledger that enforces the same state rules a real acquirer does, so that the
+// payment logic above it is exercised honestly without a network.
+//
+// New keeps the ledger in memory. Open backs it with a journal file (see journal.go) so that an
+// authorization made before a restart can still be captured, voided, refunded or looked up after
+// it, and a repeated reference still returns the first result.
+//
+// The simulated issuer also remembers, per card, the first CVC it was shown (as a keyed hash, in
+// memory only) and declines a later, different one with incorrect_cvc. That memory is never
+// written to the journal, so after a restart the issuer has forgotten every CVC and enrols the
+// first one it sees again.
 package simulator
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -20,6 +32,10 @@ var _ processor.Processor = (*Simulator)(nil)
 // processed, approved or declined, including the one inside each Verify; a replay of an earlier
 // reference is not counted because the acquirer did no new work. Verifications likewise counts
 // processed Verify calls. Voids counts authorizations that became voided, including Verify's.
+//
+// For a simulator from Open the counters are rebuilt from the journal, so they cover everything
+// the journal holds since it was created, not only this process: after a restart they read
+// exactly what they read before it (calls whose journal write failed are not counted).
 type Stats struct {
 	Authorizations, Captures, Voids, Refunds, Verifications int64
 }
@@ -33,8 +49,9 @@ const (
 )
 
 type authRecord struct {
-	amount int64
-	state  authState
+	amount    int64
+	state     authState
+	captureID string // set once captured
 }
 
 type captureRecord struct {
@@ -58,8 +75,20 @@ type result struct {
 
 // Simulator is safe for concurrent use. One mutex guards the whole ledger: every operation is a
 // few map accesses, and a single lock makes the amount rules trivially impossible to race past.
+//
+// With a journal, every change is encoded and handed to the journal while s.mu is held (so the
+// journal's order is the ledger's order) and applied to memory at once, but the call returns only
+// after s.mu is released and the journal has been fsynced up to that point. Every call, a
+// read-only one included, waits for the journal to be durable up to what it saw under the lock,
+// so no caller is ever told anything that a crash could take back; waiting outside the lock lets
+// concurrent calls share one fsync.
 type Simulator struct {
 	now func() time.Time // replaceable so tests can sit on an expiry boundary
+	// issuerKey keys the hashes of the issuer's CVC memory. It is random per Simulator and never
+	// leaves the process, so the hashes cannot be brute-forced by someone who only sees memory
+	// contents without it, and they are meaningless after a restart.
+	issuerKey []byte
+	j         *journal // nil for New
 
 	mu       sync.Mutex
 	auths    map[string]*authRecord
@@ -67,20 +96,31 @@ type Simulator struct {
 	results  map[idemKey]result
 	perRef   map[refKey]int
 	stats    Stats
+	cvcs     map[[sha256.Size]byte][sha256.Size]byte // issuer: MAC(PAN) → MAC(PAN, CVC)
 }
 
-// New returns an empty simulator.
+// New returns an empty simulator whose ledger lives in memory only.
 func New() *Simulator {
 	return &Simulator{
-		now:      time.Now,
-		auths:    make(map[string]*authRecord),
-		captures: make(map[string]*captureRecord),
-		results:  make(map[idemKey]result),
-		perRef:   make(map[refKey]int),
+		now:       time.Now,
+		issuerKey: newKey(),
+		auths:     make(map[string]*authRecord),
+		captures:  make(map[string]*captureRecord),
+		results:   make(map[idemKey]result),
+		perRef:    make(map[refKey]int),
+		cvcs:      make(map[[sha256.Size]byte][sha256.Size]byte),
 	}
 }
 
-// Stats returns a snapshot of the counters.
+// Close flushes and closes the journal; after it, every call that would read or change the
+// ledger fails with ErrClosed (Stats and AuthorizationsFor still answer). Closing a simulator
+// from New, or closing twice, does nothing.
+func (s *Simulator) Close() error {
+	return s.j.close()
+}
+
+// Stats returns a snapshot of the counters. It reads memory, which may be ahead of the journal by
+// the changes of calls that have not returned yet.
 func (s *Simulator) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -89,11 +129,42 @@ func (s *Simulator) Stats() Stats {
 
 // AuthorizationsFor reports how many authorizations (approved or declined, from Authorize or
 // Verify) the acquirer processed for this reference. Replays do not add to it, which is what lets
-// a test prove that retries reached the card exactly once.
+// a test prove that retries reached the card exactly once. Like Stats, it survives a restart.
 func (s *Simulator) AuthorizationsFor(merchantID, reference string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.perRef[refKey{merchantID, reference}]
+}
+
+// locked runs f under s.mu, then waits (without the lock) until the journal is durable up to
+// everything f could have seen or done. A journal failure replaces f's answer: what f saw or
+// did may not survive a crash, so its outcome is unknown.
+func (s *Simulator) locked(f func() error) error {
+	s.mu.Lock()
+	if err := s.j.usable(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	err := f()
+	seq := s.j.mark()
+	s.mu.Unlock()
+	if jerr := s.j.wait(seq); jerr != nil {
+		return jerr
+	}
+	return err
+}
+
+// commit checks e against the ledger, hands it to the journal, and applies it. s.mu must be
+// held. A refusal (ErrNotFound, ErrInvalidState) leaves both untouched.
+func (s *Simulator) commit(e *entry) error {
+	if err := s.check(e); err != nil {
+		return err
+	}
+	if err := s.j.append(e); err != nil {
+		return err
+	}
+	s.apply(e)
+	return nil
 }
 
 // Authorize implements processor.Processor. A repeat of MerchantID+Reference returns the first
@@ -108,23 +179,16 @@ func (s *Simulator) Authorize(ctx context.Context, r processor.AuthorizeRequest)
 	if err := checkCurrency(r.Currency); err != nil {
 		return processor.Authorization{}, err
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := idemKey{merchant: r.MerchantID, reference: r.Reference}
-	if r.Reference != "" {
-		if res, ok := s.results[key]; ok {
-			return res.auth, res.err()
-		}
+	var res result
+	err := s.locked(func() error {
+		var err error
+		res, err = s.authorizeLocked(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, false)
+		return err
+	})
+	if err != nil {
+		return processor.Authorization{}, err
 	}
-	auth, d := s.authorizeLocked(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, false)
-	if r.Reference != "" {
-		s.results[key] = result{auth: auth, decline: d}
-	}
-	if d != nil {
-		return processor.Authorization{}, copyDecline(d)
-	}
-	return auth, nil
+	return res.auth, res.err()
 }
 
 // Verify implements processor.Processor: an authorization of r.Amount that is voided at once.
@@ -139,95 +203,103 @@ func (s *Simulator) Verify(ctx context.Context, r processor.VerifyRequest) (proc
 	if err := checkCurrency(r.Currency); err != nil {
 		return processor.Verification{}, err
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	key := idemKey{verify: true, merchant: r.MerchantID, reference: r.Reference}
-	if r.Reference != "" {
-		if res, ok := s.results[key]; ok {
-			return res.verif, res.err()
-		}
+	var res result
+	err := s.locked(func() error {
+		var err error
+		res, err = s.authorizeLocked(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, true)
+		return err
+	})
+	if err != nil {
+		return processor.Verification{}, err
 	}
-	s.stats.Verifications++
-	auth, d := s.authorizeLocked(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, true)
-	var v processor.Verification
-	if d == nil {
-		s.auths[auth.ID].state = voided
-		s.stats.Voids++
-		v = processor.Verification{
-			AuthorizationID: auth.ID,
-			AuthCode:        auth.AuthCode,
-			AVSResult:       auth.AVSResult,
-			CVCResult:       auth.CVCResult,
-			Voided:          true,
-		}
-	}
-	if r.Reference != "" {
-		s.results[key] = result{verif: v, decline: d}
-	}
-	if d != nil {
-		return processor.Verification{}, copyDecline(d)
-	}
-	return v, nil
+	return res.verif, res.err()
 }
 
-// authorizeLocked asks the simulated issuer and, on approval, opens the authorization in the
-// ledger. s.mu must be held.
-func (s *Simulator) authorizeLocked(merchant, reference string, c processor.Card, amount int64, currency string, verify bool) (processor.Authorization, *processor.Decline) {
-	s.stats.Authorizations++
-	s.perRef[refKey{merchant, reference}]++
-
-	avs, cvc, d := s.decide(c, verify)
-	if d != nil {
-		return processor.Authorization{}, d
+// authorizeLocked replays the stored result of a known reference or asks the simulated issuer
+// and records its answer. s.mu must be held. The returned error is an infrastructure failure;
+// a decline is in the result.
+func (s *Simulator) authorizeLocked(merchant, reference string, c processor.Card, amount int64, currency string, verify bool) (result, error) {
+	if reference != "" {
+		if res, ok := s.results[idemKey{verify, merchant, reference}]; ok {
+			return res, nil
+		}
 	}
-	id := newID("sim_auth_")
-	s.auths[id] = &authRecord{amount: amount, state: authorized}
-	return processor.Authorization{
-		ID:        id,
-		AuthCode:  rand.Text()[:6],
-		Amount:    amount,
-		Currency:  currency,
-		AVSResult: avs,
-		CVCResult: cvc,
-	}, nil
+	avs, cvc, d, enrol := s.decide(c, verify)
+	e := &entry{Op: opAuth, Verify: verify, Merchant: merchant, Reference: reference, Amount: amount,
+		Currency: currency, AVSResult: avs, CVCResult: cvc}
+	if d != nil {
+		e.Decline = &declineEntry{Code: d.Code, DeclineCode: d.DeclineCode, Message: d.Message}
+		e.AVSResult, e.CVCResult = d.AVSResult, d.CVCResult
+	} else {
+		e.Auth = newID("sim_auth_")
+		e.AuthCode = rand.Text()[:6]
+	}
+	if err := s.commit(e); err != nil {
+		return result{}, err
+	}
+	enrol()
+	return resultOf(e), nil
 }
 
 // decide is the simulated issuer. The checks a real network makes before the issuer sees the
-// card (number, expiry, CVC format) come first and apply to every card; the test-card table comes
-// after, so a test card with a past expiry is refused as expired like any other.
-func (s *Simulator) decide(c processor.Card, verify bool) (avs, cvc string, d *processor.Decline) {
+// card (number, expiry, CVC format) come first and apply to every card; then the issuer compares
+// the CVC with the one it knows for the card; the test-card table comes last, so a test card with
+// a past expiry is refused as expired like any other. enrol, to be called once the answer is
+// recorded, makes the issuer remember a CVC it did not know yet.
+func (s *Simulator) decide(c processor.Card, verify bool) (avs, cvc string, d *processor.Decline, enrol func()) {
+	enrol = func() {}
 	if !validNumber(c.Number) {
-		return "", "", decline(processor.CodeIncorrectNumber, "", processor.CheckUnavailable, processor.CheckUnchecked)
+		return "", "", decline(processor.CodeIncorrectNumber, "", processor.CheckUnavailable, processor.CheckUnchecked), enrol
 	}
 	if c.ExpMonth < 1 || c.ExpMonth > 12 || c.ExpYear < 1000 || c.ExpYear > 9999 {
-		return "", "", decline(processor.CodeInvalidExpiry, "", processor.CheckUnavailable, processor.CheckUnchecked)
+		return "", "", decline(processor.CodeInvalidExpiry, "", processor.CheckUnavailable, processor.CheckUnchecked), enrol
 	}
 	if expired(c.ExpMonth, c.ExpYear, s.now()) {
-		return "", "", decline(processor.CodeExpiredCard, processor.CodeExpiredCard, processor.CheckUnavailable, processor.CheckUnchecked)
+		return "", "", decline(processor.CodeExpiredCard, processor.CodeExpiredCard, processor.CheckUnavailable, processor.CheckUnchecked), enrol
 	}
 	if c.CVC != "" && !validCVC(c.CVC) {
-		return "", "", decline(processor.CodeInvalidCVC, "", processor.CheckUnavailable, processor.CheckFail)
+		return "", "", decline(processor.CodeInvalidCVC, "", processor.CheckUnavailable, processor.CheckFail), enrol
 	}
 
 	avs, cvc = processor.CheckUnavailable, processor.CheckUnchecked
 	if c.AddressLine1 != "" || c.PostalCode != "" {
 		avs = processor.CheckPass
 	}
-	if c.CVC != "" {
-		cvc = processor.CheckPass
-	}
 	b := testCards[c.Number]
 	if b.avsFail {
 		avs = processor.CheckFail
 	}
-	if b.cvcFail {
+	switch {
+	case b.cvcFail:
+		// The card itself is the test: its CVC check fails whatever was sent, or if nothing was.
 		cvc = processor.CheckFail
+	case c.CVC != "":
+		pan, code := s.cvcMACs(c.Number, c.CVC)
+		known, ok := s.cvcs[pan]
+		if ok && !hmac.Equal(known[:], code[:]) {
+			return "", "", decline(processor.CodeIncorrectCVC, processor.CodeIncorrectCVC, avs, processor.CheckFail), enrol
+		}
+		if !ok {
+			enrol = func() { s.cvcs[pan] = code }
+		}
+		cvc = processor.CheckPass
 	}
 	if b.code != "" && !(b.chargesOnly && verify) {
-		return "", "", decline(b.code, b.declineCode, avs, cvc)
+		return "", "", decline(b.code, b.declineCode, avs, cvc), enrol
 	}
-	return avs, cvc, nil
+	return avs, cvc, nil, enrol
+}
+
+// cvcMACs returns the issuer's keys for its CVC memory: a MAC of the PAN, and a MAC of the PAN
+// with the CVC, so that equal CVCs of different cards do not look alike either.
+func (s *Simulator) cvcMACs(pan, cvc string) (panMAC, cvcMAC [sha256.Size]byte) {
+	m := hmac.New(sha256.New, s.issuerKey)
+	m.Write([]byte("pan\x00" + pan))
+	m.Sum(panMAC[:0])
+	m.Reset()
+	m.Write([]byte("cvc\x00" + pan + "\x00" + cvc))
+	m.Sum(cvcMAC[:0])
+	return panMAC, cvcMAC
 }
 
 // Capture implements processor.Processor.
@@ -238,26 +310,15 @@ func (s *Simulator) Capture(ctx context.Context, authorizationID string, amount 
 	if amount <= 0 {
 		return processor.Capture{}, fmt.Errorf("%w: capture amount must be positive", processor.ErrInvalidRequest)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.auths[authorizationID]
-	if !ok {
-		return processor.Capture{}, fmt.Errorf("%w: authorization %q", processor.ErrNotFound, authorizationID)
+	e := &entry{Op: opCapture, Auth: authorizationID, Amount: amount}
+	err := s.locked(func() error {
+		e.Capture = newID("sim_cap_")
+		return s.commit(e)
+	})
+	if err != nil {
+		return processor.Capture{}, err
 	}
-	switch a.state {
-	case voided:
-		return processor.Capture{}, fmt.Errorf("%w: authorization is voided", processor.ErrInvalidState)
-	case captured:
-		return processor.Capture{}, fmt.Errorf("%w: authorization is already captured", processor.ErrInvalidState)
-	}
-	if amount > a.amount {
-		return processor.Capture{}, fmt.Errorf("%w: capture amount %d exceeds authorized amount %d", processor.ErrInvalidState, amount, a.amount)
-	}
-	a.state = captured
-	id := newID("sim_cap_")
-	s.captures[id] = &captureRecord{amount: amount}
-	s.stats.Captures++
-	return processor.Capture{ID: id, AuthorizationID: authorizationID, Amount: amount}, nil
+	return processor.Capture{ID: e.Capture, AuthorizationID: authorizationID, Amount: amount}, nil
 }
 
 // Void implements processor.Processor. Voiding twice succeeds so that a caller retrying a void
@@ -266,21 +327,12 @@ func (s *Simulator) Void(ctx context.Context, authorizationID string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.auths[authorizationID]
-	if !ok {
-		return fmt.Errorf("%w: authorization %q", processor.ErrNotFound, authorizationID)
-	}
-	switch a.state {
-	case voided:
-		return nil
-	case captured:
-		return fmt.Errorf("%w: authorization is captured; refund it instead", processor.ErrInvalidState)
-	}
-	a.state = voided
-	s.stats.Voids++
-	return nil
+	return s.locked(func() error {
+		if a, ok := s.auths[authorizationID]; ok && a.state == voided {
+			return nil
+		}
+		return s.commit(&entry{Op: opVoid, Auth: authorizationID})
+	})
 }
 
 // Refund implements processor.Processor.
@@ -291,18 +343,176 @@ func (s *Simulator) Refund(ctx context.Context, captureID string, amount int64) 
 	if amount <= 0 {
 		return processor.Refund{}, fmt.Errorf("%w: refund amount must be positive", processor.ErrInvalidRequest)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.captures[captureID]
-	if !ok {
-		return processor.Refund{}, fmt.Errorf("%w: capture %q", processor.ErrNotFound, captureID)
+	e := &entry{Op: opRefund, Capture: captureID, Amount: amount}
+	err := s.locked(func() error {
+		e.Refund = newID("sim_ref_")
+		return s.commit(e)
+	})
+	if err != nil {
+		return processor.Refund{}, err
 	}
-	if left := c.amount - c.refunded; amount > left {
-		return processor.Refund{}, fmt.Errorf("%w: refund amount %d exceeds the %d left to refund", processor.ErrInvalidState, amount, left)
+	return processor.Refund{ID: e.Refund, CaptureID: captureID, Amount: amount}, nil
+}
+
+// Lookup implements processor.Processor.
+func (s *Simulator) Lookup(ctx context.Context, merchantID, reference string) (processor.Authorization, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Authorization{}, err
 	}
-	c.refunded += amount
-	s.stats.Refunds++
-	return processor.Refund{ID: newID("sim_ref_"), CaptureID: captureID, Amount: amount}, nil
+	var res result
+	err := s.locked(func() error {
+		r, ok := s.results[idemKey{merchant: merchantID, reference: reference}]
+		if !ok || reference == "" {
+			return fmt.Errorf("%w: no authorization for reference %q", processor.ErrNotFound, reference)
+		}
+		res = r
+		if r.decline != nil {
+			return nil
+		}
+		a := s.auths[r.auth.ID]
+		switch a.state {
+		case voided:
+			res.auth.Voided = true
+		case captured:
+			c := s.captures[a.captureID]
+			res.auth.CaptureID = a.captureID
+			res.auth.Captured = c.amount
+			res.auth.Refunded = c.refunded
+		}
+		return nil
+	})
+	if err != nil {
+		return processor.Authorization{}, err
+	}
+	return res.auth, res.err()
+}
+
+// check says whether e may be applied to the ledger as it is now. The live calls rely on it for
+// their refusals (so its errors are the API's), and replay relies on it to reject a journal that
+// does not describe a possible history. s.mu must be held.
+func (s *Simulator) check(e *entry) error {
+	switch e.Op {
+	case opAuth:
+		if e.Reference != "" {
+			if _, dup := s.results[idemKey{e.Verify, e.Merchant, e.Reference}]; dup {
+				return fmt.Errorf("%w: reference %q was already authorized", processor.ErrInvalidState, e.Reference)
+			}
+		}
+		if e.Amount < 0 || (!e.Verify && e.Amount == 0) {
+			return fmt.Errorf("%w: amount %d", processor.ErrInvalidRequest, e.Amount)
+		}
+		if err := checkCurrency(e.Currency); err != nil {
+			return err
+		}
+		if (e.Decline == nil) == (e.Auth == "") {
+			return errors.New("an authorization needs exactly one of an id and a decline")
+		}
+		if e.Decline != nil && e.Decline.Code == "" {
+			return errors.New("a decline needs a code")
+		}
+		if _, dup := s.auths[e.Auth]; dup {
+			return fmt.Errorf("%w: authorization %q exists", processor.ErrInvalidState, e.Auth)
+		}
+	case opCapture:
+		a, ok := s.auths[e.Auth]
+		if !ok {
+			return fmt.Errorf("%w: authorization %q", processor.ErrNotFound, e.Auth)
+		}
+		switch a.state {
+		case voided:
+			return fmt.Errorf("%w: authorization is voided", processor.ErrInvalidState)
+		case captured:
+			return fmt.Errorf("%w: authorization is already captured", processor.ErrInvalidState)
+		}
+		if e.Amount <= 0 {
+			return fmt.Errorf("%w: capture amount must be positive", processor.ErrInvalidRequest)
+		}
+		if e.Amount > a.amount {
+			return fmt.Errorf("%w: capture amount %d exceeds authorized amount %d", processor.ErrInvalidState, e.Amount, a.amount)
+		}
+		if _, dup := s.captures[e.Capture]; dup || e.Capture == "" {
+			return fmt.Errorf("%w: capture id %q", processor.ErrInvalidState, e.Capture)
+		}
+	case opVoid:
+		a, ok := s.auths[e.Auth]
+		if !ok {
+			return fmt.Errorf("%w: authorization %q", processor.ErrNotFound, e.Auth)
+		}
+		switch a.state {
+		case voided:
+			return fmt.Errorf("%w: authorization is already voided", processor.ErrInvalidState)
+		case captured:
+			return fmt.Errorf("%w: authorization is captured; refund it instead", processor.ErrInvalidState)
+		}
+	case opRefund:
+		c, ok := s.captures[e.Capture]
+		if !ok {
+			return fmt.Errorf("%w: capture %q", processor.ErrNotFound, e.Capture)
+		}
+		if e.Amount <= 0 {
+			return fmt.Errorf("%w: refund amount must be positive", processor.ErrInvalidRequest)
+		}
+		if left := c.amount - c.refunded; e.Amount > left {
+			return fmt.Errorf("%w: refund amount %d exceeds the %d left to refund", processor.ErrInvalidState, e.Amount, left)
+		}
+		if e.Refund == "" {
+			return errors.New("a refund needs an id")
+		}
+	default:
+		return fmt.Errorf("unknown operation %q", e.Op)
+	}
+	return nil
+}
+
+// apply changes the ledger by e, which check has accepted. It is the only code that changes the
+// ledger, for live calls and replay alike, so a replayed ledger is the ledger that was. s.mu must
+// be held.
+func (s *Simulator) apply(e *entry) {
+	switch e.Op {
+	case opAuth:
+		s.stats.Authorizations++
+		s.perRef[refKey{e.Merchant, e.Reference}]++
+		if e.Verify {
+			s.stats.Verifications++
+		}
+		if e.Decline == nil {
+			a := &authRecord{amount: e.Amount, state: authorized}
+			if e.Verify {
+				a.state = voided
+				s.stats.Voids++
+			}
+			s.auths[e.Auth] = a
+		}
+		if e.Reference != "" {
+			s.results[idemKey{e.Verify, e.Merchant, e.Reference}] = resultOf(e)
+		}
+	case opCapture:
+		a := s.auths[e.Auth]
+		a.state = captured
+		a.captureID = e.Capture
+		s.captures[e.Capture] = &captureRecord{amount: e.Amount}
+		s.stats.Captures++
+	case opVoid:
+		s.auths[e.Auth].state = voided
+		s.stats.Voids++
+	case opRefund:
+		s.captures[e.Capture].refunded += e.Amount
+		s.stats.Refunds++
+	}
+}
+
+// resultOf is what Authorize or Verify answers for the authorization entry e.
+func resultOf(e *entry) result {
+	if e.Decline != nil {
+		return result{decline: &processor.Decline{Code: e.Decline.Code, DeclineCode: e.Decline.DeclineCode,
+			Message: e.Decline.Message, AVSResult: e.AVSResult, CVCResult: e.CVCResult}}
+	}
+	if e.Verify {
+		return result{verif: processor.Verification{AuthorizationID: e.Auth, AuthCode: e.AuthCode,
+			AVSResult: e.AVSResult, CVCResult: e.CVCResult, Voided: true}}
+	}
+	return result{auth: processor.Authorization{ID: e.Auth, AuthCode: e.AuthCode, Amount: e.Amount,
+		Currency: e.Currency, AVSResult: e.AVSResult, CVCResult: e.CVCResult}}
 }
 
 func (r result) err() error {
@@ -325,6 +535,12 @@ func decline(code, declineCode, avs, cvc string) *processor.Decline {
 		msg = messages[code]
 	}
 	return &processor.Decline{Code: code, DeclineCode: declineCode, Message: msg, AVSResult: avs, CVCResult: cvc}
+}
+
+func newKey() []byte {
+	k := make([]byte, 32)
+	rand.Read(k) // never fails; see crypto/rand.Read
+	return k
 }
 
 // newID draws 128 random bits, which makes a collision not worth checking for.

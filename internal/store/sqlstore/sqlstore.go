@@ -698,6 +698,24 @@ func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Pa
 	return out, more, nil
 }
 
+func (t *Tx) StalePayments(status string, updatedBefore time.Time, limit int) ([]*store.Payment, error) {
+	rs, err := t.rows(`SELECT `+paymentCols+` FROM payments WHERE status = ? AND updated < ? ORDER BY updated LIMIT ?`,
+		status, ts(updatedBefore), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []*store.Payment
+	for rs.Next() {
+		p, err := scanPayment(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rs.Err()
+}
+
 // ---- refunds
 
 func (t *Tx) InsertRefund(r *store.Refund) error {

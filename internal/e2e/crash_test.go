@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A payment whose first attempt died after charging (its response never
+// recorded) is resumed by a retry with the same Idempotency-Key: the acquirer
+// sees one authorization and one capture, and the client gets the success.
+func TestPaymentResumesAfterCrash(t *testing.T) { backends(t, testPaymentResumesAfterCrash) }
+
+func testPaymentResumesAfterCrash(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
+	body := map[string]any{"amount": 1500, "token": tok}
+	first := s.call("POST", "/v1/payments", sk, body, "Idempotency-Key", "crashy").want(t, 201)
+	pid := first.str("id")
+
+	// Make the database look as if the server died after the processor
+	// answered but before it recorded anything: payment still processing,
+	// no stored response for the key.
+	db := openDB(t, s)
+	if _, err := db.Exec(rebind(s, `UPDATE payments SET status = 'processing', amount_captured = 0 WHERE id = ?`), pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM idempotency_keys`); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Sim.Stats()
+	again := s.call("POST", "/v1/payments", sk, body, "Idempotency-Key", "crashy").want(t, 201)
+	if again.str("id") != pid || again.str("status") != "succeeded" || dig(again.Body, "amount_captured") != float64(1500) {
+		t.Fatalf("resume: %s", again.Raw)
+	}
+	after := s.Sim.Stats()
+	if after.Authorizations != before.Authorizations || after.Captures != before.Captures {
+		t.Fatalf("the resume charged again: %+v → %+v", before, after)
+	}
+	if n := s.Sim.AuthorizationsFor(s.Dev.ID, pid); n != 1 {
+		t.Fatalf("want 1 authorization for %s, got %d", pid, n)
+	}
+}
+
+// A payment left processing by a crash, with nobody retrying, is settled at
+// the next start: the acquirer is asked, a live authorization is reversed,
+// and the payment is failed with that explanation.
+func TestReconcileInterruptedPayments(t *testing.T) { backends(t, testReconcileInterruptedPayments) }
+
+func testReconcileInterruptedPayments(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
+	held := s.call("POST", "/v1/payments", sk, map[string]any{"amount": 900, "token": tok, "capture": false}).want(t, 201).str("id")
+	never := s.call("POST", "/v1/payments", sk, map[string]any{"amount": 800, "token": tok, "capture": false}).want(t, 201).str("id")
+	db := openDB(t, s)
+	// "held": authorized at the acquirer, never finished here.
+	if _, err := db.Exec(rebind(s, `UPDATE payments SET status = 'processing', updated = 0 WHERE id = ?`), held); err != nil {
+		t.Fatal(err)
+	}
+	// "never": the acquirer never heard of it (a fresh id it has no record of).
+	ghost := "pay_" + strings.Repeat("a", 26)
+	if _, err := db.Exec(rebind(s, `UPDATE payments SET status = 'processing', updated = 0, id = ? WHERE id = ?`), ghost, never); err != nil {
+		t.Fatal(err)
+	}
+	sim := s.Sim
+	s2 := start(t, withDataDir(s.DataDir), withDatabaseURL(s.cfg.DatabaseURL), withSim(sim)) // reconcile runs at start
+	s.stop()
+	waitFor(t, func() bool {
+		return s2.call("GET", "/v1/payments/"+held, sk, nil).str("status") == "failed" &&
+			s2.call("GET", "/v1/payments/"+ghost, sk, nil).str("status") == "failed"
+	})
+	h := s2.call("GET", "/v1/payments/"+held, sk, nil).want(t, 200)
+	if !strings.Contains(h.str("failure", "message"), "reversed") {
+		t.Fatalf("held payment: %s", h.Raw)
+	}
+	if a, err := sim.Lookup(context.Background(), s.Dev.ID, held); err != nil || !a.Voided {
+		t.Fatalf("the interrupted authorization must be voided at the acquirer: %+v %v", a, err)
+	}
+	g := s2.call("GET", "/v1/payments/"+ghost, sk, nil).want(t, 200)
+	if !strings.Contains(g.str("failure", "message"), "before the card was charged") {
+		t.Fatalf("ghost payment: %s", g.Raw)
+	}
+	if !bytes.Contains([]byte(s2.Logs.String()), []byte("reconciled an interrupted payment")) {
+		t.Fatal("reconciliation must be logged")
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 200 {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("condition not met within 10 s")
+}

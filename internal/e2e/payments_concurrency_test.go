@@ -1,0 +1,436 @@
+package e2e
+
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/coffer-vault/coffer/internal/processor/simulator"
+)
+
+// payParallel runs n copies of fn at once (released together) and returns
+// their responses in order.
+func payParallel(n int, fn func(i int) resp) []resp {
+	out := make([]resp, n)
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-gate
+			out[i] = fn(i)
+		}()
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	return out
+}
+
+// payStatuses counts responses by status.
+func payStatuses(rs []resp) map[int]int {
+	m := map[int]int{}
+	for _, r := range rs {
+		m[r.Status]++
+	}
+	return m
+}
+
+// payStatsDelta is after − before.
+func payStatsDelta(before, after simulator.Stats) simulator.Stats {
+	return simulator.Stats{
+		Authorizations: after.Authorizations - before.Authorizations, Captures: after.Captures - before.Captures,
+		Voids: after.Voids - before.Voids, Refunds: after.Refunds - before.Refunds, Verifications: after.Verifications - before.Verifications,
+	}
+}
+
+// TestPaymentIdempotencyConcurrent: 50 concurrent POST /v1/payments with one
+// Idempotency-Key all get the same status and the same bytes, the processor
+// authorizes (and captures) exactly once, and one payment exists. The same
+// holds for a declined charge (one authorization, one failed payment, the
+// same 402 bytes), for a concurrent capture with one key, and a reused key
+// with another body is a 409.
+func TestPaymentIdempotencyConcurrent(t *testing.T) { backends(t, testPaymentIdempotencyConcurrent) }
+
+func testPaymentIdempotencyConcurrent(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	declTok := payToken(t, s, sk, "4000000000000341")
+
+	body := payTok(tok, 1000, "order_id", "idem-1", "metadata", map[string]string{"k": "v"})
+	sim := s.Sim.Stats()
+	out := payParallel(50, func(int) resp { return payCreate(s, sk, body, "Idempotency-Key", "pay-key-1") })
+	for i, r := range out {
+		if r.Status != out[0].Status || !bytes.Equal(r.Raw, out[0].Raw) {
+			t.Fatalf("response %d differs: %d %s\nvs %d %s", i, r.Status, r.Raw, out[0].Status, out[0].Raw)
+		}
+	}
+	p := payOK(t, out[0], 201, "succeeded")
+	pid := p["id"].(string)
+	if d := payStatsDelta(sim, s.Sim.Stats()); d.Authorizations != 1 || d.Captures != 1 {
+		t.Errorf("50 requests with one key: the processor authorized %d and captured %d times, want 1 and 1", d.Authorizations, d.Captures)
+	}
+	if n := s.Sim.AuthorizationsFor(s.Dev.ID, pid); n != 1 {
+		t.Errorf("AuthorizationsFor(%s) = %d, want 1", pid, n)
+	}
+	if ids := payAllIDs(t, s, sk); !slices.Equal(ids, []string{pid}) {
+		t.Errorf("want exactly payment %s, got %v", pid, ids)
+	}
+	// A sequential retry replays too, marked as a replay.
+	r := payCreate(s, sk, body, "Idempotency-Key", "pay-key-1")
+	if !bytes.Equal(r.Raw, out[0].Raw) || r.Status != 201 || r.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("sequential replay: %d %q %s", r.Status, r.Header.Get("Idempotent-Replayed"), r.Raw)
+	}
+	// Same key, another body: 409, nothing charged.
+	sim = s.Sim.Stats()
+	payRefused(t, payCreate(s, sk, payTok(tok, 1001, "order_id", "idem-1"), "Idempotency-Key", "pay-key-1"), 409, "idempotency_error", anyParam, anyParam)
+	if d := payStatsDelta(sim, s.Sim.Stats()); d != (simulator.Stats{}) {
+		t.Errorf("a reused key reached the processor: %+v", d)
+	}
+
+	// A decline under one key: 50 × the same 402, one authorization, one failed payment.
+	sim = s.Sim.Stats()
+	out = payParallel(50, func(int) resp { return payCreate(s, sk, payTok(declTok, 1000), "Idempotency-Key", "pay-key-2") })
+	for i, r := range out {
+		if r.Status != 402 || !bytes.Equal(r.Raw, out[0].Raw) {
+			t.Fatalf("declined response %d differs: %d %s\nvs %s", i, r.Status, r.Raw, out[0].Raw)
+		}
+	}
+	f := payDeclined(t, s, sk, out[0], "card_declined", "generic_decline")
+	if d := payStatsDelta(sim, s.Sim.Stats()); d.Authorizations != 1 {
+		t.Errorf("a declined charge under one key was authorized %d times", d.Authorizations)
+	}
+	if ids := payAllIDs(t, s, sk); !slices.Equal(ids, []string{f["id"].(string), pid}) {
+		t.Errorf("want the failed and the succeeded payment, got %v", ids)
+	}
+
+	// Another merchant's identical key is unrelated: its own new payment.
+	m2 := s.newMerchant("m2")
+	tok2 := payToken(t, s, m2.SecretKey, "4242424242424242")
+	sim = s.Sim.Stats()
+	other := payOK(t, payCreate(s, m2.SecretKey, payTok(tok2, 1000, "order_id", "idem-1", "metadata", map[string]string{"k": "v"}), "Idempotency-Key", "pay-key-1"), 201, "succeeded")
+	if other["id"] == pid || payStatsDelta(sim, s.Sim.Stats()).Authorizations != 1 {
+		t.Errorf("merchant 2's request with merchant 1's key must be a new payment: %v", other["id"])
+	}
+
+	// One key, two different bodies at once: one request runs, the callers
+	// with its body get its answer, the others 409; one authorization.
+	sim = s.Sim.Stats()
+	bodies := []map[string]any{payTok(tok, 3000), payTok(tok, 4000)}
+	out = payParallel(20, func(i int) resp { return payCreate(s, sk, bodies[i%2], "Idempotency-Key", "pay-key-3") })
+	var winner []byte
+	for i, r := range out {
+		if r.Status == 201 {
+			if winner == nil {
+				winner = r.Raw
+			}
+			if amt := payNum(r.Body, "amount"); amt != int64(bodies[i%2]["amount"].(int)) || !bytes.Equal(r.Raw, winner) {
+				t.Errorf("caller %d (amount %v) got %s", i, bodies[i%2]["amount"], r.Raw)
+			}
+		} else {
+			payRefused(t, r, 409, "idempotency_error", anyParam, anyParam)
+		}
+	}
+	if winner == nil || payStatuses(out)[201] != 10 || payStatsDelta(sim, s.Sim.Stats()).Authorizations != 1 {
+		t.Errorf("one key, two bodies: %v, processor %+v", payStatuses(out), payStatsDelta(sim, s.Sim.Stats()))
+	}
+
+	// A capture under one key from 20 callers: one capture, identical answers.
+	a := payOK(t, payCreate(s, sk, payTok(tok, 800, "capture", false)), 201, "requires_capture")
+	sim = s.Sim.Stats()
+	out = payParallel(20, func(int) resp {
+		return s.call("POST", "/v1/payments/"+a["id"].(string)+"/capture", sk, map[string]any{"amount": 500}, "Idempotency-Key", "cap-key")
+	})
+	for i, r := range out {
+		if r.Status != 200 || !bytes.Equal(r.Raw, out[0].Raw) {
+			t.Fatalf("capture response %d differs: %d %s\nvs %s", i, r.Status, r.Raw, out[0].Raw)
+		}
+	}
+	if d := payStatsDelta(sim, s.Sim.Stats()); d.Captures != 1 {
+		t.Errorf("captures under one key: %d", d.Captures)
+	}
+	if g := payGet(t, s, sk, a["id"].(string)); payNum(g, "amount_captured") != 500 {
+		t.Errorf("captured: %v", g)
+	}
+}
+
+// TestPaymentReplayAfterRestart: a payment, a decline and a capture made
+// with Idempotency-Keys replay byte for byte from a restarted server (whose
+// new simulator never sees a call), and nothing new is recorded.
+func TestPaymentReplayAfterRestart(t *testing.T) { backends(t, testPaymentReplayAfterRestart) }
+
+func testPaymentReplayAfterRestart(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	payBodyA := payTok(tok, 1000, "order_id", "r-1", "description", "replayed")
+	first := payCreate(s, sk, payBodyA, "Idempotency-Key", "restart-pay").want(t, 201)
+	declBody := payCard("4000000000009995", 1000)
+	decl := payCreate(s, sk, declBody, "Idempotency-Key", "restart-decl").want(t, 402)
+	auth := payOK(t, payCreate(s, sk, payTok(tok, 900, "capture", false)), 201, "requires_capture")
+	capPath := "/v1/payments/" + auth["id"].(string) + "/capture"
+	capd := s.call("POST", capPath, sk, map[string]any{"amount": 900}, "Idempotency-Key", "restart-cap").want(t, 200)
+	refPath := "/v1/payments/" + first.str("id") + "/refunds"
+	ref := s.call("POST", refPath, sk, map[string]any{"amount": 250}, "Idempotency-Key", "restart-ref").want(t, 201)
+	ids := payAllIDs(t, s, sk)
+	pay := payGet(t, s, sk, first.str("id"))
+
+	s2 := s.restart()
+	for _, c := range []struct {
+		name, path, key string
+		body            any
+		was             resp
+	}{
+		{"payment", "/v1/payments", "restart-pay", payBodyA, first},
+		{"decline", "/v1/payments", "restart-decl", declBody, decl},
+		{"capture", capPath, "restart-cap", map[string]any{"amount": 900}, capd},
+		{"refund", refPath, "restart-ref", map[string]any{"amount": 250}, ref},
+	} {
+		r := s2.call("POST", c.path, sk, c.body, "Idempotency-Key", c.key)
+		if r.Status != c.was.Status || !bytes.Equal(r.Raw, c.was.Raw) {
+			t.Errorf("%s: after a restart the stored response must replay:\n%d %s\n%d %s", c.name, r.Status, r.Raw, c.was.Status, c.was.Raw)
+		}
+	}
+	if st := s2.Sim.Stats(); st != (simulator.Stats{}) {
+		t.Errorf("a replay after the restart reached the processor: %+v", st)
+	}
+	if got := payAllIDs(t, s2, sk); !slices.Equal(got, ids) {
+		t.Errorf("payments after the replays: %v, want %v", got, ids)
+	}
+	if got := payGet(t, s2, sk, first.str("id")); !reflect.DeepEqual(got, pay) || payNum(got, "amount_refunded") != 250 {
+		t.Errorf("the payment changed across the replays:\n%v\n%v", got, pay)
+	}
+}
+
+// TestPaymentConcurrentCaptures: 20 simultaneous full captures of one
+// authorization — exactly one 200, the rest 409 operation_in_progress or 422
+// invalid_state, one capture at the processor, amount_captured the amount.
+func TestPaymentConcurrentCaptures(t *testing.T) { backends(t, testPaymentConcurrentCaptures) }
+
+func testPaymentConcurrentCaptures(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	for round := range 3 {
+		a := payOK(t, payCreate(s, sk, payTok(tok, 1000, "capture", false)), 201, "requires_capture")
+		id := a["id"].(string)
+		sim := s.Sim.Stats()
+		out := payParallel(20, func(int) resp {
+			return s.call("POST", "/v1/payments/"+id+"/capture", sk, map[string]any{"amount": 1000})
+		})
+		won := 0
+		for _, r := range out {
+			switch r.Status {
+			case 200:
+				won++
+				if q := payShape(t, r.Body); q["status"] != "succeeded" || payNum(q, "amount_captured") != 1000 {
+					t.Errorf("winning capture: %s", r.Raw)
+				}
+			case 409:
+				payRefused(t, r, 409, anyParam, "operation_in_progress", anyParam)
+			case 422:
+				payRefused(t, r, 422, "invalid_request_error", "invalid_state", anyParam)
+			default:
+				t.Errorf("round %d: capture answered %d: %s", round, r.Status, r.Raw)
+			}
+		}
+		if won != 1 {
+			t.Errorf("round %d: %d captures succeeded, want exactly 1 (%v)", round, won, payStatuses(out))
+		}
+		if d := payStatsDelta(sim, s.Sim.Stats()); d.Captures != 1 || d.Voids != 0 {
+			t.Errorf("round %d: processor %+v, want one capture", round, d)
+		}
+		if g := payGet(t, s, sk, id); g["status"] != "succeeded" || payNum(g, "amount_captured") != 1000 || payNum(g, "amount_capturable") != 0 {
+			t.Errorf("round %d: after the race: %v", round, g)
+		}
+	}
+}
+
+// TestPaymentConcurrentRefunds: 30 simultaneous refunds of 100 on a captured
+// 1000 — exactly 10 succeed, the rest are 400/422, the processor refunds
+// exactly 10 times, and the payment ends fully refunded with 10 refunds.
+func TestPaymentConcurrentRefunds(t *testing.T) { backends(t, testPaymentConcurrentRefunds) }
+
+func testPaymentConcurrentRefunds(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	p := payOK(t, payCreate(s, sk, payTok(tok, 1000)), 201, "succeeded")
+	id := p["id"].(string)
+	sim := s.Sim.Stats()
+	out := payParallel(30, func(int) resp {
+		return s.call("POST", "/v1/payments/"+id+"/refunds", sk, map[string]any{"amount": 100})
+	})
+	var refundIDs []string
+	for _, r := range out {
+		switch r.Status {
+		case 201:
+			rf := payRefundShape(t, r.Body)
+			if payNum(rf, "amount") != 100 || rf["status"] != "succeeded" || rf["payment"] != id {
+				t.Errorf("refund: %s", r.Raw)
+			}
+			refundIDs = append(refundIDs, rf["id"].(string))
+		case 400:
+			payRefused(t, r, 400, "invalid_request_error", "amount_too_large", "amount")
+		case 422:
+			payRefused(t, r, 422, "invalid_request_error", anyParam, anyParam)
+		default:
+			t.Errorf("refund answered %d: %s", r.Status, r.Raw)
+		}
+	}
+	if len(refundIDs) != 10 {
+		t.Errorf("%d refunds of 100 succeeded on a 1000 payment, want exactly 10 (%v)", len(refundIDs), payStatuses(out))
+	}
+	if d := payStatsDelta(sim, s.Sim.Stats()); d.Refunds != 10 {
+		t.Errorf("the processor refunded %d times, want 10", d.Refunds)
+	}
+	g := payGet(t, s, sk, id)
+	if payNum(g, "amount_refunded") != 1000 || g["refunded"] != true || len(g["refunds"].([]any)) != 10 {
+		t.Errorf("after the race: %v", g)
+	}
+	lr := s.call("GET", "/v1/payments/"+id+"/refunds", sk, nil).want(t, 200)
+	var listed []string
+	for _, d := range lr.Body["data"].([]any) {
+		listed = append(listed, payRefundShape(t, d)["id"].(string))
+	}
+	if !biSameSet(listed, refundIDs) {
+		t.Errorf("listed refunds %v, answered %v", listed, refundIDs)
+	}
+	payRefused(t, s.call("POST", "/v1/payments/"+id+"/refunds", sk, map[string]any{"amount": 1}), 422, "invalid_request_error", anyParam, anyParam)
+
+	// 10 simultaneous "refund the rest": one refunds everything, the rest are 422.
+	p = payOK(t, payCreate(s, sk, payTok(tok, 1000)), 201, "succeeded")
+	id = p["id"].(string)
+	sim = s.Sim.Stats()
+	out = payParallel(10, func(int) resp { return s.call("POST", "/v1/payments/"+id+"/refunds", sk, nil) })
+	for _, r := range out {
+		switch r.Status {
+		case 201:
+			if payNum(r.Body, "amount") != 1000 {
+				t.Errorf("default refund: %s", r.Raw)
+			}
+		case 422:
+			payRefused(t, r, 422, "invalid_request_error", anyParam, anyParam)
+		default:
+			t.Errorf("default refund answered %d: %s", r.Status, r.Raw)
+		}
+	}
+	if n := payStatuses(out)[201]; n != 1 || payStatsDelta(sim, s.Sim.Stats()).Refunds != 1 {
+		t.Errorf("simultaneous full refunds: %d succeeded, processor %+v", n, payStatsDelta(sim, s.Sim.Stats()))
+	}
+	if g := payGet(t, s, sk, id); payNum(g, "amount_refunded") != 1000 {
+		t.Errorf("after simultaneous full refunds: %v", g)
+	}
+}
+
+// TestPaymentCaptureVsCancel: captures and cancels of one authorization at
+// once — exactly one request wins, the payment ends in the winner's state
+// and the processor did exactly that one thing.
+func TestPaymentCaptureVsCancel(t *testing.T) { backends(t, testPaymentCaptureVsCancel) }
+
+func testPaymentCaptureVsCancel(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	for round := range 6 {
+		a := payOK(t, payCreate(s, sk, payTok(tok, 1000, "capture", false)), 201, "requires_capture")
+		id := a["id"].(string)
+		sim := s.Sim.Stats()
+		out := payParallel(10, func(i int) resp {
+			if (i+round)%2 == 0 {
+				return s.call("POST", "/v1/payments/"+id+"/capture", sk, nil)
+			}
+			return s.call("POST", "/v1/payments/"+id+"/cancel", sk, nil)
+		})
+		var winners []string
+		for i, r := range out {
+			op := map[bool]string{true: "capture", false: "cancel"}[(i+round)%2 == 0]
+			switch r.Status {
+			case 200:
+				winners = append(winners, op+"→"+r.str("status"))
+			case 409:
+				payRefused(t, r, 409, anyParam, "operation_in_progress", anyParam)
+			case 422:
+				payRefused(t, r, 422, "invalid_request_error", "invalid_state", anyParam)
+			default:
+				t.Errorf("round %d: %s answered %d: %s", round, op, r.Status, r.Raw)
+			}
+		}
+		g := payGet(t, s, sk, id)
+		d := payStatsDelta(sim, s.Sim.Stats())
+		switch {
+		case len(winners) != 1:
+			t.Errorf("round %d: winners %v, want exactly one", round, winners)
+		case winners[0] == "capture→succeeded":
+			if g["status"] != "succeeded" || payNum(g, "amount_captured") != 1000 || d.Captures != 1 || d.Voids != 0 {
+				t.Errorf("round %d: capture won, payment %v, processor %+v", round, g["status"], d)
+			}
+		case winners[0] == "cancel→canceled":
+			if g["status"] != "canceled" || payNum(g, "amount_captured") != 0 || d.Captures != 0 || d.Voids != 1 {
+				t.Errorf("round %d: cancel won, payment %v, processor %+v", round, g["status"], d)
+			}
+		default:
+			t.Errorf("round %d: winner %v", round, winners)
+		}
+	}
+}
+
+// TestPaymentKeyReusedAfterRetention: API.md keeps Idempotency-Keys "at
+// least 24 hours"; the server sweeps them after its retention. A key used
+// again once swept starts a new request: a payment for another amount must
+// be charged and answered as itself, never answered with the old payment.
+// (The sweep is simulated by deleting the key's row, which is exactly what
+// Keeper.Sweep does.)
+func TestPaymentKeyReusedAfterRetention(t *testing.T) {
+	s := start(t)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	old := payOK(t, payCreate(s, sk, payTok(tok, 1000, "order_id", "A-1"), "Idempotency-Key", "order-42"), 201, "succeeded")
+
+	if _, err := openDB(t, s).Exec(`DELETE FROM idempotency_keys`); err != nil {
+		t.Fatal(err)
+	}
+	sim := s.Sim.Stats()
+	r := payCreate(s, sk, payTok(tok, 2000, "order_id", "B-7"), "Idempotency-Key", "order-42")
+	if r.Status != 201 || r.str("id") == old["id"] || payNum(r.Body, "amount") != 2000 || r.str("order_id") != "B-7" {
+		t.Errorf("a new request under a swept key was answered with another payment (%s, amount %d, order %q); want a new payment of 2000 for B-7: %s",
+			r.str("id"), payNum(r.Body, "amount"), r.str("order_id"), biShort(r.Raw))
+	}
+	if d := payStatsDelta(sim, s.Sim.Stats()); d.Authorizations != 1 {
+		t.Errorf("the new request was not charged: processor %+v", d)
+	}
+	if ids := payAllIDs(t, s, sk); len(ids) != 2 {
+		t.Errorf("want 2 payments, got %v", ids)
+	}
+}
+
+// TestPaymentConcurrentSaveCard: the same card saved by simultaneous
+// payments for one customer ends with one token, which every payment names.
+func TestPaymentConcurrentSaveCard(t *testing.T) { backends(t, testPaymentConcurrentSaveCard) }
+
+func testPaymentConcurrentSaveCard(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	cid := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "race-saver"}).want(t, 201).str("id")
+	out := payParallel(10, func(i int) resp {
+		return payCreate(s, sk, payCard("5555555555554444", 100+i, "save_card", true, "customer", cid))
+	})
+	toks := map[any]int{}
+	for _, r := range out {
+		if r.Status != 201 {
+			t.Errorf("save_card payment: %d %s", r.Status, biShort(r.Raw))
+			continue
+		}
+		toks[payShape(t, r.Body)["token"]]++
+	}
+	l := s.call("GET", "/v1/tokens?customer="+cid, sk, nil).want(t, 200)
+	if d := l.Body["data"].([]any); len(toks) != 1 || len(d) != 1 || toks[dig(d[0], "id")] != 10 {
+		t.Errorf("one card saved 10 times at once for one customer: payments name %v, customer lists %s", toks, biShort(l.Raw))
+	}
+}
