@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"sync"
@@ -432,5 +433,75 @@ func testPaymentConcurrentSaveCard(t *testing.T, opts ...option) {
 	l := s.call("GET", "/v1/tokens?customer="+cid, sk, nil).want(t, 200)
 	if d := l.Body["data"].([]any); len(toks) != 1 || len(d) != 1 || toks[dig(d[0], "id")] != 10 {
 		t.Errorf("one card saved 10 times at once for one customer: payments name %v, customer lists %s", toks, biShort(l.Raw))
+	}
+}
+
+// TestPaymentCaptureResumesAfterCrash: a capture (or cancel) whose server
+// died after the acquirer acted but before the payment was updated leaves
+// the payment claimed, in requires_capture. Once the claim's lease has
+// lapsed, a retry must settle it from what the acquirer did — succeeded with
+// the captured amount (canceled) — without a second capture, and the
+// payment must then be refundable. Money the acquirer captured must never be
+// stuck behind a payment that says requires_capture.
+func TestPaymentCaptureResumesAfterCrash(t *testing.T) {
+	backends(t, testPaymentCaptureResumesAfterCrash)
+}
+
+func testPaymentCaptureResumesAfterCrash(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	db := openDB(t, s)
+	// crashBefore rewinds a payment to how a crash between the acquirer's
+	// answer and the release would have left it: still requires_capture,
+	// claimed for op by a holder whose lease has lapsed, no response stored
+	// for the request's Idempotency-Key.
+	crashBefore := func(id, op string) {
+		t.Helper()
+		var procJSON string
+		if err := db.QueryRow(rebind(s, `SELECT processor FROM payments WHERE id = ?`), id).Scan(&procJSON); err != nil {
+			t.Fatal(err)
+		}
+		var proc map[string]any
+		if err := json.Unmarshal([]byte(procJSON), &proc); err != nil {
+			t.Fatalf("processor column: %v: %s", err, procJSON)
+		}
+		delete(proc, "capture_id")
+		pj, _ := json.Marshal(proc)
+		if _, err := db.Exec(rebind(s, `UPDATE payments SET status = 'requires_capture', amount_captured = 0, amount_capturable = amount,
+			pending_op = ?, pending_until = 1, processor = ? WHERE id = ?`), op, string(pj), id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`DELETE FROM idempotency_keys`); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Cancel: voiding again is harmless, so the retry recovers.
+	c := payOK(t, payCreate(s, sk, payTok(tok, 700, "capture", false)), 201, "requires_capture")["id"].(string)
+	payOK(t, s.call("POST", "/v1/payments/"+c+"/cancel", sk, nil, "Idempotency-Key", "cancel-crash"), 200, "canceled")
+	crashBefore(c, "cancel")
+	if r := s.call("POST", "/v1/payments/"+c+"/cancel", sk, nil, "Idempotency-Key", "cancel-crash"); r.Status != 200 || r.str("status") != "canceled" {
+		t.Errorf("cancel retried after a crash: %d %s", r.Status, biShort(r.Raw))
+	}
+
+	// Capture.
+	id := payOK(t, payCreate(s, sk, payTok(tok, 1000, "capture", false)), 201, "requires_capture")["id"].(string)
+	payOK(t, s.call("POST", "/v1/payments/"+id+"/capture", sk, nil, "Idempotency-Key", "cap-crash"), 200, "succeeded")
+	crashBefore(id, "capture")
+	sim := s.Sim.Stats()
+	r := s.call("POST", "/v1/payments/"+id+"/capture", sk, nil, "Idempotency-Key", "cap-crash")
+	if r.Status != 200 || r.str("status") != "succeeded" || payNum(r.Body, "amount_captured") != 1000 {
+		t.Errorf("capture retried after a crash (the acquirer had captured 1000): %d %s", r.Status, biShort(r.Raw))
+	}
+	if d := payStatsDelta(sim, s.Sim.Stats()); d.Captures != 0 {
+		t.Errorf("the retry captured again: %+v", d)
+	}
+	g := payGet(t, s, sk, id)
+	if g["status"] != "succeeded" || payNum(g, "amount_captured") != 1000 {
+		t.Errorf("the acquirer captured 1000 but the payment says %v (captured %d)", g["status"], payNum(g, "amount_captured"))
+	}
+	if rf := s.call("POST", "/v1/payments/"+id+"/refunds", sk, nil); rf.Status != 201 || payNum(rf.Body, "amount") != 1000 {
+		t.Errorf("the captured money cannot be refunded: %d %s", rf.Status, biShort(rf.Raw))
 	}
 }

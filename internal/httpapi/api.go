@@ -249,7 +249,9 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		r = r.WithContext(payment.WithIdempotencyKey(r.Context(), key))
+		// The claim's creation time scopes derived ids to this use of the key:
+		// a retry of a crashed attempt shares it, a reuse after expiry does not.
+		r = r.WithContext(payment.WithIdempotencyKey(r.Context(), key+"|"+strconv.FormatInt(claim.Created.UnixMicro(), 10)))
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		next(rec, r)
 		if rec.status >= 500 {

@@ -55,6 +55,9 @@ type Claim struct {
 	merchant string
 	key      string
 	done     chan struct{}
+	// Created is when the key was first claimed. A claim taken over from a
+	// crashed holder keeps it; a key used again after it expired gets a new one.
+	Created time.Time
 }
 
 // Begin either claims the key (returning a Claim), or returns the stored
@@ -65,12 +68,13 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 	for {
 		var claimed bool
 		var replay *Response
+		var created time.Time
 		err := k.st.Write(ctx, func(tx store.Tx) error {
-			claimed, replay = false, nil // fn may be retried by the backend: no state from a failed attempt
-			now := k.now()
+			claimed, replay = false, nil              // fn may be retried by the backend: no state from a failed attempt
+			now := k.now().Truncate(time.Microsecond) // the stores keep microseconds
 			r, err := tx.GetIdempotency(merchantID, key)
 			if errors.Is(err, store.ErrNotFound) {
-				claimed = true
+				claimed, created = true, now
 				return tx.InsertIdempotency(&store.Idempotency{MerchantID: merchantID, Key: key, RequestHash: requestHash,
 					State: store.IdemStarted, Created: now, LockedUntil: now.Add(Lease)})
 			}
@@ -87,7 +91,7 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 			if r.LockedUntil.After(now) {
 				return nil // held by a live request: wait
 			}
-			claimed = true // the holder died: take over
+			claimed, created = true, r.Created // the holder died: take over
 			r.LockedUntil = now.Add(Lease)
 			return tx.UpdateIdempotency(r)
 		})
@@ -100,7 +104,7 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 		case replay != nil:
 			return nil, replay, nil
 		case claimed:
-			c := &Claim{k: k, merchant: merchantID, key: key, done: make(chan struct{})}
+			c := &Claim{k: k, merchant: merchantID, key: key, done: make(chan struct{}), Created: created}
 			k.mu.Lock()
 			k.running[merchantID+"\x00"+key] = c.done
 			k.mu.Unlock()
