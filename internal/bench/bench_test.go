@@ -305,6 +305,7 @@ func TestCancel(t *testing.T) {
 func BenchmarkHealthz(b *testing.B)  { benchScenario(b, Healthz) }
 func BenchmarkTokenize(b *testing.B) { benchScenario(b, Tokenize) }
 func BenchmarkValidate(b *testing.B) { benchScenario(b, Validate) }
+func BenchmarkPay(b *testing.B)      { benchScenario(b, Pay) }
 
 func benchScenario(b *testing.B, scenario string) {
 	o := Options{Scenario: scenario, Concurrency: DefaultConcurrency, Duration: 3 * time.Second, Warmup: 500 * time.Millisecond}

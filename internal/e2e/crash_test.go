@@ -100,3 +100,30 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not met within 10 s")
 }
+
+// A capture whose server died after the acquirer captured (claim left held,
+// our record still requires_capture) is settled at the next start from what
+// the acquirer did, with nobody retrying.
+func TestReconcileLapsedCapture(t *testing.T) { backends(t, testReconcileLapsedCapture) }
+
+func testReconcileLapsedCapture(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
+	pid := s.call("POST", "/v1/payments", sk, map[string]any{"amount": 1200, "token": tok, "capture": false}).want(t, 201).str("id")
+	s.call("POST", "/v1/payments/"+pid+"/capture", sk, nil).want(t, 200)
+	db := openDB(t, s)
+	if _, err := db.Exec(rebind(s, `UPDATE payments SET status = 'requires_capture', amount_captured = 0, amount_capturable = 1200,
+		pending_op = 'capture', pending_until = 1 WHERE id = ?`), pid); err != nil {
+		t.Fatal(err)
+	}
+	sim := s.Sim
+	s.stop()
+	s2 := start(t, withDataDir(s.DataDir), withDatabaseURL(s.cfg.DatabaseURL), withSim(sim))
+	waitFor(t, func() bool { return s2.call("GET", "/v1/payments/"+pid, sk, nil).str("status") == "succeeded" })
+	p := s2.call("GET", "/v1/payments/"+pid, sk, nil).want(t, 200)
+	if dig(p.Body, "amount_captured") != float64(1200) || dig(p.Body, "amount_capturable") != float64(0) {
+		t.Fatalf("settled capture: %s", p.Raw)
+	}
+	s2.call("POST", "/v1/payments/"+pid+"/refunds", sk, nil).want(t, 201) // the money is refundable again
+}

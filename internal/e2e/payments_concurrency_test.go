@@ -2,12 +2,18 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/coffer-vault/coffer/internal/app"
+	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
 )
 
@@ -503,5 +509,90 @@ func testPaymentCaptureResumesAfterCrash(t *testing.T, opts ...option) {
 	}
 	if rf := s.call("POST", "/v1/payments/"+id+"/refunds", sk, nil); rf.Status != 201 || payNum(rf.Body, "amount") != 1000 {
 		t.Errorf("the captured money cannot be refunded: %d %s", rf.Status, biShort(rf.Raw))
+	}
+}
+
+// payGateProc is the simulator with one seam: when armed, Capture does its
+// work at the acquirer and then holds its answer until the request that
+// asked has been abandoned by its client — the acquirer's answer arriving
+// after the shopper's browser or the merchant's HTTP client timed out.
+type payGateProc struct {
+	*simulator.Simulator
+	armed    atomic.Bool
+	captured chan struct{}
+}
+
+func (g *payGateProc) Capture(ctx context.Context, authorizationID string, amount int64) (processor.Capture, error) {
+	c, err := g.Simulator.Capture(context.WithoutCancel(ctx), authorizationID, amount)
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.captured)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return c, err
+}
+
+func payWithProcessor(p processor.Processor) option { return func(c *app.Config) { c.Processor = p } }
+
+// TestPaymentClientGoneAfterCapture: the client of POST /v1/payments (with
+// an Idempotency-Key) disconnects after the acquirer has captured but before
+// the server recorded it, and retries with the same key and body, as every
+// client does after a timeout. The retry must find that payment — one
+// authorization and one capture at the acquirer, one payment — never charge
+// the card a second time.
+func TestPaymentClientGoneAfterCapture(t *testing.T) { backends(t, testPaymentClientGoneAfterCapture) }
+
+func testPaymentClientGoneAfterCapture(t *testing.T, opts ...option) {
+	inner := simulator.New()
+	gp := &payGateProc{Simulator: inner, captured: make(chan struct{})}
+	s := start(t, append(opts, payWithProcessor(gp))...)
+	sk := s.Dev.SecretKey
+	tok := payToken(t, s, sk, "4242424242424242")
+	body, _ := json.Marshal(payTok(tok, 1000, "order_id", "timeout-1"))
+	sim := inner.Stats()
+
+	gp.armed.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, "POST", s.URL+"/v1/payments", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+sk)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "timeout-key")
+	gone := make(chan error, 1)
+	go func() {
+		res, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		gone <- err
+	}()
+	select {
+	case <-gp.captured:
+	case err := <-gone:
+		t.Fatalf("the first attempt ended before the acquirer captured: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first attempt never reached Capture")
+	}
+	cancel() // the client gives up
+	<-gone
+
+	// The retry: same key, same body (it waits for the abandoned attempt to end).
+	r := s.call("POST", "/v1/payments", sk, body, "Idempotency-Key", "timeout-key")
+	d := payStatsDelta(sim, inner.Stats())
+	ids := payAllIDs(t, s, sk)
+	if d.Authorizations != 1 || d.Captures != 1 || len(ids) != 1 {
+		var statuses []string
+		for _, id := range ids {
+			statuses = append(statuses, id+"="+payGet(t, s, sk, id)["status"].(string))
+		}
+		t.Errorf("a retry after the client timed out charged the card again: the acquirer made %d authorizations and %d captures, payments %v; the retry got %d %s",
+			d.Authorizations, d.Captures, statuses, r.Status, biShort(r.Raw))
+	}
+	if r.Status != 201 || r.str("status") != "succeeded" || payNum(r.Body, "amount_captured") != 1000 {
+		t.Errorf("the retry must answer the captured payment: %d %s", r.Status, biShort(r.Raw))
 	}
 }

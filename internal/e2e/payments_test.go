@@ -740,6 +740,20 @@ func TestPaymentTestCards(t *testing.T) {
 			}
 		}
 	})
+	// The challenge card as a token: an active token charges (or waits for the
+	// card holder); a token still waiting for its own challenge is refused 402.
+	t.Run("token/3-D Secure", func(t *testing.T) {
+		tr := tokenize(t, s, sk, map[string]any{"card": tcCard("4000002500003155")}).want(t, 201)
+		r := payCreate(s, sk, payTok(tr.str("id"), 1500))
+		switch {
+		case tr.str("status") != "active":
+			payDeclined(t, s, sk, r, "card_declined", "")
+		case r.Status == 201 && r.str("status") == "requires_action":
+			payShape(t, r.Body)
+		default:
+			payOK(t, r, 201, "succeeded")
+		}
+	})
 }
 
 // TestPaymentTokenProblems: a token that cannot be charged. Unknown and

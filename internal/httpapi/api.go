@@ -255,8 +255,8 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 		rec := &recorder{header: http.Header{}, status: http.StatusOK}
 		next(rec, r)
 		if rec.status >= 500 {
-			if err := claim.Abandon(r.Context()); err != nil {
-				a.log.Error("idempotency: abandon failed", "request_id", w.Header().Get("Request-Id"), "error", err.Error())
+			if err := claim.Release(r.Context()); err != nil {
+				a.log.Error("idempotency: release failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
 			}
 		} else if err := claim.Finish(r.Context(), idempotency.Response{Status: rec.status, Body: rec.body.Bytes()}); err != nil {
 			a.fail(w, r, err)

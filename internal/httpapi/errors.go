@@ -60,6 +60,6 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, ae)
 		return
 	}
-	a.log.Error("request failed", "request_id", w.Header().Get("Request-Id"), "path", r.URL.Path, "error", err.Error())
+	a.log.Error("request failed", "request_id", payment.RequestID(r.Context()), "path", r.URL.Path, "error", err.Error())
 	writeError(w, &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error; the request id identifies it in the logs."})
 }

@@ -136,7 +136,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {
 		if it.Err != nil {
 			ae, ok := toAPIError(it.Err)
 			if !ok {
-				a.log.Error("batch item failed", "request_id", w.Header().Get("Request-Id"), "index", i, "error", it.Err.Error())
+				a.log.Error("batch item failed", "request_id", payment.RequestID(r.Context()), "index", i, "error", it.Err.Error())
 				ae = &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error."}
 			}
 			if ae.Param != "" {

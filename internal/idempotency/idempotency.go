@@ -49,7 +49,7 @@ func New(st store.Store) *Keeper {
 	return &Keeper{st: st, now: func() time.Time { return time.Now().UTC() }, running: map[string]chan struct{}{}}
 }
 
-// Claim is a held key; the caller must Finish or Abandon it.
+// Claim is a held key; the caller must Finish or Release it.
 type Claim struct {
 	k        *Keeper
 	merchant string
@@ -148,11 +148,21 @@ func (c *Claim) Finish(ctx context.Context, resp Response) error {
 	})
 }
 
-// Abandon frees the key so the request can be retried (used for server
-// errors, where no response should be frozen).
-func (c *Claim) Abandon(ctx context.Context) error {
+// Release gives the key up without storing a response (for server errors,
+// which must stay retryable). The record stays, with its lease ended, so the
+// retry takes it over with the same creation time: ids derived from the
+// claim (a payment's) are the same, and an interrupted payment resumes
+// instead of being charged again.
+func (c *Claim) Release(ctx context.Context) error {
 	defer c.release()
-	return c.k.st.Write(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.DeleteIdempotency(c.merchant, c.key) })
+	return c.k.st.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		r, err := tx.GetIdempotency(c.merchant, c.key)
+		if err != nil {
+			return err
+		}
+		r.LockedUntil = time.Time{}
+		return tx.UpdateIdempotency(r)
+	})
 }
 
 // Sweep deletes keys older than Retention.

@@ -34,6 +34,11 @@ type PaymentParams struct {
 	Metadata      map[string]string `json:"metadata"`
 }
 
+// settleTimeout bounds the work done after money may have moved, which runs
+// detached from the client: a client that hangs up must not leave a charge
+// half-recorded.
+const settleTimeout = 30 * time.Second
+
 // opLease bounds a capture or cancel claim: longer than any processor call,
 // short enough that a crashed holder does not block the payment for long.
 const opLease = time.Minute
@@ -143,6 +148,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	var pc processor.Card
 	var brand card.Brand
 	var unusable *store.Failure // a token that must not be charged: recorded as a failed payment
+	var chargeTok *store.Token  // the token to detokenize once its audit record is durable
 	if params.Card != nil {
 		var err error
 		if pc, brand, err = parseCard(params.Card, now, "card."); err != nil {
@@ -190,20 +196,26 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			unusable = &store.Failure{Code: "expired_card", DeclineCode: "expired_card", Message: "The card has expired."}
 		}
 		if unusable == nil {
-			pan, err := s.detokenize(ctx, tok, "payment "+p.ID)
-			if err != nil {
-				return PaymentView{}, err
-			}
-			pc = processor.Card{Number: pan, ExpMonth: tok.ExpMonth, ExpYear: tok.ExpYear, CVC: params.CVC, HolderName: tok.HolderName}
+			chargeTok = tok
 		}
 	}
 
 	// Record the attempt durably before any money moves. Under an
 	// Idempotency-Key the id is deterministic: finding it already there means
 	// an earlier attempt died, and we resume it.
+	// The detokenization's audit record rides in the same transaction.
 	resumed := false
+	var audit *store.Audit
+	if chargeTok != nil {
+		audit = s.auditRecord(ctx, chargeTok, "payment "+p.ID)
+	}
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		resumed = false
+		if audit != nil {
+			if err := tx.InsertAudit(audit); err != nil {
+				return err
+			}
+		}
 		if old, err := tx.GetPayment(m.ID, p.ID); err == nil {
 			*p, resumed = *old, true
 			return nil
@@ -227,6 +239,16 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	}
 	if p.Status == store.PaymentFailed {
 		return PaymentView{}, s.paymentError(ctx, p)
+	}
+	// From here on money may move: finish regardless of the client.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if chargeTok != nil {
+		pan, err := s.decryptToken(ctx, chargeTok)
+		if err != nil {
+			return PaymentView{}, err
+		}
+		pc = processor.Card{Number: pan, ExpMonth: chargeTok.ExpMonth, ExpYear: chargeTok.ExpYear, CVC: params.CVC, HolderName: chargeTok.HolderName}
 	}
 
 	auth, err := s.proc.Authorize(ctx, processor.AuthorizeRequest{MerchantID: m.ID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency})
@@ -444,6 +466,25 @@ func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *s
 	})
 }
 
+// settleFromAcquirer records what the acquirer did to a payment's
+// authorization when our record lags behind (a capture or void whose
+// outcome was lost to a crash). It reports whether it changed the payment.
+func (s *Service) settleFromAcquirer(ctx context.Context, p *store.Payment) (bool, error) {
+	a, err := s.proc.Lookup(ctx, p.MerchantID, p.ID)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case a.Captured > 0:
+		return true, s.release(ctx, p, func(p *store.Payment) {
+			p.Status, p.AmountCaptured, p.AmountCapturable, p.Processor.CaptureID = store.PaymentSucceeded, a.Captured, 0, a.CaptureID
+		}, "payment.captured")
+	case a.Voided:
+		return true, s.release(ctx, p, func(p *store.Payment) { p.Status, p.AmountCapturable = store.PaymentCanceled, 0 }, "payment.canceled")
+	}
+	return false, nil
+}
+
 func upstreamErr(err error) error {
 	if errors.Is(err, processor.ErrInvalidState) || errors.Is(err, processor.ErrNotFound) {
 		return &Error{Kind: KindInvalidState, Code: "invalid_state", Message: "The processor refused the operation for this payment's state."}
@@ -470,8 +511,14 @@ func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID stri
 	if err != nil {
 		return PaymentView{}, err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	c, err := s.proc.Capture(ctx, p.Processor.AuthorizationID, amt)
 	if err != nil {
+		// An earlier attempt that died may have captured or voided already.
+		if settled, serr := s.settleFromAcquirer(ctx, p); serr == nil && settled {
+			return s.GetPayment(ctx, merchantID, paymentID)
+		}
 		if rerr := s.release(ctx, p, nil, ""); rerr != nil {
 			return PaymentView{}, rerr
 		}
@@ -492,7 +539,12 @@ func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID strin
 	if err != nil {
 		return PaymentView{}, err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	if err := s.proc.Void(ctx, p.Processor.AuthorizationID); err != nil {
+		if settled, serr := s.settleFromAcquirer(ctx, p); serr == nil && settled {
+			return PaymentView{}, badState("The payment was captured before it could be canceled.")
+		}
 		if rerr := s.release(ctx, p, nil, ""); rerr != nil {
 			return PaymentView{}, rerr
 		}
@@ -551,6 +603,8 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 	if err != nil {
 		return RefundView{}, err
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	ref, perr := s.proc.Refund(ctx, p.Processor.CaptureID, r.Amount)
 	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		cur, err := tx.GetPayment(merchantID, paymentID)
@@ -604,6 +658,26 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 		return err
 	}); err != nil {
 		return 0, err
+	}
+	var lapsed []*store.Payment
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		lapsed, err = tx.LapsedClaims(s.now(), 100)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	for _, p := range lapsed {
+		// A capture or cancel claim that lapsed means its holder died after
+		// (perhaps) acting at the acquirer: settle what the acquirer did.
+		if changed, err := s.settleFromAcquirer(ctx, p); err != nil {
+			s.log.Error("reconcile: lookup failed", "payment", p.ID, "error", err.Error())
+		} else if changed {
+			s.log.Warn("reconciled an interrupted capture or cancel", "payment", p.ID, "merchant", p.MerchantID)
+			settled++
+		} else if err := s.release(ctx, p, nil, ""); err != nil {
+			return settled, err
+		}
 	}
 	for _, p := range stale {
 		auth, lerr := s.proc.Lookup(ctx, p.MerchantID, p.ID)

@@ -390,10 +390,22 @@ func (s *Service) detokenize(ctx context.Context, t *store.Token, purpose string
 	if t.CardCT == nil {
 		return "", badState("The token %s holds no card.", t.ID)
 	}
-	a := &store.Audit{ID: id.New("aud"), MerchantID: t.MerchantID, Action: "detokenize", ObjectID: t.ID,
-		Purpose: purpose, RequestID: requestID(ctx), Created: s.now()}
+	a := s.auditRecord(ctx, t, purpose)
 	if err := s.store.Write(ctx, func(tx store.Tx) error { return tx.InsertAudit(a) }); err != nil {
 		return "", err
+	}
+	return s.decryptToken(ctx, t)
+}
+
+func (s *Service) auditRecord(ctx context.Context, t *store.Token, purpose string) *store.Audit {
+	return &store.Audit{ID: id.New("aud"), MerchantID: t.MerchantID, Action: "detokenize", ObjectID: t.ID,
+		Purpose: purpose, RequestID: RequestID(ctx), Created: s.now()}
+}
+
+// decryptToken opens a token's card; callers have made its audit record durable.
+func (s *Service) decryptToken(ctx context.Context, t *store.Token) (string, error) {
+	if t.CardCT == nil {
+		return "", badState("The token %s holds no card.", t.ID)
 	}
 	pan, err := s.open(ctx, t.MerchantID, "token", t.ID, t.CardCT)
 	if err != nil {

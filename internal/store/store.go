@@ -79,6 +79,8 @@ type Tx interface {
 	ListPayments(merchantID string, f PaymentFilter) ([]*Payment, bool, error)
 	// StalePayments lists payments of any merchant left in status since before a time.
 	StalePayments(status string, updatedBefore time.Time, limit int) ([]*Payment, error)
+	// LapsedClaims lists payments of any merchant whose capture/cancel claim ran out before a time.
+	LapsedClaims(before time.Time, limit int) ([]*Payment, error)
 
 	InsertRefund(r *Refund) error
 	UpdateRefund(r *Refund) error

@@ -110,6 +110,15 @@ func (c *Stmts) PrepareQueued(ctx context.Context) {
 	}
 }
 
+// Len reports how many statements are prepared and how many wait to be.
+func (c *Stmts) Len() (prepared, queued int) {
+	c.m.Range(func(any, any) bool { prepared++; return true })
+	c.mu.Lock()
+	queued = len(c.queued)
+	c.mu.Unlock()
+	return prepared, queued
+}
+
 // Close closes every cached statement.
 func (c *Stmts) Close() {
 	c.m.Range(func(k, v any) bool {
@@ -183,12 +192,25 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 	return res, err
 }
 
+// row runs a single-row query through the statement cache when there is one.
 func (t *Tx) row(q string, args ...any) *sql.Row {
-	return t.q.QueryRowContext(t.ctx, t.rebind(q), args...)
+	q = t.rebind(q)
+	if st, _ := t.stmt(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
+	return t.q.QueryRowContext(t.ctx, q, args...)
 }
 
 func (t *Tx) rows(q string, args ...any) (*sql.Rows, error) {
-	return t.q.QueryContext(t.ctx, t.rebind(q), args...)
+	q = t.rebind(q)
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	if st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.q.QueryContext(t.ctx, q, args...)
 }
 
 // Times are stored as Unix microseconds: portable, compact and sortable.
@@ -699,8 +721,15 @@ func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Pa
 }
 
 func (t *Tx) StalePayments(status string, updatedBefore time.Time, limit int) ([]*store.Payment, error) {
-	rs, err := t.rows(`SELECT `+paymentCols+` FROM payments WHERE status = ? AND updated < ? ORDER BY updated LIMIT ?`,
-		status, ts(updatedBefore), limit)
+	return t.paymentsWhere(`status = ? AND updated < ? ORDER BY updated LIMIT ?`, status, ts(updatedBefore), limit)
+}
+
+func (t *Tx) LapsedClaims(before time.Time, limit int) ([]*store.Payment, error) {
+	return t.paymentsWhere(`pending_op <> '' AND pending_until < ? ORDER BY pending_until LIMIT ?`, ts(before), limit)
+}
+
+func (t *Tx) paymentsWhere(cond string, args ...any) ([]*store.Payment, error) {
+	rs, err := t.rows(`SELECT `+paymentCols+` FROM payments WHERE `+cond, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ CREATE INDEX payments_merchant_created ON payments (merchant_id, created, id);
 CREATE INDEX payments_order ON payments (merchant_id, order_id);
 CREATE INDEX payments_customer ON payments (merchant_id, customer_id, created);
 CREATE INDEX payments_pending ON payments (status, updated);
+CREATE INDEX payments_claims ON payments (pending_until) WHERE pending_op <> '';
 
 CREATE TABLE refunds (
     id            TEXT COLLATE "C" PRIMARY KEY,
