@@ -62,7 +62,7 @@ func (s *Service) CreateCustomer(ctx context.Context, merchantID string, p Custo
 	if err := ValidateMetadata(p.Metadata); err != nil {
 		return nil, err
 	}
-	c := &store.Customer{ID: id.New("cus"), MerchantID: merchantID, Reference: p.Reference, Name: p.Name,
+	c := &store.Customer{ID: id.NewOrdered("cus"), MerchantID: merchantID, Reference: p.Reference, Name: p.Name,
 		Email: p.Email, Phone: p.Phone, Metadata: p.Metadata, Created: s.now()}
 	err := s.store.Write(ctx, func(tx store.Tx) error { return tx.InsertCustomer(c) })
 	if errors.Is(err, store.ErrConflict) {

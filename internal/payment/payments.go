@@ -60,7 +60,7 @@ var lowerB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 func paymentID(ctx context.Context) string {
 	d, _ := ctx.Value(idempotencyKey).(string)
 	if d == "" {
-		return id.New("pay")
+		return id.NewOrdered("pay")
 	}
 	h := sha256.Sum256([]byte("coffer payment id|" + d))
 	return "pay_" + strings.ToLower(lowerB32.EncodeToString(h[:16]))
@@ -82,7 +82,13 @@ func (s *Service) event(tx store.Tx, merchantID, typ, objectType, objectID strin
 	if err != nil {
 		return err
 	}
-	return tx.InsertEvent(&store.Event{ID: id.New("evt"), MerchantID: merchantID, Type: typ, ObjectType: objectType,
+	return s.eventData(tx, merchantID, typ, objectType, objectID, data)
+}
+
+// eventData appends an event whose object JSON was rendered beforehand:
+// work done outside the transaction is work the single writer does not do.
+func (s *Service) eventData(tx store.Tx, merchantID, typ, objectType, objectID string, data []byte) error {
+	return tx.InsertEvent(&store.Event{ID: id.NewOrdered("evt"), MerchantID: merchantID, Type: typ, ObjectType: objectType,
 		ObjectID: objectID, Data: data, Created: s.now()})
 }
 
@@ -216,20 +222,24 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 				return err
 			}
 		}
-		if old, err := tx.GetPayment(m.ID, p.ID); err == nil {
-			*p, resumed = *old, true
-			return nil
-		} else if !isNotFound(err) {
-			return err
-		}
 		if unusable != nil {
 			p.Status, p.Failure = store.PaymentFailed, unusable
-			if err := tx.InsertPayment(p); err != nil {
+		}
+		err := tx.InsertPayment(p)
+		if errors.Is(err, store.ErrConflict) {
+			// Only a derived id can already exist: an earlier attempt under
+			// this Idempotency-Key died part way. Resume it.
+			old, err := tx.GetPayment(m.ID, p.ID)
+			if err != nil {
 				return err
 			}
-			return s.paymentEvent(tx, p, "payment.failed")
+			*p, resumed = *old, true
+			return nil
 		}
-		return tx.InsertPayment(p)
+		if err != nil || unusable == nil {
+			return err
+		}
+		return s.paymentEvent(tx, p, "payment.failed")
 	})
 	if err != nil {
 		return PaymentView{}, err
@@ -291,15 +301,30 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			return PaymentView{}, err
 		}
 	}
+	p.Updated = s.now()
+	if tok == nil && !resumed {
+		// The common case, kept light for the single writer: the view and the
+		// event are rendered here; a new payment has no refunds yet.
+		view := ViewPayment(p, nil)
+		data, err := json.Marshal(view)
+		if err != nil {
+			return PaymentView{}, err
+		}
+		err = s.store.Write(ctx, func(tx store.Tx) error {
+			// Conditional: Reconcile may have settled a slow attempt meanwhile.
+			if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
+				return err
+			}
+			return s.eventData(tx, p.MerchantID, evt, "payment", p.ID, data)
+		})
+		if isNotFound(err) {
+			return PaymentView{}, badState("The payment was settled while this request ran.")
+		}
+		return view, err
+	}
 	done := *p
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		*p = done
-		// A resumed payment may have been settled by Reconcile meanwhile.
-		if cur, err := tx.GetPayment(p.MerchantID, p.ID); err != nil {
-			return err
-		} else if cur.Status != store.PaymentProcessing {
-			return badState("The payment was settled while this request ran: it is %s.", cur.Status)
-		}
 		if tok != nil {
 			t := *tok
 			if _, err := saveToken(tx, &t, now); err != nil {
@@ -307,12 +332,14 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			}
 			p.TokenID = t.ID
 		}
-		p.Updated = s.now()
-		if err := tx.UpdatePayment(p); err != nil {
+		if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
 			return err
 		}
 		return s.paymentEvent(tx, p, evt)
 	})
+	if isNotFound(err) {
+		return PaymentView{}, badState("The payment was settled while this request ran.")
+	}
 	if err != nil {
 		return PaymentView{}, err
 	}
@@ -588,7 +615,7 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 			return invalid("amount", "amount_too_large", "amount %d is more than the %d left to refund", amt, remaining)
 		}
 		now := s.now()
-		r = &store.Refund{ID: id.New("re"), MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,
+		r = &store.Refund{ID: id.NewOrdered("re"), MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,
 			Status: store.RefundPending, Reason: reason, Created: now, Updated: now}
 		if err := tx.InsertRefund(r); err != nil {
 			return err

@@ -48,9 +48,13 @@ type authEntry struct {
 	expires time.Time
 }
 
+// storeNow is the clock at the precision the stores keep (microseconds), so
+// an object answered at creation equals the same object read back.
+func storeNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
 // New wires a service.
 func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger) *Service {
-	return &Service{store: st, vault: v, proc: p, log: log, now: func() time.Time { return time.Now().UTC() }, deks: map[string]vault.DataKey{}, auth: map[string]authEntry{}}
+	return &Service{store: st, vault: v, proc: p, log: log, now: storeNow, deks: map[string]vault.DataKey{}, auth: map[string]authEntry{}}
 }
 
 type ctxKey int

@@ -398,7 +398,7 @@ func (s *Service) detokenize(ctx context.Context, t *store.Token, purpose string
 }
 
 func (s *Service) auditRecord(ctx context.Context, t *store.Token, purpose string) *store.Audit {
-	return &store.Audit{ID: id.New("aud"), MerchantID: t.MerchantID, Action: "detokenize", ObjectID: t.ID,
+	return &store.Audit{ID: id.NewOrdered("aud"), MerchantID: t.MerchantID, Action: "detokenize", ObjectID: t.ID,
 		Purpose: purpose, RequestID: RequestID(ctx), Created: s.now()}
 }
 

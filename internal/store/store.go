@@ -76,6 +76,9 @@ type Tx interface {
 	InsertPayment(p *Payment) error
 	GetPayment(merchantID, id string) (*Payment, error)
 	UpdatePayment(p *Payment) error
+	// UpdatePaymentIf updates only while the stored status is still status;
+	// otherwise it returns ErrNotFound and changes nothing.
+	UpdatePaymentIf(p *Payment, status string) error
 	ListPayments(merchantID string, f PaymentFilter) ([]*Payment, bool, error)
 	// StalePayments lists payments of any merchant left in status since before a time.
 	StalePayments(status string, updatedBefore time.Time, limit int) ([]*Payment, error)

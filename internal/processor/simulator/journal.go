@@ -201,7 +201,7 @@ func (j *journal) wait(seq uint64) error {
 		j.mu.Unlock()
 		_, err := j.f.Write(buf)
 		if err == nil {
-			err = j.f.Sync()
+			err = datasync(j.f)
 		}
 		j.mu.Lock()
 		j.flushing = false

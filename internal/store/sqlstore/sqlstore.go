@@ -658,17 +658,28 @@ func (t *Tx) GetPayment(merchantID, id string) (*store.Payment, error) {
 	return scanPayment(t.row(`SELECT `+paymentCols+` FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
-func (t *Tx) UpdatePayment(p *store.Payment) error {
+func (t *Tx) UpdatePayment(p *store.Payment) error { return t.updatePayment(p, "") }
+
+func (t *Tx) UpdatePaymentIf(p *store.Payment, status string) error {
+	return t.updatePayment(p, status)
+}
+
+func (t *Tx) updatePayment(p *store.Payment, ifStatus string) error {
 	var failure any
 	if p.Failure != nil {
 		failure = mustJSON(p.Failure)
 	}
-	res, err := t.exec(`UPDATE payments SET status = ?, amount_capturable = ?, amount_captured = ?, amount_refunded = ?,
+	q := `UPDATE payments SET status = ?, amount_capturable = ?, amount_captured = ?, amount_refunded = ?,
 		token_id = ?, customer_id = ?, metadata = ?, card = ?, processor = ?, failure = ?, pending_op = ?, pending_until = ?, updated = ?
-		WHERE merchant_id = ? AND id = ?`,
-		p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, nullStr(p.TokenID), nullStr(p.CustomerID),
+		WHERE merchant_id = ? AND id = ?`
+	args := []any{p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, nullStr(p.TokenID), nullStr(p.CustomerID),
 		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), failure, p.PendingOp, ts(p.PendingUntil), ts(p.Updated),
-		p.MerchantID, p.ID)
+		p.MerchantID, p.ID}
+	if ifStatus != "" {
+		q += ` AND status = ?`
+		args = append(args, ifStatus)
+	}
+	res, err := t.exec(q, args...)
 	if err != nil {
 		return err
 	}
