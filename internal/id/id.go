@@ -13,6 +13,10 @@ import (
 // and free of characters ('.', '/', '+') that other protocols treat specially.
 var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// ordered is base32 whose alphabet (0-9, a-v) sorts like the values it
+// encodes; the standard alphabet puts its digits after its letters.
+var ordered = base32.HexEncoding.WithPadding(base32.NoPadding)
+
 // New returns prefix + "_" + 128 random bits.
 func New(prefix string) string { return NewBits(prefix, 128) }
 
@@ -40,5 +44,5 @@ func NewOrdered(prefix string) string {
 	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
 	copy(b, ms[2:])
 	rand.Read(b[6:])
-	return prefix + "_" + strings.ToLower(enc.EncodeToString(b))
+	return prefix + "_" + strings.ToLower(ordered.EncodeToString(b))
 }
