@@ -238,51 +238,28 @@ func (s *Store) writer() {
 	}
 }
 
-// commit runs a batch in one transaction. Each op gets a savepoint so its
-// failure undoes only its own writes; the single COMMIT makes all the
-// successful ones durable with one fsync.
+// commit runs a batch in one transaction: one fsync for all its writes.
+//
+// Each write must stay atomic on its own, so a failing one must not take
+// its batch-mates' writes with it. Savepoints give that, at two extra
+// statements per write on the single writer, which is the throughput limit.
+// So a batch first runs without them; only if a write fails is the whole
+// transaction rolled back and the batch run again with a savepoint per write
+// (the store contract lets a backend run fn more than once).
 func (s *Store) commit(batch []*op) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	errs := make([]error, len(batch))
 	fail := func(err error) {
 		for _, o := range batch {
 			o.err <- err
 		}
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	errs, err := s.run(ctx, batch, len(batch) == 1)
+	if err == errRetryCareful {
+		errs, err = s.run(ctx, batch, true)
+	}
 	if err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
-		return
-	}
-	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
-	exec := t.Exec
-	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
-		}
-		if err := exec(`SAVEPOINT op`); err != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("sqlite: savepoint: %w", err))
-			return
-		}
-		errs[i] = call(o.fn, t)
-		if errs[i] != nil {
-			if err := exec(`ROLLBACK TO op`); err != nil {
-				tx.Rollback()
-				fail(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
-				return
-			}
-		}
-		if err := exec(`RELEASE op`); err != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("sqlite: release savepoint: %w", err))
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("sqlite: commit: %w", err))
+		fail(err)
 		return
 	}
 	s.commits.Add(1)
@@ -290,6 +267,59 @@ func (s *Store) commit(batch []*op) {
 	for i, o := range batch {
 		o.err <- errs[i]
 	}
+}
+
+// errRetryCareful: an optimistic run had a failing write; run it again with savepoints.
+var errRetryCareful = errors.New("sqlite: retry batch with savepoints")
+
+// run executes and commits a batch. careful puts each write in a savepoint;
+// otherwise the first failing write rolls the transaction back and run
+// returns errRetryCareful. A batch of one needs no savepoint either way: its
+// failure rolls back only its own writes.
+func (s *Store) run(ctx context.Context, batch []*op, careful bool) ([]error, error) {
+	errs := make([]error, len(batch))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
+	single := len(batch) == 1
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if careful && !single {
+			if err := t.Exec(`SAVEPOINT op`); err != nil {
+				tx.Rollback()
+				return nil, fmt.Errorf("sqlite: savepoint: %w", err)
+			}
+		}
+		errs[i] = call(o.fn, t)
+		switch {
+		case errs[i] != nil && single:
+			tx.Rollback()
+			return errs, nil // nothing else to keep: the op's error is its answer
+		case errs[i] != nil && !careful:
+			tx.Rollback()
+			return nil, errRetryCareful
+		case errs[i] != nil:
+			if err := t.Exec(`ROLLBACK TO op`); err != nil {
+				tx.Rollback()
+				return nil, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
+			}
+		}
+		if careful && !single {
+			if err := t.Exec(`RELEASE op`); err != nil {
+				tx.Rollback()
+				return nil, fmt.Errorf("sqlite: release savepoint: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return errs, nil
 }
 
 // call turns a panic in one op into that op's error, so one bad request
