@@ -534,6 +534,19 @@ func (g *payGateProc) Capture(ctx context.Context, authorizationID string, amoun
 	return c, err
 }
 
+// Sale is authorize+capture in one message: gated like Capture.
+func (g *payGateProc) Sale(ctx context.Context, r processor.AuthorizeRequest) (processor.Authorization, processor.Capture, error) {
+	a, c, err := g.Simulator.Sale(context.WithoutCancel(ctx), r)
+	if g.armed.CompareAndSwap(true, false) {
+		close(g.captured)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return a, c, err
+}
+
 func payWithProcessor(p processor.Processor) option { return func(c *app.Config) { c.Processor = p } }
 
 // TestPaymentClientGoneAfterCapture: the client of POST /v1/payments (with

@@ -261,34 +261,29 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		pc = processor.Card{Number: pan, ExpMonth: chargeTok.ExpMonth, ExpYear: chargeTok.ExpYear, CVC: params.CVC, HolderName: chargeTok.HolderName}
 	}
 
-	auth, err := s.proc.Authorize(ctx, processor.AuthorizeRequest{MerchantID: m.ID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency})
-	if err != nil {
-		return s.fail(ctx, p, err)
-	}
-	p.Processor = store.ProcessorResult{AuthCode: auth.AuthCode, AVSResult: auth.AVSResult, CVCResult: auth.CVCResult,
-		NetworkRef: auth.ID, AuthorizationID: auth.ID}
+	// Immediate capture is one "sale" message to the acquirer; both calls are
+	// idempotent by our reference, so a resumed attempt gets the first
+	// attempt's authorization (and capture) back instead of new ones.
+	req := processor.AuthorizeRequest{MerchantID: m.ID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency}
+	var auth processor.Authorization
 	evt := "payment.requires_capture"
-	if resumed {
-		// The attempt that died may have captured already: ask, don't repeat.
-		if a, err := s.proc.Lookup(ctx, m.ID, p.ID); err == nil && a.Captured > 0 {
-			p.Status, p.AmountCaptured, p.Processor.CaptureID, evt = store.PaymentSucceeded, a.Captured, a.CaptureID, "payment.succeeded"
-		}
-	}
-	if p.Status == store.PaymentSucceeded {
-		// captured by the attempt that died
-	} else if p.CaptureMethod == "automatic" {
-		c, err := s.proc.Capture(ctx, auth.ID, p.Amount)
+	if p.CaptureMethod == "automatic" {
+		a, c, err := s.proc.Sale(ctx, req)
 		if err != nil {
-			// Never leave money held for a payment we report as failed.
-			if verr := s.proc.Void(context.WithoutCancel(ctx), auth.ID); verr != nil {
-				s.log.Error("void after failed capture failed", "payment", p.ID, "error", verr.Error())
-			}
 			return s.fail(ctx, p, err)
 		}
+		auth = a
 		p.Status, p.AmountCaptured, p.Processor.CaptureID, evt = store.PaymentSucceeded, c.Amount, c.ID, "payment.succeeded"
 	} else {
+		a, err := s.proc.Authorize(ctx, req)
+		if err != nil {
+			return s.fail(ctx, p, err)
+		}
+		auth = a
 		p.Status, p.AmountCapturable = store.PaymentRequiresCapture, p.Amount
 	}
+	p.Processor = store.ProcessorResult{AuthCode: auth.AuthCode, AVSResult: auth.AVSResult, CVCResult: auth.CVCResult,
+		NetworkRef: auth.ID, AuthorizationID: auth.ID, CaptureID: p.Processor.CaptureID}
 
 	var tok *store.Token
 	if params.SaveCard {

@@ -156,4 +156,10 @@ type Processor interface {
 	// acquirer never processed the reference (an empty reference is never found); Verify's
 	// references are not looked up.
 	Lookup(ctx context.Context, merchantID, reference string) (Authorization, error)
+	// Sale authorizes and captures the full amount in one message (acquirers'
+	// "sale" or "purchase"), saving a round trip when capture is immediate.
+	// Idempotent by MerchantID+Reference like Authorize: a repeat returns the
+	// first authorization and its capture, capturing it if that had not
+	// happened yet. A refusal is a *Decline.
+	Sale(ctx context.Context, r AuthorizeRequest) (Authorization, Capture, error)
 }

@@ -191,6 +191,49 @@ func (s *Simulator) Authorize(ctx context.Context, r processor.AuthorizeRequest)
 	return res.auth, res.err()
 }
 
+// Sale implements processor.Processor: Authorize and Capture under one lock
+// and one journal flush.
+func (s *Simulator) Sale(ctx context.Context, r processor.AuthorizeRequest) (processor.Authorization, processor.Capture, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Authorization{}, processor.Capture{}, err
+	}
+	if r.Amount <= 0 {
+		return processor.Authorization{}, processor.Capture{}, fmt.Errorf("%w: amount must be positive", processor.ErrInvalidRequest)
+	}
+	if err := checkCurrency(r.Currency); err != nil {
+		return processor.Authorization{}, processor.Capture{}, err
+	}
+	var res result
+	var c processor.Capture
+	err := s.locked(func() error {
+		var err error
+		if res, err = s.authorizeLocked(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, false); err != nil || res.decline != nil {
+			return err
+		}
+		a := s.auths[res.auth.ID]
+		switch a.state {
+		case captured: // a repeat of a sale that went through
+			c = processor.Capture{ID: a.captureID, AuthorizationID: res.auth.ID, Amount: s.captures[a.captureID].amount}
+			return nil
+		case voided:
+			return fmt.Errorf("%w: authorization is voided", processor.ErrInvalidState)
+		}
+		e := &entry{Op: opCapture, Auth: res.auth.ID, Amount: a.amount, Capture: newID("sim_cap_")}
+		if err := s.commit(e); err != nil {
+			return err
+		}
+		c = processor.Capture{ID: e.Capture, AuthorizationID: res.auth.ID, Amount: a.amount}
+		return nil
+	})
+	if err != nil {
+		return processor.Authorization{}, processor.Capture{}, err
+	}
+	if err := res.err(); err != nil {
+		return processor.Authorization{}, processor.Capture{}, err
+	}
+	return res.auth, c, nil
+}
+
 // Verify implements processor.Processor: an authorization of r.Amount that is voided at once.
 // It is idempotent by MerchantID+Reference like Authorize, in its own key space.
 func (s *Simulator) Verify(ctx context.Context, r processor.VerifyRequest) (processor.Verification, error) {
