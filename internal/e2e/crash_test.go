@@ -127,3 +127,52 @@ func testReconcileLapsedCapture(t *testing.T, opts ...option) {
 	}
 	s2.call("POST", "/v1/payments/"+pid+"/refunds", sk, nil).want(t, 201) // the money is refundable again
 }
+
+// Refunds a crash left pending are settled at the next start from what the
+// acquirer refunded: one that reached the acquirer succeeds, one that did not
+// fails and frees its amount to be refunded again.
+func TestReconcilePendingRefunds(t *testing.T) { backends(t, testReconcilePendingRefunds) }
+
+func testReconcilePendingRefunds(t *testing.T, opts ...option) {
+	s := start(t, opts...)
+	sk := s.Dev.SecretKey
+	tok := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
+	pid := s.call("POST", "/v1/payments", sk, map[string]any{"amount": 1000, "token": tok}).want(t, 201).str("id")
+	reached := s.call("POST", "/v1/payments/"+pid+"/refunds", sk, map[string]any{"amount": 300}).want(t, 201).str("id")
+	db := openDB(t, s)
+	// "reached": the acquirer refunded it, our record still says pending.
+	if _, err := db.Exec(rebind(s, `UPDATE refunds SET status = 'pending', updated = 0 WHERE id = ?`), reached); err != nil {
+		t.Fatal(err)
+	}
+	// "lost": recorded and reserved after it, never sent to the acquirer.
+	lost := "re_" + strings.Repeat("b", 26)
+	if _, err := db.Exec(rebind(s, `INSERT INTO refunds (id, merchant_id, payment_id, amount, currency, status, reason, processor_ref, created, updated)
+		SELECT ?, merchant_id, payment_id, 200, 'MYR', 'pending', '', '', created + 1, 0 FROM refunds WHERE id = ?`), lost, reached); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(rebind(s, `UPDATE payments SET amount_refunded = 500 WHERE id = ?`), pid); err != nil {
+		t.Fatal(err)
+	}
+	sim := s.Sim
+	s.stop()
+	s2 := start(t, withDataDir(s.DataDir), withDatabaseURL(s.cfg.DatabaseURL), withSim(sim))
+	waitFor(t, func() bool {
+		for _, r := range s2.call("GET", "/v1/payments/"+pid+"/refunds", sk, nil).Body["data"].([]any) {
+			if dig(r, "status") == "pending" {
+				return false
+			}
+		}
+		return true
+	})
+	for _, r := range s2.call("GET", "/v1/payments/"+pid+"/refunds", sk, nil).Body["data"].([]any) {
+		want := map[string]string{reached: "succeeded", lost: "failed"}[dig(r, "id").(string)]
+		if dig(r, "status") != want {
+			t.Fatalf("refund %v: status %v, want %s", dig(r, "id"), dig(r, "status"), want)
+		}
+	}
+	p := s2.call("GET", "/v1/payments/"+pid, sk, nil).want(t, 200)
+	if dig(p.Body, "amount_refunded") != float64(300) {
+		t.Fatalf("the lost refund's reservation must be released: %s", p.Raw)
+	}
+	s2.call("POST", "/v1/payments/"+pid+"/refunds", sk, map[string]any{"amount": 700}).want(t, 201) // the rest can be refunded
+}

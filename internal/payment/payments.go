@@ -701,6 +701,11 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 			return settled, err
 		}
 	}
+	n, err := s.reconcileRefunds(ctx)
+	settled += n
+	if err != nil {
+		return settled, err
+	}
 	for _, p := range stale {
 		auth, lerr := s.proc.Lookup(ctx, p.MerchantID, p.ID)
 		var d *processor.Decline
@@ -747,6 +752,88 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 		}
 		s.log.Warn("reconciled an interrupted payment", "payment", p.ID, "merchant", p.MerchantID, "outcome", p.Failure.Message)
 		settled++
+	}
+	return settled, nil
+}
+
+// reconcileRefunds settles refunds a crash left pending. The acquirer knows
+// how much it refunded on the payment's capture; refunds we recorded as
+// succeeded account for part of it, and pending ones (oldest first) for the
+// rest. What the acquirer did not refund is failed and its reservation on
+// the payment released, so it can be asked for again.
+func (s *Service) reconcileRefunds(ctx context.Context) (int, error) {
+	var stale []*store.Refund
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		stale, err = tx.StaleRefunds(s.now().Add(-StaleAfter), 100)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	done := map[string]bool{}
+	settled := 0
+	for _, r := range stale {
+		if done[r.PaymentID] {
+			continue
+		}
+		done[r.PaymentID] = true
+		a, err := s.proc.Lookup(ctx, r.MerchantID, r.PaymentID)
+		if err != nil {
+			s.log.Error("reconcile: refund lookup failed", "payment", r.PaymentID, "error", err.Error())
+			continue
+		}
+		var changed int
+		err = s.store.Write(ctx, func(tx store.Tx) error {
+			changed = 0
+			p, err := tx.GetPayment(r.MerchantID, r.PaymentID)
+			if err != nil {
+				return err
+			}
+			refunds, err := tx.ListRefunds(r.MerchantID, r.PaymentID)
+			if err != nil {
+				return err
+			}
+			left := a.Refunded // what the acquirer refunded and we have not yet accounted for
+			for _, x := range refunds {
+				if x.Status == store.RefundSucceeded {
+					left -= x.Amount
+				}
+			}
+			now := s.now()
+			for _, x := range refunds {
+				if x.Status != store.RefundPending || !x.Updated.Before(now.Add(-StaleAfter)) {
+					continue
+				}
+				if x.Amount <= left {
+					left -= x.Amount
+					x.Status = store.RefundSucceeded
+				} else {
+					x.Status = store.RefundFailed
+					x.Failure = &store.Failure{Code: "processing_error", Message: "The refund was interrupted and did not reach the card; nothing was refunded."}
+					p.AmountRefunded -= x.Amount
+				}
+				x.Updated = now
+				if err := tx.UpdateRefund(x); err != nil {
+					return err
+				}
+				changed++
+			}
+			if changed == 0 {
+				return nil
+			}
+			p.Updated = now
+			if err := tx.UpdatePayment(p); err != nil {
+				return err
+			}
+			return s.paymentEvent(tx, p, "payment.refunded")
+		})
+		if err != nil {
+			return settled, err
+		}
+		if changed > 0 {
+			s.log.Warn("reconciled interrupted refunds", "payment", r.PaymentID, "merchant", r.MerchantID, "count", changed)
+			settled += changed
+		}
 	}
 	return settled, nil
 }

@@ -88,6 +88,8 @@ type Tx interface {
 	InsertRefund(r *Refund) error
 	UpdateRefund(r *Refund) error
 	ListRefunds(merchantID, paymentID string) ([]*Refund, error)
+	// StaleRefunds lists refunds of any merchant still pending since before a time.
+	StaleRefunds(updatedBefore time.Time, limit int) ([]*Refund, error)
 
 	// InsertEvent appends to the outbox, assigning the merchant's next sequence number.
 	InsertEvent(e *Event) error

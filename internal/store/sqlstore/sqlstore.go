@@ -783,8 +783,16 @@ func (t *Tx) UpdateRefund(r *store.Refund) error {
 }
 
 func (t *Tx) ListRefunds(merchantID, paymentID string) ([]*store.Refund, error) {
+	return t.refundsWhere(`merchant_id = ? AND payment_id = ? ORDER BY created, id`, merchantID, paymentID)
+}
+
+func (t *Tx) StaleRefunds(updatedBefore time.Time, limit int) ([]*store.Refund, error) {
+	return t.refundsWhere(`status = 'pending' AND updated < ? ORDER BY updated LIMIT ?`, ts(updatedBefore), limit)
+}
+
+func (t *Tx) refundsWhere(cond string, args ...any) ([]*store.Refund, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, payment_id, amount, currency, status, reason, processor_ref, failure, created, updated
-		FROM refunds WHERE merchant_id = ? AND payment_id = ? ORDER BY created, id`, merchantID, paymentID)
+		FROM refunds WHERE `+cond, args...)
 	if err != nil {
 		return nil, err
 	}

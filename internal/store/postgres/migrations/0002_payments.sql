@@ -42,6 +42,7 @@ CREATE TABLE refunds (
     updated       BIGINT NOT NULL
 );
 CREATE INDEX refunds_payment ON refunds (merchant_id, payment_id, created);
+CREATE INDEX refunds_pending ON refunds (updated) WHERE status = 'pending';
 
 -- The transactional outbox: every state change writes its event in the same
 -- transaction as the change; delivery reads from here.
