@@ -266,6 +266,53 @@ func affected(res sql.Result) error {
 	return nil
 }
 
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// collect scans every row of a query's result.
+func collect[T any](rs *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []T
+	for rs.Next() {
+		v, err := scan(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
+// page returns one newest-first page of a merchant's rows of table matching
+// cond. The cursor is the id of the previous page's last row: its (created,
+// id) position continues the order, so inserts never shift a page.
+func page[T any](t *Tx, table, cols, cond string, args []any, merchantID, after string, limit int, scan func(scanner) (T, error)) ([]T, bool, error) {
+	q := `SELECT ` + cols + ` FROM ` + table + ` WHERE merchant_id = ?` + cond
+	args = append([]any{merchantID}, args...)
+	if after != "" {
+		var c int64
+		if err := t.row(`SELECT created FROM `+table+` WHERE merchant_id = ? AND id = ?`, merchantID, after).Scan(&c); err != nil {
+			return nil, false, notFound(err)
+		}
+		q += ` AND (created < ? OR (created = ? AND id < ?))`
+		args = append(args, c, c, after)
+	}
+	q += ` ORDER BY created DESC, id DESC LIMIT ?`
+	args = append(args, limit+1)
+	rs, err := t.rows(q, args...)
+	out, err := collect(rs, err, scan)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
 // ---- merchants
 
 func (t *Tx) InsertMerchant(m *store.Merchant) error {
@@ -322,7 +369,7 @@ func (t *Tx) InsertDataKey(dk vault.DataKey) error {
 
 const dataKeyCols = `id, merchant_id, purpose, kek_version, wrapped, created`
 
-func scanDataKey(sc interface{ Scan(...any) error }) (vault.DataKey, error) {
+func scanDataKey(sc scanner) (vault.DataKey, error) {
 	var dk vault.DataKey
 	var ver, created int64
 	if err := sc.Scan(&dk.ID, &dk.MerchantID, &dk.Purpose, &ver, &dk.Wrapped, &created); err != nil {
@@ -343,19 +390,7 @@ func (t *Tx) ActiveDataKey(merchantID, purpose string) (vault.DataKey, error) {
 
 func (t *Tx) ListDataKeys(afterID string, limit int) ([]vault.DataKey, error) {
 	rs, err := t.rows(`SELECT `+dataKeyCols+` FROM data_keys WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []vault.DataKey
-	for rs.Next() {
-		dk, err := scanDataKey(rs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, dk)
-	}
-	return out, rs.Err()
+	return collect(rs, err, scanDataKey)
 }
 
 func (t *Tx) UpdateDataKeyWrap(id string, kekVersion uint32, wrapped []byte) error {
@@ -431,7 +466,7 @@ func (t *Tx) InsertToken(k *store.Token) error {
 const tokenCols = `id, merchant_id, customer_id, status, brand, bin, last4, mask, exp_month, exp_year,
 	holder_name, fingerprint, card_ct, verification, metadata, created, updated, deleted_at`
 
-func scanToken(sc interface{ Scan(...any) error }) (*store.Token, error) {
+func scanToken(sc scanner) (*store.Token, error) {
 	var k store.Token
 	var cust sql.NullString
 	var ver, md string
@@ -472,49 +507,17 @@ func (t *Tx) UpdateToken(k *store.Token) error {
 	return affected(res)
 }
 
-// ListTokens returns a page newest first; the cursor is the token id, whose
-// (created, id) position continues the order.
+// ListTokens returns a page of tokens, newest first.
 func (t *Tx) ListTokens(merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
-	q := `SELECT ` + tokenCols + ` FROM tokens WHERE merchant_id = ?`
-	args := []any{merchantID}
+	cond, args := "", []any{}
 	if !f.IncludeGone {
-		q += ` AND deleted_at IS NULL`
+		cond += ` AND deleted_at IS NULL`
 	}
 	if f.CustomerID != "" {
-		q += ` AND customer_id = ?`
+		cond += ` AND customer_id = ?`
 		args = append(args, f.CustomerID)
 	}
-	if f.StartingAfter != "" {
-		var c int64
-		if err := t.row(`SELECT created FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, f.StartingAfter).Scan(&c); err != nil {
-			return nil, false, notFound(err)
-		}
-		q += ` AND (created < ? OR (created = ? AND id < ?))`
-		args = append(args, c, c, f.StartingAfter)
-	}
-	q += ` ORDER BY created DESC, id DESC LIMIT ?`
-	args = append(args, f.Limit+1)
-	rs, err := t.rows(q, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rs.Close()
-	var out []*store.Token
-	for rs.Next() {
-		k, err := scanToken(rs)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, k)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > f.Limit
-	if more {
-		out = out[:f.Limit]
-	}
-	return out, more, nil
+	return page(t, "tokens", tokenCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanToken)
 }
 
 func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (int, error) {
@@ -582,21 +585,15 @@ func (t *Tx) InsertAudit(a *store.Audit) error {
 func (t *Tx) ListAudit(merchantID, objectID string) ([]*store.Audit, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, action, object_id, purpose, request_id, created FROM audit_log
 		WHERE merchant_id = ? AND object_id = ? ORDER BY created, id`, merchantID, objectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*store.Audit
-	for rs.Next() {
+	return collect(rs, err, func(sc scanner) (*store.Audit, error) {
 		var a store.Audit
 		var created int64
-		if err := rs.Scan(&a.ID, &a.MerchantID, &a.Action, &a.ObjectID, &a.Purpose, &a.RequestID, &created); err != nil {
+		if err := sc.Scan(&a.ID, &a.MerchantID, &a.Action, &a.ObjectID, &a.Purpose, &a.RequestID, &created); err != nil {
 			return nil, err
 		}
 		a.Created = fromTS(created)
-		out = append(out, &a)
-	}
-	return out, rs.Err()
+		return &a, nil
+	})
 }
 
 func (t *Tx) GetTokenAny(merchantID, id string) (*store.Token, error) {
@@ -624,7 +621,7 @@ const paymentCols = `id, merchant_id, status, amount, amount_capturable, amount_
 	currency, capture_method, token_id, customer_id, order_id, description, metadata, card, processor, failure,
 	pending_op, pending_until, created, updated`
 
-func scanPayment(sc interface{ Scan(...any) error }) (*store.Payment, error) {
+func scanPayment(sc scanner) (*store.Payment, error) {
 	var p store.Payment
 	var tok, cus, ord, failure sql.NullString
 	var md, cardJ, procJ string
@@ -686,49 +683,18 @@ func (t *Tx) updatePayment(p *store.Payment, ifStatus string) error {
 	return affected(res)
 }
 
-// ListPayments returns a page newest first; the cursor is a payment id.
+// ListPayments returns a page of payments, newest first.
 func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Payment, bool, error) {
-	q := `SELECT ` + paymentCols + ` FROM payments WHERE merchant_id = ?`
-	args := []any{merchantID}
+	cond, args := "", []any{}
 	if f.OrderID != "" {
-		q += ` AND order_id = ?`
+		cond += ` AND order_id = ?`
 		args = append(args, f.OrderID)
 	}
 	if f.CustomerID != "" {
-		q += ` AND customer_id = ?`
+		cond += ` AND customer_id = ?`
 		args = append(args, f.CustomerID)
 	}
-	if f.StartingAfter != "" {
-		var c int64
-		if err := t.row(`SELECT created FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, f.StartingAfter).Scan(&c); err != nil {
-			return nil, false, notFound(err)
-		}
-		q += ` AND (created < ? OR (created = ? AND id < ?))`
-		args = append(args, c, c, f.StartingAfter)
-	}
-	q += ` ORDER BY created DESC, id DESC LIMIT ?`
-	args = append(args, f.Limit+1)
-	rs, err := t.rows(q, args...)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rs.Close()
-	var out []*store.Payment
-	for rs.Next() {
-		p, err := scanPayment(rs)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, p)
-	}
-	if err := rs.Err(); err != nil {
-		return nil, false, err
-	}
-	more := len(out) > f.Limit
-	if more {
-		out = out[:f.Limit]
-	}
-	return out, more, nil
+	return page(t, "payments", paymentCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanPayment)
 }
 
 func (t *Tx) StalePayments(status string, updatedBefore time.Time, limit int) ([]*store.Payment, error) {
@@ -741,19 +707,7 @@ func (t *Tx) LapsedClaims(before time.Time, limit int) ([]*store.Payment, error)
 
 func (t *Tx) paymentsWhere(cond string, args ...any) ([]*store.Payment, error) {
 	rs, err := t.rows(`SELECT `+paymentCols+` FROM payments WHERE `+cond, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*store.Payment
-	for rs.Next() {
-		p, err := scanPayment(rs)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rs.Err()
+	return collect(rs, err, scanPayment)
 }
 
 // ---- refunds
@@ -793,29 +747,25 @@ func (t *Tx) StaleRefunds(updatedBefore time.Time, limit int) ([]*store.Refund, 
 func (t *Tx) refundsWhere(cond string, args ...any) ([]*store.Refund, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, payment_id, amount, currency, status, reason, processor_ref, failure, created, updated
 		FROM refunds WHERE `+cond, args...)
-	if err != nil {
+	return collect(rs, err, scanRefund)
+}
+
+func scanRefund(sc scanner) (*store.Refund, error) {
+	var r store.Refund
+	var failure sql.NullString
+	var created, updated int64
+	if err := sc.Scan(&r.ID, &r.MerchantID, &r.PaymentID, &r.Amount, &r.Currency, &r.Status, &r.Reason, &r.ProcessorRef,
+		&failure, &created, &updated); err != nil {
 		return nil, err
 	}
-	defer rs.Close()
-	var out []*store.Refund
-	for rs.Next() {
-		var r store.Refund
-		var failure sql.NullString
-		var created, updated int64
-		if err := rs.Scan(&r.ID, &r.MerchantID, &r.PaymentID, &r.Amount, &r.Currency, &r.Status, &r.Reason, &r.ProcessorRef,
-			&failure, &created, &updated); err != nil {
+	if failure.Valid {
+		r.Failure = &store.Failure{}
+		if err := json.Unmarshal([]byte(failure.String), r.Failure); err != nil {
 			return nil, err
 		}
-		if failure.Valid {
-			r.Failure = &store.Failure{}
-			if err := json.Unmarshal([]byte(failure.String), r.Failure); err != nil {
-				return nil, err
-			}
-		}
-		r.Created, r.Updated = fromTS(created), fromTS(updated)
-		out = append(out, &r)
 	}
-	return out, rs.Err()
+	r.Created, r.Updated = fromTS(created), fromTS(updated)
+	return &r, nil
 }
 
 // ---- events
@@ -832,20 +782,14 @@ func (t *Tx) InsertEvent(e *store.Event) error {
 func (t *Tx) ListEventsFor(merchantID, objectID string) ([]*store.Event, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, seq, type, object_type, object_id, data, created FROM events
 		WHERE merchant_id = ? AND object_id = ? ORDER BY seq`, merchantID, objectID)
-	if err != nil {
-		return nil, err
-	}
-	defer rs.Close()
-	var out []*store.Event
-	for rs.Next() {
+	return collect(rs, err, func(sc scanner) (*store.Event, error) {
 		var e store.Event
 		var data string
 		var created int64
-		if err := rs.Scan(&e.ID, &e.MerchantID, &e.Seq, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created); err != nil {
+		if err := sc.Scan(&e.ID, &e.MerchantID, &e.Seq, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created); err != nil {
 			return nil, err
 		}
 		e.Data, e.Created = []byte(data), fromTS(created)
-		out = append(out, &e)
-	}
-	return out, rs.Err()
+		return &e, nil
+	})
 }
