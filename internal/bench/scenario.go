@@ -34,35 +34,33 @@ func (t *target) scenario(ctx context.Context, name string, tokens int, progress
 			return t.send(ctx, http.MethodPost, "/v1/tokens", tokenizeBody(RandomCard()))
 		}, nil
 	case Pay:
-		if progress != nil {
-			progress(fmt.Sprintf("setup: creating %d tokens to charge", tokens))
-		}
-		ids, err := t.createTokens(ctx, tokens)
-		if err != nil {
-			return nil, err
-		}
-		var next atomic.Uint64
-		return func(ctx context.Context, _ int) (int, error) {
-			id := ids[(next.Add(1)-1)%uint64(len(ids))]
-			body := `{"amount":1000,"currency":"MYR","capture":true,"order_id":"bench","token":"` + id + `"}`
-			return t.send(ctx, http.MethodPost, "/v1/payments", []byte(body))
-		}, nil
+		return t.overTokens(ctx, tokens, "charge", progress, func(id string) (string, []byte) {
+			return "/v1/payments", []byte(`{"amount":1000,"currency":"MYR","capture":true,"order_id":"bench","token":"` + id + `"}`)
+		})
 	case Validate:
-		if progress != nil {
-			progress(fmt.Sprintf("setup: creating %d tokens to validate", tokens))
-		}
-		ids, err := t.createTokens(ctx, tokens)
-		if err != nil {
-			return nil, err
-		}
-		// One shared counter: at these rates an atomic add is noise.
-		var next atomic.Uint64
-		return func(ctx context.Context, _ int) (int, error) {
-			id := ids[(next.Add(1)-1)%uint64(len(ids))]
-			return t.send(ctx, http.MethodPost, "/v1/tokens/"+id+"/validate", []byte(`{}`))
-		}, nil
+		return t.overTokens(ctx, tokens, "validate", progress, func(id string) (string, []byte) {
+			return "/v1/tokens/" + id + "/validate", []byte(`{}`)
+		})
 	}
 	return nil, fmt.Errorf("unknown scenario %q", name)
+}
+
+// overTokens creates n tokens, then POSTs req(token) for each request,
+// going round the tokens.
+func (t *target) overTokens(ctx context.Context, n int, verb string, progress func(string), req func(id string) (string, []byte)) (doFunc, error) {
+	if progress != nil {
+		progress(fmt.Sprintf("setup: creating %d tokens to %s", n, verb))
+	}
+	ids, err := t.createTokens(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	// One shared counter: at these rates an atomic add is noise.
+	var next atomic.Uint64
+	return func(ctx context.Context, _ int) (int, error) {
+		path, body := req(ids[(next.Add(1)-1)%uint64(len(ids))])
+		return t.send(ctx, http.MethodPost, path, body)
+	}, nil
 }
 
 // send makes one request and drains the answer so the connection is reused.
