@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,4 +133,51 @@ func TestBatchFallbackKeepsWritesAtomic(t *testing.T) {
 	if runs[7] < 2 {
 		t.Fatalf("the batch was not re-run carefully (runs of the failing write: %d)", runs[7])
 	}
+}
+
+// With checkpoints moved off the writer, the background checkpointer must
+// still move committed pages into the database file.
+func TestCheckpointerMovesWALIntoDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if p, _ := s.Pragmas(ctx); p["writer.wal_autocheckpoint"] != "0" {
+		t.Fatalf("the writer must not checkpoint: %v", p["writer.wal_autocheckpoint"])
+	}
+	m := &store.Merchant{ID: id.New("mer"), Name: "m", SecretKeyHash: []byte(id.New("h")), PublishableKey: id.New("pk"),
+		HMACSecretCT: []byte{1}, Created: time.Now()}
+	if err := s.Write(ctx, func(tx store.Tx) error { return tx.InsertMerchant(m) }); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSize(t, filepath.Join(dir, FileName))
+	for range 20 {
+		s.Write(ctx, func(tx store.Tx) error {
+			for range 100 {
+				if err := tx.InsertCustomer(&store.Customer{ID: id.New("cus"), MerchantID: m.ID, Name: strings.Repeat("x", 200), Created: time.Now()}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for fileSize(t, filepath.Join(dir, FileName)) <= before {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint moved the WAL into the database file within 5 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -21,7 +21,7 @@ func (s *Store) Pragmas(ctx context.Context) (map[string]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: pragmas: %w", err)
 		}
-		for _, pragma := range []string{"journal_mode", "synchronous", "foreign_keys", "busy_timeout", "secure_delete", "query_only"} {
+		for _, pragma := range []string{"journal_mode", "synchronous", "foreign_keys", "busy_timeout", "secure_delete", "query_only", "wal_autocheckpoint"} {
 			var v string
 			if err := conn.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&v); err != nil {
 				conn.Close()

@@ -52,14 +52,16 @@ var dialect = &sqlstore.Dialect{IsUniqueViolation: func(err error) bool {
 
 // Store is the SQLite backend.
 type Store struct {
-	w    *sql.DB // exactly one connection, used only by the writer goroutine
-	r    *sql.DB // read-only pool; WAL lets readers run beside the writer
-	ws   *sqlstore.Stmts
-	rs   *sqlstore.Stmts
-	ops  chan *op
-	quit chan struct{}
-	done chan struct{}
-	once sync.Once
+	w      *sql.DB // exactly one connection, used only by the writer goroutine
+	r      *sql.DB // read-only pool; WAL lets readers run beside the writer
+	cp     *sql.DB // one connection for checkpoints, off the writer's path
+	ws     *sqlstore.Stmts
+	rs     *sqlstore.Stmts
+	ops    chan *op
+	quit   chan struct{}
+	done   chan struct{}
+	cpDone chan struct{}
+	once   sync.Once
 
 	mu     sync.RWMutex // guards closed against concurrent Write/Close
 	closed bool
@@ -78,16 +80,28 @@ type op struct {
 	err chan error
 }
 
-func dsn(path string, write bool) string {
+type connRole int
+
+const (
+	roleWriter connRole = iota
+	roleReader
+	roleCheckpointer
+)
+
+func dsn(path string, role connRole) string {
 	v := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)"} {
 		v.Add("_pragma", p)
 	}
-	if write {
+	switch role {
+	case roleWriter:
 		// IMMEDIATE takes the write lock at BEGIN, so a second process (the CLI)
 		// waits on busy_timeout instead of failing mid-transaction.
 		v.Set("_txlock", "immediate")
-	} else {
+		// Checkpoints run on their own connection (checkpointer), not inside
+		// a commit of the single writer, which is the throughput limit.
+		v.Add("_pragma", "wal_autocheckpoint(0)")
+	case roleReader:
 		v.Add("_pragma", "query_only(1)")
 	}
 	return "file:" + path + "?" + v.Encode()
@@ -109,7 +123,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	} else {
 		f.Close()
 	}
-	w, err := sql.Open("sqlite", dsn(path, true))
+	w, err := sql.Open("sqlite", dsn(path, roleWriter))
 	if err != nil {
 		return nil, err
 	}
@@ -121,16 +135,57 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(path, false))
+	r, err := sql.Open("sqlite", dsn(path, roleReader))
 	if err != nil {
 		w.Close()
 		return nil, err
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &Store{w: w, r: r, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), ops: make(chan *op, maxBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	cp, err := sql.Open("sqlite", dsn(path, roleCheckpointer))
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	cp.SetMaxOpenConns(1)
+	s := &Store{w: w, r: r, cp: cp, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), ops: make(chan *op, maxBatch),
+		quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
+	go s.checkpointer()
 	return s, nil
+}
+
+// checkpointInterval and walLimit pace the checkpointer: often enough that
+// the WAL stays small and readers fast, rarely enough to be noise.
+const (
+	checkpointInterval = 200 * time.Millisecond
+	walLimit           = 16384 // pages (64 MiB): past this, wait for readers and restart the WAL
+)
+
+// checkpointer copies committed WAL frames into the database file from its
+// own connection. PASSIVE checkpoints never block the writer; a RESTART, which
+// waits for readers so the WAL can be reused from its start, runs only when
+// the WAL has grown past walLimit. Durability does not depend on it: commits
+// are already synced to the WAL.
+func (s *Store) checkpointer() {
+	defer close(s.cpDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+		}
+		var busy, frames, done int
+		if err := s.cp.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done); err != nil {
+			continue // busy with another process's checkpoint, or closing: try next tick
+		}
+		if frames > walLimit {
+			s.cp.QueryRow(`PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &done)
+		}
+	}
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -348,9 +403,12 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.done
+		<-s.cpDone
 		s.rs.Close()
 		s.ws.Close()
-		err = errors.Join(s.r.Close(), s.w.Close())
+		// A last full checkpoint leaves a small WAL behind for the next start.
+		s.cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		err = errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 	})
 	return err
 }
