@@ -676,7 +676,7 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 	var stale []*store.Payment
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
-		stale, err = tx.StalePayments(store.PaymentProcessing, s.now().Add(-StaleAfter), 100)
+		stale, err = tx.StaleProcessing(s.now().Add(-StaleAfter), 100)
 		return err
 	}); err != nil {
 		return 0, err

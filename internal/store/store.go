@@ -80,8 +80,8 @@ type Tx interface {
 	// otherwise it returns ErrNotFound and changes nothing.
 	UpdatePaymentIf(p *Payment, status string) error
 	ListPayments(merchantID string, f PaymentFilter) ([]*Payment, bool, error)
-	// StalePayments lists payments of any merchant left in status since before a time.
-	StalePayments(status string, updatedBefore time.Time, limit int) ([]*Payment, error)
+	// StaleProcessing lists payments of any merchant left processing since before a time.
+	StaleProcessing(updatedBefore time.Time, limit int) ([]*Payment, error)
 	// LapsedClaims lists payments of any merchant whose capture/cancel claim ran out before a time.
 	LapsedClaims(before time.Time, limit int) ([]*Payment, error)
 

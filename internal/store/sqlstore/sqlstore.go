@@ -697,8 +697,9 @@ func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Pa
 	return page(t, "payments", paymentCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanPayment)
 }
 
-func (t *Tx) StalePayments(status string, updatedBefore time.Time, limit int) ([]*store.Payment, error) {
-	return t.paymentsWhere(`status = ? AND updated < ? ORDER BY updated LIMIT ?`, status, ts(updatedBefore), limit)
+// StaleProcessing spells the status out so the partial index can serve it.
+func (t *Tx) StaleProcessing(updatedBefore time.Time, limit int) ([]*store.Payment, error) {
+	return t.paymentsWhere(`status = 'processing' AND updated < ? ORDER BY updated LIMIT ?`, ts(updatedBefore), limit)
 }
 
 func (t *Tx) LapsedClaims(before time.Time, limit int) ([]*store.Payment, error) {

@@ -25,7 +25,9 @@ CREATE TABLE payments (
 CREATE INDEX payments_merchant_created ON payments (merchant_id, created, id);
 CREATE INDEX payments_order ON payments (merchant_id, order_id);
 CREATE INDEX payments_customer ON payments (merchant_id, customer_id, created);
-CREATE INDEX payments_pending ON payments (status, updated);
+-- Only attempts still processing are ever looked up (reconciliation): a
+-- partial index keeps every other status change from rewriting index pages.
+CREATE INDEX payments_processing ON payments (updated) WHERE status = 'processing';
 CREATE INDEX payments_claims ON payments (pending_until) WHERE pending_op <> '';
 
 CREATE TABLE refunds (
