@@ -38,8 +38,11 @@ func HasPrefix(s, prefix string) bool {
 // a group commit then writes a few pages instead of one per row. Use it for
 // records whose creation time is not a secret (payments, events, audit
 // records); never for tokens or keys.
-func NewOrdered(prefix string) string {
-	b := make([]byte, 6+16)
+func NewOrdered(prefix string) string { return NewOrderedBits(prefix, 128) }
+
+// NewOrderedBits is NewOrdered with at least bits random bits after the time.
+func NewOrderedBits(prefix string, bits int) string {
+	b := make([]byte, 6+(bits+7)/8)
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
 	copy(b, ms[2:])

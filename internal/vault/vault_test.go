@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/keys"
 )
@@ -133,13 +134,19 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
+// Tokens: 48 bits of time, then 160 random bits (26 bytes, 42 base32 characters).
 func TestTokens(t *testing.T) {
 	seen := map[string]bool{}
 	for range 1000 {
 		tok := NewToken()
-		if !strings.HasPrefix(tok, "tok_") || len(tok) != 4+32 || seen[tok] {
+		if !strings.HasPrefix(tok, "tok_") || len(tok) != 4+42 || seen[tok] {
 			t.Fatalf("bad or repeated token %q", tok)
 		}
 		seen[tok] = true
+	}
+	a := NewToken()
+	time.Sleep(2 * time.Millisecond)
+	if b := NewToken(); !(a < b) {
+		t.Fatalf("tokens must sort by creation: %q %q", a, b)
 	}
 }
