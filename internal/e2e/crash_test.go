@@ -3,9 +3,14 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/processor/simulator"
 )
 
 // A payment whose first attempt died after charging (its response never
@@ -175,4 +180,46 @@ func testReconcilePendingRefunds(t *testing.T, opts ...option) {
 		t.Fatalf("the lost refund's reservation must be released: %s", p.Raw)
 	}
 	s2.call("POST", "/v1/payments/"+pid+"/refunds", sk, map[string]any{"amount": 700}).want(t, 201) // the rest can be refunded
+}
+
+// flakyProc makes the acquirer complete a sale but lose its answer once, as a
+// network timeout does.
+type flakyProc struct {
+	*simulator.Simulator
+	lose atomic.Bool
+}
+
+func (f *flakyProc) Sale(ctx context.Context, r processor.AuthorizeRequest) (processor.Authorization, processor.Capture, error) {
+	a, c, err := f.Simulator.Sale(ctx, r)
+	if err == nil && f.lose.CompareAndSwap(true, false) {
+		return processor.Authorization{}, processor.Capture{}, errors.New("acquirer: read timeout")
+	}
+	return a, c, err
+}
+
+// A sale whose answer was lost must not be recorded as failed (the card was
+// charged): it stays processing, a retry with the same key finds the charge,
+// and the client ends with one payment, one capture.
+func TestPaymentOutcomeUnknownStaysProcessing(t *testing.T) {
+	backends(t, testPaymentOutcomeUnknownStaysProcessing)
+}
+
+func testPaymentOutcomeUnknownStaysProcessing(t *testing.T, opts ...option) {
+	fp := &flakyProc{Simulator: simulator.New()}
+	s := start(t, append(opts, withProcessorImpl(fp))...)
+	sk := s.Dev.SecretKey
+	tok := tokenize(t, s, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
+	body := map[string]any{"amount": 2500, "token": tok}
+	fp.lose.Store(true)
+	first := s.call("POST", "/v1/payments", sk, body, "Idempotency-Key", "lost-answer").want(t, 502)
+	if first.str("error", "payment", "status") != "processing" {
+		t.Fatalf("an unknown outcome must stay processing: %s", first.Raw)
+	}
+	again := s.call("POST", "/v1/payments", sk, body, "Idempotency-Key", "lost-answer").want(t, 201)
+	if again.str("status") != "succeeded" || again.str("id") != first.str("error", "payment", "id") {
+		t.Fatalf("retry: %s", again.Raw)
+	}
+	if st := fp.Stats(); st.Captures != 1 {
+		t.Fatalf("one capture expected: %+v", st)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/app"
+	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
 	"github.com/coffer-vault/coffer/internal/store/pgtest"
 )
@@ -62,6 +63,9 @@ type option func(*app.Config)
 func withDataDir(dir string) option { return func(c *app.Config) { c.DataDir = dir } }
 
 func withDatabaseURL(url string) option { return func(c *app.Config) { c.DatabaseURL = url } }
+
+// withProcessorImpl makes the server use any acquirer implementation.
+func withProcessorImpl(p processor.Processor) option { return func(c *app.Config) { c.Processor = p } }
 
 // withSim makes the server use sim, e.g. the same acquirer across a restart.
 func withSim(sim *simulator.Simulator) option { return func(c *app.Config) { c.Processor = sim } }

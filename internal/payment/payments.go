@@ -352,38 +352,63 @@ func (s *Service) finished(ctx context.Context, p *store.Payment) (PaymentView, 
 // fail records a refused or failed authorization.
 func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
 	var d *processor.Decline
-	upstream := !errors.As(cause, &d)
-	if upstream {
-		s.log.Error("processor failed", "payment", p.ID, "error", cause.Error())
-		p.Failure = &store.Failure{Code: "processing_error", Message: "The card processor could not complete the payment; nothing was charged."}
-	} else {
-		msg := d.Message
-		if msg == "" {
-			msg = "The card was declined."
-		}
-		p.Failure = &store.Failure{Code: d.Code, DeclineCode: d.DeclineCode, Message: msg}
-		p.Processor.AVSResult, p.Processor.CVCResult = d.AVSResult, d.CVCResult
+	if !errors.As(cause, &d) {
+		return s.unsettled(ctx, p, cause)
 	}
+	msg := d.Message
+	if msg == "" {
+		msg = "The card was declined."
+	}
+	p.Failure = &store.Failure{Code: d.Code, DeclineCode: d.DeclineCode, Message: msg}
+	p.Processor.AVSResult, p.Processor.CVCResult = d.AVSResult, d.CVCResult
 	p.Status, p.Updated = store.PaymentFailed, s.now()
 	failed := *p
 	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*p = failed
-		if err := tx.UpdatePayment(p); err != nil {
+		if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
 			return err
 		}
 		return s.paymentEvent(tx, p, "payment.failed")
 	})
+	if isNotFound(err) {
+		return PaymentView{}, badState("The payment was settled while this request ran.")
+	}
 	if err != nil {
 		return PaymentView{}, err
 	}
-	if upstream {
-		e := &Error{Kind: KindUpstream, Code: "processing_error", Message: p.Failure.Message}
-		if v, err := s.GetPayment(ctx, p.MerchantID, p.ID); err == nil {
-			e.Payment = &v
-		}
-		return PaymentView{}, e
-	}
 	return PaymentView{}, s.paymentError(ctx, p)
+}
+
+// unsettled answers a processor failure that is not a refusal. Unless the
+// processor refused the request outright (nothing happened), the outcome is
+// unknown — the card may have been charged — so the payment stays processing:
+// a retry with the same Idempotency-Key resumes it (the acquirer dedupes by
+// our reference), and otherwise Reconcile settles it with the acquirer.
+func (s *Service) unsettled(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
+	s.log.Error("processor failed", "payment", p.ID, "error", cause.Error())
+	if errors.Is(cause, processor.ErrInvalidRequest) {
+		p.Failure = &store.Failure{Code: "processing_error", Message: "The card processor refused the request; nothing was charged."}
+		p.Status, p.Updated = store.PaymentFailed, s.now()
+		failed := *p
+		if err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+			*p = failed
+			if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
+				return err
+			}
+			return s.paymentEvent(tx, p, "payment.failed")
+		}); err != nil && !isNotFound(err) {
+			return PaymentView{}, err
+		}
+	}
+	e := &Error{Kind: KindUpstream, Code: "processing_error",
+		Message: "The card processor did not confirm the payment. Retry with the same Idempotency-Key, or read the payment later: it is settled with the processor within minutes."}
+	if p.Status == store.PaymentFailed {
+		e.Message = p.Failure.Message
+	}
+	if v, err := s.GetPayment(ctx, p.MerchantID, p.ID); err == nil {
+		e.Payment = &v
+	}
+	return PaymentView{}, e
 }
 
 // GetPayment reads a payment with its refunds.
