@@ -17,8 +17,9 @@ const (
 type group struct{ start, end int }
 
 // Redact masks, with card.Mask, every run of 12 to 19 digits that passes the
-// Luhn check, where the digits may be split by single spaces or dashes
-// ("4242 4242 4242 4242", "4242-4242-4242-4242"). Other digit runs —
+// Luhn check, where the digits may be split by short runs of separators
+// ("4242 4242 4242 4242", "4242-4242-4242-4242", "4242.4242.4242.4242",
+// tabs, no-break spaces; see scanRun). Other digit runs —
 // timestamps, ids, amounts — are left as they are unless they happen to pass
 // Luhn: a false positive costs a log reader a digit or two, a false negative
 // leaks a card.
@@ -51,8 +52,11 @@ func Redact(s string) string {
 	return string(append(out, s[copied:]...))
 }
 
-// scanRun collects the digit groups of the run starting at s[i], where groups
-// are joined by exactly one space or dash.
+// scanRun collects the digit groups of the run starting at s[i]. Groups may
+// be joined by up to three separator bytes of the kinds people and programs
+// put between digit groups: space, tab, no-break space, dash, dot,
+// underscore. The colon is not one: clock times ("07:15:48.246") must not
+// join into a long run.
 func scanRun(s string, i int, groups []group) ([]group, int, int) {
 	digits := 0
 	for {
@@ -62,12 +66,33 @@ func scanRun(s string, i int, groups []group) ([]group, int, int) {
 		}
 		groups = append(groups, group{start, i})
 		digits += i - start
-		if i+1 < len(s) && (s[i] == ' ' || s[i] == '-') && isDigit(s[i+1]) {
-			i++
+		j := i
+		for j < len(s) && j-i < 3 {
+			if n := sepLen(s, j); n > 0 {
+				j += n
+				continue
+			}
+			break
+		}
+		if j > i && j-i <= 3 && j < len(s) && isDigit(s[j]) {
+			i = j
 			continue
 		}
 		return groups, digits, i
 	}
+}
+
+// sepLen is the length of the separator at s[j], or 0.
+func sepLen(s string, j int) int {
+	switch s[j] {
+	case ' ', '\t', '-', '.', '_':
+		return 1
+	case 0xC2: // U+00A0 no-break space, as UTF-8
+		if j+1 < len(s) && s[j+1] == 0xA0 {
+			return 2
+		}
+	}
+	return 0
 }
 
 // maskRun appends s[copied:] up to each span to be masked, then the masked

@@ -6,6 +6,7 @@ import (
 	"regexp"
 
 	"github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/logging"
 	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/processor"
 )
@@ -47,7 +48,7 @@ func invalid(param, code, format string, args ...any) *Error {
 // (prefix_base32): a client that put a card number in a URL must not get it
 // back in a response.
 func notFound(param, what, id string) *Error {
-	if !idShape.MatchString(id) {
+	if !idShape.MatchString(id) || logging.Redact(id) != id {
 		return &Error{Kind: KindNotFound, Code: "resource_missing", Param: param, Message: fmt.Sprintf("No such %s.", what)}
 	}
 	return &Error{Kind: KindNotFound, Code: "resource_missing", Param: param, Message: fmt.Sprintf("No such %s: '%s'", what, id)}

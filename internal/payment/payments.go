@@ -494,11 +494,24 @@ func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, c
 	return p, err
 }
 
-// release ends a claim, applying the outcome (if any) and its event.
+// errClaimLost: the payment's claim changed hands (it lapsed and another
+// request or Reconcile took it); the outcome is that holder's to record.
+var errClaimLost = &Error{Kind: KindConflict, Code: "operation_in_progress", Message: "Another operation on this payment took over; read the payment for its outcome."}
+
+// release ends a claim, applying the outcome (if any) and its event. It acts
+// only while the stored claim is still the one p holds: a claim that lapsed
+// and was taken over must not be overwritten with this holder's stale row.
 func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *store.Payment), evt string) error {
 	base := *p
 	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*p = base
+		cur, err := tx.GetPayment(p.MerchantID, p.ID)
+		if err != nil {
+			return err
+		}
+		if cur.PendingOp != base.PendingOp || !cur.PendingUntil.Equal(base.PendingUntil) || cur.Status != base.Status {
+			return errClaimLost
+		}
 		if apply != nil {
 			apply(p)
 		}
@@ -551,7 +564,8 @@ func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID stri
 			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
 		}
 		if amt > p.AmountCapturable {
-			return invalid("amount", "amount_too_large", "amount %d is more than the %d authorized", amt, p.AmountCapturable)
+			// The requested amount is not echoed: a client's number could be a card number.
+			return invalid("amount", "amount_too_large", "amount is more than the %d authorized", p.AmountCapturable)
 		}
 		return nil
 	})
@@ -590,7 +604,12 @@ func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID strin
 	defer cancel()
 	if err := s.proc.Void(ctx, p.Processor.AuthorizationID); err != nil {
 		if settled, serr := s.settleFromAcquirer(ctx, p); serr == nil && settled {
-			return PaymentView{}, badState("The payment was captured before it could be canceled.")
+			// Report what the acquirer did: a void whose answer was lost is a cancel.
+			v, err := s.GetPayment(ctx, merchantID, paymentID)
+			if err == nil && v.Status != store.PaymentCanceled {
+				return PaymentView{}, badState("The payment was captured before it could be canceled.")
+			}
+			return v, err
 		}
 		if rerr := s.release(ctx, p, nil, ""); rerr != nil {
 			return PaymentView{}, rerr
@@ -632,7 +651,7 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
 		}
 		if amt > remaining {
-			return invalid("amount", "amount_too_large", "amount %d is more than the %d left to refund", amt, remaining)
+			return invalid("amount", "amount_too_large", "amount is more than the %d left to refund", remaining)
 		}
 		now := s.now()
 		r = &store.Refund{ID: id.NewOrdered("re"), MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/card"
 	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/logging"
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/vault"
@@ -57,12 +58,17 @@ func parseCard(in *CardInput, now time.Time, prefix string) (processor.Card, car
 			return processor.Card{}, "", fromCardField(prefix, err)
 		}
 	}
-	if err := checkText(prefix+"holder_name", in.HolderName, 100); err != nil {
-		return processor.Card{}, "", err
-	}
-	for _, f := range []struct{ name, v string }{{"address_line1", in.AddressLine1}, {"address_postal_code", in.PostalCode}, {"address_country", in.Country}} {
-		if err := checkText(prefix+f.name, f.v, 200); err != nil {
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"holder_name", in.HolderName, 100}, {"address_line1", in.AddressLine1, 200}, {"address_postal_code", in.PostalCode, 200}, {"address_country", in.Country, 200}} {
+		if err := checkText(prefix+f.name, f.v, f.max); err != nil {
 			return processor.Card{}, "", err
+		}
+		// These fields are stored and shown in clear: a card number typed
+		// into one (a common slip) must not be.
+		if logging.Redact(f.v) != f.v {
+			return processor.Card{}, "", invalid(prefix+f.name, "parameter_invalid", "%s%s must not contain a card number", prefix, f.name)
 		}
 	}
 	return processor.Card{Number: pan, ExpMonth: m, ExpYear: y, CVC: in.CVC, HolderName: in.HolderName,
