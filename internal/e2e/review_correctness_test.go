@@ -34,8 +34,8 @@ type rcProc struct {
 
 func rcNewProc() *rcProc { return &rcProc{Simulator: simulator.New()} }
 
-func (p *rcProc) Refund(ctx context.Context, captureID string, amount int64) (processor.Refund, error) {
-	r, err := p.Simulator.Refund(ctx, captureID, amount)
+func (p *rcProc) Refund(ctx context.Context, captureID string, amount int64, reference string) (processor.Refund, error) {
+	r, err := p.Simulator.Refund(ctx, captureID, amount, reference)
 	if err == nil && p.loseRefund.CompareAndSwap(true, false) {
 		return processor.Refund{}, errors.New("acquirer: read timeout")
 	}
@@ -54,6 +54,24 @@ func (p *rcProc) holdLookup(ref string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.hold, p.entered, p.release = ref, make(chan struct{}), make(chan struct{})
+}
+
+// LookupRefund is held like Lookup when its reference (a refund id) is the one held.
+func (p *rcProc) LookupRefund(ctx context.Context, captureID, reference string) (processor.Refund, error) {
+	r, err := p.Simulator.LookupRefund(ctx, captureID, reference)
+	p.mu.Lock()
+	h := p.hold != "" && p.hold == reference
+	var entered, release chan struct{}
+	if h {
+		p.hold = ""
+		entered, release = p.entered, p.release
+	}
+	p.mu.Unlock()
+	if h {
+		close(entered)
+		<-release
+	}
+	return r, err
 }
 
 func (p *rcProc) Lookup(ctx context.Context, merchantID, reference string) (processor.Authorization, error) {
@@ -91,7 +109,6 @@ func rcNum(r resp, path ...string) int64 {
 // refund) answers 5xx, which releases the Idempotency-Key; the retry with the
 // same key then refunds again. One key, two refunds at the acquirer.
 func TestReviewCorrectnessRefundLostAnswerRetryRefundsTwice(t *testing.T) {
-	t.Skip("OPEN BUG, kept as evidence until fixed: a refund whose answer was lost is marked failed and a retry with the same key refunds again (refunds need an acquirer reference derived from the key claim, like payments)")
 	backends(t, func(t *testing.T, opts ...option) {
 		fp := rcNewProc()
 		s := start(t, append(opts, withProcessorImpl(fp))...)
@@ -114,7 +131,6 @@ func TestReviewCorrectnessRefundLostAnswerRetryRefundsTwice(t *testing.T) {
 // pending and the key's claim lapses. A retry with the same key must not
 // create a second refund.
 func TestReviewCorrectnessRefundCrashRetryRefundsTwice(t *testing.T) {
-	t.Skip("OPEN BUG, kept as evidence until fixed: a refund interrupted by a crash is created again by the retry (same fix as the lost-answer case)")
 	backends(t, func(t *testing.T, opts ...option) {
 		s := start(t, opts...)
 		sk := s.Dev.SecretKey
@@ -161,7 +177,6 @@ func TestReviewCorrectnessCancelLostAnswerWrongResponse(t *testing.T) {
 // that resumes it. A retry that resumes meanwhile answers 201 succeeded, and
 // the reconcile then refunds the whole charge at the acquirer.
 func TestReviewCorrectnessReconcileRacesResumedRetry(t *testing.T) {
-	t.Skip("OPEN BUG, kept as evidence until fixed: Reconcile acts at the acquirer without claiming the payment, racing a resumed retry (needs a claim before the lookup)")
 	backends(t, func(t *testing.T, opts ...option) {
 		fp := rcNewProc()
 		s := start(t, append(opts, withProcessorImpl(fp))...)
@@ -207,7 +222,6 @@ func TestReviewCorrectnessReconcileRacesResumedRetry(t *testing.T) {
 // failed and its amount released: our books say less was refunded than the
 // acquirer did.
 func TestReviewCorrectnessReconcileRefundsRacesLiveRefund(t *testing.T) {
-	t.Skip("OPEN BUG, kept as evidence until fixed: reconcileRefunds reads the acquirer total outside its transaction and can fail a refund that happened (needs per-refund acquirer references)")
 	backends(t, func(t *testing.T, opts ...option) {
 		fp := rcNewProc()
 		s := start(t, append(opts, withProcessorImpl(fp))...)
@@ -220,12 +234,12 @@ func TestReviewCorrectnessReconcileRefundsRacesLiveRefund(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.stop()
-		fp.holdLookup(pid)
+		fp.holdLookup(r1) // reconcile settles each refund by its own reference
 		s2 := start(t, append(opts, withDataDir(s.DataDir), withProcessorImpl(fp))...)
 		select {
 		case <-fp.entered:
 		case <-time.After(10 * time.Second):
-			t.Fatal("reconcile did not look the payment up")
+			t.Fatal("reconcile did not look the refund up")
 		}
 		s2.call("POST", "/v1/payments/"+pid+"/refunds", sk, map[string]any{"amount": 200}).want(t, 201)
 		close(fp.release)
@@ -546,7 +560,6 @@ func TestReviewCorrectnessReconcileLapsedClaimOverwritesCapture(t *testing.T) {
 // 13. Heavy contention on one payment's refunds: every refund that reached
 // the acquirer is recorded, none is left pending, none answered 5xx.
 func TestReviewCorrectnessRefundContention(t *testing.T) {
-	t.Skip("OPEN BUG, kept as evidence until fixed: on PostgreSQL the write after an acquirer refund gives up after 10 serialization retries (needs refund references and an unbounded retry for money already moved)")
 	backends(t, func(t *testing.T, opts ...option) {
 		s := start(t, opts...)
 		sk := s.Dev.SecretKey

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/store"
 )
 
 // apiError is API.md's error envelope body.
@@ -58,6 +59,12 @@ func toAPIError(err error) (*apiError, bool) {
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if ae, ok := toAPIError(err); ok {
 		writeError(w, ae)
+		return
+	}
+	if errors.Is(err, store.ErrContention) {
+		// Retryable, and not frozen under an Idempotency-Key (see idempotent).
+		writeError(w, &apiError{status: 409, Type: "invalid_request_error", Code: "operation_in_progress",
+			Message: "Too many concurrent changes to the same object; retry shortly."})
 		return
 	}
 	a.log.Error("request failed", "request_id", payment.RequestID(r.Context()), "path", r.URL.Path, "error", err.Error())

@@ -57,13 +57,17 @@ var lowerB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 // from the key's digest, so a retry of a request whose first attempt died
 // mid-way finds the same payment, and the acquirer (which dedupes by our
 // reference) returns the same authorization instead of making a second.
-func paymentID(ctx context.Context) string {
+func paymentID(ctx context.Context) string { return derivedID(ctx, "pay", "coffer payment id|") }
+
+// derivedID is a fresh ordered id, or under an Idempotency-Key one derived
+// from the key's claim (see paymentID).
+func derivedID(ctx context.Context, prefix, label string) string {
 	d, _ := ctx.Value(idempotencyKey).(string)
 	if d == "" {
-		return id.NewOrdered("pay")
+		return id.NewOrdered(prefix)
 	}
-	h := sha256.Sum256([]byte("coffer payment id|" + d))
-	return "pay_" + strings.ToLower(lowerB32.EncodeToString(h[:16]))
+	h := sha256.Sum256([]byte(label + d))
+	return prefix + "_" + strings.ToLower(lowerB32.EncodeToString(h[:16]))
 }
 
 // paymentError is a card error that carries the recorded failed payment.
@@ -228,13 +232,22 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		err := tx.InsertPayment(p)
 		if errors.Is(err, store.ErrConflict) {
 			// Only a derived id can already exist: an earlier attempt under
-			// this Idempotency-Key died part way. Resume it.
+			// this Idempotency-Key died part way. Resume it — after claiming
+			// it, so that Reconcile and this retry never both act on it.
 			old, err := tx.GetPayment(m.ID, p.ID)
 			if err != nil {
 				return err
 			}
 			*p, resumed = *old, true
-			return nil
+			if p.Status != store.PaymentProcessing {
+				return nil
+			}
+			now := s.now()
+			if p.PendingOp != "" && p.PendingUntil.After(now) {
+				return &Error{Kind: KindConflict, Code: "operation_in_progress", Message: "This payment is being settled; retry shortly."}
+			}
+			p.PendingOp, p.PendingUntil = "create", now.Add(opLease)
+			return tx.UpdatePayment(p)
 		}
 		if err != nil || unusable == nil {
 			return err
@@ -297,6 +310,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		}
 	}
 	p.Updated = s.now()
+	p.PendingOp, p.PendingUntil = "", time.Time{} // a resumed attempt's claim ends with it
 	if tok == nil && !resumed {
 		// The common case, kept light for the single writer: the view and the
 		// event are rendered here; a new payment has no refunds yet.
@@ -362,6 +376,7 @@ func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (Paym
 	p.Failure = &store.Failure{Code: d.Code, DeclineCode: d.DeclineCode, Message: msg}
 	p.Processor.AVSResult, p.Processor.CVCResult = d.AVSResult, d.CVCResult
 	p.Status, p.Updated = store.PaymentFailed, s.now()
+	p.PendingOp, p.PendingUntil = "", time.Time{}
 	failed := *p
 	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*p = failed
@@ -629,12 +644,27 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 	if err := checkText("reason", reason, 200); err != nil {
 		return RefundView{}, err
 	}
+	// Under an Idempotency-Key the refund id — our reference at the acquirer,
+	// which dedupes on it — is derived from the key's claim, like a payment's:
+	// a retry after a lost answer or a crash resumes this refund.
+	rid := derivedID(ctx, "re", "coffer refund id|")
 	var p *store.Payment
 	var r *store.Refund
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		var err error
+		r = nil
 		if p, err = tx.GetPayment(merchantID, paymentID); err != nil {
 			return err
+		}
+		if refunds, err := tx.ListRefunds(merchantID, paymentID); err != nil {
+			return err
+		} else {
+			for _, x := range refunds {
+				if x.ID == rid {
+					r = x // resume
+					return nil
+				}
+			}
 		}
 		if p.Status != store.PaymentSucceeded {
 			return badState("A payment in status %s cannot be refunded.", p.Status)
@@ -651,10 +681,11 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
 		}
 		if amt > remaining {
+			// The requested amount is not echoed: a client's number could be a card number.
 			return invalid("amount", "amount_too_large", "amount is more than the %d left to refund", remaining)
 		}
 		now := s.now()
-		r = &store.Refund{ID: id.NewOrdered("re"), MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,
+		r = &store.Refund{ID: rid, MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,
 			Status: store.RefundPending, Reason: reason, Created: now, Updated: now}
 		if err := tx.InsertRefund(r); err != nil {
 			return err
@@ -669,42 +700,75 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 	if err != nil {
 		return RefundView{}, err
 	}
+	if r.Status != store.RefundPending {
+		return ViewRefund(r), nil // a resumed refund that had finished
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	ref, perr := s.proc.Refund(ctx, p.Processor.CaptureID, r.Amount)
-	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		cur, err := tx.GetPayment(merchantID, paymentID)
-		if err != nil {
-			return err
-		}
-		rr := *r
-		rr.Updated = s.now()
-		if perr != nil {
-			rr.Status, rr.Failure = store.RefundFailed, &store.Failure{Code: "processing_error", Message: "The processor refused the refund."}
-			cur.AmountRefunded -= rr.Amount // release the reservation
-		} else {
-			rr.Status, rr.ProcessorRef = store.RefundSucceeded, ref.ID
-		}
-		cur.Updated = rr.Updated
-		if err := tx.UpdateRefund(&rr); err != nil {
-			return err
-		}
-		if err := tx.UpdatePayment(cur); err != nil {
-			return err
-		}
-		*r = rr
-		if perr != nil {
-			return nil
-		}
-		return s.paymentEvent(tx, cur, "payment.refunded")
-	})
-	if err != nil {
+	ref, perr := s.proc.Refund(ctx, p.Processor.CaptureID, r.Amount, r.ID)
+	if perr != nil && !definite(perr) {
+		// The acquirer may have refunded: leave it pending for a retry with
+		// the same key, or for Reconcile, to settle by its reference.
+		s.log.Error("refund outcome unknown", "refund", r.ID, "error", perr.Error())
+		return RefundView{}, &Error{Kind: KindUpstream, Code: "processing_error",
+			Message: "The card processor did not confirm the refund. Retry with the same Idempotency-Key, or read the payment later: it is settled with the processor within minutes."}
+	}
+	if err := s.settleRefund(ctx, r, ref, perr); err != nil {
 		return RefundView{}, err
 	}
 	if perr != nil {
 		return RefundView{}, upstreamErr(perr)
 	}
 	return ViewRefund(r), nil
+}
+
+// definite reports whether a processor error means nothing happened.
+func definite(err error) bool {
+	var d *processor.Decline
+	return errors.As(err, &d) || errors.Is(err, processor.ErrInvalidState) || errors.Is(err, processor.ErrNotFound) ||
+		errors.Is(err, processor.ErrInvalidRequest)
+}
+
+// settleRefund records a pending refund's outcome: succeeded, or failed with
+// its reservation on the payment released. Only a refund still pending is
+// changed, so a racing settlement (a retry, Reconcile) is applied once.
+func (s *Service) settleRefund(ctx context.Context, r *store.Refund, ref processor.Refund, perr error) error {
+	base := *r
+	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		*r = base
+		cur, err := tx.GetPayment(r.MerchantID, r.PaymentID)
+		if err != nil {
+			return err
+		}
+		refunds, err := tx.ListRefunds(r.MerchantID, r.PaymentID)
+		if err != nil {
+			return err
+		}
+		for _, x := range refunds {
+			if x.ID == r.ID && x.Status != store.RefundPending {
+				*r = *x // already settled
+				return nil
+			}
+		}
+		r.Updated = s.now()
+		if perr != nil {
+			r.Status, r.Failure = store.RefundFailed, &store.Failure{Code: "processing_error", Message: "The processor refused the refund; nothing was refunded."}
+			cur.AmountRefunded -= r.Amount // release the reservation
+		} else {
+			r.Status, r.ProcessorRef = store.RefundSucceeded, ref.ID
+		}
+		cur.Updated = r.Updated
+		if err := tx.UpdateRefund(r); err != nil {
+			return err
+		}
+		if err := tx.UpdatePayment(cur); err != nil {
+			return err
+		}
+		if perr != nil {
+			return nil
+		}
+		return s.paymentEvent(tx, cur, "payment.refunded")
+	})
 }
 
 // StaleAfter is how long a payment may stay processing before Reconcile
@@ -751,15 +815,41 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 		return settled, err
 	}
 	for _, p := range stale {
+		// Claim it first: a retry resuming the same payment must not act at
+		// the acquirer while Reconcile does (one of them waits with a 409).
+		claimed := false
+		if err := s.store.Write(ctx, func(tx store.Tx) error {
+			claimed = false
+			cur, err := tx.GetPayment(p.MerchantID, p.ID)
+			if err != nil {
+				return err
+			}
+			now := s.now()
+			if cur.Status != store.PaymentProcessing || (cur.PendingOp != "" && cur.PendingUntil.After(now)) {
+				return nil
+			}
+			cur.PendingOp, cur.PendingUntil = "reconcile", now.Add(opLease)
+			*p, claimed = *cur, true
+			return tx.UpdatePayment(cur)
+		}); err != nil {
+			return settled, err
+		}
+		if !claimed {
+			continue
+		}
 		auth, lerr := s.proc.Lookup(ctx, p.MerchantID, p.ID)
 		var d *processor.Decline
 		switch {
 		case lerr == nil:
 			if auth.Captured > 0 && auth.Refunded < auth.Captured {
-				if _, err := s.proc.Refund(ctx, auth.CaptureID, auth.Captured-auth.Refunded); err != nil {
+				if _, err := s.proc.Refund(ctx, auth.CaptureID, auth.Captured-auth.Refunded, "reversal_"+p.ID); err != nil {
 					s.log.Error("reconcile: refund failed", "payment", p.ID, "error", err.Error())
 					continue
 				}
+			}
+			if auth.Captured > 0 {
+				// The books show what happened: captured, then refunded in full.
+				p.AmountCaptured, p.AmountRefunded, p.Processor.CaptureID = auth.Captured, auth.Captured, auth.CaptureID
 			} else if auth.Captured == 0 && !auth.Voided {
 				if err := s.proc.Void(ctx, auth.ID); err != nil {
 					s.log.Error("reconcile: void failed", "payment", p.ID, "error", err.Error())
@@ -781,11 +871,12 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 			if err != nil {
 				return err
 			}
-			if cur.Status != store.PaymentProcessing {
-				return nil // a resumed request settled it first
+			if cur.Status != store.PaymentProcessing || cur.PendingOp != "reconcile" {
+				return nil // not ours any more
 			}
 			*cur = failed
 			cur.Status, cur.Updated = store.PaymentFailed, s.now()
+			cur.PendingOp, cur.PendingUntil = "", time.Time{}
 			if err := tx.UpdatePayment(cur); err != nil {
 				return err
 			}
@@ -800,11 +891,10 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 	return settled, nil
 }
 
-// reconcileRefunds settles refunds a crash left pending. The acquirer knows
-// how much it refunded on the payment's capture; refunds we recorded as
-// succeeded account for part of it, and pending ones (oldest first) for the
-// rest. What the acquirer did not refund is failed and its reservation on
-// the payment released, so it can be asked for again.
+// reconcileRefunds settles refunds left pending (a crash, or an acquirer
+// answer that never came) by asking the acquirer for each one by its own
+// reference: made means succeeded, never made means failed and its amount
+// free to be refunded again.
 func (s *Service) reconcileRefunds(ctx context.Context) (int, error) {
 	var stale []*store.Refund
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
@@ -814,70 +904,28 @@ func (s *Service) reconcileRefunds(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	done := map[string]bool{}
 	settled := 0
 	for _, r := range stale {
-		if done[r.PaymentID] {
-			continue
-		}
-		done[r.PaymentID] = true
-		a, err := s.proc.Lookup(ctx, r.MerchantID, r.PaymentID)
-		if err != nil {
-			s.log.Error("reconcile: refund lookup failed", "payment", r.PaymentID, "error", err.Error())
-			continue
-		}
-		var changed int
-		err = s.store.Write(ctx, func(tx store.Tx) error {
-			changed = 0
+		var captureID string
+		if err := s.store.Read(ctx, func(tx store.Tx) error {
 			p, err := tx.GetPayment(r.MerchantID, r.PaymentID)
-			if err != nil {
-				return err
+			if err == nil {
+				captureID = p.Processor.CaptureID
 			}
-			refunds, err := tx.ListRefunds(r.MerchantID, r.PaymentID)
-			if err != nil {
-				return err
-			}
-			left := a.Refunded // what the acquirer refunded and we have not yet accounted for
-			for _, x := range refunds {
-				if x.Status == store.RefundSucceeded {
-					left -= x.Amount
-				}
-			}
-			now := s.now()
-			for _, x := range refunds {
-				if x.Status != store.RefundPending || !x.Updated.Before(now.Add(-StaleAfter)) {
-					continue
-				}
-				if x.Amount <= left {
-					left -= x.Amount
-					x.Status = store.RefundSucceeded
-				} else {
-					x.Status = store.RefundFailed
-					x.Failure = &store.Failure{Code: "processing_error", Message: "The refund was interrupted and did not reach the card; nothing was refunded."}
-					p.AmountRefunded -= x.Amount
-				}
-				x.Updated = now
-				if err := tx.UpdateRefund(x); err != nil {
-					return err
-				}
-				changed++
-			}
-			if changed == 0 {
-				return nil
-			}
-			p.Updated = now
-			if err := tx.UpdatePayment(p); err != nil {
-				return err
-			}
-			return s.paymentEvent(tx, p, "payment.refunded")
-		})
-		if err != nil {
+			return err
+		}); err != nil {
 			return settled, err
 		}
-		if changed > 0 {
-			s.log.Warn("reconciled interrupted refunds", "payment", r.PaymentID, "merchant", r.MerchantID, "count", changed)
-			settled += changed
+		ref, err := s.proc.LookupRefund(ctx, captureID, r.ID)
+		if err != nil && !errors.Is(err, processor.ErrNotFound) {
+			s.log.Error("reconcile: refund lookup failed", "refund", r.ID, "error", err.Error())
+			continue
 		}
+		if err := s.settleRefund(ctx, r, ref, err); err != nil {
+			return settled, err
+		}
+		s.log.Warn("reconciled an interrupted refund", "refund", r.ID, "payment", r.PaymentID, "status", r.Status)
+		settled++
 	}
 	return settled, nil
 }

@@ -146,7 +146,11 @@ type Processor interface {
 	// Void releases an uncaptured authorization; voiding an already-voided one succeeds.
 	Void(ctx context.Context, authorizationID string) error
 	// Refund returns amount of a capture; refunds may be partial and many, their sum ≤ captured.
-	Refund(ctx context.Context, captureID string, amount int64) (Refund, error)
+	// A non-empty reference (the caller's refund id) makes it idempotent: a repeat of the same
+	// capture+reference returns the first refund and refunds nothing more.
+	Refund(ctx context.Context, captureID string, amount int64, reference string) (Refund, error)
+	// LookupRefund finds the refund made under a reference, or ErrNotFound if none was.
+	LookupRefund(ctx context.Context, captureID, reference string) (Refund, error)
 	// Verify authorizes r.Amount and voids it at once. A refusal is returned as *Decline.
 	Verify(ctx context.Context, r VerifyRequest) (Verification, error)
 	// Lookup finds the authorization that Authorize made for merchantID+reference, with its

@@ -16,6 +16,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: a uniqueness rule was violated.
 	ErrConflict = errors.New("store: conflict")
+	// ErrContention: concurrent writes kept conflicting and the backend gave
+	// up retrying; nothing was written, and the caller may retry.
+	ErrContention = errors.New("store: too much contention, retry")
 )
 
 // Store is a backend. Write runs fn in a transaction that is durable (fsynced)

@@ -178,7 +178,7 @@ func TestLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Refund(ctx, cp.ID, 300)
+	s.Refund(ctx, cp.ID, 300, "")
 	a, err = s.Lookup(ctx, "m", "pay_1")
 	if err != nil || a.ID != orig.ID || a.AuthCode != orig.AuthCode || a.Amount != 1000 || a.Currency != "USD" ||
 		a.Captured != 800 || a.CaptureID != cp.ID || a.Refunded != 300 || a.Voided {

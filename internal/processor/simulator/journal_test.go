@@ -48,7 +48,7 @@ func TestJournalSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Refund(ctx, capA.ID, 250); err != nil {
+	if _, err := s.Refund(ctx, capA.ID, 250, ""); err != nil {
 		t.Fatal(err)
 	}
 	b := mustAuthorize(t, s, "pay_b", 500) // left uncaptured across the restart
@@ -111,10 +111,10 @@ func TestJournalSurvivesRestart(t *testing.T) {
 	if err := s.Void(ctx, a.ID); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("void of captured after restart: %v", err)
 	}
-	if _, err := s.Refund(ctx, capA.ID, 351); !errors.Is(err, processor.ErrInvalidState) {
+	if _, err := s.Refund(ctx, capA.ID, 351, ""); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("over-refund after restart: %v", err)
 	}
-	if _, err := s.Refund(ctx, capA.ID, 350); err != nil {
+	if _, err := s.Refund(ctx, capA.ID, 350, ""); err != nil {
 		t.Errorf("refund the rest after restart: %v", err)
 	}
 	if _, err := s.Capture(ctx, c.ID, 700); !errors.Is(err, processor.ErrInvalidState) {
@@ -141,13 +141,13 @@ func TestJournalSurvivesRestart(t *testing.T) {
 	// And once more, with changes made on both sides of the first restart.
 	s = openT(t, path)
 	defer s.Close()
-	if _, err := s.Refund(ctx, capA.ID, 1); !errors.Is(err, processor.ErrInvalidState) {
+	if _, err := s.Refund(ctx, capA.ID, 1, ""); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("refund of a fully refunded capture after second restart: %v", err)
 	}
 	if _, err := s.Capture(ctx, b.ID, 500); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("capture made after the first restart was forgotten: %v", err)
 	}
-	if _, err := s.Refund(ctx, capB.ID, 500); err != nil {
+	if _, err := s.Refund(ctx, capB.ID, 500, ""); err != nil {
 		t.Errorf("refund after second restart: %v", err)
 	}
 	got, err := s.Lookup(ctx, "mer_1", "pay_a")
@@ -228,12 +228,12 @@ func TestJournalTornLastLine(t *testing.T) {
 			t.Errorf("torn line %q: file is %d bytes after Open, want %d", torn, fi.Size(), size)
 		}
 		// The torn refund never happened: the whole capture can still be refunded, once.
-		if _, err := s.Refund(ctx, cp.ID, 1000); err != nil {
+		if _, err := s.Refund(ctx, cp.ID, 1000, ""); err != nil {
 			t.Errorf("torn line %q: refund: %v", torn, err)
 		}
 		closeT(t, s)
 		s = openT(t, path) // the line written after the cut is whole
-		if _, err := s.Refund(ctx, cp.ID, 1); !errors.Is(err, processor.ErrInvalidState) {
+		if _, err := s.Refund(ctx, cp.ID, 1, ""); !errors.Is(err, processor.ErrInvalidState) {
 			t.Errorf("torn line %q: refund after reopen: %v", torn, err)
 		}
 		closeT(t, s)
@@ -329,7 +329,7 @@ func TestJournalHoldsNoCardData(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.Refund(ctx, cp.ID, 400); err != nil {
+			if _, err := s.Refund(ctx, cp.ID, 400, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -386,7 +386,7 @@ func TestJournalConcurrent(t *testing.T) {
 				return
 			}
 			for range 3 {
-				if _, err := s.Refund(ctx, cp.ID, 100); err != nil {
+				if _, err := s.Refund(ctx, cp.ID, 100, ""); err != nil {
 					t.Error(err)
 					return
 				}

@@ -28,7 +28,7 @@ func TestSale(t *testing.T) {
 	if _, err := s.Capture(ctx, a.ID, 1); !errors.Is(err, processor.ErrInvalidState) {
 		t.Fatalf("a sale is captured: %v", err)
 	}
-	if _, err := s.Refund(ctx, c.ID, 1500); err != nil {
+	if _, err := s.Refund(ctx, c.ID, 1500, ""); err != nil {
 		t.Fatalf("refund of a sale: %v", err)
 	}
 	// A sale whose authorization exists but was never captured (the first

@@ -94,6 +94,7 @@ type Simulator struct {
 	auths    map[string]*authRecord
 	captures map[string]*captureRecord
 	results  map[idemKey]result
+	refunds  map[[2]string]processor.Refund // capture id + caller's reference → refund
 	perRef   map[refKey]int
 	stats    Stats
 	cvcs     map[[sha256.Size]byte][sha256.Size]byte // issuer: MAC(PAN) → MAC(PAN, CVC)
@@ -107,6 +108,7 @@ func New() *Simulator {
 		auths:     make(map[string]*authRecord),
 		captures:  make(map[string]*captureRecord),
 		results:   make(map[idemKey]result),
+		refunds:   make(map[[2]string]processor.Refund),
 		perRef:    make(map[refKey]int),
 		cvcs:      make(map[[sha256.Size]byte][sha256.Size]byte),
 	}
@@ -388,22 +390,49 @@ func (s *Simulator) Void(ctx context.Context, authorizationID string) error {
 }
 
 // Refund implements processor.Processor.
-func (s *Simulator) Refund(ctx context.Context, captureID string, amount int64) (processor.Refund, error) {
+func (s *Simulator) Refund(ctx context.Context, captureID string, amount int64, reference string) (processor.Refund, error) {
 	if err := ctx.Err(); err != nil {
 		return processor.Refund{}, err
 	}
 	if amount <= 0 {
 		return processor.Refund{}, fmt.Errorf("%w: refund amount must be positive", processor.ErrInvalidRequest)
 	}
-	e := &entry{Op: opRefund, Capture: captureID, Amount: amount}
+	var out processor.Refund
 	err := s.locked(func() error {
-		e.Refund = newID("sim_ref_")
-		return s.commit(e)
+		if reference != "" {
+			if r, ok := s.refunds[[2]string{captureID, reference}]; ok {
+				out = r // a repeat: the first refund, nothing more
+				return nil
+			}
+		}
+		e := &entry{Op: opRefund, Capture: captureID, Amount: amount, Reference: reference, Refund: newID("sim_ref_")}
+		if err := s.commit(e); err != nil {
+			return err
+		}
+		out = processor.Refund{ID: e.Refund, CaptureID: captureID, Amount: amount}
+		return nil
 	})
 	if err != nil {
 		return processor.Refund{}, err
 	}
-	return processor.Refund{ID: e.Refund, CaptureID: captureID, Amount: amount}, nil
+	return out, nil
+}
+
+// LookupRefund implements processor.Processor.
+func (s *Simulator) LookupRefund(ctx context.Context, captureID, reference string) (processor.Refund, error) {
+	if err := ctx.Err(); err != nil {
+		return processor.Refund{}, err
+	}
+	var out processor.Refund
+	err := s.locked(func() error {
+		r, ok := s.refunds[[2]string{captureID, reference}]
+		if !ok || reference == "" {
+			return fmt.Errorf("%w: no refund %q of capture %q", processor.ErrNotFound, reference, captureID)
+		}
+		out = r
+		return nil
+	})
+	return out, err
 }
 
 // Lookup implements processor.Processor.
@@ -550,6 +579,9 @@ func (s *Simulator) apply(e *entry) {
 	case opRefund:
 		s.captures[e.Capture].refunded += e.Amount
 		s.stats.Refunds++
+		if e.Reference != "" {
+			s.refunds[[2]string{e.Capture, e.Reference}] = processor.Refund{ID: e.Refund, CaptureID: e.Capture, Amount: e.Amount}
+		}
 	}
 }
 

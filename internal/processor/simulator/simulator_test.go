@@ -231,7 +231,7 @@ func TestInvalidRequests(t *testing.T) {
 		t.Errorf("capture 0: %v", err)
 	}
 	cp, _ := s.Capture(ctx, a.ID, 10)
-	if _, err := s.Refund(ctx, cp.ID, -5); !errors.Is(err, processor.ErrInvalidRequest) {
+	if _, err := s.Refund(ctx, cp.ID, -5, ""); !errors.Is(err, processor.ErrInvalidRequest) {
 		t.Errorf("refund -5: %v", err)
 	}
 	if st := s.Stats(); st.Authorizations != 2 || st.Verifications != 1 || st.Refunds != 0 {
@@ -255,7 +255,7 @@ func TestCanceledContext(t *testing.T) {
 	if err := s.Void(cctx, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Void: %v", err)
 	}
-	if _, err := s.Refund(cctx, "x", 1); !errors.Is(err, context.Canceled) {
+	if _, err := s.Refund(cctx, "x", 1, ""); !errors.Is(err, context.Canceled) {
 		t.Errorf("Refund: %v", err)
 	}
 	if s.Stats() != (Stats{}) || s.AuthorizationsFor("m", "r") != 0 {
@@ -415,18 +415,18 @@ func TestCaptureVoidRefund(t *testing.T) {
 	if err := s.Void(ctx, a.ID); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("void after capture: %v", err)
 	}
-	r1, err := s.Refund(ctx, c.ID, 250)
+	r1, err := s.Refund(ctx, c.ID, 250, "")
 	if err != nil || r1.Amount != 250 || r1.CaptureID != c.ID || !strings.HasPrefix(r1.ID, "sim_ref_") {
 		t.Fatalf("refund: %+v %v", r1, err)
 	}
-	if _, err := s.Refund(ctx, c.ID, 351); !errors.Is(err, processor.ErrInvalidState) {
+	if _, err := s.Refund(ctx, c.ID, 351, ""); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("refund above remaining: %v", err)
 	}
-	r2, err := s.Refund(ctx, c.ID, 350)
+	r2, err := s.Refund(ctx, c.ID, 350, "")
 	if err != nil || r2.ID == r1.ID {
 		t.Errorf("refund the rest: %+v %v", r2, err)
 	}
-	if _, err := s.Refund(ctx, c.ID, 1); !errors.Is(err, processor.ErrInvalidState) {
+	if _, err := s.Refund(ctx, c.ID, 1, ""); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("refund after full refund: %v", err)
 	}
 
@@ -447,10 +447,10 @@ func TestCaptureVoidRefund(t *testing.T) {
 	if err := s.Void(ctx, "sim_auth_nope"); !errors.Is(err, processor.ErrNotFound) {
 		t.Errorf("void unknown: %v", err)
 	}
-	if _, err := s.Refund(ctx, "sim_cap_nope", 1); !errors.Is(err, processor.ErrNotFound) {
+	if _, err := s.Refund(ctx, "sim_cap_nope", 1, ""); !errors.Is(err, processor.ErrNotFound) {
 		t.Errorf("refund unknown: %v", err)
 	}
-	if _, err := s.Refund(ctx, a.ID, 1); !errors.Is(err, processor.ErrNotFound) {
+	if _, err := s.Refund(ctx, a.ID, 1, ""); !errors.Is(err, processor.ErrNotFound) {
 		t.Errorf("refund an authorization id: %v", err)
 	}
 
@@ -524,7 +524,7 @@ func TestConcurrentRefunds(t *testing.T) {
 	for i := range 50 {
 		wg.Go(func() {
 			amount := int64(10 + i%7)
-			_, err := s.Refund(ctx, c.ID, amount)
+			_, err := s.Refund(ctx, c.ID, amount, "")
 			switch {
 			case err == nil:
 				refunded.Add(amount)
@@ -543,11 +543,11 @@ func TestConcurrentRefunds(t *testing.T) {
 	}
 	// Whatever is left can still be refunded exactly, and not one unit more.
 	if left := 770 - refunded.Load(); left > 0 {
-		if _, err := s.Refund(ctx, c.ID, left); err != nil {
+		if _, err := s.Refund(ctx, c.ID, left, ""); err != nil {
 			t.Errorf("refund remaining %d: %v", left, err)
 		}
 	}
-	if _, err := s.Refund(ctx, c.ID, 1); !errors.Is(err, processor.ErrInvalidState) {
+	if _, err := s.Refund(ctx, c.ID, 1, ""); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("over-refund: %v", err)
 	}
 }
@@ -569,7 +569,7 @@ func TestNoCardDataInOutput(t *testing.T) {
 			outs = append(outs, fmt.Sprintf("%+v %v", cp, err))
 			cp, err = s.Capture(ctx, a.ID, 1000)
 			outs = append(outs, fmt.Sprintf("%+v %v", cp, err))
-			r, err := s.Refund(ctx, cp.ID, 5000)
+			r, err := s.Refund(ctx, cp.ID, 5000, "")
 			outs = append(outs, fmt.Sprintf("%+v %v", r, err))
 			outs = append(outs, fmt.Sprint(s.Void(ctx, a.ID)))
 		}

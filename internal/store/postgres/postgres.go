@@ -207,8 +207,11 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 			return err
 		}
 		retry, err := s.write(ctx, fn)
-		if !retry || attempt == MaxAttempts {
+		if !retry {
 			return err
+		}
+		if attempt == MaxAttempts {
+			return fmt.Errorf("%w: %v", store.ErrContention, err)
 		}
 		t := time.NewTimer(rand.N(backoff) + time.Millisecond)
 		select {
