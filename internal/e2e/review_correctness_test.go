@@ -56,9 +56,9 @@ func (p *rcProc) holdLookup(ref string) {
 	p.hold, p.entered, p.release = ref, make(chan struct{}), make(chan struct{})
 }
 
-// LookupRefund is held like Lookup when its reference (a refund id) is the one held.
-func (p *rcProc) LookupRefund(ctx context.Context, captureID, reference string) (processor.Refund, error) {
-	r, err := p.Simulator.LookupRefund(ctx, captureID, reference)
+// pause blocks a lookup of the held reference (after it read the acquirer's
+// state) until the test releases it.
+func (p *rcProc) pause(reference string) {
 	p.mu.Lock()
 	h := p.hold != "" && p.hold == reference
 	var entered, release chan struct{}
@@ -71,23 +71,18 @@ func (p *rcProc) LookupRefund(ctx context.Context, captureID, reference string) 
 		close(entered)
 		<-release
 	}
+}
+
+// LookupRefund is held like Lookup when its reference (a refund id) is the one held.
+func (p *rcProc) LookupRefund(ctx context.Context, captureID, reference string) (processor.Refund, error) {
+	r, err := p.Simulator.LookupRefund(ctx, captureID, reference)
+	p.pause(reference)
 	return r, err
 }
 
 func (p *rcProc) Lookup(ctx context.Context, merchantID, reference string) (processor.Authorization, error) {
 	a, err := p.Simulator.Lookup(ctx, merchantID, reference)
-	p.mu.Lock()
-	h := p.hold != "" && p.hold == reference
-	var entered, release chan struct{}
-	if h {
-		p.hold = ""
-		entered, release = p.entered, p.release
-	}
-	p.mu.Unlock()
-	if h {
-		close(entered)
-		<-release
-	}
+	p.pause(reference)
 	return a, err
 }
 
