@@ -53,17 +53,7 @@ func TestBadInputStoresNothing(t *testing.T) {
 	sim := s.Sim.Stats()
 
 	// c builds a card with overrides; nil values delete the field.
-	c := func(number string, kv ...any) map[string]any {
-		m := card(number)
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-			} else {
-				m[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return m
-	}
+	c := func(number string, kv ...any) map[string]any { return cardWith(card(number), kv...) }
 	tok := func(card any) map[string]any { return map[string]any{"card": card} }
 	amex := "378282246310005"
 	visa := "4242424242424242"

@@ -41,17 +41,7 @@ func TestPaymentBadInput(t *testing.T) {
 	tokensA := biTokenIDs(t, s, a)
 	sim := s.Sim.Stats()
 
-	c := func(number string, kv ...any) map[string]any {
-		m := tcCard(number)
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == nil {
-				delete(m, kv[i].(string))
-			} else {
-				m[kv[i].(string)] = kv[i+1]
-			}
-		}
-		return m
-	}
+	c := func(number string, kv ...any) map[string]any { return cardWith(tcCard(number), kv...) }
 	const ir, nf = "invalid_request_error", "not_found"
 	pay := "/v1/payments"
 	cases := []badCase{

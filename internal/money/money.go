@@ -45,6 +45,15 @@ func ValidateCurrency(code string) error {
 			return &Error{Field: "currency", Message: quote(code) + " must be upper case (" + up + ")"}
 		}
 	}
+	if digits := len(code) - len(strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, code)); digits > 3 {
+		// Do not echo a run of digits: a mistyped field could hold a card number.
+		return &Error{Field: "currency", Message: "is not a supported ISO 4217 currency code"}
+	}
 	return &Error{Field: "currency", Message: quote(code) + " is not a supported ISO 4217 currency code"}
 }
 

@@ -211,3 +211,10 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateCurrencyEchoesNoDigits(t *testing.T) {
+	err := ValidateCurrency("4242424242424242")
+	if err == nil || strings.Contains(err.Error(), "4242") {
+		t.Fatalf("a currency with digits must be refused without echoing them: %v", err)
+	}
+}
