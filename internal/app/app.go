@@ -55,6 +55,13 @@ type Config struct {
 	OnReady func(addr string)
 	// ShutdownTimeout bounds the wait for in-flight requests on shutdown.
 	ShutdownTimeout time.Duration
+	// PublicURL is where card holders' browsers reach this server (3-D
+	// Secure and checkout pages); default http://<listen address>.
+	PublicURL string
+	// ChallengeTTL is how long a 3-D Secure challenge stays open (default 10 minutes).
+	ChallengeTTL time.Duration
+	// SweepInterval is how often expired challenges are swept (default 30 s).
+	SweepInterval time.Duration
 }
 
 // Logger returns the JSON logger whose pipeline masks card numbers.
@@ -207,7 +214,17 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
-	go housekeeping(bg, keeper, d.vault, d.svc, log)
+	public := c.PublicURL
+	if public == "" {
+		public = "http://" + browserAddr(ln.Addr())
+	}
+	_, sim := d.proc.(*simulator.Simulator)
+	d.svc.Configure(payment.Options{PublicURL: public, ChallengeTTL: c.ChallengeTTL, TestMode: sim})
+	sweepEvery := c.SweepInterval
+	if sweepEvery <= 0 {
+		sweepEvery = 30 * time.Second
+	}
+	go housekeeping(bg, keeper, d.vault, d.svc, log, sweepEvery)
 
 	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String())
 	if c.OnReady != nil {
@@ -237,11 +254,13 @@ func Serve(ctx context.Context, c Config) error {
 // housekeeping sweeps expired idempotency keys, picks up KEK versions added
 // by `coffer keys rotate` (so new data keys are wrapped under them), and
 // settles payments a crash left in processing.
-func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vault, svc *payment.Service, log *slog.Logger) {
+func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vault, svc *payment.Service, log *slog.Logger, sweepEvery time.Duration) {
 	sweep := time.NewTicker(time.Hour)
 	reload := time.NewTicker(time.Minute)
+	challenges := time.NewTicker(sweepEvery)
 	defer sweep.Stop()
 	defer reload.Stop()
+	defer challenges.Stop()
 	reconcile := func() {
 		if _, err := svc.Reconcile(ctx); err != nil && ctx.Err() == nil {
 			log.Error("reconciling interrupted payments failed", "error", err.Error())
@@ -258,6 +277,14 @@ func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vaul
 			} else if n > 0 {
 				log.Info("idempotency keys expired", "count", n)
 			}
+		case <-challenges.C:
+			// Expires unanswered challenges (failing their token or
+			// payment) and erases card data kept for them.
+			if n, err := svc.SweepChallenges(ctx); err != nil && ctx.Err() == nil {
+				log.Error("sweeping 3-D Secure challenges failed", "error", err.Error())
+			} else if n > 0 {
+				log.Info("3-D Secure challenges swept", "count", n)
+			}
 		case <-reload.C:
 			if err := v.ReloadKeys(); err != nil {
 				log.Error("reloading keys failed; keeping the current ring", "error", err.Error())
@@ -265,6 +292,19 @@ func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vaul
 			reconcile()
 		}
 	}
+}
+
+// browserAddr is a listening address as a browser can reach it: a wildcard
+// host becomes loopback.
+func browserAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // CreateMerchant adds a merchant; safe while a server runs on the same store.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/checkout"
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/logging"
@@ -36,11 +37,14 @@ type Config struct {
 	Keeper  *idempotency.Keeper
 	Logger  *slog.Logger
 	MaxBody int64
+	// Pages serves the card holder's pages (3-D Secure challenge).
+	Pages *checkout.Pages
 }
 
 // API is the native API handler set.
 type API struct {
 	svc     *payment.Service
+	pages   *checkout.Pages
 	st      store.Store
 	keeper  *idempotency.Keeper
 	log     *slog.Logger
@@ -49,7 +53,10 @@ type API struct {
 
 // New returns the API as one handler with its middleware.
 func New(cfg Config) http.Handler {
-	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody}
+	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages}
+	if a.pages == nil {
+		a.pages = checkout.New(cfg.Service, cfg.Logger)
+	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
 	}

@@ -38,7 +38,7 @@ func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 201, viewCustomer(c, nil))
+	writeJSON(w, 201, a.viewCustomer(c, nil))
 }
 
 // findCustomers answers GET /v1/customers?reference=…: a list of zero or one.
@@ -61,7 +61,7 @@ func (a *API) findCustomers(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, r, err)
 			return
 		}
-		out = append(out, viewCustomer(c, toks))
+		out = append(out, a.viewCustomer(c, toks))
 	}
 	writeJSON(w, 200, list(out, false))
 }
@@ -72,7 +72,7 @@ func (a *API) getCustomer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, viewCustomer(c, toks))
+	writeJSON(w, 200, a.viewCustomer(c, toks))
 }
 
 func (a *API) deleteCustomer(w http.ResponseWriter, r *http.Request) {
@@ -99,7 +99,7 @@ func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = 201
 	}
-	writeJSON(w, status, viewToken(t))
+	writeJSON(w, status, a.viewToken(t))
 }
 
 // batchRequest carries up to 100 cards; customer, verify and three_d_secure
@@ -145,7 +145,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {
 			out[i].Error = ae
 			continue
 		}
-		v := viewToken(it.Token)
+		v := a.viewToken(it.Token)
 		out[i].Token = &v
 	}
 	writeJSON(w, 200, map[string]any{"object": "list", "data": out})
@@ -170,7 +170,7 @@ func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, list(viewTokens(toks), more))
+	writeJSON(w, 200, list(a.viewTokens(toks), more))
 }
 
 func (a *API) getToken(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +179,7 @@ func (a *API) getToken(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, viewToken(t))
+	writeJSON(w, 200, a.viewToken(t))
 }
 
 func (a *API) tokenAudit(w http.ResponseWriter, r *http.Request) {
@@ -225,7 +225,7 @@ func (a *API) tokenStatus(w http.ResponseWriter, r *http.Request, op func(ctx co
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, viewToken(t))
+	writeJSON(w, 200, a.viewToken(t))
 }
 
 func (a *API) validateToken(w http.ResponseWriter, r *http.Request) {

@@ -33,5 +33,10 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/payments/{id}/refunds", a.merchant(a.idempotent(a.refundPayment)))
 	mux.Handle("GET /v1/payments/{id}/refunds", a.merchant(a.listRefunds))
 
+	// Card holders' pages: no API key; the unguessable id in the path is
+	// the only credential.
+	mux.HandleFunc("GET /3ds/{id}", a.pages.Challenge)
+	mux.HandleFunc("POST /3ds/{id}", a.pages.Challenge)
+
 	mux.HandleFunc("/", a.notFoundRoute)
 }

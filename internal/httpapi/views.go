@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -22,16 +23,16 @@ type cardView struct {
 }
 
 type tokenView struct {
-	ID           string             `json:"id"`
-	Object       string             `json:"object"`
-	Status       string             `json:"status"`
-	Customer     *string            `json:"customer"`
-	Card         cardView           `json:"card"`
-	Verification store.Verification `json:"verification"`
-	NextAction   any                `json:"next_action"`
-	Created      time.Time          `json:"created"`
-	Updated      time.Time          `json:"updated"`
-	Metadata     map[string]string  `json:"metadata"`
+	ID           string              `json:"id"`
+	Object       string              `json:"object"`
+	Status       string              `json:"status"`
+	Customer     *string             `json:"customer"`
+	Card         cardView            `json:"card"`
+	Verification store.Verification  `json:"verification"`
+	NextAction   *payment.NextAction `json:"next_action"`
+	Created      time.Time           `json:"created"`
+	Updated      time.Time           `json:"updated"`
+	Metadata     map[string]string   `json:"metadata"`
 }
 
 func strPtr(s string) *string {
@@ -48,17 +49,17 @@ func orEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-func viewToken(t *store.Token) tokenView {
-	return tokenView{ID: t.ID, Object: "token", Status: t.Status, Customer: strPtr(t.CustomerID),
+func (a *API) viewToken(t *store.Token) tokenView {
+	return tokenView{NextAction: a.svc.TokenNextAction(t), ID: t.ID, Object: "token", Status: t.Status, Customer: strPtr(t.CustomerID),
 		Card: cardView{Brand: t.Brand, BIN: t.BIN, Last4: t.Last4, Mask: t.Mask, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear,
 			HolderName: t.HolderName, Fingerprint: t.Fingerprint},
 		Verification: t.Verification, Created: t.Created, Updated: t.Updated, Metadata: orEmpty(t.Metadata)}
 }
 
-func viewTokens(ts []*store.Token) []tokenView {
+func (a *API) viewTokens(ts []*store.Token) []tokenView {
 	out := make([]tokenView, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, viewToken(t))
+		out = append(out, a.viewToken(t))
 	}
 	return out
 }
@@ -75,9 +76,9 @@ type customerView struct {
 	Tokens    []tokenView       `json:"tokens"`
 }
 
-func viewCustomer(c *store.Customer, toks []*store.Token) customerView {
+func (a *API) viewCustomer(c *store.Customer, toks []*store.Token) customerView {
 	return customerView{ID: c.ID, Object: "customer", Reference: strPtr(c.Reference), Name: c.Name, Email: c.Email,
-		Phone: c.Phone, Metadata: orEmpty(c.Metadata), Created: c.Created, Tokens: viewTokens(toks)}
+		Phone: c.Phone, Metadata: orEmpty(c.Metadata), Created: c.Created, Tokens: a.viewTokens(toks)}
 }
 
 type merchantView struct {

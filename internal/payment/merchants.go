@@ -86,7 +86,7 @@ func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Me
 	h := string(HashSecretKey(secretKey))
 	now := time.Now()
 	s.authMu.Lock()
-	e, ok := s.auth[h]
+	e, ok := s.authCache[h]
 	s.authMu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.m, nil
@@ -101,10 +101,10 @@ func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Me
 		return nil, err // misses are not cached: a new merchant's key works at once
 	}
 	s.authMu.Lock()
-	if len(s.auth) > 10000 { // bounded: drop everything rather than track ages
-		clear(s.auth)
+	if len(s.authCache) > 10000 { // bounded: drop everything rather than track ages
+		clear(s.authCache)
 	}
-	s.auth[h] = authEntry{m: m, expires: now.Add(authTTL)}
+	s.authCache[h] = authEntry{m: m, expires: now.Add(authTTL)}
 	s.authMu.Unlock()
 	return m, nil
 }
@@ -112,9 +112,9 @@ func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Me
 // forgetMerchant drops cached copies of a merchant after it changed.
 func (s *Service) forgetMerchant(merchantID string) {
 	s.authMu.Lock()
-	for h, e := range s.auth {
+	for h, e := range s.authCache {
 		if e.m.ID == merchantID {
-			delete(s.auth, h)
+			delete(s.authCache, h)
 		}
 	}
 	s.authMu.Unlock()

@@ -27,6 +27,8 @@ type PaymentParams struct {
 	Card          *CardInput        `json:"card"`
 	EncryptedCard string            `json:"encrypted_card"`
 	SaveCard      bool              `json:"save_card"`
+	ThreeDSecure  string            `json:"three_d_secure"` // required | if_required (default) | never
+	ReturnURL     string            `json:"return_url"`     // where a 3-D Secure challenge sends the card holder back
 	Capture       *bool             `json:"capture"`
 	OrderID       string            `json:"order_id"`
 	Description   string            `json:"description"`
@@ -102,7 +104,7 @@ func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error 
 	if err != nil {
 		return err
 	}
-	return s.event(tx, p.MerchantID, typ, "payment", p.ID, ViewPayment(p, refunds))
+	return s.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds))
 }
 
 func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
@@ -121,6 +123,8 @@ func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
 		return invalid("token", "parameter_missing", "token or card is required")
 	case p.SaveCard && p.Card == nil:
 		return invalid("save_card", "parameter_invalid", "save_card needs a card")
+	case p.ReturnURL != "" && !isHTTPURL(p.ReturnURL):
+		return invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL")
 	}
 	for _, f := range []struct {
 		name, v string
@@ -138,6 +142,13 @@ func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
 func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
 	if err := s.validatePayment(m, &params); err != nil {
 		return PaymentView{}, err
+	}
+	mode, err := threeDSMode(params.ThreeDSecure, m, false)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if mode == ThreeDSRequired && s.auth == nil {
+		return PaymentView{}, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	now := s.now()
 	p := &store.Payment{ID: paymentID(ctx), MerchantID: m.ID, Status: store.PaymentProcessing, Amount: params.Amount,
@@ -157,8 +168,9 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 
 	var pc processor.Card
 	var brand card.Brand
-	var unusable *store.Failure // a token that must not be charged: recorded as a failed payment
-	var chargeTok *store.Token  // the token to detokenize once its audit record is durable
+	var unusable *store.Failure    // a token that must not be charged: recorded as a failed payment
+	var challenge *store.Challenge // the card holder must pass 3-D Secure first
+	var chargeTok *store.Token     // the token to detokenize once its audit record is durable
 	if params.Card != nil {
 		var err error
 		if pc, brand, err = parseCard(params.Card, now, "card."); err != nil {
@@ -172,6 +184,29 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		}
 		if p.Card.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
 			return PaymentView{}, err
+		}
+		if mode != ThreeDSNever {
+			a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+				Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
+			if err != nil {
+				return PaymentView{}, err
+			}
+			if a != nil {
+				switch a.Status {
+				case processor.AuthChallengeRequired:
+					sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
+						AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
+					if challenge, err = s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
+						params.ReturnURL, false, sec); err != nil {
+						return PaymentView{}, err
+					}
+					p.Status, p.ChallengeID = store.PaymentRequiresAction, challenge.ID
+				case processor.AuthFailed:
+					p.Authentication, unusable = recorded(*a), authFailure(msgAuthFailed)
+				default:
+					p.Authentication = recorded(*a)
+				}
+			}
 		}
 	} else {
 		var tok *store.Token
@@ -219,7 +254,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	if chargeTok != nil {
 		audit = s.auditRecord(ctx, chargeTok, "payment "+p.ID)
 	}
-	err := s.store.Write(ctx, func(tx store.Tx) error {
+	err = s.store.Write(ctx, func(tx store.Tx) error {
 		resumed = false
 		if audit != nil {
 			if err := tx.InsertAudit(audit); err != nil {
@@ -249,8 +284,14 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			p.PendingOp, p.PendingUntil = "create", now.Add(opLease)
 			return tx.UpdatePayment(p)
 		}
-		if err != nil || unusable == nil {
+		if err != nil {
 			return err
+		}
+		if challenge != nil {
+			return tx.InsertChallenge(challenge)
+		}
+		if unusable == nil {
+			return nil
 		}
 		return s.paymentEvent(tx, p, "payment.failed")
 	})
@@ -263,6 +304,9 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	if p.Status == store.PaymentFailed {
 		return PaymentView{}, s.paymentError(ctx, p)
 	}
+	if p.Status == store.PaymentRequiresAction {
+		return s.viewPayment(p, nil), nil
+	}
 	// From here on money may move: finish regardless of the client.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
@@ -274,10 +318,41 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		pc = processor.Card{Number: pan, ExpMonth: chargeTok.ExpMonth, ExpYear: chargeTok.ExpYear, CVC: params.CVC, HolderName: chargeTok.HolderName}
 	}
 
+	if chargeTok != nil && (mode == ThreeDSRequired || mode == ThreeDSIfRequired && params.ReturnURL != "") {
+		// A card holder who is present (the merchant can send them to a
+		// challenge) is authenticated; a merchant-initiated charge of a
+		// saved card is not, unless the merchant requires it.
+		a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+			Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
+		if err != nil {
+			// Nothing has moved: the payment fails, and may be tried again.
+			return s.fail(ctx, p, &processor.Decline{Code: processor.CodeProcessingError, DeclineCode: processor.CodeProcessingError,
+				Message: "3-D Secure could not be started; nothing was charged. Try again."})
+		}
+		if a != nil {
+			switch a.Status {
+			case processor.AuthChallengeRequired:
+				return s.awaitChallenge(ctx, m, p, a, params, pc)
+			case processor.AuthFailed:
+				p.Authentication = recorded(*a)
+				return s.fail(ctx, p, &processor.Decline{Code: processor.CodeAuthenticationFailed, DeclineCode: processor.CodeAuthenticationFailed, Message: msgAuthFailed})
+			default:
+				p.Authentication = recorded(*a)
+			}
+		}
+	}
+	return s.authorize(ctx, p, pc, params.SaveCard, resumed)
+}
+
+// authorize runs the authorization (or sale) of a payment recorded as
+// processing, and records its outcome and, if asked, the card as a token.
+func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool) (PaymentView, error) {
+	now := s.now()
 	// Immediate capture is one "sale" message to the acquirer; both calls are
 	// idempotent by our reference, so a resumed attempt gets the first
 	// attempt's authorization (and capture) back instead of new ones.
-	req := processor.AuthorizeRequest{MerchantID: m.ID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency}
+	req := processor.AuthorizeRequest{MerchantID: p.MerchantID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency,
+		Authentication: processorAuth(p.Authentication)}
 	var auth processor.Authorization
 	evt := "payment.requires_capture"
 	if p.CaptureMethod == "automatic" {
@@ -299,12 +374,13 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		NetworkRef: auth.ID, AuthorizationID: auth.ID, CaptureID: p.Processor.CaptureID}
 
 	var tok *store.Token
-	if params.SaveCard {
-		tok = &store.Token{ID: vault.NewToken(), MerchantID: m.ID, CustomerID: p.CustomerID, Status: store.TokenActive,
+	if saveCard {
+		tok = &store.Token{ID: vault.NewToken(), MerchantID: p.MerchantID, CustomerID: p.CustomerID, Status: store.TokenActive,
 			Brand: p.Card.Brand, BIN: p.Card.BIN, Last4: p.Card.Last4, Mask: p.Card.Mask, ExpMonth: p.Card.ExpMonth,
 			ExpYear: p.Card.ExpYear, HolderName: pc.HolderName, Created: now, Updated: now,
-			Verification: store.Verification{Status: "verified", ThreeDSecure: "not_required", CVCCheck: orDefault(auth.CVCResult, "unchecked"),
-				AVSCheck: orDefault(auth.AVSResult, "unavailable"), AuthCode: auth.AuthCode, NetworkRef: auth.ID, VerifiedAt: &now}}
+			Verification: store.Verification{Status: "verified", ThreeDSecure: threeDSStatus(p.Authentication), CVCCheck: orDefault(auth.CVCResult, "unchecked"),
+				AVSCheck: orDefault(auth.AVSResult, "unavailable"), AuthCode: auth.AuthCode, NetworkRef: auth.ID, VerifiedAt: &now,
+				Authentication: p.Authentication}}
 		if err := s.sealToken(ctx, tok, pc.Number); err != nil {
 			return PaymentView{}, err
 		}
@@ -314,7 +390,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	if tok == nil && !resumed {
 		// The common case, kept light for the single writer: the view and the
 		// event are rendered here; a new payment has no refunds yet.
-		view := ViewPayment(p, nil)
+		view := s.viewPayment(p, nil)
 		data, err := json.Marshal(view)
 		if err != nil {
 			return PaymentView{}, err
@@ -332,7 +408,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		return view, err
 	}
 	done := *p
-	err = s.store.Write(ctx, func(tx store.Tx) error {
+	err := s.store.Write(ctx, func(tx store.Tx) error {
 		*p = done
 		if tok != nil {
 			t := *tok
@@ -352,7 +428,52 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	if err != nil {
 		return PaymentView{}, err
 	}
-	return s.GetPayment(ctx, m.ID, p.ID)
+	return s.GetPayment(ctx, p.MerchantID, p.ID)
+}
+
+// awaitChallenge parks a payment by token (recorded as processing, its card
+// opened) in requires_action until its card holder answers the challenge;
+// only the CVC, if any, is kept, sealed in the challenge.
+func (s *Service) awaitChallenge(ctx context.Context, m *store.Merchant, p *store.Payment, a *processor.Authentication,
+	params PaymentParams, pc processor.Card) (PaymentView, error) {
+	c, err := s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, params.ReturnURL, false,
+		challengeSecret{CVC: pc.CVC})
+	if err != nil {
+		return PaymentView{}, err
+	}
+	p.Status, p.ChallengeID, p.Updated = store.PaymentRequiresAction, c.ID, s.now()
+	p.PendingOp, p.PendingUntil = "", time.Time{}
+	parked := *p
+	err = s.store.Write(ctx, func(tx store.Tx) error {
+		*p = parked
+		if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
+			return err
+		}
+		return tx.InsertChallenge(c)
+	})
+	if isNotFound(err) {
+		return PaymentView{}, badState("The payment was settled while this request ran.")
+	}
+	if err != nil {
+		return PaymentView{}, err
+	}
+	return s.viewPayment(p, nil), nil
+}
+
+// processorAuth is a recorded 3-D Secure result as the acquirer takes it.
+func processorAuth(a *store.Authentication) *processor.Authentication {
+	if a == nil {
+		return nil
+	}
+	return &processor.Authentication{Status: a.Status, ECI: a.ECI, Version: a.Version, TransactionID: a.TransactionID}
+}
+
+// threeDSStatus is a verification's three_d_secure summary.
+func threeDSStatus(a *store.Authentication) string {
+	if a == nil {
+		return processor.AuthNotRequired
+	}
+	return a.Status
 }
 
 // finished answers a resumed payment that had already reached a final state.
@@ -438,7 +559,7 @@ func (s *Service) GetPayment(ctx context.Context, merchantID, paymentID string) 
 		if err != nil {
 			return err
 		}
-		v = ViewPayment(p, refunds)
+		v = s.viewPayment(p, refunds)
 		return nil
 	})
 	if isNotFound(err) {
@@ -462,7 +583,7 @@ func (s *Service) ListPayments(ctx context.Context, merchantID string, f store.P
 			if err != nil {
 				return err
 			}
-			out = append(out, ViewPayment(p, refunds))
+			out = append(out, s.viewPayment(p, refunds))
 		}
 		return nil
 	})

@@ -27,14 +27,19 @@ type Service struct {
 	store store.Store
 	vault *vault.Vault
 	proc  processor.Processor
+	auth  processor.Authenticator // nil: the processor offers no 3-D Secure
 	log   *slog.Logger
-	now   func() time.Time
+
+	publicURL    string
+	challengeTTL time.Duration
+	testMode     bool
+	now          func() time.Time
 
 	mu   sync.RWMutex
 	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
 
-	authMu sync.Mutex
-	auth   map[string]authEntry // secret key hash → merchant, briefly
+	authMu    sync.Mutex
+	authCache map[string]authEntry // secret key hash → merchant, briefly
 }
 
 // authTTL bounds how long a merchant (and its settings) is served from
@@ -54,7 +59,10 @@ func storeNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 // New wires a service.
 func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger) *Service {
-	return &Service{store: st, vault: v, proc: p, log: log, now: storeNow, deks: map[string]vault.DataKey{}, auth: map[string]authEntry{}}
+	s := &Service{store: st, vault: v, proc: p, log: log, now: storeNow, deks: map[string]vault.DataKey{}, authCache: map[string]authEntry{},
+		publicURL: "http://127.0.0.1:8080", challengeTTL: DefaultChallengeTTL}
+	s.auth, _ = p.(processor.Authenticator)
+	return s
 }
 
 type ctxKey int

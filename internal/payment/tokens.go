@@ -85,15 +85,12 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	if p.Card == nil {
 		return nil, false, invalid("card", "parameter_missing", "card is required")
 	}
-	switch p.ThreeDSecure {
-	case "", "if_required", "never":
-	case "required":
-		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure challenges are not available on this server yet; use if_required or never")
-	default:
-		return nil, false, invalid("three_d_secure", "parameter_invalid", "three_d_secure must be required, if_required or never")
+	mode, err := threeDSMode(p.ThreeDSecure, m, true)
+	if err != nil {
+		return nil, false, err
 	}
-	if m.Settings.TokenizationRequires3DS {
-		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "this merchant requires 3-D Secure for tokenization, which is not available on this server yet")
+	if mode == ThreeDSRequired && s.auth == nil {
+		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
 		return nil, false, invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL")
@@ -118,16 +115,42 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	tok = &store.Token{ID: vault.NewToken(), MerchantID: m.ID, CustomerID: p.Customer, Status: store.TokenActive,
 		Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
 		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, HolderName: pc.HolderName, Metadata: p.Metadata, Created: now, Updated: now}
-	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: "not_required", CVCCheck: "unchecked", AVSCheck: "unchecked"}
-	if p.Verify == nil || *p.Verify {
+	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: processor.AuthNotRequired, CVCCheck: "unchecked", AVSCheck: "unchecked"}
+	verify := p.Verify == nil || *p.Verify
+	var authn *store.Authentication
+	// 3-D Secure guards the verification authorization; a card stored
+	// without one (verify:false) is authenticated only when required.
+	if mode == ThreeDSRequired || mode == ThreeDSIfRequired && verify {
+		a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
+			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Mandated: mode == ThreeDSRequired})
+		if err != nil {
+			return nil, false, err
+		}
+		if a != nil {
+			switch a.Status {
+			case processor.AuthChallengeRequired:
+				returnURL := p.ReturnURL
+				if returnURL == "" {
+					returnURL = m.Settings.TokenizationReturnURL
+				}
+				return s.tokenChallenge(ctx, m, tok, pc, a, returnURL, verify)
+			case processor.AuthFailed:
+				return nil, false, &Error{Kind: KindCard, Code: processor.CodeAuthenticationFailed, DeclineCode: processor.CodeAuthenticationFailed,
+					Message: msgAuthFailed}
+			}
+			authn = recorded(*a)
+			tok.Verification.ThreeDSecure, tok.Verification.Authentication = a.Status, authn
+		}
+	}
+	if verify {
 		v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
-			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency})
+			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Authentication: processorAuth(authn)})
 		if err != nil {
 			return nil, false, fromDecline(err)
 		}
 		at := s.now()
-		tok.Verification = store.Verification{Status: "verified", ThreeDSecure: "not_required", CVCCheck: v.CVCResult,
-			AVSCheck: v.AVSResult, AuthCode: v.AuthCode, NetworkRef: v.AuthorizationID, VerifiedAt: &at}
+		tok.Verification = store.Verification{Status: "verified", ThreeDSecure: threeDSStatus(authn), CVCCheck: v.CVCResult,
+			AVSCheck: v.AVSResult, AuthCode: v.AuthCode, NetworkRef: v.AuthorizationID, VerifiedAt: &at, Authentication: authn}
 	}
 
 	if err := s.sealToken(ctx, tok, pc.Number); err != nil {
@@ -150,6 +173,58 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	}
 	if isNotFound(err) {
 		return nil, false, notFound("customer", "customer", p.Customer)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return tok, created, nil
+}
+
+// tokenChallenge stores a token that waits for its card holder's 3-D Secure
+// challenge: its card sealed as usual, its CVC sealed in the challenge until
+// the verification after it. If the customer already has this card, that
+// token is returned instead, as any save of a known card does.
+func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *store.Token, pc processor.Card, a *processor.Authentication,
+	returnURL string, verify bool) (*store.Token, bool, error) {
+	if err := s.sealToken(ctx, tok, pc.Number); err != nil {
+		return nil, false, err
+	}
+	c, err := s.newChallenge(ctx, m, "token", tok.ID, a, VerifyAmount, m.Settings.DefaultCurrency, tok.Brand, tok.Mask, returnURL, verify,
+		challengeSecret{CVC: pc.CVC})
+	if err != nil {
+		return nil, false, err
+	}
+	tok.Status, tok.ChallengeID = store.TokenRequiresAction, c.ID
+	tok.Verification = store.Verification{Status: "pending", ThreeDSecure: "pending", CVCCheck: "unchecked", AVSCheck: "unchecked"}
+	fresh := *tok
+	created := false
+	for attempt := 0; ; attempt++ {
+		err = s.store.Write(ctx, func(tx store.Tx) error {
+			*tok, created = fresh, true
+			if tok.CustomerID != "" {
+				if _, err := tx.GetCustomer(tok.MerchantID, tok.CustomerID); err != nil {
+					return err
+				}
+				old, err := tx.FindTokenByFingerprint(tok.MerchantID, tok.CustomerID, tok.Fingerprint)
+				if err == nil {
+					old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, s.now()
+					*tok, created = *old, false
+					return tx.UpdateToken(old)
+				} else if !isNotFound(err) {
+					return err
+				}
+			}
+			if err := tx.InsertToken(tok); err != nil {
+				return err
+			}
+			return tx.InsertChallenge(c)
+		})
+		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
+			break
+		}
+	}
+	if isNotFound(err) {
+		return nil, false, notFound("customer", "customer", tok.CustomerID)
 	}
 	if err != nil {
 		return nil, false, err

@@ -29,9 +29,13 @@ type PaymentView struct {
 	Card             store.PaymentCard `json:"card"`
 	Processor        processorView     `json:"processor"`
 	Failure          *store.Failure    `json:"failure"`
-	Refunds          []RefundView      `json:"refunds"`
-	Created          time.Time         `json:"created"`
-	Updated          time.Time         `json:"updated"`
+	// Authentication is the 3-D Secure result; NextAction sends the card
+	// holder to a challenge while the payment requires_action.
+	Authentication *store.Authentication `json:"authentication"`
+	NextAction     *NextAction           `json:"next_action"`
+	Refunds        []RefundView          `json:"refunds"`
+	Created        time.Time             `json:"created"`
+	Updated        time.Time             `json:"updated"`
 }
 
 type processorView struct {
@@ -71,12 +75,20 @@ func ViewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
 		AmountCaptured: p.AmountCaptured, AmountRefunded: p.AmountRefunded,
 		Refunded: p.AmountCaptured > 0 && p.AmountRefunded >= p.AmountCaptured, Currency: p.Currency, CaptureMethod: p.CaptureMethod,
 		Token: optional(p.TokenID), Customer: optional(p.CustomerID), OrderID: optional(p.OrderID), Description: optional(p.Description),
-		Metadata: md, Card: p.Card, Failure: p.Failure, Refunds: []RefundView{}, Created: p.Created, Updated: p.Updated,
+		Metadata: md, Card: p.Card, Failure: p.Failure, Authentication: p.Authentication, Refunds: []RefundView{}, Created: p.Created, Updated: p.Updated,
 		Processor: processorView{AuthCode: p.Processor.AuthCode, AVSResult: p.Processor.AVSResult, CVCResult: p.Processor.CVCResult,
 			NetworkRef: p.Processor.NetworkRef}}
 	for _, r := range refunds {
 		v.Refunds = append(v.Refunds, ViewRefund(r))
 	}
+	return v
+}
+
+// viewPayment is ViewPayment with the next action's URL, which needs the
+// service's public URL.
+func (s *Service) viewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
+	v := ViewPayment(p, refunds)
+	v.NextAction = s.nextAction(p.Status, p.ChallengeID)
 	return v
 }
 

@@ -22,6 +22,9 @@ type AuthorizeRequest struct {
 	Card      Card
 	Amount    int64 // minor units
 	Currency  string
+	// Authentication is the 3-D Secure result the authorization carries
+	// (nil: none was done).
+	Authentication *Authentication
 }
 
 // Authorization is an approved hold on a card.
@@ -62,6 +65,8 @@ type VerifyRequest struct {
 	Card       Card
 	Amount     int64 // the verification amount (Coffer uses 100 minor units); 0 is allowed
 	Currency   string
+	// Authentication is the 3-D Secure result, as in AuthorizeRequest.
+	Authentication *Authentication
 }
 
 // Verification is the outcome of a successful account verification.

@@ -97,6 +97,60 @@ type Tx interface {
 	// InsertEvent appends to the outbox, assigning the merchant's next sequence number.
 	InsertEvent(e *Event) error
 	ListEventsFor(merchantID, objectID string) ([]*Event, error)
+
+	InsertChallenge(c *Challenge) error
+	// GetChallenge finds a challenge by id alone: the id is the card
+	// holder's capability (it is in the challenge page's URL), and the page
+	// has no merchant credentials.
+	GetChallenge(id string) (*Challenge, error)
+	UpdateChallenge(c *Challenge) error
+	// SweepableChallenges lists challenges of any merchant that expired
+	// before a time and still need work: pending ones to expire, and any
+	// still holding sealed card data to erase.
+	SweepableChallenges(before time.Time, limit int) ([]*Challenge, error)
+}
+
+// Challenge statuses.
+const (
+	ChallengePending       = "pending"       // waiting for the card holder's OTP
+	ChallengeAuthenticated = "authenticated" // OTP accepted; the authorization runs (or ran)
+	ChallengeFailed        = "failed"        // too many wrong OTPs
+	ChallengeExpired       = "expired"       // nobody answered in time
+)
+
+// Challenge is a 3-D Secure challenge in progress or done: what the
+// challenge page shows, the attempts made, and — sealed, until the
+// authorization it was collected for ends — the card data needed to finish.
+type Challenge struct {
+	ID            string
+	MerchantID    string
+	ObjectType    string // "token" | "payment"
+	ObjectID      string
+	Status        string
+	Attempts      int
+	Amount        int64
+	Currency      string
+	Brand         string
+	Mask          string
+	TransactionID string // the 3-D Secure transaction id
+	Version       string
+	ReturnURL     string
+	Verify        bool // token: run the verification authorization once authenticated
+	// SecretCT is the vault-sealed card data (the CVC, and the whole card
+	// for a payment not made with a token); nil once erased.
+	SecretCT  []byte
+	ExpiresAt time.Time
+	Created   time.Time
+	Updated   time.Time
+}
+
+// Authentication is a 3-D Secure result as recorded on a token's
+// verification and on a payment.
+type Authentication struct {
+	Status        string `json:"status"` // authenticated | attempted | failed | not_required
+	ECI           string `json:"eci,omitempty"`
+	Version       string `json:"version,omitempty"`
+	TransactionID string `json:"transaction_id,omitempty"`
 }
 
 // Payment statuses. processing means the processor call is under way (or was
@@ -133,8 +187,13 @@ type Payment struct {
 	// claim lapses at PendingUntil so a crashed holder cannot block it forever.
 	PendingOp    string
 	PendingUntil time.Time
-	Created      time.Time
-	Updated      time.Time
+	// Authentication is the payment's 3-D Secure result (nil: none ran).
+	Authentication *Authentication
+	// ChallengeID is the 3-D Secure challenge the payment waits for (or
+	// waited for); "" when it needed none.
+	ChallengeID string
+	Created     time.Time
+	Updated     time.Time
 }
 
 // PaymentCard is the masked card a payment used.
@@ -269,9 +328,12 @@ type Token struct {
 	CardCT       []byte
 	Verification Verification
 	Metadata     map[string]string
-	Created      time.Time
-	Updated      time.Time
-	Deleted      *time.Time
+	// ChallengeID is the 3-D Secure challenge a requires_action token waits
+	// for (kept afterwards); "" when it needed none.
+	ChallengeID string
+	Created     time.Time
+	Updated     time.Time
+	Deleted     *time.Time
 }
 
 // Verification is the outcome of checking a card before (or since) it was stored.
@@ -284,6 +346,8 @@ type Verification struct {
 	NetworkRef   string     `json:"network_reference,omitempty"`
 	FailureCode  string     `json:"failure_code,omitempty"`
 	VerifiedAt   *time.Time `json:"verified_at"`
+	// Authentication is the 3-D Secure result (nil: none ran).
+	Authentication *Authentication `json:"authentication,omitempty"`
 }
 
 // TokenFilter selects a page of tokens, newest first.

@@ -19,28 +19,40 @@ const (
 	CardThreeDSSuccess = "4000002500003155"
 	// CardThreeDSDecline asks for a 3-D Secure challenge; the authorization itself declines.
 	CardThreeDSDecline = "4000008400001629"
+	// CardThreeDSAttempted's issuer is not enrolled in 3-D Secure: when the merchant mandates
+	// authentication the directory server answers "attempted" for it (the proof is that the
+	// merchant tried, and liability still shifts), and otherwise nothing is required. The
+	// authorization succeeds.
+	CardThreeDSAttempted = "4000000000003055"
 	// CardDeclineAfterVerify passes Verify, so it can be tokenized, but every Authorize declines.
 	CardDeclineAfterVerify = "4000000000000341"
 	CardAVSFail            = "4000000000000010"
 )
 
-// ThreeDSOTP is the one-time password the simulated ACS accepts.
+// ThreeDSOTP is the one-time password the simulated ACS accepts. It is exported on purpose: this
+// is the test acquirer, and test-mode challenge pages may show it.
 const ThreeDSOTP = "123456"
 
-// ThreeDSMode says whether the simulated issuer wants the card holder challenged.
+// ThreeDSMode says how the simulated issuer takes part in 3-D Secure.
 type ThreeDSMode string
 
 const (
+	// Frictionless: the issuer authenticates without asking the card holder anything.
 	Frictionless ThreeDSMode = "frictionless"
-	Challenge    ThreeDSMode = "challenge"
+	// Challenge: the issuer always wants the card holder challenged, mandated or not.
+	Challenge ThreeDSMode = "challenge"
+	// NotEnrolled: the issuer does not take part, so authentication can only be attempted.
+	NotEnrolled ThreeDSMode = "not_enrolled"
 )
 
-// ThreeDS reports how the simulated issuer treats pan in 3-D Secure. It is a plain lookup so that
-// the caller can decide on a challenge before it authorizes.
+// ThreeDS reports how the simulated issuer treats pan in 3-D Secure. It is a plain lookup, shared
+// by Authenticate and by callers that want to know before they ask, so the two cannot disagree.
 func ThreeDS(pan string) ThreeDSMode {
 	switch pan {
 	case CardThreeDSSuccess, CardThreeDSDecline:
 		return Challenge
+	case CardThreeDSAttempted:
+		return NotEnrolled
 	}
 	return Frictionless
 }

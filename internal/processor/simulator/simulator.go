@@ -10,6 +10,10 @@
 // memory only) and declines a later, different one with incorrect_cvc. That memory is never
 // written to the journal, so after a restart the issuer has forgotten every CVC and enrols the
 // first one it sees again.
+//
+// The simulator is also the 3-D Secure directory server and every issuer's ACS (see threeds.go).
+// That side keeps no state at all: a challenge is judged from its answer alone, so any instance,
+// restarted or not, can take it.
 package simulator
 
 import (

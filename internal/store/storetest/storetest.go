@@ -69,6 +69,10 @@ func Run(t *testing.T, open Opener) {
 		{"Tokens", testTokens},
 		{"ListTokens", testListTokens},
 		{"EraseCustomerTokens", testEraseCustomerTokens},
+		{"TokenAuthentication", testTokenAuthentication},
+		{"PaymentAuthentication", testPaymentAuthentication},
+		{"Challenges", testChallenges},
+		{"SweepableChallenges", testSweepableChallenges},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
 		{"ForeignKeys", testForeignKeys},
@@ -756,6 +760,264 @@ func testEraseCustomerTokens(t *testing.T, open Opener) {
 
 // ---- idempotency
 
+// A token waiting for 3-D Secure names its challenge, and keeps naming it
+// once the verification records the authentication result.
+func testTokenAuthentication(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	t0 := now()
+	tok := newToken(m.ID, "", "fp-3ds", t0)
+	tok.Status, tok.ChallengeID = store.TokenRequiresAction, id.New("chl")
+	tok.Verification = store.Verification{Status: "pending", ThreeDSecure: "required", CVCCheck: "unchecked", AVSCheck: "unchecked"}
+	addToken(t, s, tok)
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetToken(m.ID, tok.ID)
+		same(t, "GetToken (waiting for a challenge)", got, tok)
+		if err == nil && got.Verification.Authentication != nil {
+			t.Errorf("Verification.Authentication = %+v, want nil", got.Verification.Authentication)
+		}
+		return err
+	})
+
+	va := t0.Add(time.Minute)
+	tok.Status, tok.Updated = store.TokenActive, va
+	tok.Verification = store.Verification{Status: "verified", ThreeDSecure: "authenticated", CVCCheck: "pass", AVSCheck: "unavailable",
+		AuthCode: "A1B2C3", NetworkRef: "sim_auth_2", VerifiedAt: &va,
+		Authentication: &store.Authentication{Status: "authenticated", ECI: "05", Version: "2.2.0", TransactionID: "3ds_tx_1"}}
+	write(t, s, func(tx store.Tx) error { return tx.UpdateToken(tok) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetToken(m.ID, tok.ID)
+		same(t, "GetToken (authenticated)", got, tok)
+		return err
+	})
+
+	// UpdateToken writes the challenge id too.
+	plain := addToken(t, s, newToken(m.ID, "", "fp-plain", t0))
+	plain.ChallengeID, plain.Updated = id.New("chl"), va
+	write(t, s, func(tx store.Tx) error { return tx.UpdateToken(plain) })
+	var listed []*store.Token
+	read(t, s, func(tx store.Tx) (err error) {
+		listed, _, err = tx.ListTokens(m.ID, store.TokenFilter{Limit: 10})
+		return
+	})
+	sort.Slice(listed, func(i, j int) bool { return listed[i].Fingerprint < listed[j].Fingerprint })
+	same(t, "ListTokens (challenge ids)", listed, []*store.Token{tok, plain})
+}
+
+// ---- payments
+
+func newPayment(merchantID string, created time.Time) *store.Payment {
+	return &store.Payment{ID: id.New("pay"), MerchantID: merchantID, Status: store.PaymentProcessing, Amount: 12550,
+		Currency: "MYR", CaptureMethod: "automatic", OrderID: "order-1", Description: "Kopi",
+		Metadata: map[string]string{"table": "7"},
+		Card: store.PaymentCard{Brand: "visa", BIN: "424242", Last4: "4242", Mask: "424242******4242", ExpMonth: 12, ExpYear: 2034,
+			Fingerprint: "fp-1"},
+		Created: created, Updated: created}
+}
+
+// A payment records its 3-D Secure result (nil when none ran) and the
+// challenge it waits for.
+func testPaymentAuthentication(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	t0 := now()
+	waiting := newPayment(m.ID, t0)
+	waiting.Status, waiting.ChallengeID = store.PaymentRequiresAction, id.New("chl")
+	plain := newPayment(m.ID, t0)
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.InsertPayment(waiting), tx.InsertPayment(plain)) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(m.ID, waiting.ID)
+		same(t, "GetPayment (waiting for a challenge)", got, waiting)
+		if err != nil {
+			return err
+		}
+		if got.Authentication != nil {
+			t.Errorf("Authentication = %+v, want nil", got.Authentication)
+		}
+		got, err = tx.GetPayment(m.ID, plain.ID)
+		same(t, "GetPayment (no 3-D Secure)", got, plain)
+		return err
+	})
+
+	// The challenge done: the result is recorded, the challenge id kept.
+	waiting.Status, waiting.Updated = store.PaymentProcessing, t0.Add(time.Minute)
+	waiting.Authentication = &store.Authentication{Status: "authenticated", ECI: "05", Version: "2.2.0", TransactionID: "3ds_tx_1"}
+	write(t, s, func(tx store.Tx) error { return tx.UpdatePaymentIf(waiting, store.PaymentRequiresAction) })
+	waiting.Status, waiting.AmountCaptured, waiting.Updated = store.PaymentSucceeded, waiting.Amount, t0.Add(2*time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdatePayment(waiting) })
+	// Frictionless: a result but no challenge, set by UpdatePayment.
+	plain.Authentication = &store.Authentication{Status: "not_required"}
+	plain.Updated = t0.Add(time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdatePayment(plain) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(m.ID, waiting.ID)
+		same(t, "GetPayment (authenticated)", got, waiting)
+		if err != nil {
+			return err
+		}
+		got, err = tx.GetPayment(m.ID, plain.ID)
+		same(t, "GetPayment (frictionless)", got, plain)
+		if err != nil {
+			return err
+		}
+		listed, _, err := tx.ListPayments(m.ID, store.PaymentFilter{OrderID: "order-1", Limit: 10})
+		want := []*store.Payment{waiting, plain}
+		for _, ps := range [][]*store.Payment{listed, want} {
+			sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+		}
+		same(t, "ListPayments", listed, want)
+		return err
+	})
+
+	// Clearing the result stores NULL, read back as nil, not as a zero value.
+	plain.Authentication, plain.ChallengeID, plain.Updated = nil, "", t0.Add(3*time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdatePayment(plain) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(m.ID, plain.ID)
+		same(t, "GetPayment (result cleared)", got, plain)
+		if err == nil && got.Authentication != nil {
+			t.Errorf("Authentication = %+v, want nil", got.Authentication)
+		}
+		return err
+	})
+}
+
+// ---- 3-D Secure challenges
+
+func newChallenge(merchantID, status string, expires time.Time, secret []byte) *store.Challenge {
+	created := expires.Add(-10 * time.Minute)
+	return &store.Challenge{ID: id.New("chl"), MerchantID: merchantID, ObjectType: "payment", ObjectID: id.New("pay"),
+		Status: status, Amount: 12550, Currency: "MYR", Brand: "visa", Mask: "424242******4242",
+		TransactionID: id.New("3ds"), Version: "2.2.0", ReturnURL: "https://shop.example/return?order=1001",
+		SecretCT: secret, ExpiresAt: expires, Created: created, Updated: created}
+}
+
+func challengeID(c *store.Challenge) string { return c.ID }
+
+func testChallenges(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	pay := newChallenge(m.ID, store.ChallengePending, t0.Add(10*time.Minute), randBytes(88))
+	tok := newChallenge(m2.ID, store.ChallengeAuthenticated, t0.Add(5*time.Minute), nil)
+	tok.ObjectType, tok.ObjectID, tok.Amount, tok.Attempts, tok.Verify = "token", id.New("tok"), 0, 2, true
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.InsertChallenge(pay), tx.InsertChallenge(tok)) })
+
+	read(t, s, func(tx store.Tx) error {
+		// By id alone, whichever merchant's it is.
+		for _, want := range []*store.Challenge{pay, tok} {
+			got, err := tx.GetChallenge(want.ID)
+			if err != nil {
+				return fmt.Errorf("GetChallenge(%s): %w", want.ID, err)
+			}
+			same(t, "GetChallenge", got, want)
+			if (got.SecretCT == nil) != (want.SecretCT == nil) || got.Verify != want.Verify {
+				t.Errorf("GetChallenge(%s): SecretCT nil %v, Verify %v; want nil %v, Verify %v",
+					want.ID, got.SecretCT == nil, got.Verify, want.SecretCT == nil, want.Verify)
+			}
+		}
+		_, err := tx.GetChallenge(id.New("chl"))
+		wantErr(t, "GetChallenge(unknown)", err, store.ErrNotFound)
+		return nil
+	})
+
+	dup := newChallenge(m.ID, store.ChallengePending, t0, nil)
+	dup.ID = pay.ID
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertChallenge(dup) })
+	wantErr(t, "InsertChallenge with an existing id", err, store.ErrConflict)
+
+	// A wrong OTP, then the right one: the sealed card data is erased once
+	// the authorization it was kept for has run.
+	pay.Attempts, pay.Updated = 1, t0.Add(time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdateChallenge(pay) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetChallenge(pay.ID)
+		same(t, "challenge after a wrong OTP", got, pay)
+		return err
+	})
+	pay.Attempts, pay.Status, pay.TransactionID, pay.Version = 2, store.ChallengeAuthenticated, "3ds_tx_final", "2.3.1"
+	pay.SecretCT, pay.ExpiresAt, pay.Updated = nil, t0.Add(20*time.Minute), t0.Add(2*time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdateChallenge(pay) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetChallenge(pay.ID)
+		same(t, "challenge after UpdateChallenge", got, pay)
+		if err == nil && got.SecretCT != nil {
+			t.Errorf("SecretCT = %x after erasing, want nil", got.SecretCT)
+		}
+		return err
+	})
+
+	foreign := *pay
+	foreign.MerchantID = m2.ID
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateChallenge(&foreign) })
+	wantErr(t, "UpdateChallenge (another merchant's)", err, store.ErrNotFound)
+	err = s.Write(t.Context(), func(tx store.Tx) error {
+		return tx.UpdateChallenge(newChallenge(m.ID, store.ChallengeFailed, t0, nil))
+	})
+	wantErr(t, "UpdateChallenge(unknown)", err, store.ErrNotFound)
+}
+
+// The sweep finds, across merchants, challenges that expired and still need
+// work (pending, or holding sealed card data), oldest first.
+func testSweepableChallenges(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	secret := func() []byte { return randBytes(48) }
+	var (
+		pending             = newChallenge(m.ID, store.ChallengePending, t0.Add(-3*time.Minute), secret())
+		pendingErased       = newChallenge(m.ID, store.ChallengePending, t0.Add(-2*time.Minute), nil)
+		otherMerchant       = newChallenge(m2.ID, store.ChallengePending, t0.Add(-90*time.Second), secret())
+		authenticated       = newChallenge(m.ID, store.ChallengeAuthenticated, t0.Add(-time.Minute), secret())
+		notYet              = newChallenge(m.ID, store.ChallengePending, t0.Add(time.Minute), secret())
+		atCutoff            = newChallenge(m.ID, store.ChallengePending, t0, secret())
+		failedErased        = newChallenge(m.ID, store.ChallengeFailed, t0.Add(-4*time.Minute), nil)
+		expiredErased       = newChallenge(m.ID, store.ChallengeExpired, t0.Add(-5*time.Minute), nil)
+		authenticatedErased = newChallenge(m2.ID, store.ChallengeAuthenticated, t0.Add(-6*time.Minute), nil)
+	)
+	// Inserted out of order, so only the query's ORDER BY can sort them.
+	write(t, s, func(tx store.Tx) error {
+		var errs []error
+		for _, c := range []*store.Challenge{authenticated, notYet, failedErased, pendingErased, otherMerchant,
+			expiredErased, atCutoff, pending, authenticatedErased} {
+			errs = append(errs, tx.InsertChallenge(c))
+		}
+		return errors.Join(errs...)
+	})
+
+	sweep := func(what string, before time.Time, limit int, want ...*store.Challenge) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.SweepableChallenges(before, limit)
+			same(t, what, ids(got, challengeID), ids(want, challengeID))
+			if err == nil && len(got) == len(want) {
+				for i := range got {
+					same(t, what+" (record)", got[i], want[i])
+				}
+			}
+			return err
+		})
+	}
+	sweep("SweepableChallenges", t0, 10, pending, pendingErased, otherMerchant, authenticated)
+	sweep("SweepableChallenges (limit)", t0, 2, pending, pendingErased)
+	sweep("SweepableChallenges (earlier cutoff)", t0.Add(-2*time.Minute), 10, pending)
+	sweep("SweepableChallenges (later cutoff)", t0.Add(2*time.Minute), 10,
+		pending, pendingErased, otherMerchant, authenticated, atCutoff, notYet)
+
+	// Once expired and erased, a challenge needs no more work.
+	pending.Status, pending.SecretCT, pending.Updated = store.ChallengeExpired, nil, t0
+	authenticated.SecretCT, authenticated.Updated = nil, t0
+	pendingErased.Status, pendingErased.Updated = store.ChallengeExpired, t0
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.UpdateChallenge(pending), tx.UpdateChallenge(authenticated), tx.UpdateChallenge(pendingErased))
+	})
+	sweep("SweepableChallenges (after sweeping)", t0, 10, otherMerchant)
+	// Expired but still holding card data (the erase failed): swept again.
+	otherMerchant.Status, otherMerchant.Updated = store.ChallengeExpired, t0
+	write(t, s, func(tx store.Tx) error { return tx.UpdateChallenge(otherMerchant) })
+	sweep("SweepableChallenges (expired, not erased)", t0, 10, otherMerchant)
+}
+
 func testIdempotency(t *testing.T, open Opener) {
 	s := fresh(t, open)
 	m, m2 := addMerchant(t, s), addMerchant(t, s)
@@ -898,6 +1160,9 @@ func testForeignKeys(t *testing.T, open Opener) {
 		{"InsertCustomer (unknown merchant)", func(tx store.Tx) error { return tx.InsertCustomer(newCustomer(id.New("mer"), "")) }},
 		{"InsertToken (unknown merchant)", func(tx store.Tx) error { return tx.InsertToken(newToken(id.New("mer"), "", "fp", now())) }},
 		{"InsertToken (unknown customer)", func(tx store.Tx) error { return tx.InsertToken(newToken(m.ID, id.New("cus"), "fp", now())) }},
+		{"InsertChallenge (unknown merchant)", func(tx store.Tx) error {
+			return tx.InsertChallenge(newChallenge(id.New("mer"), store.ChallengePending, now(), randBytes(40)))
+		}},
 	} {
 		if err := s.Write(t.Context(), c.fn); err == nil {
 			t.Errorf("%s: succeeded, want an error", c.what)

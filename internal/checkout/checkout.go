@@ -1,0 +1,149 @@
+// Package checkout serves Coffer's hosted pages: the pages a card holder's
+// browser loads directly, as opposed to the API a merchant's server calls.
+//
+// Every page is rendered server side from html/template with one shared
+// layout and stylesheet (embedded, so the binary is self-contained), and is
+// served with headers that keep it out of caches, out of frames and unable
+// to load anything from elsewhere.
+package checkout
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/coffer-vault/coffer/internal/payment"
+)
+
+// Challenges is what the 3-D Secure challenge page needs from the payment
+// service; an interface so the pages can be tested without one.
+type Challenges interface {
+	ChallengePage(ctx context.Context, id string) (payment.ChallengeView, error)
+	AnswerChallenge(ctx context.Context, id, otp string) (payment.ChallengeOutcome, error)
+}
+
+// Pages serves the hosted pages. Its methods are http.HandlerFuncs.
+type Pages struct {
+	ch  Challenges
+	log *slog.Logger
+}
+
+// New returns the hosted pages backed by ch. Failures are logged to log (the
+// default logger when nil), never shown to the card holder.
+func New(ch Challenges, log *slog.Logger) *Pages {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Pages{ch: ch, log: log}
+}
+
+var (
+	//go:embed templates/*.html
+	templateFS embed.FS
+	//go:embed assets/style.css
+	styleSheet string
+
+	// Each page is its own template set (layout + page) so that pages can
+	// define the same block names ("title", "main") without clashing.
+	challengeTmpl = page("challenge.html")
+	errorTmpl     = page("error.html")
+)
+
+func page(name string) *template.Template {
+	return template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name))
+}
+
+// layoutData is what the layout sees; Page is what the page's blocks see.
+type layoutData struct {
+	Nonce string
+	CSS   template.CSS // our own embedded stylesheet, never outside input
+	Page  any
+}
+
+// render writes a complete page, or nothing but a bare 500 if the template
+// fails: the page is built in memory first so a half-written page never
+// reaches the browser with a success status.
+//
+// formOrigin is an extra origin the page's form may be sent to (see csp).
+func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any, formOrigin string) {
+	nonce := rand.Text()
+	var buf bytes.Buffer
+	err := t.ExecuteTemplate(&buf, "layout", layoutData{Nonce: nonce, CSS: template.CSS(styleSheet), Page: data})
+	secure(w.Header(), nonce, formOrigin)
+	if err != nil {
+		p.log.ErrorContext(r.Context(), "checkout: rendering a page failed", "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte("Something went wrong.\n"))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// errorView is the data of the generic error page.
+type errorView struct {
+	State   string // data-state on <main>, for browser tests
+	Heading string
+	Message string
+}
+
+func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, status int, heading, message string) {
+	p.render(w, r, status, errorTmpl, errorView{State: "error", Heading: heading, Message: message}, "")
+}
+
+// secure sets the headers every response of this package carries.
+//
+// The pages' URLs are capabilities (whoever has a challenge link can answer
+// it), so nothing may cache them or leak them in a Referer. The CSP allows
+// only the one inline <style> carrying this response's nonce: no scripts,
+// no outside resources, no framing (clickjacking the OTP form).
+func secure(h http.Header, nonce, formOrigin string) {
+	formAction := "'self'"
+	if formOrigin != "" {
+		formAction += " " + formOrigin
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; form-action "+
+		formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+// cspHost is deliberately narrower than what url.Parse accepts in a host
+// (it lets through ; , ' and more), because the value is spliced into a
+// header whose grammar those characters would break: a crafted return URL
+// must not be able to add directives to our policy.
+var cspHost = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?$`)
+
+// returnOrigin is the scheme://host[:port] of an absolute http(s) URL, or ""
+// for anything else.
+//
+// Chrome applies form-action to every redirect that follows a form
+// submission, so the 303 we answer a final OTP with, which sends the holder
+// back to the merchant, would be blocked unless the merchant's origin is
+// allowed here.
+func returnOrigin(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	host := strings.ToLower(u.Host)
+	if !cspHost.MatchString(host) {
+		return ""
+	}
+	return u.Scheme + "://" + host
+}

@@ -1,0 +1,725 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/money"
+	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// 3-D Secure. The issuer (through processor.Authenticator) decides whether a
+// card holder must be challenged; Coffer keeps the challenge's state durably
+// — attempts, expiry, the sealed card data needed to finish — so that any
+// server instance can serve the challenge page and a crash loses nothing.
+
+// DefaultChallengeTTL is how long a card holder has to answer a challenge.
+const DefaultChallengeTTL = 10 * time.Minute
+
+// MaxChallengeAttempts is how many OTPs a challenge accepts before it fails.
+const MaxChallengeAttempts = 3
+
+// 3-D Secure modes a token or payment may ask for.
+const (
+	ThreeDSRequired   = "required"    // always authenticate the card holder
+	ThreeDSIfRequired = "if_required" // the issuer decides (the default)
+	ThreeDSNever      = "never"       // do not run 3-D Secure
+)
+
+// challengeIDBits makes a challenge id a capability nobody can guess: it is
+// the only credential the challenge page has.
+const challengeIDBits = 160
+
+// Options are the service's settings beyond its dependencies.
+type Options struct {
+	// PublicURL is the base URL card holders' browsers reach Coffer at
+	// (challenge and checkout pages), without a trailing slash.
+	PublicURL string
+	// ChallengeTTL is how long a 3-D Secure challenge stays open.
+	ChallengeTTL time.Duration
+	// TestMode says the processor is the built-in simulator: pages may say
+	// which test OTP works.
+	TestMode bool
+}
+
+// Configure applies options; call it before serving.
+func (s *Service) Configure(o Options) {
+	s.publicURL = strings.TrimRight(o.PublicURL, "/")
+	s.testMode = o.TestMode
+	if o.ChallengeTTL > 0 {
+		s.challengeTTL = o.ChallengeTTL
+	}
+}
+
+// ChallengeURL is the challenge page card holders are sent to.
+func (s *Service) ChallengeURL(challengeID string) string {
+	return s.publicURL + "/3ds/" + challengeID
+}
+
+// NextAction is what a requires_action object asks of its client.
+type NextAction struct {
+	Type string `json:"type"` // "redirect"
+	URL  string `json:"url"`
+}
+
+// nextAction returns the redirect for an object waiting on a challenge.
+func (s *Service) nextAction(status, challengeID string) *NextAction {
+	if challengeID == "" || status != store.TokenRequiresAction {
+		return nil
+	}
+	return &NextAction{Type: "redirect", URL: s.ChallengeURL(challengeID)}
+}
+
+// TokenNextAction is the redirect a requires_action token waits on.
+func (s *Service) TokenNextAction(t *store.Token) *NextAction {
+	return s.nextAction(t.Status, t.ChallengeID)
+}
+
+// threeDSMode checks a requested mode against the merchant's rule.
+func threeDSMode(requested string, m *store.Merchant, tokenization bool) (string, error) {
+	switch requested {
+	case "":
+		requested = ThreeDSIfRequired
+	case ThreeDSRequired, ThreeDSIfRequired, ThreeDSNever:
+	default:
+		return "", invalid("three_d_secure", "parameter_invalid", "three_d_secure must be required, if_required or never")
+	}
+	if tokenization && m.Settings.TokenizationRequires3DS {
+		if requested == ThreeDSNever {
+			return "", invalid("three_d_secure", "parameter_invalid", "this merchant requires 3-D Secure for every token (setting tokenization_requires_3ds); three_d_secure cannot be never")
+		}
+		requested = ThreeDSRequired
+	}
+	return requested, nil
+}
+
+// authenticate runs 3-D Secure. A nil result with a nil error means 3-D
+// Secure was not run (no authenticator is configured and none was required).
+func (s *Service) authenticate(ctx context.Context, r processor.AuthenticateRequest) (*processor.Authentication, error) {
+	if s.auth == nil {
+		if r.Mandated {
+			return nil, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
+		}
+		return nil, nil
+	}
+	a, err := s.auth.Authenticate(ctx, r)
+	if err != nil {
+		s.log.Error("3-D Secure authentication failed", "reference", r.Reference, "error", err.Error())
+		return nil, &Error{Kind: KindUpstream, Code: "processing_error", Message: "3-D Secure could not be started; try again."}
+	}
+	return &a, nil
+}
+
+// recorded turns a processor result into what tokens and payments keep.
+func recorded(a processor.Authentication) *store.Authentication {
+	return &store.Authentication{Status: a.Status, ECI: a.ECI, Version: a.Version, TransactionID: a.TransactionID}
+}
+
+// authFailure is the failure of a card holder who did not authenticate.
+func authFailure(msg string) *store.Failure {
+	return &store.Failure{Code: processor.CodeAuthenticationFailed, DeclineCode: processor.CodeAuthenticationFailed, Message: msg}
+}
+
+const (
+	msgAuthFailed  = "The card holder did not pass 3-D Secure authentication."
+	msgAuthExpired = "The 3-D Secure challenge expired before the card holder completed it."
+)
+
+// challengeSecret is the card data a challenge must keep until its
+// authorization ends: always the CVC (if one was given), and the whole card
+// when it is not stored in a token. It is sealed in the challenge's row and
+// erased as soon as it is no longer needed.
+type challengeSecret struct {
+	Number       string `json:"number,omitempty"`
+	ExpMonth     int    `json:"exp_month,omitempty"`
+	ExpYear      int    `json:"exp_year,omitempty"`
+	CVC          string `json:"cvc,omitempty"`
+	HolderName   string `json:"holder_name,omitempty"`
+	AddressLine1 string `json:"address_line1,omitempty"`
+	PostalCode   string `json:"postal_code,omitempty"`
+	Country      string `json:"country,omitempty"`
+	SaveCard     bool   `json:"save_card,omitempty"`
+}
+
+func (c challengeSecret) String() string { return "challengeSecret(redacted)" }
+
+// newChallenge prepares a pending challenge for an object, sealing what must
+// survive until the authorization. The caller inserts it in the same
+// transaction that puts the object in requires_action.
+func (s *Service) newChallenge(ctx context.Context, m *store.Merchant, objectType, objectID string, a *processor.Authentication,
+	amount int64, currency, brand, mask, returnURL string, verify bool, secret challengeSecret) (*store.Challenge, error) {
+	now := s.now()
+	c := &store.Challenge{ID: id.NewBits("3ds", challengeIDBits), MerchantID: m.ID, ObjectType: objectType, ObjectID: objectID,
+		Status: store.ChallengePending, Amount: amount, Currency: currency, Brand: brand, Mask: mask,
+		TransactionID: a.TransactionID, Version: a.Version, ReturnURL: returnURL, Verify: verify,
+		ExpiresAt: now.Add(s.challengeTTL), Created: now, Updated: now}
+	if secret != (challengeSecret{}) {
+		plain, err := json.Marshal(secret)
+		if err != nil {
+			return nil, err
+		}
+		if c.SecretCT, err = s.seal(ctx, m.ID, "challenge", c.ID, plain); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// openSecret decrypts a challenge's sealed card data.
+func (s *Service) openSecret(ctx context.Context, c *store.Challenge) (challengeSecret, error) {
+	var sec challengeSecret
+	if c.SecretCT == nil {
+		return sec, nil
+	}
+	plain, err := s.open(ctx, c.MerchantID, "challenge", c.ID, c.SecretCT)
+	if err != nil {
+		return sec, err
+	}
+	err = json.Unmarshal(plain, &sec)
+	return sec, err
+}
+
+// eraseSecret drops a challenge's sealed card data once its authorization
+// has ended, whatever the outcome.
+func (s *Service) eraseSecret(ctx context.Context, challengeID string) {
+	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		c, err := tx.GetChallenge(challengeID)
+		if err != nil || c.SecretCT == nil {
+			return err
+		}
+		c.SecretCT, c.Updated = nil, s.now()
+		return tx.UpdateChallenge(c)
+	})
+	if err != nil {
+		// The sweeper erases it at the challenge's expiry at the latest.
+		s.log.Error("erasing a challenge's card data failed", "challenge", challengeID, "error", err.Error())
+	}
+}
+
+// failObject records, inside tx, that a challenge's token or payment failed
+// authentication: a token keeps no card, a payment fails with its event.
+func (s *Service) failObject(tx store.Tx, c *store.Challenge, auth *store.Authentication, msg string) error {
+	now := s.now()
+	switch c.ObjectType {
+	case "token":
+		t, err := tx.GetToken(c.MerchantID, c.ObjectID)
+		if isNotFound(err) {
+			return nil // deleted meanwhile: nothing left to fail
+		} else if err != nil {
+			return err
+		}
+		if t.Status != store.TokenRequiresAction {
+			return nil
+		}
+		failToken(t, processor.CodeAuthenticationFailed, auth, now)
+		return tx.UpdateToken(t)
+	case "payment":
+		p, err := tx.GetPayment(c.MerchantID, c.ObjectID)
+		if err != nil {
+			return err
+		}
+		if p.Status != store.PaymentRequiresAction {
+			return nil
+		}
+		p.Status, p.Failure, p.Authentication, p.Updated = store.PaymentFailed, authFailure(msg), auth, now
+		if err := tx.UpdatePayment(p); err != nil {
+			return err
+		}
+		return s.paymentEvent(tx, p, "payment.failed")
+	}
+	return fmt.Errorf("payment: challenge %s has unknown object type %q", c.ID, c.ObjectType)
+}
+
+// failToken marks a token failed and crypto-shreds its card: a card that
+// did not pass is not kept.
+func failToken(t *store.Token, code string, auth *store.Authentication, now time.Time) {
+	t.Status, t.CardCT, t.Updated = store.TokenFailed, nil, now
+	t.Verification.Status, t.Verification.FailureCode = "failed", code
+	if auth != nil {
+		t.Verification.ThreeDSecure, t.Verification.Authentication = auth.Status, auth
+	}
+}
+
+// expireInTx ends a pending challenge that ran out of time.
+func (s *Service) expireInTx(tx store.Tx, c *store.Challenge) error {
+	c.Status, c.SecretCT, c.Updated = store.ChallengeExpired, nil, s.now()
+	if err := tx.UpdateChallenge(c); err != nil {
+		return err
+	}
+	return s.failObject(tx, c, &store.Authentication{Status: processor.AuthFailed, Version: c.Version, TransactionID: c.TransactionID}, msgAuthExpired)
+}
+
+// validChallengeID rejects anything that cannot be a challenge id before it
+// reaches the store (and keeps odd input out of logs).
+func validChallengeID(s string) bool {
+	if !id.HasPrefix(s, "3ds") || len(s) > 64 {
+		return false
+	}
+	for _, r := range s[4:] {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+var errNoChallenge = &Error{Kind: KindNotFound, Code: "resource_missing", Message: "No such challenge."}
+
+func (s *Service) getChallenge(ctx context.Context, challengeID string) (*store.Challenge, error) {
+	if !validChallengeID(challengeID) {
+		return nil, errNoChallenge
+	}
+	var c *store.Challenge
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		c, err = tx.GetChallenge(challengeID)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, errNoChallenge
+	}
+	return c, err
+}
+
+// ChallengePage is what the challenge page shows now. Opening a challenge
+// that ran out of time expires it (the sweeper would, a little later).
+func (s *Service) ChallengePage(ctx context.Context, challengeID string) (ChallengeView, error) {
+	c, err := s.getChallenge(ctx, challengeID)
+	if err != nil {
+		return ChallengeView{}, err
+	}
+	if c.Status == store.ChallengePending && !s.now().Before(c.ExpiresAt) {
+		if c, err = s.expire(ctx, c.ID); err != nil {
+			return ChallengeView{}, err
+		}
+	}
+	return s.challengeView(ctx, c)
+}
+
+// expire ends a pending challenge past its expiry, atomically.
+func (s *Service) expire(ctx context.Context, challengeID string) (*store.Challenge, error) {
+	var c *store.Challenge
+	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		var err error
+		if c, err = tx.GetChallenge(challengeID); err != nil {
+			return err
+		}
+		if c.Status != store.ChallengePending || s.now().Before(c.ExpiresAt) {
+			return nil
+		}
+		return s.expireInTx(tx, c)
+	})
+	return c, err
+}
+
+// answer is what one OTP submission did, decided inside one transaction.
+type answer int
+
+const (
+	answerWrong answer = iota
+	answerRight
+	answerFailed  // the last try was wrong
+	answerExpired // too late
+	answerReplay  // the challenge had already ended
+)
+
+// AnswerChallenge takes the card holder's OTP. The attempt is counted and
+// judged in one transaction, so concurrent submissions get MaxChallengeAttempts
+// tries between them and no more, and only one right answer moves the
+// challenge on: a replayed or doubled submission finds it already ended.
+func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) (ChallengeOutcome, error) {
+	c, err := s.getChallenge(ctx, challengeID)
+	if err != nil {
+		return ChallengeOutcome{}, err
+	}
+	if c.Status != store.ChallengePending {
+		return s.replayed(ctx, c)
+	}
+	if s.auth == nil {
+		return ChallengeOutcome{}, errors.New("payment: a challenge exists but no authenticator is configured")
+	}
+	// The ACS judges the answer (in constant time); the count is ours.
+	auth, ok, err := s.auth.AnswerChallenge(ctx, processor.ChallengeAnswer{TransactionID: c.TransactionID, Brand: c.Brand, Answer: otp})
+	if err != nil {
+		return ChallengeOutcome{}, err
+	}
+	rec := recorded(auth)
+	var res answer
+	var audit *store.Audit
+	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		audit = nil
+		cur, err := tx.GetChallenge(challengeID)
+		if err != nil {
+			return err
+		}
+		*c = *cur
+		now := s.now()
+		switch {
+		case c.Status != store.ChallengePending:
+			res = answerReplay
+			return nil
+		case !now.Before(c.ExpiresAt):
+			res = answerExpired
+			return s.expireInTx(tx, c)
+		}
+		c.Attempts++
+		c.Updated = now
+		switch {
+		case ok:
+			res = answerRight
+			c.Status = store.ChallengeAuthenticated
+			if audit, err = s.challengeAuthenticated(tx, c, rec); err != nil {
+				return err
+			}
+		case c.Attempts >= MaxChallengeAttempts:
+			res = answerFailed
+			c.Status, c.SecretCT = store.ChallengeFailed, nil
+			if err := s.failObject(tx, c, rec, msgAuthFailed); err != nil {
+				return err
+			}
+		default:
+			res = answerWrong
+		}
+		return tx.UpdateChallenge(c)
+	})
+	if err != nil {
+		return ChallengeOutcome{}, err
+	}
+	switch res {
+	case answerReplay:
+		return s.replayed(ctx, c)
+	case answerWrong:
+		v, err := s.challengeView(ctx, c)
+		left := MaxChallengeAttempts - c.Attempts
+		v.Error = fmt.Sprintf("That code is not correct. You have %d %s left.", left, plural(left, "try", "tries"))
+		return ChallengeOutcome{View: v}, err
+	case answerRight:
+		// Money moves from here: finish even if the browser goes away.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+		defer cancel()
+		if c.ObjectType == "token" {
+			err = s.finishToken(fctx, c, rec)
+		} else {
+			err = s.finishPayment(fctx, c, rec, audit != nil)
+		}
+		s.eraseSecret(fctx, c.ID)
+		if err != nil {
+			return ChallengeOutcome{}, err
+		}
+	}
+	return s.outcome(ctx, c)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// challengeAuthenticated records a right answer on the challenge's object
+// inside the answering transaction. A payment moves to processing (so the
+// authorization that follows is reconciled if we crash); a payment by token
+// gets its detokenization audit record, written before the card is opened.
+func (s *Service) challengeAuthenticated(tx store.Tx, c *store.Challenge, auth *store.Authentication) (*store.Audit, error) {
+	if c.ObjectType != "payment" {
+		return nil, nil
+	}
+	p, err := tx.GetPayment(c.MerchantID, c.ObjectID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != store.PaymentRequiresAction {
+		return nil, nil
+	}
+	p.Status, p.Authentication, p.Updated = store.PaymentProcessing, auth, s.now()
+	if err := tx.UpdatePaymentIf(p, store.PaymentRequiresAction); err != nil {
+		return nil, err
+	}
+	if p.TokenID == "" {
+		return nil, nil
+	}
+	t, err := tx.GetTokenAny(c.MerchantID, p.TokenID)
+	if err != nil {
+		return nil, err
+	}
+	a := s.auditRecord(context.Background(), t, "payment "+p.ID+" after 3-D Secure")
+	return a, tx.InsertAudit(a)
+}
+
+// finishToken runs a token's verification after its challenge passed: the
+// token becomes active, or failed (its card erased) if the issuer declines.
+func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *store.Authentication) error {
+	var t *store.Token
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = tx.GetToken(c.MerchantID, c.ObjectID)
+		return err
+	}); err != nil {
+		if isNotFound(err) {
+			return nil // deleted while the card holder typed
+		}
+		return err
+	}
+	if t.Status != store.TokenRequiresAction {
+		return nil
+	}
+	sec, err := s.openSecret(ctx, c)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	v := store.Verification{Status: "unverified", ThreeDSecure: auth.Status, CVCCheck: "unchecked", AVSCheck: "unchecked", Authentication: auth}
+	failed := ""
+	if c.Verify {
+		pan, err := s.decryptToken(ctx, t)
+		if err != nil {
+			return err
+		}
+		pa := processor.Authentication{Status: auth.Status, ECI: auth.ECI, Version: auth.Version, TransactionID: auth.TransactionID}
+		res, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: c.MerchantID, Reference: t.ID,
+			Card:   processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: sec.CVC, HolderName: t.HolderName},
+			Amount: c.Amount, Currency: c.Currency, Authentication: &pa})
+		var d *processor.Decline
+		switch {
+		case errors.As(err, &d):
+			failed = d.Code
+			v.CVCCheck, v.AVSCheck = orDefault(d.CVCResult, "unchecked"), orDefault(d.AVSResult, "unchecked")
+		case err != nil:
+			// A verification is voided at once, so there is nothing to
+			// settle later; without its answer the card is not proven.
+			s.log.Error("verification after 3-D Secure failed", "token", t.ID, "error", err.Error())
+			failed = processor.CodeProcessingError
+		default:
+			v = store.Verification{Status: "verified", ThreeDSecure: auth.Status, CVCCheck: res.CVCResult, AVSCheck: res.AVSResult,
+				AuthCode: res.AuthCode, NetworkRef: res.AuthorizationID, VerifiedAt: &now, Authentication: auth}
+		}
+	}
+	return s.store.Write(ctx, func(tx store.Tx) error {
+		cur, err := tx.GetToken(c.MerchantID, c.ObjectID)
+		if isNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if cur.Status != store.TokenRequiresAction {
+			return nil
+		}
+		cur.Verification, cur.Updated = v, s.now()
+		if failed != "" {
+			failToken(cur, failed, nil, cur.Updated)
+		} else {
+			cur.Status = store.TokenActive
+		}
+		return tx.UpdateToken(cur)
+	})
+}
+
+// finishPayment authorizes a payment whose challenge passed.
+func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *store.Authentication, audited bool) error {
+	var p *store.Payment
+	var t *store.Token
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		if p, err = tx.GetPayment(c.MerchantID, c.ObjectID); err != nil {
+			return err
+		}
+		if p.TokenID != "" && audited {
+			t, err = tx.GetTokenAny(c.MerchantID, p.TokenID)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	if p.Status != store.PaymentProcessing {
+		return nil // settled meanwhile (Reconcile)
+	}
+	sec, err := s.openSecret(ctx, c)
+	if err != nil {
+		return err
+	}
+	pc := processor.Card{Number: sec.Number, ExpMonth: sec.ExpMonth, ExpYear: sec.ExpYear, CVC: sec.CVC, HolderName: sec.HolderName,
+		AddressLine1: sec.AddressLine1, PostalCode: sec.PostalCode, Country: sec.Country}
+	if t != nil {
+		pan, err := s.decryptToken(ctx, t)
+		if err != nil {
+			return err
+		}
+		pc = processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: sec.CVC, HolderName: t.HolderName}
+	}
+	if pc.Number == "" {
+		return fmt.Errorf("payment: challenge %s holds no card for payment %s", c.ID, p.ID)
+	}
+	_, err = s.authorize(ctx, p, pc, sec.SaveCard, false)
+	var pe *Error
+	if errors.As(err, &pe) && pe.Kind == KindCard {
+		return nil // a decline is an outcome, recorded on the payment
+	}
+	return err
+}
+
+// replayed answers a submission to a challenge that had already ended.
+func (s *Service) replayed(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
+	v, err := s.challengeView(ctx, c)
+	if err != nil {
+		return ChallengeOutcome{}, err
+	}
+	v.Message = "This verification has already been completed. " + v.Message
+	v.State, v.HTTPStatus = "completed", http.StatusConflict
+	return ChallengeOutcome{View: v}, nil
+}
+
+// outcome sends the card holder back to the merchant when the challenge has
+// ended, or shows the final page when the merchant gave no return URL.
+func (s *Service) outcome(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
+	v, err := s.challengeView(ctx, c)
+	if err != nil {
+		return ChallengeOutcome{}, err
+	}
+	if v.State != "pending" && v.ReturnURL != "" {
+		return ChallengeOutcome{View: v, Redirect: v.ReturnURL}, nil
+	}
+	return ChallengeOutcome{View: v}, nil
+}
+
+// challengeView renders a challenge with its object's outcome. For a final
+// state ReturnURL carries the outcome in its query.
+func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (ChallengeView, error) {
+	m, err := s.GetMerchant(ctx, c.MerchantID)
+	if err != nil {
+		return ChallengeView{}, err
+	}
+	v := ChallengeView{ID: c.ID, MerchantName: m.Name, Amount: c.Currency + " " + money.Format(c.Amount, c.Currency),
+		Brand: c.Brand, Mask: c.Mask, AttemptsLeft: max(0, MaxChallengeAttempts-c.Attempts), TestMode: s.testMode, HTTPStatus: http.StatusOK}
+	if c.Status == store.ChallengePending {
+		// The page's form may lead there (its CSP form-action must allow
+		// the redirect that ends the challenge).
+		v.State, v.ReturnURL = "pending", c.ReturnURL
+		return v, nil
+	}
+	q := url.Values{}
+	status, reason := "", ""
+	switch c.ObjectType {
+	case "token":
+		var t *store.Token
+		err := s.store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			t, err = tx.GetTokenAny(c.MerchantID, c.ObjectID)
+			return err
+		})
+		if err != nil {
+			return ChallengeView{}, err
+		}
+		status = t.Status
+		if t.Status == store.TokenFailed {
+			reason = t.Verification.FailureCode
+		}
+		q.Set("token", t.ID)
+	case "payment":
+		var p *store.Payment
+		err := s.store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			p, err = tx.GetPayment(c.MerchantID, c.ObjectID)
+			return err
+		})
+		if err != nil {
+			return ChallengeView{}, err
+		}
+		status = p.Status
+		if p.Failure != nil {
+			reason = p.Failure.Code
+		}
+		q.Set("payment", p.ID)
+	}
+	q.Set("status", status)
+	if reason != "" {
+		q.Set("reason", reason)
+	}
+	switch {
+	case c.Status == store.ChallengeExpired:
+		v.State, v.HTTPStatus, v.Message = "expired", http.StatusGone, "This verification expired before it was completed. Nothing was charged."
+	case status == store.TokenActive || status == store.PaymentSucceeded || status == store.PaymentRequiresCapture:
+		v.State, v.Message = "succeeded", "You have been verified."
+	case status == store.PaymentProcessing || status == store.TokenRequiresAction:
+		v.State, v.Message = "pending", "Your verification is being completed."
+	case c.Status == store.ChallengeFailed:
+		v.State, v.Message = "failed", "The code was entered incorrectly too many times. Nothing was charged."
+	default:
+		v.State, v.Message = "failed", "You were verified, but your bank declined the card."
+	}
+	if c.ReturnURL != "" {
+		v.ReturnURL = withQuery(c.ReturnURL, q)
+	}
+	return v, nil
+}
+
+// withQuery adds the outcome to the merchant's return URL, keeping its own
+// query parameters.
+func withQuery(raw string, add url.Values) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	for k, vs := range add {
+		q[k] = vs
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// SweepChallenges expires challenges nobody answered in time and erases the
+// card data of any challenge past its expiry (a crash between authorization
+// and erasure leaves some). It returns how many it changed.
+func (s *Service) SweepChallenges(ctx context.Context) (int, error) {
+	n := 0
+	for {
+		var batch []*store.Challenge
+		if err := s.store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			batch, err = tx.SweepableChallenges(s.now(), 100)
+			return err
+		}); err != nil {
+			return n, err
+		}
+		if len(batch) == 0 {
+			return n, nil
+		}
+		for _, c := range batch {
+			err := s.store.Write(ctx, func(tx store.Tx) error {
+				cur, err := tx.GetChallenge(c.ID)
+				if err != nil {
+					return err
+				}
+				if !s.now().After(cur.ExpiresAt) {
+					return nil
+				}
+				if cur.Status == store.ChallengePending {
+					return s.expireInTx(tx, cur)
+				}
+				cur.SecretCT, cur.Updated = nil, s.now()
+				if err := tx.UpdateChallenge(cur); err != nil {
+					return err
+				}
+				// A token whose verification a crash interrupted: its
+				// card holder is gone, so it cannot be finished.
+				return s.failObject(tx, cur, nil, msgAuthFailed)
+			})
+			if err != nil {
+				return n, err
+			}
+			n++
+		}
+		if len(batch) < 100 {
+			return n, nil
+		}
+	}
+}
