@@ -123,6 +123,21 @@ func TestNoCardNumberAtRest(t *testing.T) {
 	call("DELETE", "/v1/tokens/"+ids[jcb.sent], nil).want(t, 200)
 	call("GET", "/v1/customers/"+cus, nil).want(t, 200)
 
+	// 3-D Secure keeps a CVC (and, for a payment by card, the card) across
+	// the challenge, sealed: one challenge is left waiting, one completed.
+	chPay, chTok := lkCard{"4000 0025 0000 3155", "908"}, lkCard{"4000-0025-0000-3155", "819"}
+	pans, cvcs = append(pans, chPay.sent, chTok.sent), append(cvcs, chPay.cvc, chTok.cvc)
+	if r := call("POST", "/v1/payments", map[string]any{"amount": 1000, "card": chPay.body(), "return_url": "https://shop.example/back"}).want(t, 201); r.str("status") != "requires_action" {
+		t.Fatalf("challenge payment: %s", r.Raw)
+	}
+	ch := call("POST", "/v1/tokens", map[string]any{"card": chTok.body(), "return_url": "https://shop.example/back"}).want(t, 201)
+	if done := submitOTP(t, ch.str("next_action", "url"), "123456"); done.Status != 303 {
+		t.Fatalf("challenge: %d %s", done.Status, done.Body)
+	}
+	if n := challengeSecrets(t, s); n != 1 {
+		t.Fatalf("want the waiting challenge's sealed card only, got %d secrets", n)
+	}
+
 	// Scan once while the server runs (the WAL still holds recent pages),
 	// then again after a graceful stop has flushed and checkpointed.
 	running := lkReadTree(t, s.DataDir)

@@ -549,6 +549,11 @@ func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *s
 	pc := processor.Card{Number: sec.Number, ExpMonth: sec.ExpMonth, ExpYear: sec.ExpYear, CVC: sec.CVC, HolderName: sec.HolderName,
 		AddressLine1: sec.AddressLine1, PostalCode: sec.PostalCode, Country: sec.Country}
 	if t != nil {
+		if t.Status != store.TokenActive {
+			// Disabled or deleted while the card holder typed the code.
+			return s.failQuietly(ctx, p, &processor.Decline{Code: processor.CodeCardDeclined, DeclineCode: "token_inactive",
+				Message: "The saved card can no longer be charged."})
+		}
 		pan, err := s.decryptToken(ctx, t)
 		if err != nil {
 			return err
@@ -559,9 +564,21 @@ func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *s
 		return fmt.Errorf("payment: challenge %s holds no card for payment %s", c.ID, p.ID)
 	}
 	_, err = s.authorize(ctx, p, pc, sec.SaveCard, false)
+	return declineIsOutcome(err)
+}
+
+// failQuietly records a payment's failure; the decline is its outcome.
+func (s *Service) failQuietly(ctx context.Context, p *store.Payment, d *processor.Decline) error {
+	_, err := s.fail(ctx, p, d)
+	return declineIsOutcome(err)
+}
+
+// declineIsOutcome drops a card error: after a challenge, a decline is
+// recorded on the payment and shown to the card holder, not an error.
+func declineIsOutcome(err error) error {
 	var pe *Error
 	if errors.As(err, &pe) && pe.Kind == KindCard {
-		return nil // a decline is an outcome, recorded on the payment
+		return nil
 	}
 	return err
 }
@@ -569,8 +586,8 @@ func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *s
 // replayed answers a submission to a challenge that had already ended.
 func (s *Service) replayed(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
 	v, err := s.challengeView(ctx, c)
-	if err != nil {
-		return ChallengeOutcome{}, err
+	if err != nil || v.State == "expired" {
+		return ChallengeOutcome{View: v}, err
 	}
 	v.Message = "This verification has already been completed. " + v.Message
 	v.State, v.HTTPStatus = "completed", http.StatusConflict
@@ -649,7 +666,9 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 	case status == store.TokenActive || status == store.PaymentSucceeded || status == store.PaymentRequiresCapture:
 		v.State, v.Message = "succeeded", "You have been verified."
 	case status == store.PaymentProcessing || status == store.TokenRequiresAction:
-		v.State, v.Message = "pending", "Your verification is being completed."
+		// Authenticated; the authorization after it is still running (or
+		// was interrupted, and is being settled).
+		v.State, v.Message = "completed", "You have been verified; your bank is completing the payment."
 	case c.Status == store.ChallengeFailed:
 		v.State, v.Message = "failed", "The code was entered incorrectly too many times. Nothing was charged."
 	default:
