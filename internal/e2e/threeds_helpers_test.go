@@ -88,11 +88,15 @@ type returnSite struct {
 func newReturnSite(t testing.TB) *returnSite {
 	rs := &returnSite{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/return" { // a browser's favicon request, say
+			http.NotFound(w, r)
+			return
+		}
 		rs.mu.Lock()
 		rs.got = append(rs.got, r.URL.Query())
 		rs.mu.Unlock()
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Write([]byte(`<!doctype html><title>Back at the shop</title><h1 id="back">Back at the shop</h1>`))
+		w.Write([]byte(`<!doctype html><link rel="icon" href="data:,"><title>Back at the shop</title><h1 id="back">Back at the shop</h1>`))
 	}))
 	t.Cleanup(srv.Close)
 	rs.URL = srv.URL + "/return?cart=42"

@@ -79,7 +79,7 @@ func TestThreeDSWrongOTP(t *testing.T) {
 		r := tokenize(t, s, sk, map[string]any{"card": card("4000002500003155"), "return_url": rs.URL}).want(t, 201)
 		tid, u := r.str("id"), r.str("next_action", "url")
 		verifs := s.Sim.Stats().Verifications
-		for i, left := range []string{"2 tries left", "1 try left"} {
+		for i, left := range []string{"2 attempts left", "1 attempt left"} {
 			pg := submitOTP(t, u, []string{"000000", "123457"}[i])
 			if pg.Status != 200 || !strings.Contains(pg.Body, left) || !strings.Contains(pg.Body, `data-state="pending"`) {
 				t.Fatalf("wrong OTP %d: %d %s", i+1, pg.Status, pg.Body)

@@ -6,8 +6,11 @@ type ChallengeView struct {
 	ID           string
 	MerchantName string
 	Amount       string // formatted for the currency, e.g. "MYR 1.00"
-	Brand        string
-	Mask         string // 400000******3155
+	// SavesCard says the challenge verifies a card to be saved: the amount
+	// is a hold released at once, not a charge.
+	SavesCard bool
+	Brand     string
+	Mask      string // 400000******3155
 	// State is what the page is about:
 	//   "pending"   ask for the OTP (Error may say the last one was wrong)
 	//   "succeeded" the challenge passed and its authorization ended well

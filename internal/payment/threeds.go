@@ -398,8 +398,7 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 		return s.replayed(ctx, c)
 	case answerWrong:
 		v, err := s.challengeView(ctx, c)
-		left := MaxChallengeAttempts - c.Attempts
-		v.Error = fmt.Sprintf("That code is not correct. You have %d %s left.", left, plural(left, "try", "tries"))
+		v.Error = "That code is not correct. Check the message from your bank and try again."
 		return ChallengeOutcome{View: v}, err
 	case answerRight:
 		// Money moves from here: finish even if the browser goes away.
@@ -416,13 +415,6 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 		}
 	}
 	return s.outcome(ctx, c)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // challengeAuthenticated records a right answer on the challenge's object
@@ -615,7 +607,7 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 		return ChallengeView{}, err
 	}
 	v := ChallengeView{ID: c.ID, MerchantName: m.Name, Amount: c.Currency + " " + money.Format(c.Amount, c.Currency),
-		Brand: c.Brand, Mask: c.Mask, AttemptsLeft: max(0, MaxChallengeAttempts-c.Attempts), TestMode: s.testMode, HTTPStatus: http.StatusOK}
+		SavesCard: c.ObjectType == "token", Brand: c.Brand, Mask: c.Mask, AttemptsLeft: max(0, MaxChallengeAttempts-c.Attempts), TestMode: s.testMode, HTTPStatus: http.StatusOK}
 	if c.Status == store.ChallengePending {
 		// The page's form may lead there (its CSP form-action must allow
 		// the redirect that ends the challenge).
