@@ -60,7 +60,7 @@ type Config struct {
 	PublicURL string
 	// ChallengeTTL is how long a 3-D Secure challenge stays open (default 10 minutes).
 	ChallengeTTL time.Duration
-	// SweepInterval is how often expired challenges are swept (default 30 s).
+	// SweepInterval is how often expired challenges and sessions are swept (default 30 s).
 	SweepInterval time.Duration
 }
 
@@ -284,6 +284,12 @@ func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vaul
 				log.Error("sweeping 3-D Secure challenges failed", "error", err.Error())
 			} else if n > 0 {
 				log.Info("3-D Secure challenges swept", "count", n)
+			}
+			// Sessions past their time become expired even if nobody looks.
+			if n, err := svc.SweepSessions(ctx); err != nil && ctx.Err() == nil {
+				log.Error("sweeping payment sessions failed", "error", err.Error())
+			} else if n > 0 {
+				log.Info("payment sessions expired", "count", n)
 			}
 		case <-reload.C:
 			if err := v.ReloadKeys(); err != nil {

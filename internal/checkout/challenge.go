@@ -97,7 +97,7 @@ func (p *Pages) answerChallenge(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	if out.Redirect != "" {
-		secure(w.Header(), rand.Text(), returnOrigin(out.View.ReturnURL))
+		secure(w.Header(), rand.Text(), formOrigins(append(out.View.FormTargets, out.View.ReturnURL)...))
 		w.Header().Set("Location", out.Redirect)
 		w.WriteHeader(http.StatusSeeOther)
 		return
@@ -110,7 +110,7 @@ func (p *Pages) showChallenge(w http.ResponseWriter, r *http.Request, v payment.
 	if status == 0 {
 		status = http.StatusOK
 	}
-	p.render(w, r, status, challengeTmpl, newChallengeView(v), returnOrigin(v.ReturnURL))
+	p.render(w, r, status, challengeTmpl, newChallengeView(v), formOrigins(append(v.FormTargets, v.ReturnURL)...))
 }
 
 var notFoundErr = &payment.Error{Kind: payment.KindNotFound}

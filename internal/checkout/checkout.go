@@ -3,8 +3,9 @@
 //
 // Every page is rendered server side from html/template with one shared
 // layout and stylesheet (embedded, so the binary is self-contained), and is
-// served with headers that keep it out of caches, out of frames and unable
-// to load anything from elsewhere.
+// served with headers that keep it out of caches, out of frames (but for the
+// checkout page, which a merchant may allow its own origins to frame) and
+// unable to load anything from elsewhere.
 package checkout
 
 import (
@@ -29,19 +30,30 @@ type Challenges interface {
 	AnswerChallenge(ctx context.Context, id, otp string) (payment.ChallengeOutcome, error)
 }
 
+// Sessions is what the hosted checkout page needs from the payment service;
+// an interface so the pages can be tested without one.
+type Sessions interface {
+	CheckoutPage(ctx context.Context, id string) (payment.CheckoutView, error)
+	ConfirmFromPage(ctx context.Context, id string, c payment.PageConfirm) (payment.PageResult, error)
+	SessionReturn(ctx context.Context, id string) (redirect string, err error)
+	CancelFromPage(ctx context.Context, id string) (redirect string, err error)
+}
+
 // Pages serves the hosted pages. Its methods are http.HandlerFuncs.
 type Pages struct {
 	ch  Challenges
+	ss  Sessions
 	log *slog.Logger
 }
 
-// New returns the hosted pages backed by ch. Failures are logged to log (the
-// default logger when nil), never shown to the card holder.
-func New(ch Challenges, log *slog.Logger) *Pages {
+// New returns the hosted pages backed by ch (3-D Secure challenges) and ss
+// (payment sessions). Failures are logged to log (the default logger when
+// nil), never shown to the card holder.
+func New(ch Challenges, ss Sessions, log *slog.Logger) *Pages {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Pages{ch: ch, log: log}
+	return &Pages{ch: ch, ss: ss, log: log}
 }
 
 var (
@@ -49,11 +61,14 @@ var (
 	templateFS embed.FS
 	//go:embed assets/style.css
 	styleSheet string
+	//go:embed assets/checkout.js
+	checkoutScript []byte
 
 	// Each page is its own template set (layout + page) so that pages can
 	// define the same block names ("title", "main") without clashing.
 	challengeTmpl = page("challenge.html")
 	errorTmpl     = page("error.html")
+	checkoutTmpl  = page("checkout.html")
 )
 
 func page(name string) *template.Template {
@@ -64,19 +79,39 @@ func page(name string) *template.Template {
 type layoutData struct {
 	Nonce string
 	CSS   template.CSS // our own embedded stylesheet, never outside input
-	Page  any
+	// Script is the src of the page's one script, "" for none. DataIcon
+	// says whether the policy lets the empty data: icon load.
+	Script   string
+	DataIcon bool
+	Page     any
 }
 
-// render writes a complete page, or nothing but a bare 500 if the template
-// fails: the page is built in memory first so a half-written page never
-// reaches the browser with a success status.
+// headerFunc sets a page's security headers for the response's nonce.
+type headerFunc func(h http.Header, nonce string)
+
+// challengeHeaders is the policy of the challenge and generic error pages.
+func challengeHeaders(formOrigin string) headerFunc {
+	return func(h http.Header, nonce string) { secure(h, nonce, formOrigin) }
+}
+
+// render writes a complete page under the challenge pages' policy; see
+// renderPage.
 //
 // formOrigin is an extra origin the page's form may be sent to (see csp).
 func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any, formOrigin string) {
+	p.renderPage(w, r, status, t, layoutData{Page: data, DataIcon: true}, challengeHeaders(formOrigin))
+}
+
+// renderPage writes a complete page, or nothing but a bare 500 if the
+// template fails: the page is built in memory first so a half-written page
+// never reaches the browser with a success status. ld's Nonce and CSS are
+// filled in here; headers sets the policy for that nonce.
+func (p *Pages) renderPage(w http.ResponseWriter, r *http.Request, status int, t *template.Template, ld layoutData, headers headerFunc) {
 	nonce := rand.Text()
+	ld.Nonce, ld.CSS = nonce, template.CSS(styleSheet)
 	var buf bytes.Buffer
-	err := t.ExecuteTemplate(&buf, "layout", layoutData{Nonce: nonce, CSS: template.CSS(styleSheet), Page: data})
-	secure(w.Header(), nonce, formOrigin)
+	err := t.ExecuteTemplate(&buf, "layout", ld)
+	headers(w.Header(), nonce)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "checkout: rendering a page failed", "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -113,9 +148,16 @@ func secure(h http.Header, nonce, formOrigin string) {
 	}
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; form-action "+
 		formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	noStore(h)
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// noStore sets the headers every response of this package carries, whatever
+// its policy: not cached, not sniffed, and its URL (a capability) not sent
+// on as a Referer.
+func noStore(h http.Header) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Pragma", "no-cache")
-	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 }
@@ -146,4 +188,18 @@ func returnOrigin(raw string) string {
 		return ""
 	}
 	return u.Scheme + "://" + host
+}
+
+// formOrigins is the form-action sources for a page whose form may end, after
+// redirects, at any of urls: each valid origin once, space-separated.
+func formOrigins(urls ...string) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, u := range urls {
+		if o := returnOrigin(u); o != "" && !seen[o] {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -60,7 +60,7 @@ type harness struct {
 
 func newHarness() *harness {
 	h := &harness{f: &fakeChallenges{view: pendingView()}, logs: &bytes.Buffer{}}
-	p := New(h.f, slog.New(slog.NewJSONHandler(h.logs, nil)))
+	p := New(h.f, nil, slog.New(slog.NewJSONHandler(h.logs, nil)))
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("/3ds/{id}", p.Challenge)
 	return h

@@ -55,7 +55,7 @@ type API struct {
 func New(cfg Config) http.Handler {
 	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages}
 	if a.pages == nil {
-		a.pages = checkout.New(cfg.Service, cfg.Logger)
+		a.pages = checkout.New(cfg.Service, cfg.Service, cfg.Logger)
 	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody

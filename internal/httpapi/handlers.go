@@ -112,8 +112,8 @@ type batchRequest struct {
 }
 
 type batchItem struct {
-	Token *tokenView `json:"token,omitempty"`
-	Error *apiError  `json:"error,omitempty"`
+	Token *payment.TokenView `json:"token,omitempty"`
+	Error *apiError          `json:"error,omitempty"`
 }
 
 func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {

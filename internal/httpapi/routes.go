@@ -33,10 +33,21 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/payments/{id}/refunds", a.merchant(a.idempotent(a.refundPayment)))
 	mux.Handle("GET /v1/payments/{id}/refunds", a.merchant(a.listRefunds))
 
+	mux.Handle("POST /v1/sessions", a.merchant(a.idempotent(a.createSession)))
+	mux.Handle("GET /v1/sessions/{id}", a.merchant(a.getSession))
+	mux.Handle("POST /v1/sessions/{id}/cancel", a.merchant(a.idempotent(a.cancelSession)))
+	mux.Handle("POST /v1/sessions/{id}/confirm", a.sessionClient(a.idempotent(a.confirmSession)))
+
 	// Card holders' pages: no API key; the unguessable id in the path is
 	// the only credential.
 	mux.HandleFunc("GET /3ds/{id}", a.pages.Challenge)
 	mux.HandleFunc("POST /3ds/{id}", a.pages.Challenge)
+	mux.HandleFunc("GET /pay/{id}", a.pages.Checkout)
+	mux.HandleFunc("POST /pay/{id}/confirm", a.pages.CheckoutConfirm)
+	mux.HandleFunc("GET /pay/{id}/return", a.pages.CheckoutReturn)
+	mux.HandleFunc("POST /pay/{id}/cancel", a.pages.CheckoutCancel)
+	mux.HandleFunc("GET /pay/{id}/qr.png", a.pages.CheckoutQR)
+	mux.HandleFunc("GET /assets/checkout.js", a.pages.Asset)
 
 	mux.HandleFunc("/", a.notFoundRoute)
 }

@@ -11,30 +11,6 @@ import (
 
 // The API's JSON shapes. Only BIN, last 4 and the mask of a card ever appear.
 
-type cardView struct {
-	Brand       string `json:"brand"`
-	BIN         string `json:"bin"`
-	Last4       string `json:"last4"`
-	Mask        string `json:"mask"`
-	ExpMonth    int    `json:"exp_month"`
-	ExpYear     int    `json:"exp_year"`
-	HolderName  string `json:"holder_name"`
-	Fingerprint string `json:"fingerprint"`
-}
-
-type tokenView struct {
-	ID           string              `json:"id"`
-	Object       string              `json:"object"`
-	Status       string              `json:"status"`
-	Customer     *string             `json:"customer"`
-	Card         cardView            `json:"card"`
-	Verification store.Verification  `json:"verification"`
-	NextAction   *payment.NextAction `json:"next_action"`
-	Created      time.Time           `json:"created"`
-	Updated      time.Time           `json:"updated"`
-	Metadata     map[string]string   `json:"metadata"`
-}
-
 func strPtr(s string) *string {
 	if s == "" {
 		return nil
@@ -49,15 +25,10 @@ func orEmpty(m map[string]string) map[string]string {
 	return m
 }
 
-func (a *API) viewToken(t *store.Token) tokenView {
-	return tokenView{NextAction: a.svc.TokenNextAction(t), ID: t.ID, Object: "token", Status: t.Status, Customer: strPtr(t.CustomerID),
-		Card: cardView{Brand: t.Brand, BIN: t.BIN, Last4: t.Last4, Mask: t.Mask, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear,
-			HolderName: t.HolderName, Fingerprint: t.Fingerprint},
-		Verification: t.Verification, Created: t.Created, Updated: t.Updated, Metadata: orEmpty(t.Metadata)}
-}
+func (a *API) viewToken(t *store.Token) payment.TokenView { return a.svc.ViewToken(t) }
 
-func (a *API) viewTokens(ts []*store.Token) []tokenView {
-	out := make([]tokenView, 0, len(ts))
+func (a *API) viewTokens(ts []*store.Token) []payment.TokenView {
+	out := make([]payment.TokenView, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, a.viewToken(t))
 	}
@@ -65,15 +36,15 @@ func (a *API) viewTokens(ts []*store.Token) []tokenView {
 }
 
 type customerView struct {
-	ID        string            `json:"id"`
-	Object    string            `json:"object"`
-	Reference *string           `json:"reference"`
-	Name      string            `json:"name"`
-	Email     string            `json:"email"`
-	Phone     string            `json:"phone"`
-	Metadata  map[string]string `json:"metadata"`
-	Created   time.Time         `json:"created"`
-	Tokens    []tokenView       `json:"tokens"`
+	ID        string              `json:"id"`
+	Object    string              `json:"object"`
+	Reference *string             `json:"reference"`
+	Name      string              `json:"name"`
+	Email     string              `json:"email"`
+	Phone     string              `json:"phone"`
+	Metadata  map[string]string   `json:"metadata"`
+	Created   time.Time           `json:"created"`
+	Tokens    []payment.TokenView `json:"tokens"`
 }
 
 func (a *API) viewCustomer(c *store.Customer, toks []*store.Token) customerView {

@@ -26,7 +26,12 @@ type ChallengeView struct {
 	// (the answer's redirect goes there). "" when the merchant gave none,
 	// and the final page says to close it.
 	ReturnURL string
-	TestMode  bool // the simulator's ACS: the page may say which OTP works
+	// FormTargets are further URLs the answer's redirects may end at (a
+	// checkout session's success/failure pages after its own return hop):
+	// browsers apply the page's form-action to every redirect after a form
+	// post, so their origins must be allowed.
+	FormTargets []string
+	TestMode    bool // the simulator's ACS: the page may say which OTP works
 	// HTTPStatus is the status the page is served with.
 	HTTPStatus int
 }

@@ -117,6 +117,22 @@ func (s *Service) DeleteCustomer(ctx context.Context, merchantID, customerID str
 		if err := tx.MarkCustomerDeleted(merchantID, customerID, now); err != nil {
 			return err
 		}
+		// Cards waiting for a 3-D Secure challenge keep a CVC sealed in it.
+		for after := ""; ; {
+			toks, more, err := tx.ListTokens(merchantID, store.TokenFilter{CustomerID: customerID, StartingAfter: after, Limit: 100})
+			if err != nil {
+				return err
+			}
+			for _, t := range toks {
+				if err := endChallenge(tx, t.ChallengeID, store.ChallengeCanceled, now); err != nil {
+					return err
+				}
+			}
+			if !more || len(toks) == 0 {
+				break
+			}
+			after = toks[len(toks)-1].ID
+		}
 		_, err := tx.EraseCustomerTokens(merchantID, customerID, now)
 		return err
 	})

@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -203,7 +204,7 @@ func validateSettings(st *store.Settings) error {
 		{"tokenization_callback_url", st.TokenizationCallbackURL},
 	} {
 		if f.v != "" && !isHTTPURL(f.v) {
-			return invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL", f.name)
+			return invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
 		}
 	}
 	if st.FrameAncestors == nil {
@@ -222,8 +223,21 @@ func validateSettings(st *store.Settings) error {
 
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(s) <= 2048
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(s) > 2048 {
+		return false
+	}
+	// The origin goes into pages' Content-Security-Policy (form-action,
+	// frame-ancestors), whose host grammar is letters, digits, hyphens and
+	// dots: an IPv6 literal, an underscore or a non-ASCII name (send its
+	// xn-- form) could not be allowed there, and the card holder would be
+	// stranded on our page.
+	return cspHostName.MatchString(u.Hostname())
 }
+
+// urlHostRule ends the message for a URL isHTTPURL refuses.
+const urlHostRule = " with a DNS name or IPv4 address as its host (no IPv6 literal or underscore; international names in their xn-- form)"
+
+var cspHostName = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
 
 // isOrigin accepts scheme://host[:port] with no path, as CSP frame-ancestors
 // needs; anything else could smuggle extra CSP directives into the header.

@@ -124,7 +124,7 @@ func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
 	case p.SaveCard && p.Card == nil:
 		return invalid("save_card", "parameter_invalid", "save_card needs a card")
 	case p.ReturnURL != "" && !isHTTPURL(p.ReturnURL):
-		return invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL")
+		return invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL"+urlHostRule)
 	}
 	for _, f := range []struct {
 		name, v string
@@ -143,7 +143,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	if err := s.validatePayment(m, &params); err != nil {
 		return PaymentView{}, err
 	}
-	mode, err := threeDSMode(params.ThreeDSecure, m, false)
+	mode, err := threeDSMode(params.ThreeDSecure, m, params.SaveCard) // saving the card is tokenization
 	if err != nil {
 		return PaymentView{}, err
 	}
@@ -412,10 +412,16 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 		*p = done
 		if tok != nil {
 			t := *tok
-			if _, err := saveToken(tx, &t, now); err != nil {
+			_, err := saveToken(tx, &t, now)
+			switch {
+			case err == nil:
+				p.TokenID = t.ID
+			case isNotFound(err):
+				// The customer was deleted while the card holder paid (3-D
+				// Secure can take minutes): the charge stands, unsaved.
+			default:
 				return err
 			}
-			p.TokenID = t.ID
 		}
 		if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
 			return err
@@ -999,6 +1005,10 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 			cur.Status, cur.Updated = store.PaymentFailed, s.now()
 			cur.PendingOp, cur.PendingUntil = "", time.Time{}
 			if err := tx.UpdatePayment(cur); err != nil {
+				return err
+			}
+			// The authorization is over: card data kept for its challenge goes.
+			if err := endChallenge(tx, cur.ChallengeID, "", s.now()); err != nil {
 				return err
 			}
 			return s.paymentEvent(tx, cur, "payment.failed")

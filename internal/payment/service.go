@@ -6,6 +6,7 @@ package payment
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -39,7 +40,12 @@ type Service struct {
 	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
 
 	authMu    sync.Mutex
-	authCache map[string]authEntry // secret key hash → merchant, briefly
+	authCache map[string]authEntry
+
+	skMu      sync.Mutex
+	skCurrent map[string]*sessionKeyEntry // merchant → key for new sessions
+	pkMu      sync.Mutex
+	skPrivate map[string]*rsa.PrivateKey // merchant/kid → opened private key // secret key hash → merchant, briefly
 }
 
 // authTTL bounds how long a merchant (and its settings) is served from
@@ -60,7 +66,8 @@ func storeNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 // New wires a service.
 func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger) *Service {
 	s := &Service{store: st, vault: v, proc: p, log: log, now: storeNow, deks: map[string]vault.DataKey{}, authCache: map[string]authEntry{},
-		publicURL: "http://127.0.0.1:8080", challengeTTL: DefaultChallengeTTL}
+		publicURL: "http://127.0.0.1:8080", challengeTTL: DefaultChallengeTTL,
+		skCurrent: map[string]*sessionKeyEntry{}, skPrivate: map[string]*rsa.PrivateKey{}}
 	s.auth, _ = p.(processor.Authenticator)
 	return s
 }

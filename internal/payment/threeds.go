@@ -238,6 +238,33 @@ func (s *Service) failObject(tx store.Tx, c *store.Challenge, auth *store.Authen
 	return fmt.Errorf("payment: challenge %s has unknown object type %q", c.ID, c.ObjectType)
 }
 
+func ignoreNotFound(err error) error {
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// crashedToken fails a token whose verification after a passed challenge
+// was interrupted: processing_error, with the authentication recorded.
+func (s *Service) crashedToken(tx store.Tx, c *store.Challenge) error {
+	if c.ObjectType != "token" {
+		return nil // a payment left processing is Reconcile's
+	}
+	t, err := tx.GetToken(c.MerchantID, c.ObjectID)
+	if isNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if t.Status != store.TokenRequiresAction {
+		return nil
+	}
+	failToken(t, processor.CodeProcessingError, &store.Authentication{Status: processor.AuthAuthenticated, Version: c.Version,
+		TransactionID: c.TransactionID}, s.now())
+	return tx.UpdateToken(t)
+}
+
 // failToken marks a token failed and crypto-shreds its card: a card that
 // did not pass is not kept.
 func failToken(t *store.Token, code string, auth *store.Authentication, now time.Time) {
@@ -255,6 +282,31 @@ func (s *Service) expireInTx(tx store.Tx, c *store.Challenge) error {
 		return err
 	}
 	return s.failObject(tx, c, &store.Authentication{Status: processor.AuthFailed, Version: c.Version, TransactionID: c.TransactionID}, msgAuthExpired)
+}
+
+// endChallenge, inside tx, erases the card data a challenge keeps and — if
+// status is given and the challenge is still pending — ends it with that
+// status. Unknown or empty ids are nothing to do.
+func endChallenge(tx store.Tx, challengeID, status string, now time.Time) error {
+	if challengeID == "" {
+		return nil
+	}
+	c, err := tx.GetChallenge(challengeID)
+	if isNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	changed := c.SecretCT != nil
+	c.SecretCT = nil
+	if status != "" && c.Status == store.ChallengePending {
+		c.Status, changed = status, true
+	}
+	if !changed {
+		return nil
+	}
+	c.Updated = now
+	return tx.UpdateChallenge(c)
 }
 
 // validChallengeID rejects anything that cannot be a challenge id before it
@@ -411,7 +463,9 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 		}
 		s.eraseSecret(fctx, c.ID)
 		if err != nil {
-			return ChallengeOutcome{}, err
+			// The card holder is still sent back: the object shows what is
+			// known (a payment left processing is settled by Reconcile).
+			s.log.Error("finishing after 3-D Secure failed", "challenge", c.ID, "object", c.ObjectID, "error", err.Error())
 		}
 	}
 	return s.outcome(ctx, c)
@@ -422,8 +476,15 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 // authorization that follows is reconciled if we crash); a payment by token
 // gets its detokenization audit record, written before the card is opened.
 func (s *Service) challengeAuthenticated(tx store.Tx, c *store.Challenge, auth *store.Authentication) (*store.Audit, error) {
-	if c.ObjectType != "payment" {
-		return nil, nil
+	if c.ObjectType == "token" {
+		// Recorded now so that a verification interrupted after this point
+		// can be finished (by the sweeper) with the real result.
+		t, err := tx.GetToken(c.MerchantID, c.ObjectID)
+		if err != nil || t.Status != store.TokenRequiresAction {
+			return nil, ignoreNotFound(err)
+		}
+		t.Verification.ThreeDSecure, t.Verification.Authentication, t.Updated = auth.Status, auth, s.now()
+		return nil, tx.UpdateToken(t)
 	}
 	p, err := tx.GetPayment(c.MerchantID, c.ObjectID)
 	if err != nil {
@@ -508,10 +569,13 @@ func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *sto
 		cur.Verification, cur.Updated = v, s.now()
 		if failed != "" {
 			failToken(cur, failed, nil, cur.Updated)
-		} else {
-			cur.Status = store.TokenActive
+			return tx.UpdateToken(cur)
 		}
-		return tx.UpdateToken(cur)
+		cur.Status = store.TokenActive
+		if err := tx.UpdateToken(cur); err != nil {
+			return err
+		}
+		return s.event(tx, cur.MerchantID, "token.activated", "token", cur.ID, s.ViewToken(cur))
 	})
 }
 
@@ -612,10 +676,12 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 		// The page's form may lead there (its CSP form-action must allow
 		// the redirect that ends the challenge).
 		v.State, v.ReturnURL = "pending", c.ReturnURL
+		v.FormTargets = s.sessionTargets(ctx, c.ReturnURL)
 		return v, nil
 	}
 	q := url.Values{}
 	status, reason := "", ""
+	merchantEnded := false // the merchant deleted or disabled what the challenge was for
 	switch c.ObjectType {
 	case "token":
 		var t *store.Token
@@ -645,6 +711,9 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 		status = p.Status
 		if p.Failure != nil {
 			reason = p.Failure.Code
+			if p.Failure.DeclineCode == "token_inactive" {
+				merchantEnded = true
+			}
 		}
 		q.Set("payment", p.ID)
 	}
@@ -653,6 +722,8 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 		q.Set("reason", reason)
 	}
 	switch {
+	case c.Status == store.ChallengeCanceled || status == store.TokenDeleted || merchantEnded:
+		v.State, v.HTTPStatus, v.Message = "canceled", http.StatusGone, "The merchant canceled this verification. Nothing was charged."
 	case c.Status == store.ChallengeExpired:
 		v.State, v.HTTPStatus, v.Message = "expired", http.StatusGone, "This verification expired before it was completed. Nothing was charged."
 	case status == store.TokenActive || status == store.PaymentSucceeded || status == store.PaymentRequiresCapture:
@@ -668,8 +739,34 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 	}
 	if c.ReturnURL != "" {
 		v.ReturnURL = withQuery(c.ReturnURL, q)
+		v.FormTargets = s.sessionTargets(ctx, c.ReturnURL)
 	}
 	return v, nil
+}
+
+// sessionTargets lists where a challenge started by a checkout session may
+// finally send the card holder: the session's own URLs.
+func (s *Service) sessionTargets(ctx context.Context, returnURL string) []string {
+	rest, ok := strings.CutPrefix(returnURL, s.publicURL+"/pay/")
+	sid, ok2 := strings.CutSuffix(rest, "/return")
+	if !ok || !ok2 || strings.Contains(sid, "/") {
+		return nil
+	}
+	var ss *store.Session
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		ss, err = tx.GetSessionByID(sid)
+		return err
+	}); err != nil {
+		return nil
+	}
+	var out []string
+	for _, u := range []string{ss.SuccessURL, ss.FailureURL, ss.ExpiredURL, ss.CancelURL} {
+		if u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // withQuery adds the outcome to the merchant's return URL, keeping its own
@@ -701,36 +798,80 @@ func (s *Service) SweepChallenges(ctx context.Context) (int, error) {
 		}); err != nil {
 			return n, err
 		}
-		if len(batch) == 0 {
-			return n, nil
-		}
+		moved := 0
 		for _, c := range batch {
-			err := s.store.Write(ctx, func(tx store.Tx) error {
-				cur, err := tx.GetChallenge(c.ID)
-				if err != nil {
-					return err
-				}
-				if !s.now().After(cur.ExpiresAt) {
-					return nil
-				}
-				if cur.Status == store.ChallengePending {
-					return s.expireInTx(tx, cur)
-				}
-				cur.SecretCT, cur.Updated = nil, s.now()
-				if err := tx.UpdateChallenge(cur); err != nil {
-					return err
-				}
-				// A token whose verification a crash interrupted: its
-				// card holder is gone, so it cannot be finished.
-				return s.failObject(tx, cur, nil, msgAuthFailed)
-			})
+			done, err := s.sweepChallenge(ctx, c)
 			if err != nil {
 				return n, err
 			}
-			n++
+			if done {
+				moved++
+			}
 		}
-		if len(batch) < 100 {
+		n += moved
+		if len(batch) < 100 || moved == 0 {
 			return n, nil
 		}
 	}
+}
+
+// sweepChallenge deals with one challenge past its expiry and reports
+// whether it changed anything.
+func (s *Service) sweepChallenge(ctx context.Context, c *store.Challenge) (bool, error) {
+	if c.Status == store.ChallengeAuthenticated && c.ObjectType == "token" {
+		// The card holder passed but the verification after it did not
+		// finish (a crash, or it is running now): finish it — Verify is
+		// idempotent by the token's id and the final write is conditional,
+		// so racing a live request is harmless — then drop the CVC.
+		var t *store.Token
+		err := s.store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			t, err = tx.GetToken(c.MerchantID, c.ObjectID)
+			return err
+		})
+		if err != nil && !isNotFound(err) {
+			return false, err
+		}
+		if err == nil && t.Status == store.TokenRequiresAction {
+			auth := t.Verification.Authentication
+			if auth == nil {
+				auth = &store.Authentication{Status: processor.AuthAuthenticated, Version: c.Version, TransactionID: c.TransactionID}
+			}
+			fctx, cancel := context.WithTimeout(ctx, settleTimeout)
+			err := s.finishToken(fctx, c, auth)
+			cancel()
+			if err != nil {
+				s.log.Error("finishing an interrupted verification failed", "challenge", c.ID, "error", err.Error())
+				if ferr := s.store.Write(ctx, func(tx store.Tx) error { return s.crashedToken(tx, c) }); ferr != nil {
+					return false, ferr
+				}
+			}
+		}
+		s.eraseSecret(ctx, c.ID)
+		return true, nil
+	}
+	changed := false
+	err := s.store.Write(ctx, func(tx store.Tx) error {
+		changed = false
+		cur, err := tx.GetChallenge(c.ID)
+		if err != nil {
+			return err
+		}
+		now := s.now()
+		switch {
+		case !now.After(cur.ExpiresAt):
+			return nil
+		case cur.Status == store.ChallengePending:
+			changed = true
+			return s.expireInTx(tx, cur)
+		case cur.Status == store.ChallengeAuthenticated && now.Sub(cur.Updated) < settleTimeout+time.Minute:
+			// A payment's authorization may still be running with this
+			// card data; once it cannot be, Reconcile has settled it.
+			return nil
+		}
+		changed = true
+		cur.SecretCT, cur.Updated = nil, now
+		return tx.UpdateChallenge(cur)
+	})
+	return changed, err
 }

@@ -93,7 +93,7 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
-		return nil, false, invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL")
+		return nil, false, invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL"+urlHostRule)
 	}
 	if err := ValidateMetadata(p.Metadata); err != nil {
 		return nil, false, err
@@ -263,6 +263,19 @@ func saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err 
 			if tok.Verification.Status == "verified" {
 				old.Verification = tok.Verification
 			}
+			if old.Status == store.TokenRequiresAction && tok.Status == store.TokenActive {
+				// The card was just stored without waiting for the challenge
+				// the older token waits for (a verified charge, or
+				// three_d_secure: never): that token is the card now, and its
+				// challenge — with the CVC kept for it — is over.
+				old.Status = store.TokenActive
+				if tok.Verification.Status != "verified" {
+					old.Verification = tok.Verification
+				}
+				if err := endChallenge(tx, old.ChallengeID, store.ChallengeCanceled, now); err != nil {
+					return false, err
+				}
+			}
 			*tok = *old
 			return false, tx.UpdateToken(old)
 		}
@@ -383,7 +396,10 @@ func (s *Service) DeleteToken(ctx context.Context, merchantID, tokenID string) e
 		}
 		now := s.now()
 		t.Status, t.CardCT, t.Updated, t.Deleted = store.TokenDeleted, nil, now, &now
-		return tx.UpdateToken(t)
+		if err := tx.UpdateToken(t); err != nil {
+			return err
+		}
+		return endChallenge(tx, t.ChallengeID, store.ChallengeCanceled, now)
 	})
 	if isNotFound(err) {
 		return notFound("id", "token", tokenID)

@@ -97,3 +97,42 @@ func ViewRefund(r *store.Refund) RefundView {
 	return RefundView{ID: r.ID, Object: "refund", Payment: r.PaymentID, Amount: r.Amount, Currency: r.Currency, Status: r.Status,
 		Reason: optional(r.Reason), Failure: r.Failure, Created: r.Created}
 }
+
+// CardView is a stored card as the API shows it: never more than the BIN
+// and last 4.
+type CardView struct {
+	Brand       string `json:"brand"`
+	BIN         string `json:"bin"`
+	Last4       string `json:"last4"`
+	Mask        string `json:"mask"`
+	ExpMonth    int    `json:"exp_month"`
+	ExpYear     int    `json:"exp_year"`
+	HolderName  string `json:"holder_name"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// TokenView is a token as the API and its events show it.
+type TokenView struct {
+	ID           string             `json:"id"`
+	Object       string             `json:"object"`
+	Status       string             `json:"status"`
+	Customer     *string            `json:"customer"`
+	Card         CardView           `json:"card"`
+	Verification store.Verification `json:"verification"`
+	NextAction   *NextAction        `json:"next_action"`
+	Created      time.Time          `json:"created"`
+	Updated      time.Time          `json:"updated"`
+	Metadata     map[string]string  `json:"metadata"`
+}
+
+// ViewToken renders a token.
+func (s *Service) ViewToken(t *store.Token) TokenView {
+	md := t.Metadata
+	if md == nil {
+		md = map[string]string{}
+	}
+	return TokenView{ID: t.ID, Object: "token", Status: t.Status, Customer: optional(t.CustomerID),
+		Card: CardView{Brand: t.Brand, BIN: t.BIN, Last4: t.Last4, Mask: t.Mask, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear,
+			HolderName: t.HolderName, Fingerprint: t.Fingerprint},
+		Verification: t.Verification, NextAction: s.TokenNextAction(t), Created: t.Created, Updated: t.Updated, Metadata: md}
+}
