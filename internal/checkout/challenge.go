@@ -97,7 +97,7 @@ func (p *Pages) answerChallenge(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	if out.Redirect != "" {
-		secure(w.Header(), rand.Text(), formOrigins(append(out.View.FormTargets, out.View.ReturnURL)...))
+		secureFramed(w.Header(), rand.Text(), formOrigins(append(out.View.FormTargets, out.View.ReturnURL)...), out.View.FrameAncestors)
 		w.Header().Set("Location", out.Redirect)
 		w.WriteHeader(http.StatusSeeOther)
 		return
@@ -110,7 +110,10 @@ func (p *Pages) showChallenge(w http.ResponseWriter, r *http.Request, v payment.
 	if status == 0 {
 		status = http.StatusOK
 	}
-	p.render(w, r, status, challengeTmpl, newChallengeView(v), formOrigins(append(v.FormTargets, v.ReturnURL)...))
+	origins := formOrigins(append(v.FormTargets, v.ReturnURL)...)
+	p.renderPage(w, r, status, challengeTmpl, layoutData{Page: newChallengeView(v), DataIcon: true}, func(h http.Header, nonce string) {
+		secureFramed(h, nonce, origins, v.FrameAncestors)
+	})
 }
 
 var notFoundErr = &payment.Error{Kind: payment.KindNotFound}

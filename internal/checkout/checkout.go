@@ -141,15 +141,23 @@ func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, status int, 
 // it), so nothing may cache them or leak them in a Referer. The CSP allows
 // only the one inline <style> carrying this response's nonce: no scripts,
 // no outside resources, no framing (clickjacking the OTP form).
-func secure(h http.Header, nonce, formOrigin string) {
+func secure(h http.Header, nonce, formOrigin string) { secureFramed(h, nonce, formOrigin, nil) }
+
+// secureFramed is secure for a page the merchant may frame: a challenge
+// reached from a checkout page embedded in the merchant's site must open in
+// that same frame, or the card holder could never finish it.
+func secureFramed(h http.Header, nonce, formOrigin string, ancestors []string) {
 	formAction := "'self'"
 	if formOrigin != "" {
 		formAction += " " + formOrigin
 	}
+	fa := frameAncestorsValue(ancestors)
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; img-src 'self' data:; form-action "+
-		formAction+"; frame-ancestors 'none'; base-uri 'none'")
+		formAction+"; frame-ancestors "+fa+"; base-uri 'none'")
 	noStore(h)
-	h.Set("X-Frame-Options", "DENY")
+	if fa == "'none'" {
+		h.Set("X-Frame-Options", "DENY")
+	}
 }
 
 // noStore sets the headers every response of this package carries, whatever

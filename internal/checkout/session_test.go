@@ -451,7 +451,7 @@ func TestCheckoutSavedCards(t *testing.T) {
 			`<input type="radio" id="saved-tok_visa0000000001" name="choice" value="tok_visa0000000001" data-label="Visa ending 4242" data-cvc-length="3" checked>`,
 			`<input type="radio" id="saved-tok_amex0000000002" name="choice" value="tok_amex0000000002" data-label="American Express ending 0005" data-cvc-length="4">`,
 			`<label class="choice" for="saved-tok_visa0000000001">`,
-			"424242******4242", "Expires 12/34", "378282*****0005", "Expires 03/31",
+			"•••• 4242", "Expires 12/34", "•••• 0005", "Expires 03/31",
 			`<input type="radio" id="new-card" name="choice" value="">`, "Use a new card",
 			`<div id="new-card-fields" class="new-card" hidden>`,
 		} {
@@ -513,7 +513,7 @@ func TestCheckoutEscaping(t *testing.T) {
 	h.f.view.MerchantName = `Kedai <script>alert(1)</script> & "Co"`
 	h.f.view.Amount = `MYR <b>30.00</b>`
 	h.f.view.OrderID = `</script><img src=x onerror=alert(2)>`
-	h.f.view.SavedCards = []payment.SavedCard{{Token: `tok_"><script>x</script>`, Brand: "<i>visa</i>", Mask: "<u>4242</u>", Last4: "4242", ExpMonth: 1, ExpYear: 2030}}
+	h.f.view.SavedCards = []payment.SavedCard{{Token: `tok_"><script>x</script>`, Brand: "<i>visa</i>", Mask: "4242", Last4: "<u>4242</u>", ExpMonth: 1, ExpYear: 2030}}
 	var jwk map[string]any
 	_ = json.Unmarshal([]byte(h.f.view.KeyJWK), &jwk)
 	jwk["kid"] = `</script><script>alert(3)</script><!--`

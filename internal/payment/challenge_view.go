@@ -31,7 +31,11 @@ type ChallengeView struct {
 	// browsers apply the page's form-action to every redirect after a form
 	// post, so their origins must be allowed.
 	FormTargets []string
-	TestMode    bool // the simulator's ACS: the page may say which OTP works
+	// FrameAncestors are the origins that may frame the page: the
+	// merchant's frame_ancestors, so a challenge reached from an embedded
+	// checkout page opens in the same frame. Empty: no framing.
+	FrameAncestors []string
+	TestMode       bool // the simulator's ACS: the page may say which OTP works
 	// HTTPStatus is the status the page is served with.
 	HTTPStatus int
 }

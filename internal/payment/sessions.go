@@ -921,6 +921,8 @@ func orPage(redirect, page string) string {
 // holderMessage words an error for the card holder.
 func holderMessage(e *Error) string {
 	switch {
+	case e.Kind == KindCard && e.Code == "card_declined":
+		return orDefault(e.Message, "Your card was declined.") + " Try another card, or contact your bank."
 	case e.Kind == KindCard && e.Message != "":
 		return e.Message
 	case e.Param == "encrypted_card":

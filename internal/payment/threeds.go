@@ -670,7 +670,7 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 	if err != nil {
 		return ChallengeView{}, err
 	}
-	v := ChallengeView{ID: c.ID, MerchantName: m.Name, Amount: c.Currency + " " + money.Format(c.Amount, c.Currency),
+	v := ChallengeView{ID: c.ID, MerchantName: m.Name, FrameAncestors: m.Settings.FrameAncestors, Amount: c.Currency + " " + money.Format(c.Amount, c.Currency),
 		SavesCard: c.ObjectType == "token", Brand: c.Brand, Mask: c.Mask, AttemptsLeft: max(0, MaxChallengeAttempts-c.Attempts), TestMode: s.testMode, HTTPStatus: http.StatusOK}
 	if c.Status == store.ChallengePending {
 		// The page's form may lead there (its CSP form-action must allow
