@@ -277,17 +277,12 @@ func TestIdempotencyRecordDoesNotRevealCard(t *testing.T) {
 	if err := db.QueryRow(`SELECT request_hash, response FROM idempotency_keys`).Scan(&hash, &stored); err != nil {
 		t.Fatalf("idempotency record: %v", err)
 	}
-	// What the attacker reads from the stored response.
-	var view struct {
-		Card struct {
-			BIN   string `json:"bin"`
-			Last4 string `json:"last4"`
-		} `json:"card"`
+	// The stored response is sealed (it may hold secrets); the BIN and last
+	// 4 the attacker needs are in the tokens table anyway.
+	if json.Valid(stored) || bytes.Contains(stored, []byte(tok.str("card", "bin"))) {
+		t.Errorf("the stored response is readable: %q", stored)
 	}
-	if err := json.Unmarshal(stored, &view); err != nil || view.Card.BIN == "" || view.Card.Last4 != tok.str("card", "last4") {
-		t.Fatalf("stored response: %v %s", err, stored)
-	}
-	prefix, last4 := view.Card.BIN, view.Card.Last4
+	prefix, last4 := tok.str("card", "bin"), tok.str("card", "last4")
 	middle := 16 - len(prefix) - len(last4)
 	limit := 1
 	for range middle {

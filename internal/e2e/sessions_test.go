@@ -47,7 +47,7 @@ func TestSessionsAPI(t *testing.T) {
 		t.Run("create", func(t *testing.T) {
 			r := newSession(t, s, sk, map[string]any{"mode": "api", "amount": 3000, "currency": "USD", "customer_reference": "user_example",
 				"save_card": "optional", "show_saved_cards": true, "success_url": "https://shop.example/ok"})
-			if r.str("status") != "open" || !strings.HasPrefix(r.str("id"), "ps_") || r.str("url") != s.URL+"/pay/"+r.str("id") ||
+			if r.str("status") != "open" || !strings.HasPrefix(r.str("id"), "ps_") || dig(r.Body, "url") != nil ||
 				!strings.HasPrefix(r.str("client_secret"), r.str("id")+"_secret_") || r.str("encryption_key", "alg") != "RSA-OAEP-256" ||
 				r.str("encryption_key", "kid") == "" || r.str("encryption_key", "jwk", "kty") != "RSA" || r.str("customer") == "" ||
 				dig(r.Body, "payment") != nil || dig(r.Body, "token") != nil {
@@ -59,6 +59,13 @@ func TestSessionsAPI(t *testing.T) {
 			}
 			// The customer_reference made a customer; a second session finds it.
 			again := newSession(t, s, sk, map[string]any{"amount": 100, "customer_reference": "user_example"})
+			if again.str("url") != s.URL+"/pay/"+again.str("id") {
+				t.Errorf("a redirect session's url: %s", again.Raw)
+			}
+			// An api-mode session has no hosted page: its id alone opens nothing.
+			if pg := challengePage(t, s.URL+"/pay/"+r.str("id")); pg.Status != 404 {
+				t.Errorf("hosted page of an api-mode session: %d", pg.Status)
+			}
 			if again.str("customer") != r.str("customer") {
 				t.Errorf("customer_reference made two customers")
 			}

@@ -258,11 +258,16 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			a.fail(w, r, err)
 			return
 		case replay != nil:
+			body, err := a.svc.OpenStoredResponse(r.Context(), m.ID, key, replay.Body)
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("Idempotent-Replayed", "true")
 			w.WriteHeader(replay.Status)
-			w.Write(replay.Body)
+			w.Write(body)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -277,9 +282,17 @@ func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 			if err := claim.Release(r.Context()); err != nil {
 				a.log.Error("idempotency: release failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
 			}
-		} else if err := claim.Finish(r.Context(), idempotency.Response{Status: rec.status, Body: rec.body.Bytes()}); err != nil {
-			a.fail(w, r, err)
-			return
+		} else {
+			// Kept sealed: a response can hold a secret (a session's
+			// client_secret) that must not sit in the database in clear.
+			sealed, err := a.svc.SealStoredResponse(r.Context(), m.ID, key, rec.body.Bytes())
+			if err == nil {
+				err = claim.Finish(r.Context(), idempotency.Response{Status: rec.status, Body: sealed})
+			}
+			if err != nil {
+				a.fail(w, r, err)
+				return
+			}
 		}
 		for k, v := range rec.header {
 			w.Header()[k] = v

@@ -273,6 +273,12 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			if err != nil {
 				return err
 			}
+			if old.Card.Fingerprint != p.Card.Fingerprint || old.TokenID != p.TokenID {
+				// A derived id (a session's attempt) met a different card:
+				// resuming would charge this card under that card's record.
+				return &Error{Kind: KindConflict, Code: "payment_mismatch",
+					Message: "An earlier attempt of this payment used another card; start a new attempt."}
+			}
 			*p, resumed = *old, true
 			if p.Status != store.PaymentProcessing {
 				return nil

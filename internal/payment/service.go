@@ -228,3 +228,18 @@ func (s *Service) Digest(ctx context.Context, merchantID, purpose string, data [
 
 // isNotFound reports a store miss.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// SealStoredResponse seals a response kept for an Idempotency-Key replay;
+// key is the key's digest, binding the ciphertext to its record.
+func (s *Service) SealStoredResponse(ctx context.Context, merchantID, key string, body []byte) ([]byte, error) {
+	return s.seal(ctx, merchantID, "idempotency", key, body)
+}
+
+// OpenStoredResponse opens what SealStoredResponse sealed. Records kept
+// before responses were sealed hold plain JSON and are returned as they are.
+func (s *Service) OpenStoredResponse(ctx context.Context, merchantID, key string, stored []byte) ([]byte, error) {
+	if len(stored) > 0 && (stored[0] == '{' || stored[0] == '[') {
+		return stored, nil
+	}
+	return s.open(ctx, merchantID, "idempotency", key, stored)
+}

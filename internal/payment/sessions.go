@@ -79,7 +79,7 @@ type SessionView struct {
 	CaptureMethod  string            `json:"capture_method"`
 	OrderID        *string           `json:"order_id"`
 	Description    *string           `json:"description"`
-	URL            string            `json:"url"`
+	URL            *string           `json:"url"`                     // the hosted page (redirect mode)
 	ClientSecret   string            `json:"client_secret,omitempty"` // only when created
 	EncryptionKey  *EncryptionKey    `json:"encryption_key"`
 	Payment        *string           `json:"payment"`
@@ -113,11 +113,14 @@ func (s *Service) viewSession(ctx context.Context, ss *store.Session) (SessionVi
 	}
 	v := SessionView{ID: ss.ID, Object: "session", Mode: ss.Mode, Status: ss.Status, Amount: ss.Amount, Currency: ss.Currency,
 		Customer: optional(ss.CustomerID), SaveCard: ss.SaveCard, ShowSavedCards: ss.ShowSavedCards, CaptureMethod: ss.CaptureMethod,
-		OrderID: optional(ss.OrderID), Description: optional(ss.Description), URL: s.SessionURL(ss.ID),
+		OrderID: optional(ss.OrderID), Description: optional(ss.Description),
 		Payment: optional(ss.PaymentID), Token: optional(ss.TokenID), LastError: ss.Failure, Attempts: ss.Attempts,
 		SuccessURL: optional(ss.SuccessURL), FailureURL: optional(ss.FailureURL), ExpiredURL: optional(ss.ExpiredURL),
 		CancelURL: optional(ss.CancelURL), CallbackURL: optional(ss.CallbackURL), Metadata: md,
 		ExpiresAt: ss.ExpiresAt, Created: ss.Created, Updated: ss.Updated}
+	if ss.Mode == "redirect" {
+		v.URL = optional(s.SessionURL(ss.ID))
+	}
 	if ss.Status == store.SessionOpen {
 		k, err := s.keyOf(ctx, ss)
 		if err != nil {
@@ -322,7 +325,27 @@ func (s *Service) getSession(ctx context.Context, merchantID, sessionID string) 
 	if err != nil {
 		return nil, err
 	}
-	return s.syncSession(ctx, ss)
+	return s.freshSession(ctx, ss)
+}
+
+// freshSession brings a session up to date before it is shown or used:
+// the outcome of its 3-D Secure challenge, and its expiry (the sweeper
+// would get there too, a little later).
+func (s *Service) freshSession(ctx context.Context, ss *store.Session) (*store.Session, error) {
+	ss, err := s.syncSession(ctx, ss)
+	if err != nil {
+		return nil, err
+	}
+	if ss.Status == store.SessionOpen && !s.now().Before(ss.ExpiresAt) && !ss.ConfirmingUntil.After(s.now()) {
+		s.expireSession(ctx, ss.MerchantID, ss.ID)
+		err := s.store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			ss, err = tx.GetSession(ss.MerchantID, ss.ID)
+			return err
+		})
+		return ss, err
+	}
+	return ss, nil
 }
 
 // GetSession reads a session: the source of truth for its outcome.
@@ -348,12 +371,19 @@ func (s *Service) CancelSession(ctx context.Context, merchantID, sessionID strin
 
 func (s *Service) cancel(ctx context.Context, ss *store.Session) (*store.Session, error) {
 	var out *store.Session
+	var refused error
 	err := s.store.Write(ctx, func(tx store.Tx) error {
+		refused = nil
 		cur, err := tx.GetSession(ss.MerchantID, ss.ID)
 		if err != nil {
 			return err
 		}
 		out = cur
+		if cur.Status == store.SessionOpen && !s.now().Before(cur.ExpiresAt) && !cur.ConfirmingUntil.After(s.now()) {
+			cur.Status, cur.Updated = store.SessionExpired, s.now()
+			refused = sessionNotOpen(cur)
+			return tx.UpdateSession(cur) // committed: the expiry is a fact
+		}
 		if cur.Status != store.SessionOpen {
 			return sessionNotOpen(cur)
 		}
@@ -363,6 +393,9 @@ func (s *Service) cancel(ctx context.Context, ss *store.Session) (*store.Session
 		cur.Status, cur.Updated = store.SessionCanceled, s.now()
 		return tx.UpdateSession(cur)
 	})
+	if err == nil {
+		err = refused
+	}
 	return out, err
 }
 
@@ -486,7 +519,7 @@ func (s *Service) claimSession(ctx context.Context, ss *store.Session) (int, err
 func (s *Service) expireSession(ctx context.Context, merchantID, sessionID string) {
 	_ = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		cur, err := tx.GetSession(merchantID, sessionID)
-		if err != nil || cur.Status != store.SessionOpen || s.now().Before(cur.ExpiresAt) {
+		if err != nil || cur.Status != store.SessionOpen || s.now().Before(cur.ExpiresAt) || cur.ConfirmingUntil.After(s.now()) {
 			return err
 		}
 		cur.Status, cur.Updated = store.SessionExpired, s.now()
@@ -513,6 +546,7 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 		return attemptOutcome{}, err
 	}
 	ret := s.sessionReturnURL(ss.ID)
+	ctx = withChallengeDeadline(ctx, ss.ExpiresAt) // a challenge must not outlive its session
 	if ss.Amount == 0 {
 		tok, _, err := s.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret})
 		if err != nil {
@@ -571,8 +605,15 @@ func (s *Service) recordAttempt(ctx context.Context, ss *store.Session, out atte
 		res = cur
 		now := s.now()
 		cur.ConfirmingUntil, cur.Updated = time.Time{}, now
+		if cur.Status != store.SessionOpen {
+			return tx.UpdateSession(cur) // ended meanwhile (it cannot while claimed; defence in depth)
+		}
+		// An attempt that reached a payment is spent, whatever its outcome:
+		// the next one gets a new payment id, never resuming this one with
+		// another card. An unknown outcome is settled by Reconcile.
+		spent := errors.As(perr, &pe) && (pe.Payment != nil || pe.Code == "payment_mismatch")
 		switch {
-		case cardErr:
+		case cardErr || spent:
 			cur.Attempts++
 			cur.Failure = &store.Failure{Code: pe.Code, DeclineCode: pe.DeclineCode, Message: pe.Message}
 			if pe.Payment != nil {
@@ -716,8 +757,18 @@ func (s *Service) SweepSessions(ctx context.Context) (int, error) {
 				if err != nil {
 					return err
 				}
-				if (c.Status != store.SessionOpen && c.Status != store.SessionRequiresAction) || s.now().Before(c.ExpiresAt) {
-					return nil
+				if (c.Status != store.SessionOpen && c.Status != store.SessionRequiresAction) || s.now().Before(c.ExpiresAt) ||
+					c.ConfirmingUntil.After(s.now()) {
+					return nil // not due, or a confirmation is charging it right now
+				}
+				if c.PaymentID != "" && c.Status == store.SessionRequiresAction {
+					p, err := tx.GetPayment(c.MerchantID, c.PaymentID)
+					if err != nil {
+						return err
+					}
+					if p.Status == store.PaymentProcessing {
+						return nil // authenticated and being charged: its outcome decides
+					}
 				}
 				c.Status, c.Updated, c.ConfirmingUntil = store.SessionExpired, s.now(), time.Time{}
 				return tx.UpdateSession(c)
@@ -792,12 +843,8 @@ func (s *Service) sessionByPage(ctx context.Context, sessionID string) (*store.S
 	if err != nil {
 		return nil, nil, err
 	}
-	if ss, err = s.syncSession(ctx, ss); err != nil {
+	if ss, err = s.freshSession(ctx, ss); err != nil {
 		return nil, nil, err
-	}
-	if ss.Status == store.SessionOpen && !s.now().Before(ss.ExpiresAt) {
-		s.expireSession(ctx, ss.MerchantID, ss.ID)
-		ss.Status = store.SessionExpired
 	}
 	m, err := s.GetMerchant(ctx, ss.MerchantID)
 	if err != nil {
@@ -823,9 +870,20 @@ func (s *Service) pageRedirect(ctx context.Context, ss *store.Session) string {
 	return withSessionID(target, ss.ID)
 }
 
+// hostedSession is sessionByPage for the hosted page itself: an api-mode
+// session has none (its id alone must not open the customer's saved cards
+// or pay; the merchant's page uses the client secret through the API).
+func (s *Service) hostedSession(ctx context.Context, sessionID string) (*store.Session, *store.Merchant, error) {
+	ss, m, err := s.sessionByPage(ctx, sessionID)
+	if err == nil && ss.Mode != "redirect" {
+		return nil, nil, notFound("", "session", "")
+	}
+	return ss, m, err
+}
+
 // CheckoutPage is what the hosted checkout page shows now.
 func (s *Service) CheckoutPage(ctx context.Context, sessionID string) (CheckoutView, error) {
-	ss, m, err := s.sessionByPage(ctx, sessionID)
+	ss, m, err := s.hostedSession(ctx, sessionID)
 	if err != nil {
 		return CheckoutView{}, err
 	}
@@ -874,7 +932,7 @@ func (s *Service) CheckoutPage(ctx context.Context, sessionID string) (CheckoutV
 
 // ConfirmFromPage takes the checkout page's confirmation.
 func (s *Service) ConfirmFromPage(ctx context.Context, sessionID string, c PageConfirm) (PageResult, error) {
-	ss, m, err := s.sessionByPage(ctx, sessionID)
+	ss, m, err := s.hostedSession(ctx, sessionID)
 	if err != nil {
 		return PageResult{}, err
 	}
@@ -973,7 +1031,7 @@ func (s *Service) SessionReturn(ctx context.Context, sessionID string) (string, 
 // CancelFromPage cancels the session from its page (the card holder's
 // "cancel" button) and says where to go.
 func (s *Service) CancelFromPage(ctx context.Context, sessionID string) (string, error) {
-	ss, _, err := s.sessionByPage(ctx, sessionID)
+	ss, _, err := s.hostedSession(ctx, sessionID)
 	if err != nil {
 		return "", err
 	}

@@ -151,16 +151,28 @@ type challengeSecret struct {
 
 func (c challengeSecret) String() string { return "challengeSecret(redacted)" }
 
+const challengeDeadlineKey ctxKey = 3
+
+// withChallengeDeadline caps the expiry of any challenge started under ctx
+// (a session's challenge ends with the session).
+func withChallengeDeadline(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, challengeDeadlineKey, t)
+}
+
 // newChallenge prepares a pending challenge for an object, sealing what must
 // survive until the authorization. The caller inserts it in the same
 // transaction that puts the object in requires_action.
 func (s *Service) newChallenge(ctx context.Context, m *store.Merchant, objectType, objectID string, a *processor.Authentication,
 	amount int64, currency, brand, mask, returnURL string, verify bool, secret challengeSecret) (*store.Challenge, error) {
 	now := s.now()
+	expires := now.Add(s.challengeTTL)
+	if dl, ok := ctx.Value(challengeDeadlineKey).(time.Time); ok && dl.Before(expires) {
+		expires = dl
+	}
 	c := &store.Challenge{ID: id.NewBits("3ds", challengeIDBits), MerchantID: m.ID, ObjectType: objectType, ObjectID: objectID,
 		Status: store.ChallengePending, Amount: amount, Currency: currency, Brand: brand, Mask: mask,
 		TransactionID: a.TransactionID, Version: a.Version, ReturnURL: returnURL, Verify: verify,
-		ExpiresAt: now.Add(s.challengeTTL), Created: now, Updated: now}
+		ExpiresAt: expires, Created: now, Updated: now}
 	if secret != (challengeSecret{}) {
 		plain, err := json.Marshal(secret)
 		if err != nil {
@@ -419,6 +431,12 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 			res = answerReplay
 			return nil
 		case !now.Before(c.ExpiresAt):
+			res = answerExpired
+			return s.expireInTx(tx, c)
+		}
+		if over, err := s.sessionOver(tx, c); err != nil {
+			return err
+		} else if over {
 			res = answerExpired
 			return s.expireInTx(tx, c)
 		}
@@ -744,12 +762,42 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 	return v, nil
 }
 
-// sessionTargets lists where a challenge started by a checkout session may
-// finally send the card holder: the session's own URLs.
-func (s *Service) sessionTargets(ctx context.Context, returnURL string) []string {
+// challengeSession is the checkout session a challenge was started for,
+// known by the return URL sessions give their payments and tokens.
+func (s *Service) challengeSession(returnURL string) (string, bool) {
 	rest, ok := strings.CutPrefix(returnURL, s.publicURL+"/pay/")
 	sid, ok2 := strings.CutSuffix(rest, "/return")
 	if !ok || !ok2 || strings.Contains(sid, "/") {
+		return "", false
+	}
+	return sid, true
+}
+
+// sessionOver reports, inside tx, whether the session a challenge belongs
+// to can no longer be paid: a challenge must not outlive its session.
+func (s *Service) sessionOver(tx store.Tx, c *store.Challenge) (bool, error) {
+	sid, ok := s.challengeSession(c.ReturnURL)
+	if !ok {
+		return false, nil
+	}
+	ss, err := tx.GetSession(c.MerchantID, sid)
+	if isNotFound(err) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	switch ss.Status {
+	case store.SessionExpired, store.SessionCanceled, store.SessionFailed:
+		return true, nil
+	}
+	return !s.now().Before(ss.ExpiresAt), nil
+}
+
+// sessionTargets lists where a challenge started by a checkout session may
+// finally send the card holder: the session's own URLs.
+func (s *Service) sessionTargets(ctx context.Context, returnURL string) []string {
+	sid, ok := s.challengeSession(returnURL)
+	if !ok {
 		return nil
 	}
 	var ss *store.Session
