@@ -81,6 +81,15 @@ func flags(name string, getenv func(string) string, stdout, stderr io.Writer) (*
 	fs.StringVar(&cfg.DataDir, "data", envOr(getenv, "COFFER_DATA", "./coffer-data"), "data folder (SQLite database, development key file)")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", getenv("COFFER_DATABASE_URL"), "PostgreSQL URL; SQLite in the data folder when empty")
 	fs.StringVar(&cfg.KeyFile, "key-file", getenv("COFFER_KEY_FILE"), "KEK file (default: development key file in the data folder)")
+	fs.Func("webhooks-allow-private", "let webhooks reach private/loopback addresses: true|false (default: true only in the development setup, without a KEK)", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		cfg.WebhooksAllowPrivate = &b
+		return err
+	})
+	if v := getenv("COFFER_WEBHOOKS_ALLOW_PRIVATE"); v != "" {
+		b, _ := strconv.ParseBool(v)
+		cfg.WebhooksAllowPrivate = &b
+	}
 	fs.StringVar(&cfg.PublicURL, "public-url", getenv("COFFER_PUBLIC_URL"), "base URL card holders' browsers reach this server at (3-D Secure pages); default http://<addr>")
 	return fs, cfg
 }

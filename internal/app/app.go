@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/httpapi"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/keys"
@@ -62,6 +63,22 @@ type Config struct {
 	ChallengeTTL time.Duration
 	// SweepInterval is how often expired challenges and sessions are swept (default 30 s).
 	SweepInterval time.Duration
+	// WebhooksAllowPrivate lets webhooks reach private and loopback
+	// addresses. nil: allowed in the development setup (no KEK configured),
+	// refused otherwise. Link-local and cloud metadata are always refused.
+	WebhooksAllowPrivate *bool
+	// WebhookRetryBase is the first retry's delay (default 5 s; tests shorten it).
+	WebhookRetryBase time.Duration
+	// WebhookTimeout bounds one delivery attempt (default 10 s).
+	WebhookTimeout time.Duration
+}
+
+// webhooksAllowPrivate resolves the webhook address policy.
+func (c *Config) webhooksAllowPrivate() bool {
+	if c.WebhooksAllowPrivate != nil {
+		return *c.WebhooksAllowPrivate
+	}
+	return c.MasterKey == "" && c.KeyFile == ""
 }
 
 // Logger returns the JSON logger whose pipeline masks card numbers.
@@ -219,12 +236,18 @@ func Serve(ctx context.Context, c Config) error {
 		public = "http://" + browserAddr(ln.Addr())
 	}
 	_, sim := d.proc.(*simulator.Simulator)
-	d.svc.Configure(payment.Options{PublicURL: public, ChallengeTTL: c.ChallengeTTL, TestMode: sim})
+	d.svc.Configure(payment.Options{PublicURL: public, ChallengeTTL: c.ChallengeTTL, TestMode: sim,
+		WebhooksAllowPrivate: c.webhooksAllowPrivate()})
 	sweepEvery := c.SweepInterval
 	if sweepEvery <= 0 {
 		sweepEvery = 30 * time.Second
 	}
 	go housekeeping(bg, keeper, d.vault, d.svc, log, sweepEvery)
+	dispatcher := event.New(event.Config{Store: d.store, Secrets: d.svc, Log: log, AllowPrivate: c.webhooksAllowPrivate(),
+		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase})
+	dispatched := make(chan struct{})
+	go func() { defer close(dispatched); dispatcher.Run(bg) }()
+	defer func() { stopBG(); <-dispatched }() // in-flight deliveries end before the store closes
 
 	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String())
 	if c.OnReady != nil {

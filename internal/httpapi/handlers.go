@@ -10,7 +10,14 @@ import (
 )
 
 func (a *API) getMerchant(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, viewMerchant(merchantOf(r)))
+	m := merchantOf(r)
+	v := viewMerchant(m)
+	var err error
+	if v.CallbackSecret, err = a.svc.CallbackSecretString(r.Context(), m.ID); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, v)
 }
 
 func (a *API) updateMerchant(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,17 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("GET /v1/sessions/{id}", a.merchant(a.getSession))
 	mux.Handle("POST /v1/sessions/{id}/cancel", a.merchant(a.idempotent(a.cancelSession)))
 	mux.Handle("POST /v1/sessions/{id}/confirm", a.sessionClient(a.idempotent(a.confirmSession)))
+	mux.HandleFunc("GET /v1/sessions/{id}/stream", a.sessionStream)
+
+	mux.Handle("POST /v1/webhook_endpoints", a.merchant(a.idempotent(a.createWebhookEndpoint)))
+	mux.Handle("GET /v1/webhook_endpoints", a.merchant(a.listWebhookEndpoints))
+	mux.Handle("GET /v1/webhook_endpoints/{id}", a.merchant(a.getWebhookEndpoint))
+	mux.Handle("DELETE /v1/webhook_endpoints/{id}", a.merchant(a.deleteWebhookEndpoint))
+	mux.Handle("POST /v1/webhook_endpoints/{id}/rotate_secret", a.merchant(a.idempotent(a.rotateWebhookSecret)))
+
+	mux.Handle("GET /v1/events", a.merchant(a.listEvents))
+	mux.Handle("GET /v1/events/{id}", a.merchant(a.getEvent))
+	mux.Handle("POST /v1/events/{id}/redeliver", a.merchant(a.idempotent(a.redeliverEvent)))
 
 	// Card holders' pages: no API key; the unguessable id in the path is
 	// the only credential.

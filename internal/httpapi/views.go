@@ -58,7 +58,10 @@ type merchantView struct {
 	Name           string `json:"name"`
 	PublishableKey string `json:"publishable_key"`
 	store.Settings
-	Created time.Time `json:"created"`
+	// CallbackSecret verifies session callback_url deliveries (Standard
+	// Webhooks); webhook endpoints have their own secrets.
+	CallbackSecret string    `json:"callback_secret,omitempty"`
+	Created        time.Time `json:"created"`
 }
 
 func viewMerchant(m *store.Merchant) merchantView {

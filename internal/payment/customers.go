@@ -127,6 +127,11 @@ func (s *Service) DeleteCustomer(ctx context.Context, merchantID, customerID str
 				if err := endChallenge(tx, t.ChallengeID, store.ChallengeCanceled, now); err != nil {
 					return err
 				}
+				gone := *t
+				gone.Status, gone.CardCT, gone.Updated, gone.Deleted = store.TokenDeleted, nil, now, &now
+				if err := s.tokenEvent(tx, &gone, "token.deleted"); err != nil {
+					return err
+				}
 			}
 			if !more || len(toks) == 0 {
 				break

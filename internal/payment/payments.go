@@ -82,22 +82,6 @@ func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
 	return e
 }
 
-// event appends an outbox event for obj inside tx.
-func (s *Service) event(tx store.Tx, merchantID, typ, objectType, objectID string, obj any) error {
-	data, err := json.Marshal(obj)
-	if err != nil {
-		return err
-	}
-	return s.eventData(tx, merchantID, typ, objectType, objectID, data)
-}
-
-// eventData appends an event whose object JSON was rendered beforehand:
-// work done outside the transaction is work the single writer does not do.
-func (s *Service) eventData(tx store.Tx, merchantID, typ, objectType, objectID string, data []byte) error {
-	return tx.InsertEvent(&store.Event{ID: id.NewOrdered("evt"), MerchantID: merchantID, Type: typ, ObjectType: objectType,
-		ObjectID: objectID, Data: data, Created: s.now()})
-}
-
 // paymentEvent records a payment's state change with its current refunds.
 func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error {
 	refunds, err := tx.ListRefunds(p.MerchantID, p.ID)
@@ -418,7 +402,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 		*p = done
 		if tok != nil {
 			t := *tok
-			_, err := saveToken(tx, &t, now)
+			_, err := s.saveToken(tx, &t, now)
 			switch {
 			case err == nil:
 				p.TokenID = t.ID

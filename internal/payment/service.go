@@ -34,7 +34,9 @@ type Service struct {
 	publicURL    string
 	challengeTTL time.Duration
 	testMode     bool
-	now          func() time.Time
+
+	allowPrivateWebhooks bool
+	now                  func() time.Time
 
 	mu   sync.RWMutex
 	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key

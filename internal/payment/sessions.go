@@ -107,6 +107,22 @@ func (s *Service) sessionReturnURL(sessionID string) string {
 
 // viewSession renders a session; the key is looked up for the encryption_key.
 func (s *Service) viewSession(ctx context.Context, ss *store.Session) (SessionView, error) {
+	v := s.sessionSnapshot(ss)
+	if ss.Status == store.SessionOpen {
+		k, err := s.keyOf(ctx, ss)
+		if err != nil {
+			return SessionView{}, err
+		}
+		v.EncryptionKey = k
+	}
+	if ss.Status == store.SessionRequiresAction {
+		v.NextAction = s.sessionNextAction(ctx, ss)
+	}
+	return v, nil
+}
+
+// sessionSnapshot renders a session from its record alone.
+func (s *Service) sessionSnapshot(ss *store.Session) SessionView {
 	md := ss.Metadata
 	if md == nil {
 		md = map[string]string{}
@@ -121,17 +137,7 @@ func (s *Service) viewSession(ctx context.Context, ss *store.Session) (SessionVi
 	if ss.Mode == "redirect" {
 		v.URL = optional(s.SessionURL(ss.ID))
 	}
-	if ss.Status == store.SessionOpen {
-		k, err := s.keyOf(ctx, ss)
-		if err != nil {
-			return SessionView{}, err
-		}
-		v.EncryptionKey = k
-	}
-	if ss.Status == store.SessionRequiresAction {
-		v.NextAction = s.sessionNextAction(ctx, ss)
-	}
-	return v, nil
+	return v
 }
 
 // keyOf is the public key a session's cards are encrypted to.
@@ -263,7 +269,12 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	ss.KeyID = key.key.ID
 	secret := ss.ID + "_secret_" + strings.TrimPrefix(id.NewBits("x", 160), "x_")
 	ss.ClientSecretHash = hashClientSecret(secret)
-	if err := s.store.Write(ctx, func(tx store.Tx) error { return tx.InsertSession(ss) }); err != nil {
+	if err := s.store.Write(ctx, func(tx store.Tx) error {
+		if err := tx.InsertSession(ss); err != nil {
+			return err
+		}
+		return s.sessionEvent(tx, ss, "session.created")
+	}); err != nil {
 		return SessionView{}, err
 	}
 	v, err := s.viewSession(ctx, ss)
@@ -382,7 +393,10 @@ func (s *Service) cancel(ctx context.Context, ss *store.Session) (*store.Session
 		if cur.Status == store.SessionOpen && !s.now().Before(cur.ExpiresAt) && !cur.ConfirmingUntil.After(s.now()) {
 			cur.Status, cur.Updated = store.SessionExpired, s.now()
 			refused = sessionNotOpen(cur)
-			return tx.UpdateSession(cur) // committed: the expiry is a fact
+			if err := tx.UpdateSession(cur); err != nil { // committed: the expiry is a fact
+				return err
+			}
+			return s.sessionEvent(tx, cur, "session.expired")
 		}
 		if cur.Status != store.SessionOpen {
 			return sessionNotOpen(cur)
@@ -391,7 +405,10 @@ func (s *Service) cancel(ctx context.Context, ss *store.Session) (*store.Session
 			return &Error{Kind: KindConflict, Code: "operation_in_progress", Message: "The session is being paid; retry shortly."}
 		}
 		cur.Status, cur.Updated = store.SessionCanceled, s.now()
-		return tx.UpdateSession(cur)
+		if err := tx.UpdateSession(cur); err != nil {
+			return err
+		}
+		return s.sessionEvent(tx, cur, "session.canceled")
 	})
 	if err == nil {
 		err = refused
@@ -437,6 +454,30 @@ func (s *Service) SessionClientAuth(ctx context.Context, publishableKey, session
 		return nil, nf
 	}
 	return m, nil
+}
+
+// SessionSecretAuth authenticates a live stream by the session's client
+// secret alone (browsers cannot send headers on a WebSocket).
+func (s *Service) SessionSecretAuth(ctx context.Context, sessionID, clientSecret string) (*store.Merchant, error) {
+	nf := notFound("id", "session", sessionID)
+	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 || clientSecret == "" {
+		return nil, nf
+	}
+	var ss *store.Session
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		ss, err = tx.GetSessionByID(sessionID)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nf
+	} else if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare(hashClientSecret(clientSecret), ss.ClientSecretHash) != 1 {
+		return nil, nf
+	}
+	return s.GetMerchant(ctx, ss.MerchantID)
 }
 
 // ConfirmSession pays (or saves the card of) a session through the API.
@@ -498,7 +539,10 @@ func (s *Service) claimSession(ctx context.Context, ss *store.Session) (int, err
 		case cur.Status == store.SessionOpen && !now.Before(cur.ExpiresAt):
 			cur.Status, cur.Updated = store.SessionExpired, now
 			refused = sessionNotOpen(cur)
-			return tx.UpdateSession(cur) // committed: the expiry is a fact
+			if err := tx.UpdateSession(cur); err != nil { // committed: the expiry is a fact
+				return err
+			}
+			return s.sessionEvent(tx, cur, "session.expired")
 		case cur.Status != store.SessionOpen:
 			return sessionNotOpen(cur)
 		case cur.ConfirmingUntil.After(now):
@@ -523,7 +567,10 @@ func (s *Service) expireSession(ctx context.Context, merchantID, sessionID strin
 			return err
 		}
 		cur.Status, cur.Updated = store.SessionExpired, s.now()
-		return tx.UpdateSession(cur)
+		if err := tx.UpdateSession(cur); err != nil {
+			return err
+		}
+		return s.sessionEvent(tx, cur, "session.expired")
 	})
 }
 
@@ -623,6 +670,7 @@ func (s *Service) recordAttempt(ctx context.Context, ss *store.Session, out atte
 				cur.Status = store.SessionFailed
 			}
 		case perr != nil:
+			return tx.UpdateSession(cur) // nothing happened but the claim's end
 		default:
 			cur.Status, cur.Failure = out.status, nil
 			if out.paymentID != "" {
@@ -632,7 +680,10 @@ func (s *Service) recordAttempt(ctx context.Context, ss *store.Session, out atte
 				cur.TokenID = out.tokenID
 			}
 		}
-		return tx.UpdateSession(cur)
+		if err := tx.UpdateSession(cur); err != nil {
+			return err
+		}
+		return s.sessionEvent(tx, cur, sessionStatusEvent(cur.Status))
 	})
 	if err != nil {
 		return nil, err
@@ -646,8 +697,24 @@ func (s *Service) recordAttempt(ctx context.Context, ss *store.Session, out atte
 // syncSession brings a session waiting on 3-D Secure up to date with its
 // payment or token, which the challenge page moves on.
 func (s *Service) syncSession(ctx context.Context, ss *store.Session) (*store.Session, error) {
-	if ss.Status != store.SessionRequiresAction {
+	// An expired session whose last payment went through anyway (its
+	// charge was under way when time ran out) is paid: the money decides.
+	expiredPaid := ss.Status == store.SessionExpired && ss.PaymentID != ""
+	if ss.Status != store.SessionRequiresAction && !expiredPaid {
 		return ss, nil
+	}
+	if expiredPaid { // look before taking the writer: nearly always it was not paid
+		var p *store.Payment
+		if err := s.store.Read(ctx, func(tx store.Tx) error {
+			var err error
+			p, err = tx.GetPayment(ss.MerchantID, ss.PaymentID)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if p.Status != store.PaymentSucceeded && p.Status != store.PaymentRequiresCapture {
+			return ss, nil
+		}
 	}
 	var res *store.Session
 	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
@@ -656,6 +723,20 @@ func (s *Service) syncSession(ctx context.Context, ss *store.Session) (*store.Se
 			return err
 		}
 		res = cur
+		if cur.Status == store.SessionExpired && cur.PaymentID != "" {
+			p, err := tx.GetPayment(cur.MerchantID, cur.PaymentID)
+			if err != nil || (p.Status != store.PaymentSucceeded && p.Status != store.PaymentRequiresCapture) {
+				return err
+			}
+			cur.Status, cur.Failure, cur.Updated = store.SessionSucceeded, nil, s.now()
+			if p.TokenID != "" {
+				cur.TokenID = p.TokenID
+			}
+			if err := tx.UpdateSession(cur); err != nil {
+				return err
+			}
+			return s.sessionEvent(tx, cur, "session.succeeded")
+		}
 		if cur.Status != store.SessionRequiresAction {
 			return nil
 		}
@@ -706,7 +787,10 @@ func (s *Service) syncSession(ctx context.Context, ss *store.Session) (*store.Se
 				cur.Status = store.SessionFailed
 			}
 		}
-		return tx.UpdateSession(cur)
+		if err := tx.UpdateSession(cur); err != nil {
+			return err
+		}
+		return s.sessionEvent(tx, cur, sessionStatusEvent(cur.Status))
 	})
 	return res, err
 }
@@ -771,7 +855,10 @@ func (s *Service) SweepSessions(ctx context.Context) (int, error) {
 					}
 				}
 				c.Status, c.Updated, c.ConfirmingUntil = store.SessionExpired, s.now(), time.Time{}
-				return tx.UpdateSession(c)
+				if err := tx.UpdateSession(c); err != nil {
+					return err
+				}
+				return s.sessionEvent(tx, c, "session.expired")
 			})
 			if err != nil {
 				return n, err

@@ -48,12 +48,17 @@ type Options struct {
 	// TestMode says the processor is the built-in simulator: pages may say
 	// which test OTP works.
 	TestMode bool
+	// WebhooksAllowPrivate lets webhook endpoints be on private and
+	// loopback addresses (development); link-local and cloud metadata
+	// addresses are refused regardless.
+	WebhooksAllowPrivate bool
 }
 
 // Configure applies options; call it before serving.
 func (s *Service) Configure(o Options) {
 	s.publicURL = strings.TrimRight(o.PublicURL, "/")
 	s.testMode = o.TestMode
+	s.allowPrivateWebhooks = o.WebhooksAllowPrivate
 	if o.ChallengeTTL > 0 {
 		s.challengeTTL = o.ChallengeTTL
 	}
@@ -232,7 +237,10 @@ func (s *Service) failObject(tx store.Tx, c *store.Challenge, auth *store.Authen
 			return nil
 		}
 		failToken(t, processor.CodeAuthenticationFailed, auth, now)
-		return tx.UpdateToken(t)
+		if err := tx.UpdateToken(t); err != nil {
+			return err
+		}
+		return s.tokenEvent(tx, t, "token.failed")
 	case "payment":
 		p, err := tx.GetPayment(c.MerchantID, c.ObjectID)
 		if err != nil {
@@ -274,7 +282,10 @@ func (s *Service) crashedToken(tx store.Tx, c *store.Challenge) error {
 	}
 	failToken(t, processor.CodeProcessingError, &store.Authentication{Status: processor.AuthAuthenticated, Version: c.Version,
 		TransactionID: c.TransactionID}, s.now())
-	return tx.UpdateToken(t)
+	if err := tx.UpdateToken(t); err != nil {
+		return err
+	}
+	return s.tokenEvent(tx, t, "token.failed")
 }
 
 // failToken marks a token failed and crypto-shreds its card: a card that
@@ -587,7 +598,10 @@ func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *sto
 		cur.Verification, cur.Updated = v, s.now()
 		if failed != "" {
 			failToken(cur, failed, nil, cur.Updated)
-			return tx.UpdateToken(cur)
+			if err := tx.UpdateToken(cur); err != nil {
+				return err
+			}
+			return s.tokenEvent(tx, cur, "token.failed")
 		}
 		cur.Status = store.TokenActive
 		if err := tx.UpdateToken(cur); err != nil {

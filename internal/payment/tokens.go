@@ -164,7 +164,7 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
 			*tok = fresh // fn may be retried by the backend: start clean
-			created, err = saveToken(tx, tok, now)
+			created, err = s.saveToken(tx, tok, now)
 			return err
 		})
 		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
@@ -217,7 +217,10 @@ func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *st
 			if err := tx.InsertToken(tok); err != nil {
 				return err
 			}
-			return tx.InsertChallenge(c)
+			if err := tx.InsertChallenge(c); err != nil {
+				return err
+			}
+			return s.tokenEvent(tx, tok, "token.created")
 		})
 		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
 			break
@@ -248,7 +251,7 @@ func (s *Service) sealToken(ctx context.Context, tok *store.Token, pan string) e
 // saveToken stores a sealed token inside a transaction. When its customer
 // already has this card, the existing token is updated (expiry, holder,
 // verification) and *tok becomes it; created is then false.
-func saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err error) {
+func (s *Service) saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err error) {
 	if tok.CustomerID != "" {
 		// Checked inside the write: the customer may have been deleted meanwhile.
 		if _, err := tx.GetCustomer(tok.MerchantID, tok.CustomerID); err != nil {
@@ -275,6 +278,11 @@ func saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err 
 				if err := endChallenge(tx, old.ChallengeID, store.ChallengeCanceled, now); err != nil {
 					return false, err
 				}
+				*tok = *old
+				if err := tx.UpdateToken(old); err != nil {
+					return false, err
+				}
+				return false, s.tokenEvent(tx, old, "token.activated")
 			}
 			*tok = *old
 			return false, tx.UpdateToken(old)
@@ -283,7 +291,10 @@ func saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err 
 			return false, err
 		}
 	}
-	return true, tx.InsertToken(tok)
+	if err := tx.InsertToken(tok); err != nil {
+		return false, err
+	}
+	return true, s.tokenEvent(tx, tok, "token.created")
 }
 
 // BatchResult is one item of a batch: a token or an error.
@@ -369,7 +380,10 @@ func (s *Service) setStatus(ctx context.Context, merchantID, tokenID, to string)
 			return badState("A token in status %s cannot be %s.", t.Status, map[string]string{store.TokenActive: "enabled", store.TokenDisabled: "disabled"}[to])
 		}
 		t.Status, t.Updated = to, s.now()
-		return tx.UpdateToken(t)
+		if err := tx.UpdateToken(t); err != nil {
+			return err
+		}
+		return s.tokenEvent(tx, t, map[string]string{store.TokenActive: "token.enabled", store.TokenDisabled: "token.disabled"}[to])
 	})
 	if isNotFound(err) {
 		return nil, notFound("id", "token", tokenID)
@@ -399,7 +413,10 @@ func (s *Service) DeleteToken(ctx context.Context, merchantID, tokenID string) e
 		if err := tx.UpdateToken(t); err != nil {
 			return err
 		}
-		return endChallenge(tx, t.ChallengeID, store.ChallengeCanceled, now)
+		if err := endChallenge(tx, t.ChallengeID, store.ChallengeCanceled, now); err != nil {
+			return err
+		}
+		return s.tokenEvent(tx, t, "token.deleted")
 	})
 	if isNotFound(err) {
 		return notFound("id", "token", tokenID)

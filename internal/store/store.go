@@ -124,6 +124,94 @@ type Tx interface {
 	// after a time (ErrNotFound when there is none that recent).
 	CurrentSessionKey(merchantID string, createdSince time.Time) (*SessionKey, error)
 	GetSessionKey(merchantID, id string) (*SessionKey, error)
+
+	// GetEvent reads one event of a merchant.
+	GetEvent(merchantID, id string) (*Event, error)
+	// ListEvents pages through a merchant's events, newest (highest seq)
+	// first; Type and ObjectID filter when set.
+	ListEvents(merchantID string, f EventFilter) ([]*Event, bool, error)
+	// EventsAfter lists a merchant's events about one object with seq above
+	// afterSeq, oldest first (live streams poll it).
+	EventsAfter(merchantID, objectID string, afterSeq int64, limit int) ([]*Event, error)
+
+	InsertWebhookEndpoint(e *WebhookEndpoint) error
+	GetWebhookEndpoint(merchantID, id string) (*WebhookEndpoint, error)
+	// ListWebhookEndpoints lists a merchant's live (not deleted) endpoints, oldest first.
+	ListWebhookEndpoints(merchantID string) ([]*WebhookEndpoint, error)
+	UpdateWebhookEndpoint(e *WebhookEndpoint) error
+
+	InsertDelivery(d *Delivery) error
+	GetDelivery(id string) (*Delivery, error)
+	UpdateDelivery(d *Delivery) error
+	// ListDeliveries lists an event's deliveries, oldest first.
+	ListDeliveries(merchantID, eventID string) ([]*Delivery, error)
+	// DueDeliveries lists deliveries of any merchant that are pending, due
+	// (NextAttempt <= now) and not leased (LockedUntil <= now), oldest
+	// NextAttempt first.
+	DueDeliveries(now time.Time, limit int) ([]*Delivery, error)
+	InsertDeliveryAttempt(a *DeliveryAttempt) error
+	// ListDeliveryAttempts lists a delivery's attempts in order.
+	ListDeliveryAttempts(deliveryID string) ([]*DeliveryAttempt, error)
+}
+
+// EventFilter selects a page of events.
+type EventFilter struct {
+	Type          string
+	ObjectID      string
+	StartingAfter string // an event id
+	Limit         int
+}
+
+// WebhookEndpoint is a merchant's URL that receives events, signed the
+// Standard Webhooks way with its secret (vault-sealed). After a rotation
+// the previous secret also signs until PreviousUntil.
+type WebhookEndpoint struct {
+	ID            string
+	MerchantID    string
+	URL           string
+	Events        []string // event types, or "*"
+	SecretCT      []byte
+	PreviousCT    []byte // nil when none
+	PreviousUntil time.Time
+	Description   string
+	Created       time.Time
+	Updated       time.Time
+	Deleted       *time.Time
+}
+
+// Delivery statuses.
+const (
+	DeliveryPending   = "pending"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed" // gave up after the retry window
+)
+
+// Delivery is one event on its way to one URL: a webhook endpoint's, or a
+// session's callback_url (EndpointID "").
+type Delivery struct {
+	ID          string
+	MerchantID  string
+	EventID     string
+	EndpointID  string
+	URL         string
+	Status      string
+	Attempts    int
+	NextAttempt time.Time
+	LockedUntil time.Time // a dispatcher's lease while it sends
+	LastStatus  int       // the last HTTP status (0: none, e.g. a timeout)
+	Created     time.Time
+	Updated     time.Time
+}
+
+// DeliveryAttempt is one try of a delivery, as the delivery log shows it.
+type DeliveryAttempt struct {
+	ID         string
+	DeliveryID string
+	Attempt    int
+	At         time.Time
+	StatusCode int // 0 when no response came
+	LatencyMS  int64
+	Error      string // why it failed ("" on success); never response bodies
 }
 
 // Session statuses.

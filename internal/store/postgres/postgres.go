@@ -69,7 +69,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 )
 
-var dialect = &sqlstore.Dialect{Positional: true, IsUniqueViolation: func(err error) bool {
+var dialect = &sqlstore.Dialect{Positional: true, EventSeqSequence: true, IsUniqueViolation: func(err error) bool {
 	return errors.Is(err, errNothingInserted) || sqlState(err) == codeUniqueViolation
 }}
 

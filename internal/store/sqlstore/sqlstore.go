@@ -24,6 +24,11 @@ type Dialect struct {
 	Positional bool
 	// IsUniqueViolation recognises the backend's unique-constraint error.
 	IsUniqueViolation func(error) bool
+	// EventSeqSequence numbers events from the database sequence
+	// event_seq (increasing per merchant, with gaps) instead of the
+	// merchant's MAX(seq)+1: under SERIALIZABLE isolation that read makes
+	// every two concurrent writers of one merchant conflict.
+	EventSeqSequence bool
 }
 
 // Querier is satisfied by *sql.Tx and *sql.Conn.
@@ -790,10 +795,16 @@ func scanRefund(sc scanner) (*store.Refund, error) {
 // ---- events
 
 func (t *Tx) InsertEvent(e *store.Event) error {
-	if err := t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq); err != nil {
+	var err error
+	if t.d.EventSeqSequence {
+		err = t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq)
+	} else {
+		err = t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq)
+	}
+	if err != nil {
 		return err
 	}
-	_, err := t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.MerchantID, e.Seq, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created))
 	return err
 }
@@ -963,4 +974,204 @@ func (t *Tx) CurrentSessionKey(merchantID string, createdSince time.Time) (*stor
 
 func (t *Tx) GetSessionKey(merchantID, id string) (*store.SessionKey, error) {
 	return scanSessionKey(t.row(`SELECT `+sessionKeyCols+` FROM session_keys WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
+
+// ---- events (the events API and live streams)
+
+const eventCols = `id, merchant_id, seq, type, object_type, object_id, data, created`
+
+func scanEvent(sc scanner) (*store.Event, error) {
+	var e store.Event
+	var data string
+	var created int64
+	if err := sc.Scan(&e.ID, &e.MerchantID, &e.Seq, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created); err != nil {
+		return nil, notFound(err)
+	}
+	e.Data, e.Created = []byte(data), fromTS(created)
+	return &e, nil
+}
+
+func (t *Tx) GetEvent(merchantID, id string) (*store.Event, error) {
+	return scanEvent(t.row(`SELECT `+eventCols+` FROM events WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
+
+// ListEvents pages by seq, the merchant's own order of events: the cursor is
+// the previous page's last event, and the next page starts below its seq.
+func (t *Tx) ListEvents(merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE merchant_id = ?`
+	args := []any{merchantID}
+	if f.Type != "" {
+		q += ` AND type = ?`
+		args = append(args, f.Type)
+	}
+	if f.ObjectID != "" {
+		q += ` AND object_id = ?`
+		args = append(args, f.ObjectID)
+	}
+	if f.StartingAfter != "" {
+		var seq int64
+		if err := t.row(`SELECT seq FROM events WHERE merchant_id = ? AND id = ?`, merchantID, f.StartingAfter).Scan(&seq); err != nil {
+			return nil, false, notFound(err)
+		}
+		q += ` AND seq < ?`
+		args = append(args, seq)
+	}
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	rs, err := t.rows(q, args...)
+	out, err := collect(rs, err, scanEvent)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+func (t *Tx) EventsAfter(merchantID, objectID string, afterSeq int64, limit int) ([]*store.Event, error) {
+	rs, err := t.rows(`SELECT `+eventCols+` FROM events WHERE merchant_id = ? AND object_id = ? AND seq > ?
+		ORDER BY seq LIMIT ?`, merchantID, objectID, afterSeq, limit)
+	return collect(rs, err, scanEvent)
+}
+
+// ---- webhook endpoints
+
+func orEmptyList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+func (t *Tx) InsertWebhookEndpoint(e *store.WebhookEndpoint) error {
+	_, err := t.exec(`INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret_ct, previous_ct, previous_until,
+		description, created, updated, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.URL, mustJSON(orEmptyList(e.Events)), e.SecretCT, e.PreviousCT, ts(e.PreviousUntil),
+		e.Description, ts(e.Created), ts(e.Updated), nullTS(e.Deleted))
+	return err
+}
+
+const webhookEndpointCols = `id, merchant_id, url, events, secret_ct, previous_ct, previous_until,
+	description, created, updated, deleted_at`
+
+func scanWebhookEndpoint(sc scanner) (*store.WebhookEndpoint, error) {
+	var e store.WebhookEndpoint
+	var events string
+	var until, created, updated int64
+	var deleted sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.MerchantID, &e.URL, &events, &e.SecretCT, &e.PreviousCT, &until,
+		&e.Description, &created, &updated, &deleted); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(events), &e.Events); err != nil {
+		return nil, fmt.Errorf("store: webhook endpoint %s events: %w", e.ID, err)
+	}
+	e.PreviousUntil, e.Created, e.Updated, e.Deleted = fromTS(until), fromTS(created), fromTS(updated), fromNullTS(deleted)
+	return &e, nil
+}
+
+// GetWebhookEndpoint finds an endpoint deleted or not (Deleted tells): a
+// delivery already on its way may name one deleted since.
+func (t *Tx) GetWebhookEndpoint(merchantID, id string) (*store.WebhookEndpoint, error) {
+	return scanWebhookEndpoint(t.row(`SELECT `+webhookEndpointCols+` FROM webhook_endpoints WHERE merchant_id = ? AND id = ?`,
+		merchantID, id))
+}
+
+func (t *Tx) ListWebhookEndpoints(merchantID string) ([]*store.WebhookEndpoint, error) {
+	rs, err := t.rows(`SELECT `+webhookEndpointCols+` FROM webhook_endpoints WHERE merchant_id = ? AND deleted_at IS NULL
+		ORDER BY created, id`, merchantID)
+	return collect(rs, err, scanWebhookEndpoint)
+}
+
+// UpdateWebhookEndpoint writes everything but the owner and creation time;
+// setting Deleted is how an endpoint is deleted.
+func (t *Tx) UpdateWebhookEndpoint(e *store.WebhookEndpoint) error {
+	res, err := t.exec(`UPDATE webhook_endpoints SET url = ?, events = ?, secret_ct = ?, previous_ct = ?, previous_until = ?,
+		description = ?, updated = ?, deleted_at = ? WHERE merchant_id = ? AND id = ?`,
+		e.URL, mustJSON(orEmptyList(e.Events)), e.SecretCT, e.PreviousCT, ts(e.PreviousUntil),
+		e.Description, ts(e.Updated), nullTS(e.Deleted), e.MerchantID, e.ID)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// ---- webhook deliveries
+
+func (t *Tx) InsertDelivery(d *store.Delivery) error {
+	_, err := t.exec(`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, url, status, attempts,
+		next_attempt, locked_until, last_status, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.MerchantID, d.EventID, d.EndpointID, d.URL, d.Status, d.Attempts,
+		ts(d.NextAttempt), ts(d.LockedUntil), d.LastStatus, ts(d.Created), ts(d.Updated))
+	return err
+}
+
+const deliveryCols = `id, merchant_id, event_id, endpoint_id, url, status, attempts,
+	next_attempt, locked_until, last_status, created, updated`
+
+func scanDelivery(sc scanner) (*store.Delivery, error) {
+	var d store.Delivery
+	var next, locked, created, updated int64
+	if err := sc.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts,
+		&next, &locked, &d.LastStatus, &created, &updated); err != nil {
+		return nil, notFound(err)
+	}
+	d.NextAttempt, d.LockedUntil, d.Created, d.Updated = fromTS(next), fromTS(locked), fromTS(created), fromTS(updated)
+	return &d, nil
+}
+
+// GetDelivery finds a delivery by id alone, for the dispatcher, which works
+// across merchants.
+func (t *Tx) GetDelivery(id string) (*store.Delivery, error) {
+	return scanDelivery(t.row(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ?`, id))
+}
+
+// UpdateDelivery writes what a delivery's life changes; what it delivers
+// (event, endpoint, URL) is fixed at insert.
+func (t *Tx) UpdateDelivery(d *store.Delivery) error {
+	res, err := t.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, locked_until = ?, last_status = ?,
+		updated = ? WHERE id = ?`,
+		d.Status, d.Attempts, ts(d.NextAttempt), ts(d.LockedUntil), d.LastStatus, ts(d.Updated), d.ID)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+func (t *Tx) ListDeliveries(merchantID, eventID string) ([]*store.Delivery, error) {
+	rs, err := t.rows(`SELECT `+deliveryCols+` FROM deliveries WHERE merchant_id = ? AND event_id = ?
+		ORDER BY created, id`, merchantID, eventID)
+	return collect(rs, err, scanDelivery)
+}
+
+// DueDeliveries spells out the partial index's predicate, literal and all:
+// SQLite uses a partial index only when the query repeats its WHERE.
+func (t *Tx) DueDeliveries(now time.Time, limit int) ([]*store.Delivery, error) {
+	rs, err := t.rows(`SELECT `+deliveryCols+` FROM deliveries
+		WHERE status = 'pending' AND next_attempt <= ? AND locked_until <= ? ORDER BY next_attempt, id LIMIT ?`,
+		ts(now), ts(now), limit)
+	return collect(rs, err, scanDelivery)
+}
+
+func (t *Tx) InsertDeliveryAttempt(a *store.DeliveryAttempt) error {
+	_, err := t.exec(`INSERT INTO delivery_attempts (id, delivery_id, attempt, at, status_code, latency_ms, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.DeliveryID, a.Attempt, ts(a.At), a.StatusCode, a.LatencyMS, a.Error)
+	return err
+}
+
+func (t *Tx) ListDeliveryAttempts(deliveryID string) ([]*store.DeliveryAttempt, error) {
+	rs, err := t.rows(`SELECT id, delivery_id, attempt, at, status_code, latency_ms, error FROM delivery_attempts
+		WHERE delivery_id = ? ORDER BY attempt, id`, deliveryID)
+	return collect(rs, err, func(sc scanner) (*store.DeliveryAttempt, error) {
+		var a store.DeliveryAttempt
+		var at int64
+		if err := sc.Scan(&a.ID, &a.DeliveryID, &a.Attempt, &at, &a.StatusCode, &a.LatencyMS, &a.Error); err != nil {
+			return nil, err
+		}
+		a.At = fromTS(at)
+		return &a, nil
+	})
 }

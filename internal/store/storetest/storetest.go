@@ -76,6 +76,11 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"SweepableSessions", testSweepableSessions},
 		{"SessionKeys", testSessionKeys},
+		{"Events", testEvents},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"Deliveries", testDeliveries},
+		{"DueDeliveries", testDueDeliveries},
+		{"DeliveryAttempts", testDeliveryAttempts},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
 		{"ForeignKeys", testForeignKeys},
@@ -1447,12 +1452,574 @@ func testAudit(t *testing.T, open Opener) {
 	wantErr(t, "InsertAudit with an existing id", err, store.ErrConflict)
 }
 
+// ---- events API
+
+func eventID(e *store.Event) string { return e.ID }
+
+func testEvents(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	objA, objB, objC := id.New("pay"), id.New("pay"), id.New("tok")
+	suffix := hex.EncodeToString(randBytes(8))
+	type spec struct{ merchant, typ, object string }
+	specs := []spec{
+		{m.ID, "payment.processing", objA},
+		{m.ID, "payment.processing", objB},
+		{m2.ID, "payment.processing", objA}, // another merchant's, same object id
+		{m.ID, "payment.succeeded", objA},
+		{m.ID, "token.created", objC},
+		{m.ID, "payment.failed", objB},
+		{m2.ID, "payment.succeeded", objA},
+		{m.ID, "payment.refunded", objA},
+		{m.ID, "payment.processing", objC},
+		{m.ID, "payment.succeeded", objB},
+		{m.ID, "token.created", objA},
+	}
+	// Ids and creation times both run against insertion (seq) order, so
+	// only seq can order the lists.
+	var mine, theirs []*store.Event
+	write(t, s, func(tx store.Tx) error {
+		mine, theirs = nil, nil
+		for i, sp := range specs {
+			e := &store.Event{ID: fmt.Sprintf("evt_%02d%s", 99-i, suffix), MerchantID: sp.merchant, Type: sp.typ,
+				ObjectType: "payment", ObjectID: sp.object, Data: []byte(fmt.Sprintf(`{"id":%q,"n":%d}`, sp.object, i)),
+				Created: t0.Add(-time.Duration(i) * time.Second)}
+			if err := tx.InsertEvent(e); err != nil {
+				return err
+			}
+			if sp.merchant == m.ID {
+				mine = append(mine, e)
+			} else {
+				theirs = append(theirs, e)
+			}
+		}
+		return nil
+	})
+	// Sequence numbers increase per merchant; they need not be contiguous
+	// (PostgreSQL takes them from a sequence to avoid write conflicts).
+	for i, e := range mine {
+		if e.Seq <= 0 || i > 0 && e.Seq <= mine[i-1].Seq {
+			t.Fatalf("event %d of the merchant has seq %d after %v", i, e.Seq, mine[:i])
+		}
+	}
+
+	read(t, s, func(tx store.Tx) error {
+		for _, e := range append(slices.Clone(mine), theirs...) {
+			got, err := tx.GetEvent(e.MerchantID, e.ID)
+			if err != nil {
+				return fmt.Errorf("GetEvent(%s): %w", e.ID, err)
+			}
+			same(t, "GetEvent", got, e)
+		}
+		_, err := tx.GetEvent(m2.ID, mine[0].ID)
+		wantErr(t, "GetEvent (another merchant's)", err, store.ErrNotFound)
+		_, err = tx.GetEvent(m.ID, theirs[0].ID)
+		wantErr(t, "GetEvent (another merchant's)", err, store.ErrNotFound)
+		_, err = tx.GetEvent(m.ID, id.New("evt"))
+		wantErr(t, "GetEvent(unknown)", err, store.ErrNotFound)
+		return nil
+	})
+
+	newestFirst := func(evs []*store.Event, keep func(*store.Event) bool) []*store.Event {
+		var out []*store.Event
+		for i := len(evs) - 1; i >= 0; i-- {
+			if keep(evs[i]) {
+				out = append(out, evs[i])
+			}
+		}
+		return out
+	}
+	list := func(merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
+		var page []*store.Event
+		var more bool
+		err := s.Read(t.Context(), func(tx store.Tx) (err error) { page, more, err = tx.ListEvents(merchantID, f); return })
+		return page, more, err
+	}
+	pages := func(what, merchantID string, f store.EventFilter, want []*store.Event) {
+		t.Helper()
+		var got []*store.Event
+		f.StartingAfter = ""
+		for n := 0; ; n++ {
+			page, more, err := list(merchantID, f)
+			if err != nil {
+				t.Fatalf("%s: ListEvents(%+v): %v", what, f, err)
+			}
+			if len(page) > f.Limit {
+				t.Fatalf("%s: ListEvents(%+v) returned %d events", what, f, len(page))
+			}
+			got = append(got, page...)
+			if wantMore := len(got) < len(want); more != wantMore {
+				t.Errorf("%s: page %d: has_more = %v, want %v", what, n, more, wantMore)
+			}
+			if !more || len(page) == 0 || n > len(want) {
+				break
+			}
+			f.StartingAfter = page[len(page)-1].ID
+		}
+		same(t, what+" (ids)", ids(got, eventID), ids(want, eventID))
+		same(t, what, got, want)
+	}
+	all := func(*store.Event) bool { return true }
+	for _, limit := range []int{1, 2, 3, 9, 10, 50} {
+		pages(fmt.Sprintf("ListEvents, pages of %d", limit), m.ID, store.EventFilter{Limit: limit}, newestFirst(mine, all))
+		pages(fmt.Sprintf("ListEvents (type), pages of %d", limit), m.ID,
+			store.EventFilter{Limit: limit, Type: "payment.processing"},
+			newestFirst(mine, func(e *store.Event) bool { return e.Type == "payment.processing" }))
+		pages(fmt.Sprintf("ListEvents (object), pages of %d", limit), m.ID,
+			store.EventFilter{Limit: limit, ObjectID: objA},
+			newestFirst(mine, func(e *store.Event) bool { return e.ObjectID == objA }))
+		pages(fmt.Sprintf("ListEvents (type and object), pages of %d", limit), m.ID,
+			store.EventFilter{Limit: limit, Type: "token.created", ObjectID: objA},
+			newestFirst(mine, func(e *store.Event) bool { return e.Type == "token.created" && e.ObjectID == objA }))
+		pages(fmt.Sprintf("ListEvents (other merchant), pages of %d", limit), m2.ID, store.EventFilter{Limit: limit},
+			newestFirst(theirs, all))
+	}
+	pages("ListEvents (no such type)", m.ID, store.EventFilter{Limit: 10, Type: "payment.captured"}, nil)
+	pages("ListEvents (unknown merchant)", id.New("mer"), store.EventFilter{Limit: 10}, nil)
+
+	// The cursor need not match the filter: the page continues below its seq.
+	page, more, err := list(m.ID, store.EventFilter{Limit: 10, Type: "payment.processing", StartingAfter: mine[4].ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "ListEvents (type, after an event of another type)", ids(page, eventID), ids([]*store.Event{mine[1], mine[0]}, eventID))
+	if more {
+		t.Error("ListEvents (type, after an event of another type): has_more = true, want false")
+	}
+	_, _, err = list(m.ID, store.EventFilter{Limit: 10, StartingAfter: id.New("evt")})
+	wantErr(t, "ListEvents after an unknown event", err, store.ErrNotFound)
+	_, _, err = list(m2.ID, store.EventFilter{Limit: 10, StartingAfter: mine[3].ID})
+	wantErr(t, "ListEvents after another merchant's event", err, store.ErrNotFound)
+
+	// EventsAfter: one object's events above a seq, oldest first.
+	after := func(what, merchantID, objectID string, afterSeq int64, limit int, want ...*store.Event) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.EventsAfter(merchantID, objectID, afterSeq, limit)
+			same(t, what+" (ids)", ids(got, eventID), ids(want, eventID))
+			same(t, what, got, want)
+			return err
+		})
+	}
+	onA := []*store.Event{mine[0], mine[2], mine[5], mine[8]} // m's events about objA, by seq
+	after("EventsAfter", m.ID, objA, 0, 10, onA...)
+	after("EventsAfter (limit)", m.ID, objA, 0, 2, onA[:2]...)
+	after("EventsAfter (after the second)", m.ID, objA, onA[1].Seq, 10, onA[2:]...)
+	after("EventsAfter (between two)", m.ID, objA, onA[1].Seq+1, 10, onA[2:]...)
+	after("EventsAfter (after the second, limit)", m.ID, objA, onA[1].Seq, 1, onA[2])
+	after("EventsAfter (after the last)", m.ID, objA, onA[3].Seq, 10)
+	after("EventsAfter (other object)", m.ID, objC, 0, 10, mine[3], mine[6])
+	after("EventsAfter (other merchant)", m2.ID, objA, 0, 10, theirs...)
+	after("EventsAfter (other merchant, after its first)", m2.ID, objA, theirs[0].Seq, 10, theirs[1])
+	after("EventsAfter (unknown object)", m.ID, id.New("pay"), 0, 10)
+}
+
+// ---- webhook endpoints
+
+func newWebhookEndpoint(merchantID string, created time.Time) *store.WebhookEndpoint {
+	return &store.WebhookEndpoint{ID: id.New("we"), MerchantID: merchantID, URL: "https://shop.example/webhooks?src=coffer",
+		Events: []string{"payment.succeeded", "payment.failed"}, SecretCT: randBytes(72), PreviousCT: randBytes(72),
+		// Microseconds apart from every other time, so a swapped column shows.
+		PreviousUntil: created.Add(24*time.Hour + time.Microsecond), Description: "Orders service",
+		Created: created, Updated: created.Add(2 * time.Microsecond)}
+}
+
+func webhookEndpointID(e *store.WebhookEndpoint) string { return e.ID }
+
+// storedEndpoint is e as a store reads it back: Events never nil.
+func storedEndpoint(e *store.WebhookEndpoint) *store.WebhookEndpoint {
+	c := *e
+	if c.Events == nil {
+		c.Events = []string{}
+	}
+	return &c
+}
+
+func testWebhookEndpoints(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	full := newWebhookEndpoint(m.ID, t0.Add(-time.Hour))
+	// Every field that may be zero is: no previous secret (never rotated),
+	// no description; and no events, read back as an empty list.
+	bare := &store.WebhookEndpoint{ID: id.New("we"), MerchantID: m.ID, URL: "https://shop.example/hook",
+		SecretCT: randBytes(72), Created: t0.Add(-30 * time.Minute), Updated: t0.Add(-30 * time.Minute)}
+	elsewhere := newWebhookEndpoint(m2.ID, t0.Add(-2*time.Hour))
+	elsewhere.Events = []string{"*"}
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertWebhookEndpoint(full), tx.InsertWebhookEndpoint(bare), tx.InsertWebhookEndpoint(elsewhere))
+	})
+
+	check := func(what string, want ...*store.WebhookEndpoint) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			for _, w := range want {
+				got, err := tx.GetWebhookEndpoint(w.MerchantID, w.ID)
+				if err != nil {
+					return fmt.Errorf("%s: GetWebhookEndpoint(%s): %w", what, w.ID, err)
+				}
+				same(t, what+": GetWebhookEndpoint", got, storedEndpoint(w))
+				if (got.PreviousCT == nil) != (w.PreviousCT == nil) || (got.Deleted == nil) != (w.Deleted == nil) ||
+					got.PreviousUntil.IsZero() != w.PreviousUntil.IsZero() || got.Events == nil {
+					t.Errorf("%s: GetWebhookEndpoint(%s): PreviousCT nil %v, Deleted nil %v, PreviousUntil zero %v, Events nil %v; want %v, %v, %v, false",
+						what, w.ID, got.PreviousCT == nil, got.Deleted == nil, got.PreviousUntil.IsZero(), got.Events == nil,
+						w.PreviousCT == nil, w.Deleted == nil, w.PreviousUntil.IsZero())
+				}
+			}
+			return nil
+		})
+	}
+	check("after insert", full, bare, elsewhere)
+
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetWebhookEndpoint(m2.ID, full.ID)
+		wantErr(t, "GetWebhookEndpoint (another merchant's)", err, store.ErrNotFound)
+		_, err = tx.GetWebhookEndpoint(m.ID, elsewhere.ID)
+		wantErr(t, "GetWebhookEndpoint (another merchant's)", err, store.ErrNotFound)
+		_, err = tx.GetWebhookEndpoint(m.ID, id.New("we"))
+		wantErr(t, "GetWebhookEndpoint(unknown)", err, store.ErrNotFound)
+		return nil
+	})
+	for _, merchantID := range []string{m.ID, m2.ID} {
+		dup := newWebhookEndpoint(merchantID, t0)
+		dup.ID = full.ID
+		err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertWebhookEndpoint(dup) })
+		wantErr(t, "InsertWebhookEndpoint with an existing id", err, store.ErrConflict)
+	}
+	check("after refused inserts", full)
+
+	// UpdateWebhookEndpoint writes each mutable field, one at a time, to a
+	// new value and back to its zero value; the others stay as they were.
+	oldSecret := full.SecretCT
+	for _, c := range []struct {
+		what string
+		edit func(*store.WebhookEndpoint)
+	}{
+		{"url", func(e *store.WebhookEndpoint) { e.URL = "https://shop.example/v2/webhooks" }},
+		{"events", func(e *store.WebhookEndpoint) { e.Events = []string{"*"} }},
+		{"secret", func(e *store.WebhookEndpoint) { e.SecretCT = randBytes(72) }},
+		{"previous secret", func(e *store.WebhookEndpoint) { e.PreviousCT = oldSecret }},
+		{"previous until", func(e *store.WebhookEndpoint) { e.PreviousUntil = t0.Add(48*time.Hour + 3*time.Microsecond) }},
+		{"description", func(e *store.WebhookEndpoint) { e.Description = "Orders service (v2)" }},
+		{"updated", func(e *store.WebhookEndpoint) { e.Updated = t0.Add(5 * time.Microsecond) }},
+		{"events (none)", func(e *store.WebhookEndpoint) { e.Events = nil }},
+		{"previous secret (none)", func(e *store.WebhookEndpoint) { e.PreviousCT = nil }},
+		{"previous until (none)", func(e *store.WebhookEndpoint) { e.PreviousUntil = time.Time{} }},
+		{"description (none)", func(e *store.WebhookEndpoint) { e.Description = "" }},
+	} {
+		c.edit(full)
+		write(t, s, func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(full) })
+		check("UpdateWebhookEndpoint ("+c.what+")", full, bare, elsewhere)
+	}
+	// A rotation from never rotated, all at once.
+	bare.PreviousCT, bare.SecretCT = bare.SecretCT, randBytes(72)
+	bare.PreviousUntil, bare.Updated = t0.Add(24*time.Hour), t0
+	write(t, s, func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(bare) })
+	check("UpdateWebhookEndpoint (rotation)", full, bare, elsewhere)
+
+	foreign := *full
+	foreign.MerchantID, foreign.URL = m2.ID, "https://evil.example/"
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(&foreign) })
+	wantErr(t, "UpdateWebhookEndpoint (another merchant's)", err, store.ErrNotFound)
+	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(newWebhookEndpoint(m.ID, t0)) })
+	wantErr(t, "UpdateWebhookEndpoint(unknown)", err, store.ErrNotFound)
+	check("after refused updates", full, bare, elsewhere)
+
+	// Listing: live endpoints only, oldest first, then by id (byte order).
+	suffix := hex.EncodeToString(randBytes(8))
+	tie1, tie2 := newWebhookEndpoint(m.ID, t0.Add(-45*time.Minute)), newWebhookEndpoint(m.ID, t0.Add(-45*time.Minute))
+	tie1.ID, tie2.ID = "we_B"+suffix, "we_a"+suffix
+	newest := newWebhookEndpoint(m.ID, t0.Add(-time.Minute))
+	newest.PreviousCT, newest.PreviousUntil = nil, time.Time{}
+	gone := t0.Add(-10 * time.Minute)
+	deleted := newWebhookEndpoint(m.ID, t0.Add(-50*time.Minute))
+	deleted.Deleted = &gone
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertWebhookEndpoint(newest), tx.InsertWebhookEndpoint(tie2), tx.InsertWebhookEndpoint(deleted),
+			tx.InsertWebhookEndpoint(tie1))
+	})
+	listed := func(what, merchantID string, want ...*store.WebhookEndpoint) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.ListWebhookEndpoints(merchantID)
+			same(t, what+" (ids)", ids(got, webhookEndpointID), ids(want, webhookEndpointID))
+			if err == nil && len(got) == len(want) {
+				for i := range got {
+					same(t, what+" (record)", got[i], storedEndpoint(want[i]))
+				}
+			}
+			return err
+		})
+	}
+	listed("ListWebhookEndpoints", m.ID, full, tie1, tie2, bare, newest)
+	listed("ListWebhookEndpoints (other merchant)", m2.ID, elsewhere)
+	listed("ListWebhookEndpoints (unknown merchant)", id.New("mer"))
+	check("deleted endpoint", deleted)
+
+	// Deleting is an update that sets Deleted: the endpoint leaves the list
+	// but can still be read (a delivery under way may name it).
+	at := t0.Add(-time.Second)
+	tie1.Deleted, tie1.Updated = &at, at
+	write(t, s, func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(tie1) })
+	listed("ListWebhookEndpoints (after a delete)", m.ID, full, tie2, bare, newest)
+	check("after a delete", tie1, tie2, full)
+}
+
+// ---- webhook deliveries
+
+// newDelivery is a delivery with every field set to something other than
+// its zero value, all its times apart, so a round trip shows any column
+// lost or swapped.
+func newDelivery(merchantID, eventID, status string, next, locked time.Time) *store.Delivery {
+	created := next.Add(-time.Hour)
+	return &store.Delivery{ID: id.New("dlv"), MerchantID: merchantID, EventID: eventID, EndpointID: id.New("we"),
+		URL: "https://shop.example/webhooks", Status: status, Attempts: 2, NextAttempt: next, LockedUntil: locked,
+		LastStatus: 503, Created: created, Updated: created.Add(3 * time.Microsecond)}
+}
+
+func deliveryID(d *store.Delivery) string { return d.ID }
+
+func addEvent(t *testing.T, s store.Store, merchantID string) *store.Event {
+	t.Helper()
+	e := &store.Event{ID: id.New("evt"), MerchantID: merchantID, Type: "payment.succeeded", ObjectType: "payment",
+		ObjectID: id.New("pay"), Data: []byte(`{}`), Created: now()}
+	write(t, s, func(tx store.Tx) error { return tx.InsertEvent(e) })
+	return e
+}
+
+func testDeliveries(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	ev, ev2, evElsewhere := addEvent(t, s, m.ID), addEvent(t, s, m.ID), addEvent(t, s, m2.ID)
+	t0 := now()
+	endpoint := newWebhookEndpoint(m.ID, t0)
+	write(t, s, func(tx store.Tx) error { return tx.InsertWebhookEndpoint(endpoint) })
+
+	full := newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(time.Minute), t0.Add(90*time.Second))
+	full.EndpointID = endpoint.ID
+	// A session's callback: no endpoint; nothing tried yet, no lease.
+	callback := &store.Delivery{ID: id.New("dlv"), MerchantID: m.ID, EventID: ev.ID, URL: "https://shop.example/callback",
+		Status: store.DeliveryPending, NextAttempt: t0, Created: t0.Add(-time.Minute), Updated: t0.Add(-time.Minute)}
+	elsewhere := newDelivery(m2.ID, evElsewhere.ID, store.DeliverySucceeded, t0.Add(-time.Minute), t0)
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertDelivery(full), tx.InsertDelivery(callback), tx.InsertDelivery(elsewhere))
+	})
+
+	check := func(what string, want ...*store.Delivery) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			for _, w := range want {
+				got, err := tx.GetDelivery(w.ID)
+				if err != nil {
+					return fmt.Errorf("%s: GetDelivery(%s): %w", what, w.ID, err)
+				}
+				same(t, what+": GetDelivery", got, w)
+			}
+			return nil
+		})
+	}
+	check("after insert", full, callback, elsewhere)
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetDelivery(id.New("dlv"))
+		wantErr(t, "GetDelivery(unknown)", err, store.ErrNotFound)
+		return nil
+	})
+	for _, merchantID := range []string{m.ID, m2.ID} {
+		eventID := ev.ID
+		if merchantID == m2.ID {
+			eventID = evElsewhere.ID
+		}
+		dup := newDelivery(merchantID, eventID, store.DeliveryPending, t0, t0)
+		dup.ID = full.ID
+		err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertDelivery(dup) })
+		wantErr(t, "InsertDelivery with an existing id", err, store.ErrConflict)
+	}
+	check("after refused inserts", full)
+
+	// UpdateDelivery writes each mutable field, one at a time, to a new
+	// value and back to its zero value; the others stay as they were.
+	for _, c := range []struct {
+		what string
+		edit func(*store.Delivery)
+	}{
+		{"status", func(d *store.Delivery) { d.Status = store.DeliverySucceeded }},
+		{"attempts", func(d *store.Delivery) { d.Attempts = 7 }},
+		{"next attempt", func(d *store.Delivery) { d.NextAttempt = t0.Add(time.Hour + 5*time.Microsecond) }},
+		{"locked until", func(d *store.Delivery) { d.LockedUntil = t0.Add(30*time.Second + 7*time.Microsecond) }},
+		{"last status", func(d *store.Delivery) { d.LastStatus = 200 }},
+		{"updated", func(d *store.Delivery) { d.Updated = t0.Add(9 * time.Microsecond) }},
+		{"status (failed)", func(d *store.Delivery) { d.Status = store.DeliveryFailed }},
+		{"attempts (none)", func(d *store.Delivery) { d.Attempts = 0 }},
+		{"next attempt (none)", func(d *store.Delivery) { d.NextAttempt = time.Time{} }},
+		{"locked until (none)", func(d *store.Delivery) { d.LockedUntil = time.Time{} }},
+		{"last status (none)", func(d *store.Delivery) { d.LastStatus = 0 }},
+	} {
+		c.edit(full)
+		write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(full) })
+		check("UpdateDelivery ("+c.what+")", full, callback, elsewhere)
+	}
+	err := s.Write(t.Context(), func(tx store.Tx) error {
+		return tx.UpdateDelivery(newDelivery(m.ID, ev.ID, store.DeliveryFailed, t0, t0))
+	})
+	wantErr(t, "UpdateDelivery(unknown)", err, store.ErrNotFound)
+	check("after a refused update", full, callback, elsewhere)
+
+	// ListDeliveries: an event's deliveries, oldest first, then by id (byte
+	// order); inserted out of order so only the query can sort them.
+	suffix := hex.EncodeToString(randBytes(8))
+	tie1 := newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(-30*time.Minute), t0)
+	tie2 := newDelivery(m.ID, ev.ID, store.DeliveryFailed, t0.Add(-30*time.Minute), t0)
+	tie1.ID, tie2.ID = "dlv_B"+suffix, "dlv_a"+suffix
+	oldest := newDelivery(m.ID, ev.ID, store.DeliverySucceeded, t0.Add(-2*time.Hour), t0)
+	other := newDelivery(m.ID, ev2.ID, store.DeliveryPending, t0.Add(-3*time.Hour), t0)
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertDelivery(tie2), tx.InsertDelivery(other), tx.InsertDelivery(tie1), tx.InsertDelivery(oldest))
+	})
+	listed := func(what, merchantID, eventID string, want ...*store.Delivery) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.ListDeliveries(merchantID, eventID)
+			same(t, what+" (ids)", ids(got, deliveryID), ids(want, deliveryID))
+			same(t, what, got, want)
+			return err
+		})
+	}
+	// Created: oldest 3h ago, the ties 90 minutes ago, full 59 minutes ago,
+	// callback a minute ago.
+	listed("ListDeliveries", m.ID, ev.ID, oldest, tie1, tie2, full, callback)
+	listed("ListDeliveries (other event)", m.ID, ev2.ID, other)
+	listed("ListDeliveries (other merchant)", m2.ID, evElsewhere.ID, elsewhere)
+	listed("ListDeliveries (another merchant's event)", m2.ID, ev.ID)
+	listed("ListDeliveries (another merchant's event)", m.ID, evElsewhere.ID)
+	listed("ListDeliveries (unknown event)", m.ID, id.New("evt"))
+}
+
+// The dispatcher finds, across merchants, deliveries pending, due and not
+// leased, oldest next attempt first (then by id).
+func testDueDeliveries(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	ev, ev2 := addEvent(t, s, m.ID), addEvent(t, s, m2.ID)
+	t0 := now()
+	var never time.Time
+	var (
+		neverLeased   = newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(-3*time.Minute), never)
+		leaseLapsed   = newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(-2*time.Minute), t0.Add(-time.Minute))
+		otherMerchant = newDelivery(m2.ID, ev2.ID, store.DeliveryPending, t0.Add(-90*time.Second), never)
+		// Two at the same time, ids in byte order (upper case first,
+		// whatever the database's locale): the id breaks the tie.
+		tie1 = newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(-time.Minute), never)
+		tie2 = newDelivery(m2.ID, ev2.ID, store.DeliveryPending, t0.Add(-time.Minute), t0.Add(-time.Hour))
+		// Due and lease ending exactly now: due.
+		atNow = newDelivery(m.ID, ev.ID, store.DeliveryPending, t0, t0)
+
+		notYet    = newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(time.Minute), never)
+		leased    = newDelivery(m.ID, ev.ID, store.DeliveryPending, t0.Add(-5*time.Minute), t0.Add(30*time.Second))
+		succeeded = newDelivery(m.ID, ev.ID, store.DeliverySucceeded, t0.Add(-4*time.Minute), never)
+		failed    = newDelivery(m2.ID, ev2.ID, store.DeliveryFailed, t0.Add(-6*time.Minute), never)
+	)
+	suffix := hex.EncodeToString(randBytes(8))
+	tie1.ID, tie2.ID = "dlv_B"+suffix, "dlv_a"+suffix
+	// Inserted out of order, so only the query's ORDER BY can sort them.
+	write(t, s, func(tx store.Tx) error {
+		var errs []error
+		for _, d := range []*store.Delivery{succeeded, tie2, notYet, leaseLapsed, failed, otherMerchant, atNow,
+			leased, tie1, neverLeased} {
+			errs = append(errs, tx.InsertDelivery(d))
+		}
+		return errors.Join(errs...)
+	})
+
+	due := func(what string, at time.Time, limit int, want ...*store.Delivery) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.DueDeliveries(at, limit)
+			same(t, what+" (ids)", ids(got, deliveryID), ids(want, deliveryID))
+			same(t, what, got, want)
+			return err
+		})
+	}
+	due("DueDeliveries", t0, 10, neverLeased, leaseLapsed, otherMerchant, tie1, tie2, atNow)
+	due("DueDeliveries (limit)", t0, 2, neverLeased, leaseLapsed)
+	due("DueDeliveries (limit within a tie)", t0, 4, neverLeased, leaseLapsed, otherMerchant, tie1)
+	// Two minutes earlier leaseLapsed is due but still leased.
+	due("DueDeliveries (earlier)", t0.Add(-2*time.Minute), 10, neverLeased)
+	due("DueDeliveries (later)", t0.Add(time.Minute), 10,
+		leased, neverLeased, leaseLapsed, otherMerchant, tie1, tie2, atNow, notYet)
+	due("DueDeliveries (nothing due yet)", t0.Add(-10*time.Minute), 10)
+
+	// A dispatcher leases what it takes; what it finishes is no longer due;
+	// a retry is due again when its next attempt comes.
+	neverLeased.LockedUntil, neverLeased.Updated = t0.Add(time.Minute), t0
+	leaseLapsed.Status, leaseLapsed.Attempts, leaseLapsed.LastStatus, leaseLapsed.Updated = store.DeliverySucceeded, 3, 204, t0
+	otherMerchant.Status, otherMerchant.Updated = store.DeliveryFailed, t0
+	tie1.NextAttempt, tie1.Updated = t0.Add(-4*time.Minute), t0
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.UpdateDelivery(neverLeased), tx.UpdateDelivery(leaseLapsed), tx.UpdateDelivery(otherMerchant),
+			tx.UpdateDelivery(tie1))
+	})
+	due("DueDeliveries (after updates)", t0, 10, tie1, tie2, atNow)
+	// A failed delivery sent again (by hand) is pending again.
+	failed.Status, failed.NextAttempt, failed.Updated = store.DeliveryPending, t0.Add(-30*time.Second), t0
+	write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(failed) })
+	due("DueDeliveries (resent)", t0, 10, tie1, tie2, failed, atNow)
+}
+
+func testDeliveryAttempts(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	ev := addEvent(t, s, m.ID)
+	t0 := now()
+	d := newDelivery(m.ID, ev.ID, store.DeliveryPending, t0, t0)
+	d2 := newDelivery(m.ID, ev.ID, store.DeliveryPending, t0, t0)
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.InsertDelivery(d), tx.InsertDelivery(d2)) })
+
+	// Ids run against attempt order, so only the attempt number orders them.
+	suffix := hex.EncodeToString(randBytes(8))
+	mk := func(deliveryID string, n int, status int, errText string) *store.DeliveryAttempt {
+		return &store.DeliveryAttempt{ID: fmt.Sprintf("dla_%02d%s", 99-n, suffix) + deliveryID[len(deliveryID)-4:],
+			DeliveryID: deliveryID, Attempt: n, At: t0.Add(time.Duration(n)*time.Minute + time.Duration(n)*time.Microsecond),
+			StatusCode: status, LatencyMS: int64(n) * 1_000_003, Error: errText}
+	}
+	var (
+		timeout   = mk(d.ID, 1, 0, "timeout after 10s")
+		declined  = mk(d.ID, 2, 503, "status 503")
+		succeeded = mk(d.ID, 3, 200, "")
+		other     = mk(d2.ID, 1, 500, "status 500")
+	)
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertDeliveryAttempt(succeeded), tx.InsertDeliveryAttempt(other), tx.InsertDeliveryAttempt(timeout),
+			tx.InsertDeliveryAttempt(declined))
+	})
+	attempts := func(what, deliveryID string, want ...*store.DeliveryAttempt) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.ListDeliveryAttempts(deliveryID)
+			same(t, what+" (ids)", ids(got, func(a *store.DeliveryAttempt) string { return a.ID }),
+				ids(want, func(a *store.DeliveryAttempt) string { return a.ID }))
+			same(t, what, got, want)
+			return err
+		})
+	}
+	attempts("ListDeliveryAttempts", d.ID, timeout, declined, succeeded)
+	attempts("ListDeliveryAttempts (other delivery)", d2.ID, other)
+	attempts("ListDeliveryAttempts (unknown delivery)", id.New("dlv"))
+
+	dup := mk(d2.ID, 2, 200, "")
+	dup.ID = timeout.ID
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertDeliveryAttempt(dup) })
+	wantErr(t, "InsertDeliveryAttempt with an existing id", err, store.ErrConflict)
+	attempts("ListDeliveryAttempts (after a refused insert)", d2.ID, other)
+}
+
 // ---- transactions
 
 // Records that name a merchant or customer must name one that exists.
 func testForeignKeys(t *testing.T, open Opener) {
 	s := fresh(t, open)
 	m := addMerchant(t, s)
+	ev := addEvent(t, s, m.ID)
 	for _, c := range []struct {
 		what string
 		fn   func(store.Tx) error
@@ -1472,6 +2039,18 @@ func testForeignKeys(t *testing.T, open Opener) {
 		{"InsertSessionKey (unknown merchant)", func(tx store.Tx) error {
 			return tx.InsertSessionKey(&store.SessionKey{ID: id.New("sk"), MerchantID: id.New("mer"),
 				PrivateCT: randBytes(64), Public: randBytes(64), Created: now()})
+		}},
+		{"InsertWebhookEndpoint (unknown merchant)", func(tx store.Tx) error {
+			return tx.InsertWebhookEndpoint(newWebhookEndpoint(id.New("mer"), now()))
+		}},
+		{"InsertDelivery (unknown merchant)", func(tx store.Tx) error {
+			return tx.InsertDelivery(newDelivery(id.New("mer"), ev.ID, store.DeliveryPending, now(), now()))
+		}},
+		{"InsertDelivery (unknown event)", func(tx store.Tx) error {
+			return tx.InsertDelivery(newDelivery(m.ID, id.New("evt"), store.DeliveryPending, now(), now()))
+		}},
+		{"InsertDeliveryAttempt (unknown delivery)", func(tx store.Tx) error {
+			return tx.InsertDeliveryAttempt(&store.DeliveryAttempt{ID: id.New("dla"), DeliveryID: id.New("dlv"), Attempt: 1, At: now()})
 		}},
 	} {
 		if err := s.Write(t.Context(), c.fn); err == nil {

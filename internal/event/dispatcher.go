@@ -1,0 +1,683 @@
+package event
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// Secrets opens the signing secrets, which are vault-sealed; the payment
+// service implements it.
+type Secrets interface {
+	// EndpointSecrets returns an endpoint's current secret and, during a
+	// rotation's grace period, the previous one (nil otherwise).
+	EndpointSecrets(ctx context.Context, ep *store.WebhookEndpoint) (current []byte, previous []byte, err error)
+	// CallbackSecret signs a merchant's session callbacks.
+	CallbackSecret(ctx context.Context, merchantID string) ([]byte, error)
+}
+
+// Config configures a Dispatcher; zero fields take the defaults shown.
+type Config struct {
+	Store   store.Store
+	Secrets Secrets
+	Log     *slog.Logger
+	// AllowPrivate lets deliveries reach private and loopback addresses
+	// (development, or receivers on the operator's own network).
+	AllowPrivate  bool
+	Timeout       time.Duration // one attempt, connect to last byte: 10s
+	RetryBase     time.Duration // the first retry's delay (jitter takes up to half off): 5s
+	MaxRetryDelay time.Duration // the longest delay between attempts: 6h
+	MaxAge        time.Duration // give up this long after the delivery was created: 72h
+	Workers       int           // attempts in flight in all: 16
+	// PerURL bounds the attempts in flight per endpoint (or callback URL)
+	// in this dispatcher: 2. Each server instance has its own.
+	PerURL int
+	Poll   time.Duration // how often to look for due deliveries: 250ms
+	// Client sends the requests; nil builds one that refuses forbidden
+	// addresses when connecting and does not follow redirects. Tests only.
+	Client *http.Client
+}
+
+const (
+	// leaseSlack covers the result's write after an attempt's timeout, so
+	// a lease never lapses while its holder is still finishing normally.
+	leaseSlack = 30 * time.Second
+	// drainLimit is how much of a response is read (and discarded) so the
+	// connection can be reused; receivers are told to answer quickly and
+	// with little, and their words are never stored.
+	drainLimit = 64 << 10
+	// maxPark bounds how long a delivery is set aside for a busy endpoint,
+	// so the estimate of that endpoint's pace is soon revisited.
+	maxPark = 5 * time.Minute
+	// minPace is the shortest an attempt is assumed to take when parking:
+	// guessing short costs a few extra writes, guessing long would hold a
+	// quick endpoint's backlog back.
+	minPace = 5 * time.Millisecond
+	// userAgent names the sender to receivers and their firewalls.
+	userAgent = "Coffer-Webhooks/1"
+)
+
+// Dispatcher sends due deliveries in the background. Any number of
+// dispatchers may share a store: a delivery is leased (LockedUntil) by the
+// one that sends it.
+//
+// A lease also parks deliveries: DueDeliveries returns one page, oldest
+// first, so an endpoint with a long backlog would fill every page and
+// starve the others. When a page is full, the deliveries of endpoints that
+// already have PerURL attempts in flight are leased, unsent, until about
+// when the endpoint should be ready for them (its observed pace), so what
+// lies beyond them in the queue comes into view.
+type Dispatcher struct {
+	c      Config
+	log    *slog.Logger
+	client *http.Client
+	own    bool // client built here, so its idle connections are ours to close
+	wake   chan struct{}
+	page   int // DueDeliveries limit; a field so tests can make it small
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight int
+	keys     map[string]*keyState
+
+	attempts, succeeded, failures, gaveUp, parked atomic.Int64
+}
+
+// keyState is what the dispatcher knows of one endpoint (or callback URL).
+type keyState struct {
+	starts []time.Time   // of the attempts in flight
+	pace   time.Duration // moving average of an attempt's duration
+	until  time.Time     // deliveries are parked up to here
+	seen   time.Time     // last activity, to forget idle keys
+}
+
+// Stats counts what a dispatcher did since New.
+type Stats struct {
+	Attempts  int64 // requests sent (or tried)
+	Succeeded int64 // deliveries that succeeded
+	Failures  int64 // failed attempts
+	GaveUp    int64 // deliveries marked failed
+	Parked    int64 // deliveries set aside because their endpoint was busy
+	InFlight  int
+}
+
+// New makes a Dispatcher; Run starts it.
+func New(c Config) *Dispatcher {
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 5 * time.Second
+	}
+	if c.MaxRetryDelay <= 0 {
+		c.MaxRetryDelay = 6 * time.Hour
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 72 * time.Hour
+	}
+	if c.Workers <= 0 {
+		c.Workers = 16
+	}
+	if c.PerURL <= 0 {
+		c.PerURL = 2
+	}
+	if c.Poll <= 0 {
+		c.Poll = 250 * time.Millisecond
+	}
+	d := &Dispatcher{c: c, log: c.Log, client: c.Client, wake: make(chan struct{}, 1), keys: map[string]*keyState{}}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.client == nil {
+		d.client, d.own = newClient(c), true
+	}
+	// Room to look past the deliveries of endpoints that are already busy.
+	d.page = max(256, 4*c.Workers*c.PerURL)
+	return d
+}
+
+func newClient(c Config) *http.Client {
+	dialer := &net.Dialer{Timeout: c.Timeout, KeepAlive: 30 * time.Second, Control: dialControl(c.AllowPrivate)}
+	t := &http.Transport{
+		// No proxy: the address checks must see the receiver's address,
+		// and the environment of the server is not the merchant's choice.
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		TLSHandshakeTimeout:    c.Timeout,
+		ResponseHeaderTimeout:  c.Timeout,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConns:           100,
+		MaxIdleConnsPerHost:    c.PerURL,
+		IdleConnTimeout:        90 * time.Second,
+	}
+	return &http.Client{
+		Transport: t,
+		Timeout:   c.Timeout,
+		// A redirect could lead anywhere, past the URL the merchant
+		// registered: answering 3xx is a failed attempt, not a new target.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Wake makes the dispatcher look for due deliveries now rather than at
+// its next poll; the API calls it after writing events.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Stats reports what the dispatcher did so far.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	n := d.inflight
+	d.mu.Unlock()
+	return Stats{Attempts: d.attempts.Load(), Succeeded: d.succeeded.Load(), Failures: d.failures.Load(),
+		GaveUp: d.gaveUp.Load(), Parked: d.parked.Load(), InFlight: n}
+}
+
+// Run sends deliveries until ctx ends, then waits for the attempts in
+// flight (each bounded by Timeout) so their outcomes are recorded. Call it
+// once per Dispatcher.
+func (d *Dispatcher) Run(ctx context.Context) {
+	t := time.NewTicker(d.c.Poll)
+	defer t.Stop()
+	lastPrune := time.Now()
+	for {
+		d.poll(ctx)
+		if time.Since(lastPrune) > time.Minute {
+			d.prune()
+			lastPrune = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			d.wg.Wait()
+			if d.own {
+				d.client.CloseIdleConnections()
+			}
+			return
+		case <-d.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// keyOf names what PerURL limits: the endpoint, or for a callback its URL.
+func keyOf(dl *store.Delivery) string {
+	if dl.EndpointID != "" {
+		return dl.EndpointID
+	}
+	return "url:" + dl.URL
+}
+
+// poll claims what is due and can be sent now, and starts sending it.
+func (d *Dispatcher) poll(ctx context.Context) {
+	d.mu.Lock()
+	free := d.c.Workers - d.inflight
+	busy := make(map[string]int, len(d.keys))
+	pace := make(map[string]time.Duration, len(d.keys))
+	until := make(map[string]time.Time, len(d.keys))
+	now := time.Now().UTC()
+	for k, s := range d.keys {
+		busy[k] = len(s.starts)
+		pace[k] = s.estimate(now)
+		until[k] = s.until
+	}
+	d.mu.Unlock()
+	if free <= 0 || ctx.Err() != nil {
+		return
+	}
+
+	// Looking first in a read keeps an idle dispatcher off the write path
+	// (SQLite has one writer); the claim below re-checks every row.
+	var due []*store.Delivery
+	err := d.c.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		due, err = tx.DueDeliveries(now, d.page)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("webhooks: listing due deliveries failed", "error", err)
+		}
+		return
+	}
+	if len(due) == 0 {
+		return
+	}
+	// When the page is full, deliveries further down cannot be seen until
+	// those above it go: a busy endpoint's backlog would hide every other
+	// endpoint's deliveries. So the busy endpoint's surplus is parked —
+	// leased, unsent, until about when the endpoint should be ready for it.
+	full := len(due) >= d.page
+	if !d.actionable(due, busy, free, full) {
+		return // all due deliveries wait for busy endpoints: no need to write
+	}
+
+	type parkedRow struct {
+		dl    *store.Delivery
+		until time.Time
+	}
+	var claimed []*store.Delivery
+	var parked []parkedRow
+	var frontier map[string]time.Time
+	err = d.c.Store.Write(ctx, func(tx store.Tx) error {
+		// The store may run this more than once: start afresh each time.
+		claimed, parked, frontier = claimed[:0], parked[:0], map[string]time.Time{}
+		taken := map[string]int{}
+		now := time.Now().UTC()
+		for _, row := range due {
+			k := keyOf(row)
+			open := busy[k]+taken[k] < d.c.PerURL
+			if open && len(claimed) >= free {
+				continue // waiting for a worker, not for its endpoint
+			}
+			if !open && !full {
+				continue
+			}
+			dl, err := tx.GetDelivery(row.ID)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if dl.Status != store.DeliveryPending || dl.LockedUntil.After(now) || dl.NextAttempt.After(now) {
+				continue // another dispatcher got there first
+			}
+			if open {
+				taken[k]++
+				dl.LockedUntil = now.Add(d.c.Timeout + leaseSlack)
+				claimed = append(claimed, dl)
+			} else {
+				at, ok := frontier[k]
+				if !ok {
+					at = until[k]
+				}
+				if at.Before(now) {
+					at = now
+				}
+				p, ok := pace[k]
+				if !ok {
+					p = minPace // a new endpoint: assume it is quick until it shows otherwise
+				}
+				at = at.Add(p / time.Duration(d.c.PerURL))
+				if limit := now.Add(maxPark); at.After(limit) {
+					at = limit
+				} else {
+					frontier[k] = at
+				}
+				dl.LockedUntil = at
+				parked = append(parked, parkedRow{dl, at})
+			}
+			if err := tx.UpdateDelivery(dl); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("webhooks: claiming deliveries failed", "error", err)
+		}
+		return
+	}
+	d.parked.Add(int64(len(parked)))
+
+	d.mu.Lock()
+	for k, at := range frontier {
+		d.key(k, now).until = at
+	}
+	start := time.Now()
+	for _, dl := range claimed {
+		s := d.key(keyOf(dl), start)
+		s.starts = append(s.starts, start)
+		d.inflight++
+	}
+	d.mu.Unlock()
+	for _, dl := range claimed {
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			d.deliver(context.WithoutCancel(ctx), dl, start)
+		}()
+	}
+}
+
+// actionable says whether the claim would claim or park anything, by the
+// same rules, so a dispatcher whose endpoints are all busy does not write.
+func (d *Dispatcher) actionable(due []*store.Delivery, busy map[string]int, free int, full bool) bool {
+	taken := map[string]int{}
+	for _, row := range due {
+		k := keyOf(row)
+		open := busy[k]+taken[k] < d.c.PerURL
+		if (open && free > 0) || (!open && full) {
+			return true
+		}
+		taken[k]++
+	}
+	return false
+}
+
+// key returns a key's state, creating it; d.mu is held.
+func (d *Dispatcher) key(k string, now time.Time) *keyState {
+	s := d.keys[k]
+	if s == nil {
+		s = &keyState{}
+		d.keys[k] = s
+	}
+	s.seen = now
+	return s
+}
+
+// estimate is how long an attempt at this key takes: its average, or
+// longer while one in flight has already taken longer (a hung endpoint
+// shows itself before any attempt ends).
+func (s *keyState) estimate(now time.Time) time.Duration {
+	e := s.pace
+	for _, t := range s.starts {
+		e = max(e, now.Sub(t))
+	}
+	return max(e, minPace)
+}
+
+// done ends an attempt's hold on its key and the worker pool.
+func (d *Dispatcher) done(k string, started time.Time, took time.Duration) {
+	d.mu.Lock()
+	s := d.key(k, time.Now())
+	for i, t := range s.starts {
+		if t.Equal(started) {
+			s.starts = append(s.starts[:i], s.starts[i+1:]...)
+			break
+		}
+	}
+	switch {
+	case took <= 0: // nothing was sent (the URL or secret was refused)
+	case s.pace == 0:
+		s.pace = took
+	default:
+		s.pace = (3*s.pace + took) / 4
+	}
+	d.inflight--
+	d.mu.Unlock()
+	d.Wake() // a slot is free: its endpoint's next delivery need not wait for the poll
+}
+
+// prune forgets endpoints idle for a while, so callback URLs (one per
+// session, potentially) do not accumulate.
+func (d *Dispatcher) prune() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	cutoff := time.Now().Add(-10 * time.Minute)
+	for k, s := range d.keys {
+		if len(s.starts) == 0 && s.seen.Before(cutoff) && s.until.Before(cutoff) {
+			delete(d.keys, k)
+		}
+	}
+}
+
+// outcome is one attempt's result as the delivery log records it.
+type outcome struct {
+	at      time.Time
+	status  int
+	latency time.Duration
+	err     string // "" on success
+}
+
+// deliver makes one attempt at a claimed delivery and records it. ctx does
+// not end with Run's: an attempt under way finishes (within Timeout) and
+// its outcome is written, so it is neither lost nor repeated needlessly.
+func (d *Dispatcher) deliver(ctx context.Context, dl *store.Delivery, started time.Time) {
+	k := keyOf(dl)
+	took := time.Duration(0)
+	defer func() { d.done(k, started, took) }()
+	log := d.log.With("delivery", dl.ID, "event", dl.EventID, "endpoint", dl.EndpointID, "merchant", dl.MerchantID)
+
+	var ev *store.Event
+	var ep *store.WebhookEndpoint
+	err := d.c.Store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		if ev, err = tx.GetEvent(dl.MerchantID, dl.EventID); err != nil {
+			return err
+		}
+		if dl.EndpointID != "" {
+			ep, err = tx.GetWebhookEndpoint(dl.MerchantID, dl.EndpointID)
+		}
+		return err
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound) && ev == nil:
+		log.Error("webhooks: delivery's event is missing; giving up")
+		d.abandon(ctx, log, dl)
+		return
+	case errors.Is(err, store.ErrNotFound) || (err == nil && ep != nil && ep.Deleted != nil):
+		log.Info("webhooks: endpoint deleted; delivery dropped")
+		d.abandon(ctx, log, dl)
+		return
+	case err != nil:
+		// The store is failing: the lease lapses and a later poll retries.
+		log.Warn("webhooks: loading delivery failed", "error", err)
+		return
+	}
+
+	res := outcome{at: time.Now().UTC()}
+	secrets, err := d.secrets(ctx, dl, ep)
+	switch {
+	case err != nil:
+		log.Warn("webhooks: signing secret unavailable", "error", err)
+		res.err = "the signing secret could not be opened"
+	default:
+		if err := CheckURL(dl.URL, d.c.AllowPrivate); err != nil {
+			res.err = "URL not allowed: " + err.Error()
+		} else {
+			res = d.send(ctx, dl.URL, ev, secrets)
+			res.at = res.at.Add(-res.latency)
+		}
+	}
+	took = res.latency
+	d.record(ctx, log, dl, res)
+}
+
+// secrets returns the keys that sign a delivery: an endpoint's current
+// one and, while a rotation's grace runs, its previous one; or the
+// merchant's callback key.
+func (d *Dispatcher) secrets(ctx context.Context, dl *store.Delivery, ep *store.WebhookEndpoint) ([][]byte, error) {
+	if ep == nil {
+		k, err := d.c.Secrets.CallbackSecret(ctx, dl.MerchantID)
+		if err != nil {
+			return nil, err
+		}
+		return [][]byte{k}, nil
+	}
+	cur, prev, err := d.c.Secrets.EndpointSecrets(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	if len(cur) == 0 {
+		return nil, errors.New("no current secret")
+	}
+	keys := [][]byte{cur}
+	if len(prev) > 0 && time.Now().Before(ep.PreviousUntil) {
+		keys = append(keys, prev)
+	}
+	return keys, nil
+}
+
+// send makes the HTTP request. The body is computed once and both signed
+// and sent from the same slice, so what is signed is exactly what arrives.
+func (d *Dispatcher) send(ctx context.Context, target string, ev *store.Event, secrets [][]byte) outcome {
+	body := Body(ev)
+	ctx, cancel := context.WithTimeout(ctx, d.c.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return outcome{at: time.Now().UTC(), err: "the request could not be made"}
+	}
+	ts := time.Now().Unix() // fresh per attempt: receivers reject old timestamps
+	sigs := make([]string, len(secrets))
+	for i, s := range secrets {
+		sigs[i] = Sign(s, ev.ID, ts, body)
+	}
+	req.Header.Set("webhook-id", ev.ID)
+	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+	req.Header.Set("webhook-signature", strings.Join(sigs, " "))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+
+	d.attempts.Add(1)
+	start := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return outcome{at: time.Now().UTC(), latency: time.Since(start), err: describe(err, d.c.Timeout)}
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
+	resp.Body.Close()
+	res := outcome{at: time.Now().UTC(), status: resp.StatusCode, latency: time.Since(start)}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		res.err = "redirects are not followed (HTTP " + strconv.Itoa(resp.StatusCode) + ")"
+	default:
+		res.err = "HTTP " + strconv.Itoa(resp.StatusCode)
+	}
+	return res
+}
+
+// describe turns a transport error into a few words for the delivery log.
+// Errors are unwrapped past url.Error, whose text repeats the URL (which
+// may carry a receiver's token in its query).
+func describe(err error, timeout time.Duration) string {
+	var ae *AddressError
+	if errors.As(err, &ae) {
+		return "connection refused by policy: " + ae.Error()
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return "timed out after " + timeout.String()
+	}
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		if de.IsNotFound {
+			return "DNS: host not found"
+		}
+		return "DNS lookup failed"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// record writes an attempt and its consequence in one transaction, and
+// releases the lease: the delivery succeeded, waits for its next attempt,
+// or — its time up — failed.
+func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, dl *store.Delivery, res outcome) {
+	if res.err != "" {
+		d.failures.Add(1)
+	}
+	var after store.Delivery
+	err := d.c.Store.Write(ctx, func(tx store.Tx) error {
+		now := time.Now().UTC()
+		cur, err := tx.GetDelivery(dl.ID)
+		if err != nil {
+			return err
+		}
+		n := cur.Attempts + 1
+		err = tx.InsertDeliveryAttempt(&store.DeliveryAttempt{ID: id.NewOrdered("dla"), DeliveryID: cur.ID, Attempt: n,
+			At: res.at, StatusCode: res.status, LatencyMS: res.latency.Milliseconds(), Error: res.err})
+		if err != nil {
+			return err
+		}
+		cur.Attempts, cur.LastStatus, cur.Updated = n, res.status, now
+		// A lease that lapsed (this attempt and its write took longer
+		// than the lease) may have been taken by another dispatcher: the
+		// attempt is still logged, but the schedule is the new holder's.
+		owned := !cur.LockedUntil.After(dl.LockedUntil.Add(time.Millisecond))
+		switch {
+		case cur.Status != store.DeliveryPending:
+		case res.err == "":
+			cur.Status = store.DeliverySucceeded
+		case !owned:
+		case now.Sub(cur.Created) >= d.c.MaxAge:
+			cur.Status = store.DeliveryFailed
+		default:
+			// The last attempt falls at the end of the window rather than
+			// never: a receiver back by then still gets the event.
+			cur.NextAttempt = now.Add(d.backoff(n))
+			if end := cur.Created.Add(d.c.MaxAge); cur.NextAttempt.After(end) {
+				cur.NextAttempt = end
+			}
+		}
+		if owned {
+			cur.LockedUntil = now
+		}
+		after = *cur
+		return tx.UpdateDelivery(cur)
+	})
+	attrs := []any{"attempt", after.Attempts, "status_code", res.status, "latency_ms", res.latency.Milliseconds()}
+	switch {
+	case err != nil:
+		// The lease lapses and the delivery is tried again: at least once.
+		log.Error("webhooks: recording an attempt failed", append(attrs, "error", err)...)
+	case res.err == "":
+		d.succeeded.Add(1)
+		log.Info("webhook delivered", attrs...)
+	case after.Status == store.DeliveryFailed:
+		d.gaveUp.Add(1)
+		log.Warn("webhook delivery failed; giving up", append(attrs, "error", res.err)...)
+	default:
+		log.Warn("webhook attempt failed", append(attrs, "error", res.err, "next_attempt", after.NextAttempt)...)
+	}
+}
+
+// backoff is the delay after the nth failed attempt: RetryBase doubling
+// up to MaxRetryDelay, with full jitter over its upper half so receivers
+// recovering from an outage are not all retried in the same instant.
+func (d *Dispatcher) backoff(n int) time.Duration {
+	b := d.c.RetryBase
+	for i := 1; i < n && b < d.c.MaxRetryDelay; i++ {
+		b *= 2
+	}
+	b = min(b, d.c.MaxRetryDelay)
+	return b/2 + rand.N(b/2+1)
+}
+
+// abandon fails a delivery that can never be sent (its endpoint is gone),
+// without an attempt.
+func (d *Dispatcher) abandon(ctx context.Context, log *slog.Logger, dl *store.Delivery) {
+	err := d.c.Store.Write(ctx, func(tx store.Tx) error {
+		now := time.Now().UTC()
+		cur, err := tx.GetDelivery(dl.ID)
+		if err != nil || cur.Status != store.DeliveryPending {
+			return err
+		}
+		cur.Status, cur.LockedUntil, cur.Updated = store.DeliveryFailed, now, now
+		return tx.UpdateDelivery(cur)
+	})
+	if err != nil {
+		log.Error("webhooks: failing a delivery failed", "error", err)
+		return
+	}
+	d.gaveUp.Add(1)
+}

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// streamPoll is how often a live stream looks at its session. Reading the
+// session (not an in-process signal) works across server instances, and a
+// read also settles a session whose card holder finished 3-D Secure.
+const streamPoll = 250 * time.Millisecond
+
+// streamMaxAge bounds one connection: a session lives at most a day.
+const streamMaxAge = 25 * time.Hour
+
+// sessionStream is GET /v1/sessions/{id}/stream: a WebSocket that sends the
+// session object now and on every change, and closes once the session is
+// final. It takes the secret key, or — from a browser, which cannot set
+// headers on a WebSocket — the session's client_secret in the query.
+func (a *API) sessionStream(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var m *store.Merchant
+	if key, ok := bearer(r); ok && strings.HasPrefix(key, "sk_") {
+		mm, err := a.svc.Authenticate(r.Context(), key)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "api_key_invalid", Message: "Invalid API key."})
+			return
+		} else if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		m = mm
+	} else {
+		mm, err := a.svc.SessionSecretAuth(r.Context(), id, r.URL.Query().Get("client_secret"))
+		if err != nil {
+			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "client_secret_invalid",
+				Message: "Send the secret key (Authorization: Bearer sk_…) or the session's client_secret."})
+			return
+		}
+		m = mm
+	}
+	v, err := a.svc.GetSession(r.Context(), m.ID, id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	// The server's read/write timeouts suit requests, not a stream that
+	// lives as long as its session.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	// Any origin may connect: the credential is the secret, never a cookie,
+	// so a cross-site page gains nothing it did not already hold.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	defer conn.CloseNow()
+	ctx, cancel := context.WithTimeout(conn.CloseRead(context.WithoutCancel(r.Context())), streamMaxAge)
+	defer cancel()
+	send := func(v payment.SessionView) error {
+		v.ClientSecret = ""
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		return conn.Write(wctx, websocket.MessageText, b)
+	}
+	if err := send(v); err != nil {
+		return
+	}
+	last := v
+	tick := time.NewTicker(streamPoll)
+	defer tick.Stop()
+	for !final(last.Status) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cur, err := a.svc.GetSession(ctx, m.ID, id)
+		if err != nil {
+			conn.Close(websocket.StatusInternalError, "session unavailable")
+			return
+		}
+		if cur.Status == last.Status && cur.Updated.Equal(last.Updated) {
+			continue
+		}
+		if err := send(cur); err != nil {
+			return
+		}
+		last = cur
+	}
+	conn.Close(websocket.StatusNormalClosure, "session "+last.Status)
+}
+
+func final(status string) bool {
+	switch status {
+	case store.SessionSucceeded, store.SessionFailed, store.SessionExpired, store.SessionCanceled:
+		return true
+	}
+	return false
+}

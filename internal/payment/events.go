@@ -1,0 +1,148 @@
+package payment
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// The transactional outbox: every state change writes its event in the
+// same transaction as the change, and with it one delivery per webhook
+// endpoint that wants the event (and per session callback_url), so that
+// nothing acknowledged can be lost between the change and its delivery.
+// The dispatcher (internal/event) sends the deliveries afterwards.
+
+// event appends an outbox event for obj inside tx.
+func (s *Service) event(tx store.Tx, merchantID, typ, objectType, objectID string, obj any) error {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	return s.eventData(tx, merchantID, typ, objectType, objectID, data)
+}
+
+// eventData appends an event whose object JSON was rendered beforehand:
+// work done outside the transaction is work the single writer does not do.
+func (s *Service) eventData(tx store.Tx, merchantID, typ, objectType, objectID string, data []byte) error {
+	e := &store.Event{ID: id.NewOrdered("evt"), MerchantID: merchantID, Type: typ, ObjectType: objectType,
+		ObjectID: objectID, Data: data, Created: s.now()}
+	if err := tx.InsertEvent(e); err != nil {
+		return err
+	}
+	return s.fanOut(tx, e)
+}
+
+// fanOut queues an event's deliveries inside its transaction.
+func (s *Service) fanOut(tx store.Tx, e *store.Event) error {
+	eps, err := tx.ListWebhookEndpoints(e.MerchantID)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if !wants(ep.Events, e.Type) {
+			continue
+		}
+		if err := tx.InsertDelivery(s.newDelivery(e, ep.ID, ep.URL)); err != nil {
+			return err
+		}
+	}
+	if e.ObjectType == "session" {
+		ss, err := tx.GetSession(e.MerchantID, e.ObjectID)
+		if err != nil {
+			return err
+		}
+		if ss.CallbackURL != "" {
+			return tx.InsertDelivery(s.newDelivery(e, "", ss.CallbackURL))
+		}
+	}
+	return nil
+}
+
+func (s *Service) newDelivery(e *store.Event, endpointID, url string) *store.Delivery {
+	return &store.Delivery{ID: id.NewOrdered("dlv"), MerchantID: e.MerchantID, EventID: e.ID, EndpointID: endpointID, URL: url,
+		Status: store.DeliveryPending, NextAttempt: e.Created, Created: e.Created, Updated: e.Created}
+}
+
+// wants reports whether an endpoint's filter takes an event type: "*" for
+// all, an exact type, or a family such as "payment.*".
+func wants(filter []string, typ string) bool {
+	for _, f := range filter {
+		if f == "*" || f == typ {
+			return true
+		}
+		if fam, ok := strings.CutSuffix(f, ".*"); ok && strings.HasPrefix(typ, fam+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// tokenEvent records a token's change.
+func (s *Service) tokenEvent(tx store.Tx, t *store.Token, typ string) error {
+	return s.event(tx, t.MerchantID, typ, "token", t.ID, s.ViewToken(t))
+}
+
+// sessionEvent records a session's change, with the session as the API
+// shows it (its encryption key aside, which events do not need).
+func (s *Service) sessionEvent(tx store.Tx, ss *store.Session, typ string) error {
+	v := s.sessionSnapshot(ss)
+	if ss.Status == store.SessionRequiresAction {
+		if ss.PaymentID != "" {
+			if p, err := tx.GetPayment(ss.MerchantID, ss.PaymentID); err == nil {
+				v.NextAction = s.nextAction(p.Status, p.ChallengeID)
+			}
+		} else if ss.TokenID != "" {
+			if t, err := tx.GetTokenAny(ss.MerchantID, ss.TokenID); err == nil {
+				v.NextAction = s.TokenNextAction(t)
+			}
+		}
+	}
+	return s.event(tx, ss.MerchantID, typ, "session", ss.ID, v)
+}
+
+// sessionStatusEvent is the event type for a session now in its status;
+// a change that leaves it open (a failed attempt) is session.updated.
+func sessionStatusEvent(status string) string {
+	if status == store.SessionOpen {
+		return "session.updated"
+	}
+	return "session." + status
+}
+
+// EventView is an event as the API shows it, with its deliveries.
+type EventView struct {
+	ID         string          `json:"id"`
+	Object     string          `json:"object"`
+	Type       string          `json:"type"`
+	Created    time.Time       `json:"created"`
+	Seq        int64           `json:"sequence"`
+	Data       json.RawMessage `json:"data"`
+	Deliveries []DeliveryView  `json:"deliveries,omitempty"`
+}
+
+// DeliveryView is one delivery of an event with its log of attempts.
+type DeliveryView struct {
+	ID          string        `json:"id"`
+	Endpoint    *string       `json:"webhook_endpoint"`
+	URL         string        `json:"url"`
+	Status      string        `json:"status"`
+	Attempts    []AttemptView `json:"attempts"`
+	NextAttempt *time.Time    `json:"next_attempt"`
+}
+
+// AttemptView is one try in a delivery's log.
+type AttemptView struct {
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	StatusCode *int      `json:"status_code"`
+	LatencyMS  int64     `json:"latency_ms"`
+	Error      *string   `json:"error"`
+}
+
+func viewEvent(e *store.Event) EventView {
+	data, _ := json.Marshal(map[string]json.RawMessage{"object": e.Data})
+	return EventView{ID: e.ID, Object: "event", Type: e.Type, Created: e.Created, Seq: e.Seq, Data: data}
+}
