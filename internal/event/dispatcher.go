@@ -220,8 +220,10 @@ func (d *Dispatcher) Run(ctx context.Context) {
 
 // keyOf names what PerURL limits: the endpoint, or for a callback its URL.
 func keyOf(dl *store.Delivery) string {
-	if dl.EndpointID != "" {
-		return dl.EndpointID
+	// By host and port: many endpoints or callback URLs on one dead server
+	// must not take more than its share of the workers between them.
+	if u, err := url.Parse(dl.URL); err == nil && u.Host != "" {
+		return "host:" + strings.ToLower(u.Host)
 	}
 	return "url:" + dl.URL
 }

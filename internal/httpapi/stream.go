@@ -10,7 +10,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -48,6 +47,21 @@ func (a *API) sessionStream(w http.ResponseWriter, r *http.Request) {
 		}
 		m = mm
 	}
+	// Every change is an event in the outbox: the stream sends them in
+	// order, so none is lost between two looks. It starts after the last
+	// event so far, with the session as it is now.
+	var lastSeq int64
+	for {
+		evs, err := a.svc.SessionEvents(r.Context(), m.ID, id, lastSeq)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		if len(evs) == 0 {
+			break
+		}
+		lastSeq = evs[len(evs)-1].Seq
+	}
 	v, err := a.svc.GetSession(r.Context(), m.ID, id)
 	if err != nil {
 		a.fail(w, r, err)
@@ -67,42 +81,53 @@ func (a *API) sessionStream(w http.ResponseWriter, r *http.Request) {
 	defer conn.CloseNow()
 	ctx, cancel := context.WithTimeout(conn.CloseRead(context.WithoutCancel(r.Context())), streamMaxAge)
 	defer cancel()
-	send := func(v payment.SessionView) error {
-		v.ClientSecret = ""
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
+	send := func(b []byte) error {
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		defer wcancel()
 		return conn.Write(wctx, websocket.MessageText, b)
 	}
-	if err := send(v); err != nil {
+	v.ClientSecret = ""
+	first, err := json.Marshal(v)
+	if err != nil || send(first) != nil {
 		return
 	}
-	last := v
+	status := v.Status
 	tick := time.NewTicker(streamPoll)
 	defer tick.Stop()
-	for !final(last.Status) {
+	for !final(status) {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
-		cur, err := a.svc.GetSession(ctx, m.ID, id)
+		// Reading the session settles a 3-D Secure outcome nobody has
+		// looked at yet (and writes its event).
+		if _, err := a.svc.GetSession(ctx, m.ID, id); err != nil {
+			conn.Close(websocket.StatusInternalError, "session unavailable")
+			return
+		}
+		evs, err := a.svc.SessionEvents(ctx, m.ID, id, lastSeq)
 		if err != nil {
 			conn.Close(websocket.StatusInternalError, "session unavailable")
 			return
 		}
-		if cur.Status == last.Status && cur.Updated.Equal(last.Updated) {
-			continue
+		for _, e := range evs {
+			if err := send(e.Data); err != nil {
+				return
+			}
+			lastSeq = e.Seq
+			var s struct {
+				Status string `json:"status"`
+			}
+			if json.Unmarshal(e.Data, &s) == nil && s.Status != "" {
+				status = s.Status
+			}
+			if final(status) {
+				break
+			}
 		}
-		if err := send(cur); err != nil {
-			return
-		}
-		last = cur
 	}
-	conn.Close(websocket.StatusNormalClosure, "session "+last.Status)
+	conn.Close(websocket.StatusNormalClosure, "session "+status)
 }
 
 func final(status string) bool {

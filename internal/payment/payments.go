@@ -882,7 +882,7 @@ func (s *Service) settleRefund(ctx context.Context, r *store.Refund, ref process
 			return err
 		}
 		if perr != nil {
-			return nil
+			return s.paymentEvent(tx, cur, "payment.refund_failed") // its reservation is released
 		}
 		return s.paymentEvent(tx, cur, "payment.refunded")
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -251,6 +252,11 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 			return SessionView{}, err
 		}
 	}
+	if p.CallbackURL != "" {
+		if err := event.CheckURL(p.CallbackURL, s.allowPrivateWebhooks); err != nil {
+			return SessionView{}, invalid("callback_url", "url_forbidden", "callback_url is not allowed: %s", err.Error())
+		}
+	}
 	if err := ValidateMetadata(p.Metadata); err != nil {
 		return SessionView{}, err
 	}
@@ -454,6 +460,18 @@ func (s *Service) SessionClientAuth(ctx context.Context, publishableKey, session
 		return nil, nf
 	}
 	return m, nil
+}
+
+// SessionEvents lists a session's events after a sequence number, oldest
+// first: what a live stream sends, every change in order.
+func (s *Service) SessionEvents(ctx context.Context, merchantID, sessionID string, afterSeq int64) ([]*store.Event, error) {
+	var evs []*store.Event
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		evs, err = tx.EventsAfter(merchantID, sessionID, afterSeq, 100)
+		return err
+	})
+	return evs, err
 }
 
 // SessionSecretAuth authenticates a live stream by the session's client

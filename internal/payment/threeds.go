@@ -375,6 +375,7 @@ func (s *Service) ChallengePage(ctx context.Context, challengeID string) (Challe
 		if c, err = s.expire(ctx, c.ID); err != nil {
 			return ChallengeView{}, err
 		}
+		s.settleSessionOf(ctx, c)
 	}
 	return s.challengeView(ctx, c)
 }
@@ -496,6 +497,9 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 			// known (a payment left processing is settled by Reconcile).
 			s.log.Error("finishing after 3-D Secure failed", "challenge", c.ID, "object", c.ObjectID, "error", err.Error())
 		}
+	}
+	if res != answerWrong {
+		s.settleSessionOf(ctx, c)
 	}
 	return s.outcome(ctx, c)
 }
@@ -787,6 +791,27 @@ func (s *Service) challengeSession(returnURL string) (string, bool) {
 	return sid, true
 }
 
+// settleSessionOf brings the checkout session a challenge belongs to up to
+// date at once, so its outcome (event, callback, stream) does not wait for
+// somebody to read the session.
+func (s *Service) settleSessionOf(ctx context.Context, c *store.Challenge) {
+	sid, ok := s.challengeSession(c.ReturnURL)
+	if !ok {
+		return
+	}
+	var ss *store.Session
+	if err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		ss, err = tx.GetSession(c.MerchantID, sid)
+		return err
+	}); err != nil {
+		return
+	}
+	if _, err := s.syncSession(context.WithoutCancel(ctx), ss); err != nil {
+		s.log.Error("settling a session after its challenge failed", "session", sid, "error", err.Error())
+	}
+}
+
 // sessionOver reports, inside tx, whether the session a challenge belongs
 // to can no longer be paid: a challenge must not outlive its session.
 func (s *Service) sessionOver(tx store.Tx, c *store.Challenge) (bool, error) {
@@ -868,6 +893,7 @@ func (s *Service) SweepChallenges(ctx context.Context) (int, error) {
 			}
 			if done {
 				moved++
+				s.settleSessionOf(ctx, c)
 			}
 		}
 		n += moved

@@ -21,6 +21,7 @@ const SecretRotationGrace = 24 * time.Hour
 var EventTypes = []string{
 	"token.created", "token.activated", "token.failed", "token.disabled", "token.enabled", "token.deleted",
 	"payment.succeeded", "payment.failed", "payment.requires_capture", "payment.captured", "payment.canceled", "payment.refunded",
+	"payment.refund_failed",
 	"session.created", "session.updated", "session.requires_action", "session.succeeded", "session.failed", "session.expired",
 	"session.canceled",
 }
