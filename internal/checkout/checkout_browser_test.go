@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +25,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/coffer-vault/coffer/internal/browsertest"
+
 	"github.com/coffer-vault/coffer/internal/payment"
 )
 
@@ -33,63 +34,8 @@ import (
 // with the step's name instead of at the browser's overall deadline.
 const browserStep = 15 * time.Second
 
-// chromiumPath finds the browser as internal/e2e does: $COFFER_CHROMIUM,
-// then Debian's path, then the usual names in PATH.
-func chromiumPath() string {
-	if p := os.Getenv("COFFER_CHROMIUM"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
-// newBrowser starts a fresh headless Chromium for t (see internal/e2e's
-// newBrowser, whose flags these are) and returns a context for one tab.
-// Without a browser the test is skipped, loudly, except in CI.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		msg := "no Chromium found (set COFFER_CHROMIUM, or install Debian's chromium: apt-get install chromium)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal("browser tests are required in CI: " + msg)
-		}
-		t.Skip("!!! SKIPPING BROWSER TEST: " + msg)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), 90*time.Second)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancelTimeout()
-	})
-	if err := chromedp.Do(browserCtx); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
-	}
-	return browserCtx
-}
+// newBrowser starts a fresh headless Chromium for t (internal/browsertest).
+func newBrowser(t *testing.T) context.Context { return browsertest.New(t, 90*time.Second) }
 
 // run runs one action with a step timeout and fails the test on error.
 func run[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {

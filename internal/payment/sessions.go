@@ -431,12 +431,12 @@ func sessionNotOpen(ss *store.Session) error {
 	return &Error{Kind: KindInvalidState, Code: code, Message: "The session is " + strings.ReplaceAll(ss.Status, "_", " ") + "."}
 }
 
-// SessionClientAuth authenticates a browser confirming a session with the
-// merchant's publishable key and the session's client secret; an unknown
+// sessionBySecret finds a session's merchant by the session's client
+// secret (and, when given, the merchant's publishable key); an unknown
 // session, a wrong key or a wrong secret all look the same (not found).
-func (s *Service) SessionClientAuth(ctx context.Context, publishableKey, sessionID, clientSecret string) (*store.Merchant, error) {
+func (s *Service) sessionBySecret(ctx context.Context, sessionID, clientSecret string, publishableKey *string) (*store.Merchant, error) {
 	nf := notFound("id", "session", sessionID)
-	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 {
+	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 || clientSecret == "" {
 		return nil, nf
 	}
 	var ss *store.Session
@@ -454,12 +454,26 @@ func (s *Service) SessionClientAuth(ctx context.Context, publishableKey, session
 	if err != nil {
 		return nil, err
 	}
-	keyOK := subtle.ConstantTimeCompare([]byte(publishableKey), []byte(m.PublishableKey))
-	secretOK := subtle.ConstantTimeCompare(hashClientSecret(clientSecret), ss.ClientSecretHash)
-	if keyOK&secretOK != 1 {
+	ok := subtle.ConstantTimeCompare(hashClientSecret(clientSecret), ss.ClientSecretHash)
+	if publishableKey != nil {
+		ok &= subtle.ConstantTimeCompare([]byte(*publishableKey), []byte(m.PublishableKey))
+	}
+	if ok != 1 {
 		return nil, nf
 	}
 	return m, nil
+}
+
+// SessionClientAuth authenticates a browser confirming a session with the
+// merchant's publishable key and the session's client secret.
+func (s *Service) SessionClientAuth(ctx context.Context, publishableKey, sessionID, clientSecret string) (*store.Merchant, error) {
+	return s.sessionBySecret(ctx, sessionID, clientSecret, &publishableKey)
+}
+
+// SessionSecretAuth authenticates a live stream by the session's client
+// secret alone (browsers cannot send headers on a WebSocket).
+func (s *Service) SessionSecretAuth(ctx context.Context, sessionID, clientSecret string) (*store.Merchant, error) {
+	return s.sessionBySecret(ctx, sessionID, clientSecret, nil)
 }
 
 // SessionEvents lists a session's events after a sequence number, oldest
@@ -472,30 +486,6 @@ func (s *Service) SessionEvents(ctx context.Context, merchantID, sessionID strin
 		return err
 	})
 	return evs, err
-}
-
-// SessionSecretAuth authenticates a live stream by the session's client
-// secret alone (browsers cannot send headers on a WebSocket).
-func (s *Service) SessionSecretAuth(ctx context.Context, sessionID, clientSecret string) (*store.Merchant, error) {
-	nf := notFound("id", "session", sessionID)
-	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 || clientSecret == "" {
-		return nil, nf
-	}
-	var ss *store.Session
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ss, err = tx.GetSessionByID(sessionID)
-		return err
-	})
-	if isNotFound(err) {
-		return nil, nf
-	} else if err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare(hashClientSecret(clientSecret), ss.ClientSecretHash) != 1 {
-		return nil, nf
-	}
-	return s.GetMerchant(ctx, ss.MerchantID)
 }
 
 // ConfirmSession pays (or saves the card of) a session through the API.
