@@ -1,6 +1,10 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
+)
 
 // routes lists every route of the native API in one place.
 func (a *API) routes(mux *http.ServeMux) {
@@ -59,6 +63,13 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /pay/{id}/cancel", a.pages.CheckoutCancel)
 	mux.HandleFunc("GET /pay/{id}/qr.png", a.pages.CheckoutQR)
 	mux.HandleFunc("GET /assets/checkout.js", a.pages.Asset)
+
+	// Provider dialects: each translates a provider's API shape to the core.
+	sp := senangpay.New(a.svc, a.log)
+	mux.HandleFunc("POST /senangpay/apiv1/pay_cc", sp.PayCC)
+	mux.HandleFunc("POST /senangpay/apiv1/update_token_status", sp.UpdateTokenStatus)
+	mux.HandleFunc("POST /senangpay/apiv1/validate_token", sp.ValidateToken)
+	mux.HandleFunc("GET /senangpay/apiv1/query_order_status", sp.QueryOrderStatus)
 
 	mux.HandleFunc("/", a.notFoundRoute)
 }
