@@ -245,3 +245,14 @@ func (s *Service) OpenStoredResponse(ctx context.Context, merchantID, key string
 	}
 	return s.open(ctx, merchantID, "idempotency", key, stored)
 }
+
+// read runs one lookup in a read transaction: most reads fetch one record.
+func read[T any](ctx context.Context, st store.Store, get func(store.Tx) (T, error)) (T, error) {
+	var v T
+	err := st.Read(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = get(tx)
+		return err
+	})
+	return v, err
+}

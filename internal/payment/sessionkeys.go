@@ -54,11 +54,8 @@ func (s *Service) currentSessionKey(ctx context.Context, merchantID string) (*se
 	if e := s.skCurrent[merchantID]; e != nil && now.Sub(e.key.Created) < sessionKeyRotation {
 		return e, nil
 	}
-	var k *store.SessionKey
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		k, err = tx.CurrentSessionKey(merchantID, now.Add(-sessionKeyRotation))
-		return err
+	k, err := read(ctx, s.store, func(tx store.Tx) (*store.SessionKey, error) {
+		return tx.CurrentSessionKey(merchantID, now.Add(-sessionKeyRotation))
 	})
 	switch {
 	case isNotFound(err):
@@ -115,12 +112,8 @@ func (s *Service) sessionPrivateKey(ctx context.Context, merchantID, kid string)
 	if priv != nil {
 		return priv, nil
 	}
-	var k *store.SessionKey
-	if err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		k, err = tx.GetSessionKey(merchantID, kid)
-		return err
-	}); err != nil {
+	k, err := read(ctx, s.store, func(tx store.Tx) (*store.SessionKey, error) { return tx.GetSessionKey(merchantID, kid) })
+	if err != nil {
 		return nil, err
 	}
 	der, err := s.open(ctx, merchantID, "session_key", kid, k.PrivateCT)

@@ -143,12 +143,8 @@ func (s *Service) sessionSnapshot(ss *store.Session) SessionView {
 
 // keyOf is the public key a session's cards are encrypted to.
 func (s *Service) keyOf(ctx context.Context, ss *store.Session) (*EncryptionKey, error) {
-	var k *store.SessionKey
-	if err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		k, err = tx.GetSessionKey(ss.MerchantID, ss.KeyID)
-		return err
-	}); err != nil {
+	k, err := read(ctx, s.store, func(tx store.Tx) (*store.SessionKey, error) { return tx.GetSessionKey(ss.MerchantID, ss.KeyID) })
+	if err != nil {
 		return nil, err
 	}
 	pub, err := parsePublic(k.Public)
@@ -330,12 +326,7 @@ func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, custom
 
 // getSession reads a session of a merchant, bringing it up to date first.
 func (s *Service) getSession(ctx context.Context, merchantID, sessionID string) (*store.Session, error) {
-	var ss *store.Session
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ss, err = tx.GetSession(merchantID, sessionID)
-		return err
-	})
+	ss, err := read(ctx, s.store, func(tx store.Tx) (*store.Session, error) { return tx.GetSession(merchantID, sessionID) })
 	if isNotFound(err) {
 		return nil, notFound("id", "session", sessionID)
 	}
@@ -439,12 +430,7 @@ func (s *Service) sessionBySecret(ctx context.Context, sessionID, clientSecret s
 	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 || clientSecret == "" {
 		return nil, nf
 	}
-	var ss *store.Session
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ss, err = tx.GetSessionByID(sessionID)
-		return err
-	})
+	ss, err := read(ctx, s.store, func(tx store.Tx) (*store.Session, error) { return tx.GetSessionByID(sessionID) })
 	if isNotFound(err) {
 		return nil, nf
 	} else if err != nil {
@@ -712,12 +698,8 @@ func (s *Service) syncSession(ctx context.Context, ss *store.Session) (*store.Se
 		return ss, nil
 	}
 	if expiredPaid { // look before taking the writer: nearly always it was not paid
-		var p *store.Payment
-		if err := s.store.Read(ctx, func(tx store.Tx) error {
-			var err error
-			p, err = tx.GetPayment(ss.MerchantID, ss.PaymentID)
-			return err
-		}); err != nil {
+		p, err := read(ctx, s.store, func(tx store.Tx) (*store.Payment, error) { return tx.GetPayment(ss.MerchantID, ss.PaymentID) })
+		if err != nil {
 			return nil, err
 		}
 		if p.Status != store.PaymentSucceeded && p.Status != store.PaymentRequiresCapture {
@@ -926,12 +908,7 @@ func (s *Service) sessionByPage(ctx context.Context, sessionID string) (*store.S
 	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 {
 		return nil, nil, notFound("", "session", "")
 	}
-	var ss *store.Session
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ss, err = tx.GetSessionByID(sessionID)
-		return err
-	})
+	ss, err := read(ctx, s.store, func(tx store.Tx) (*store.Session, error) { return tx.GetSessionByID(sessionID) })
 	if isNotFound(err) {
 		return nil, nil, notFound("", "session", "")
 	}

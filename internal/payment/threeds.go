@@ -352,12 +352,7 @@ func (s *Service) getChallenge(ctx context.Context, challengeID string) (*store.
 	if !validChallengeID(challengeID) {
 		return nil, errNoChallenge
 	}
-	var c *store.Challenge
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		c, err = tx.GetChallenge(challengeID)
-		return err
-	})
+	c, err := read(ctx, s.store, func(tx store.Tx) (*store.Challenge, error) { return tx.GetChallenge(challengeID) })
 	if isNotFound(err) {
 		return nil, errNoChallenge
 	}
@@ -544,12 +539,8 @@ func (s *Service) challengeAuthenticated(tx store.Tx, c *store.Challenge, auth *
 // finishToken runs a token's verification after its challenge passed: the
 // token becomes active, or failed (its card erased) if the issuer declines.
 func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *store.Authentication) error {
-	var t *store.Token
-	if err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		t, err = tx.GetToken(c.MerchantID, c.ObjectID)
-		return err
-	}); err != nil {
+	t, err := read(ctx, s.store, func(tx store.Tx) (*store.Token, error) { return tx.GetToken(c.MerchantID, c.ObjectID) })
+	if err != nil {
 		if isNotFound(err) {
 			return nil // deleted while the card holder typed
 		}
@@ -720,12 +711,7 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 	merchantEnded := false // the merchant deleted or disabled what the challenge was for
 	switch c.ObjectType {
 	case "token":
-		var t *store.Token
-		err := s.store.Read(ctx, func(tx store.Tx) error {
-			var err error
-			t, err = tx.GetTokenAny(c.MerchantID, c.ObjectID)
-			return err
-		})
+		t, err := read(ctx, s.store, func(tx store.Tx) (*store.Token, error) { return tx.GetTokenAny(c.MerchantID, c.ObjectID) })
 		if err != nil {
 			return ChallengeView{}, err
 		}
@@ -735,12 +721,7 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 		}
 		q.Set("token", t.ID)
 	case "payment":
-		var p *store.Payment
-		err := s.store.Read(ctx, func(tx store.Tx) error {
-			var err error
-			p, err = tx.GetPayment(c.MerchantID, c.ObjectID)
-			return err
-		})
+		p, err := read(ctx, s.store, func(tx store.Tx) (*store.Payment, error) { return tx.GetPayment(c.MerchantID, c.ObjectID) })
 		if err != nil {
 			return ChallengeView{}, err
 		}
@@ -799,12 +780,8 @@ func (s *Service) settleSessionOf(ctx context.Context, c *store.Challenge) {
 	if !ok {
 		return
 	}
-	var ss *store.Session
-	if err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ss, err = tx.GetSession(c.MerchantID, sid)
-		return err
-	}); err != nil {
+	ss, err := read(ctx, s.store, func(tx store.Tx) (*store.Session, error) { return tx.GetSession(c.MerchantID, sid) })
+	if err != nil {
 		return
 	}
 	if _, err := s.syncSession(context.WithoutCancel(ctx), ss); err != nil {
@@ -839,12 +816,8 @@ func (s *Service) sessionTargets(ctx context.Context, returnURL string) []string
 	if !ok {
 		return nil
 	}
-	var ss *store.Session
-	if err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ss, err = tx.GetSessionByID(sid)
-		return err
-	}); err != nil {
+	ss, err := read(ctx, s.store, func(tx store.Tx) (*store.Session, error) { return tx.GetSessionByID(sid) })
+	if err != nil {
 		return nil
 	}
 	var out []string
@@ -911,12 +884,7 @@ func (s *Service) sweepChallenge(ctx context.Context, c *store.Challenge) (bool,
 		// finish (a crash, or it is running now): finish it — Verify is
 		// idempotent by the token's id and the final write is conditional,
 		// so racing a live request is harmless — then drop the CVC.
-		var t *store.Token
-		err := s.store.Read(ctx, func(tx store.Tx) error {
-			var err error
-			t, err = tx.GetToken(c.MerchantID, c.ObjectID)
-			return err
-		})
+		t, err := read(ctx, s.store, func(tx store.Tx) (*store.Token, error) { return tx.GetToken(c.MerchantID, c.ObjectID) })
 		if err != nil && !isNotFound(err) {
 			return false, err
 		}

@@ -110,11 +110,8 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, 
 }
 
 func (s *Service) getEndpoint(ctx context.Context, merchantID, endpointID string) (*store.WebhookEndpoint, error) {
-	var ep *store.WebhookEndpoint
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		ep, err = tx.GetWebhookEndpoint(merchantID, endpointID)
-		return err
+	ep, err := read(ctx, s.store, func(tx store.Tx) (*store.WebhookEndpoint, error) {
+		return tx.GetWebhookEndpoint(merchantID, endpointID)
 	})
 	if isNotFound(err) || err == nil && ep.Deleted != nil {
 		return nil, notFound("id", "webhook endpoint", endpointID)

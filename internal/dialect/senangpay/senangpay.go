@@ -170,6 +170,24 @@ func (d *Dialect) lookup(w http.ResponseWriter, r *http.Request, merchantID stri
 	return m, secret, true
 }
 
+// request authenticates a POST and reads its body, answering the client
+// itself when either fails; names are the fields it requires.
+func (d *Dialect) request(w http.ResponseWriter, r *http.Request, names ...string) (*store.Merchant, string, map[string]string, bool) {
+	m, secret, ok := d.merchant(w, r)
+	if !ok {
+		return nil, "", nil, false
+	}
+	f, err := form(w, r)
+	if err == nil {
+		err = require(f, names...)
+	}
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return nil, "", nil, false
+	}
+	return m, secret, f, true
+}
+
 // form reads a POST body as form-urlencoded, multipart/form-data or JSON
 // into single string values. Query parameters are ignored.
 func form(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
@@ -254,17 +272,8 @@ func require(f map[string]string, names ...string) error {
 
 // PayCC charges a token: POST /apiv1/pay_cc.
 func (d *Dialect) PayCC(w http.ResponseWriter, r *http.Request) {
-	m, secret, ok := d.merchant(w, r)
+	m, secret, f, ok := d.request(w, r, "name", "email", "phone", "detail", "order_id", "amount", "token", "hash")
 	if !ok {
-		return
-	}
-	f, err := form(w, r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := require(f, "name", "email", "phone", "detail", "order_id", "amount", "token", "hash"); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !hashOK(secret, f["hash"], m.ID, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"]) {
@@ -317,17 +326,8 @@ func (d *Dialect) PayCC(w http.ResponseWriter, r *http.Request) {
 // UpdateTokenStatus toggles a token between enabled and disabled:
 // POST /apiv1/update_token_status.
 func (d *Dialect) UpdateTokenStatus(w http.ResponseWriter, r *http.Request) {
-	m, _, ok := d.merchant(w, r)
+	m, _, f, ok := d.request(w, r, "token")
 	if !ok {
-		return
-	}
-	f, err := form(w, r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := require(f, "token"); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	t, err := d.svc.GetToken(r.Context(), m.ID, f["token"])
@@ -368,17 +368,8 @@ var reasons = map[string]string{
 
 // ValidateToken checks that a token can be charged: POST /apiv1/validate_token.
 func (d *Dialect) ValidateToken(w http.ResponseWriter, r *http.Request) {
-	m, _, ok := d.merchant(w, r)
+	m, _, f, ok := d.request(w, r, "token")
 	if !ok {
-		return
-	}
-	f, err := form(w, r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := require(f, "token"); err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	v, err := d.svc.ValidateToken(r.Context(), m, f["token"], "")
