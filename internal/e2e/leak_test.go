@@ -468,3 +468,34 @@ func lkOpenDB(t testing.TB, dir string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestNoCardNumberInFreeTextOrURLErrors: fields stored and shown in clear
+// refuse a card number (order_id, description, metadata), and a URL whose
+// host is a card number is refused without echoing it.
+func TestNoCardNumberInFreeTextOrURLErrors(t *testing.T) {
+	s := start(t)
+	sk := s.Dev.SecretKey
+	const pan = "4111111111111111"
+	for _, c := range []struct {
+		path, param string
+		body        map[string]any
+	}{
+		{"/v1/payments", "order_id", map[string]any{"amount": 100, "card": card("4242424242424242"), "order_id": "order " + pan}},
+		{"/v1/payments", "description", map[string]any{"amount": 100, "card": card("4242424242424242"), "description": pan}},
+		{"/v1/payments", "metadata.note", map[string]any{"amount": 100, "card": card("4242424242424242"), "metadata": map[string]string{"note": pan}}},
+		{"/v1/sessions", "order_id", map[string]any{"amount": 100, "order_id": pan}},
+		{"/v1/webhook_endpoints", "url", map[string]any{"url": "https://" + pan + "/hooks"}},
+		{"/v1/sessions", "callback_url", map[string]any{"amount": 100, "callback_url": "https://" + pan + "/cb"}},
+	} {
+		r := s.call("POST", c.path, sk, c.body)
+		if r.Status != 400 || r.str("error", "param") != c.param {
+			t.Errorf("%s %s: %d %s", c.path, c.param, r.Status, r.Raw)
+		}
+		if strings.Contains(string(r.Raw), pan) {
+			t.Errorf("%s %s: the error echoes the card number: %s", c.path, c.param, r.Raw)
+		}
+	}
+	if strings.Contains(s.Logs.String(), pan) {
+		t.Errorf("a card number reached the log")
+	}
+}

@@ -2,6 +2,7 @@ package event
 
 import (
 	"errors"
+	"github.com/coffer-vault/coffer/internal/logging"
 	"net"
 	"net/netip"
 	"net/url"
@@ -21,7 +22,9 @@ type AddressError struct {
 }
 
 func (e *AddressError) Error() string {
-	s := e.Host + " is " + e.Reason
+	// A "host" of bare digits can be a card number someone typed: the text
+	// reaches API responses and logs, so such runs are masked.
+	s := logging.Redact(e.Host) + " is " + e.Reason
 	if e.Private {
 		s += " (private and loopback addresses are allowed only when the operator enables them)"
 	}
@@ -118,7 +121,7 @@ func CheckURL(raw string, allowPrivate bool) error {
 		// "2130706433", "0x7f.1" or "127.1" are not valid names, but some
 		// resolvers (inet_aton) read them as IP addresses: refusing them
 		// keeps the literal-address rules above from being sidestepped.
-		return errors.New(host + " is an IP address in a non-standard form")
+		return &AddressError{Host: host, Reason: "an IP address in a non-standard form"}
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/logging"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -27,6 +28,19 @@ func checkText(param, v string, maxLen int) error {
 	return nil
 }
 
+// checkFreeText is checkText for fields stored and shown in clear that
+// have no business holding digits runs (order ids, descriptions,
+// metadata): a card number typed there would be kept in clear.
+func checkFreeText(param, v string, maxLen int) error {
+	if err := checkText(param, v, maxLen); err != nil {
+		return err
+	}
+	if logging.Redact(v) != v {
+		return invalid(param, "parameter_invalid", "%s must not contain a card number", param)
+	}
+	return nil
+}
+
 // ValidateMetadata applies the limits every object's metadata shares.
 func ValidateMetadata(md map[string]string) error {
 	if len(md) > 50 {
@@ -36,7 +50,7 @@ func ValidateMetadata(md map[string]string) error {
 		if k == "" || len(k) > 40 {
 			return invalid("metadata", "parameter_invalid", "metadata keys must be 1 to 40 characters")
 		}
-		if err := checkText("metadata."+k, v, 500); err != nil {
+		if err := checkFreeText("metadata."+k, v, 500); err != nil {
 			return err
 		}
 	}

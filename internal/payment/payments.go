@@ -114,7 +114,7 @@ func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
 		name, v string
 		max     int
 	}{{"order_id", p.OrderID, 255}, {"description", p.Description, 1000}} {
-		if err := checkText(f.name, f.v, f.max); err != nil {
+		if err := checkFreeText(f.name, f.v, f.max); err != nil {
 			return err
 		}
 	}

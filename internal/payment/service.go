@@ -42,12 +42,12 @@ type Service struct {
 	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
 
 	authMu    sync.Mutex
-	authCache map[string]authEntry
+	authCache map[string]authEntry // secret key hash → merchant, briefly
 
 	skMu      sync.Mutex
 	skCurrent map[string]*sessionKeyEntry // merchant → key for new sessions
 	pkMu      sync.Mutex
-	skPrivate map[string]*rsa.PrivateKey // merchant/kid → opened private key // secret key hash → merchant, briefly
+	skPrivate map[string]*rsa.PrivateKey // merchant/kid → opened private key
 }
 
 // authTTL bounds how long a merchant (and its settings) is served from

@@ -40,9 +40,8 @@ type EncryptionKey struct {
 }
 
 type sessionKeyEntry struct {
-	key  *store.SessionKey
-	pub  *rsa.PublicKey
-	priv *rsa.PrivateKey // opened on first decryption
+	key *store.SessionKey
+	pub *rsa.PublicKey
 }
 
 // currentSessionKey returns the merchant's key for new sessions, making one

@@ -244,7 +244,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		name, v string
 		max     int
 	}{{"order_id", p.OrderID, 255}, {"description", p.Description, 1000}, {"customer_reference", p.CustomerReference, 255}} {
-		if err := checkText(f.name, f.v, f.max); err != nil {
+		if err := checkFreeText(f.name, f.v, f.max); err != nil {
 			return SessionView{}, err
 		}
 	}
@@ -279,9 +279,10 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	}); err != nil {
 		return SessionView{}, err
 	}
-	v, err := s.viewSession(ctx, ss)
+	v := s.sessionSnapshot(ss)
+	v.EncryptionKey = encryptionKey(key.key, key.pub) // already at hand: no second read
 	v.ClientSecret = secret
-	return v, err
+	return v, nil
 }
 
 // sessionCustomer resolves customer / customer_reference, creating the

@@ -518,6 +518,10 @@
           savedCVC.focus();
           return;
         }
+        if (!window.isSecureContext) {
+          showFormError("This page was not opened over a secure (https) connection, so your security code cannot be sent. Nothing was sent.");
+          return;
+        }
         body.cvc = savedCVC.value;
       }
     } else {
