@@ -116,6 +116,7 @@ func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
 	currency := fs.String("default-currency", "", "default currency (ISO 4217)")
 	cvc := fs.String("require-cvc-for-saved-cards", "", "true|false")
 	tds := fs.String("tokenization-requires-3ds", "", "true|false")
+	raw := fs.String("accept-raw-card-data", "", "true|false: open the dialect endpoints that take card numbers in clear")
 	ret := fs.String("tokenization-return-url", "", "tokenization return URL")
 	cb := fs.String("tokenization-callback-url", "", "tokenization callback URL")
 	var fa []string
@@ -127,15 +128,16 @@ func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
 		if set["default-currency"] {
 			p.DefaultCurrency = currency
 		}
-		for name, dst := range map[string]**bool{"require-cvc-for-saved-cards": &p.RequireCVCForSavedCards, "tokenization-requires-3ds": &p.TokenizationRequires3DS} {
+		for name, f := range map[string]struct {
+			dst **bool
+			v   *string
+		}{"require-cvc-for-saved-cards": {&p.RequireCVCForSavedCards, cvc}, "tokenization-requires-3ds": {&p.TokenizationRequires3DS, tds},
+			"accept-raw-card-data": {&p.AcceptRawCardData, raw}} {
 			if !set[name] {
 				continue
 			}
-			v := *cvc
-			if name == "tokenization-requires-3ds" {
-				v = *tds
-			}
-			b, err := strconv.ParseBool(v)
+			dst := f.dst
+			b, err := strconv.ParseBool(*f.v)
 			if err != nil {
 				return p, fmt.Errorf("--%s must be true or false", name)
 			}

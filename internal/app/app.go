@@ -211,7 +211,8 @@ func Serve(ctx context.Context, c Config) error {
 	}
 
 	keeper := idempotency.New(d.store)
-	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: d.store, Keeper: keeper, Logger: log})
+	dialects := httpapi.NewDialects(d.svc, log)
+	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: d.store, Keeper: keeper, Logger: log, Dialects: dialects})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -244,7 +245,7 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	go housekeeping(bg, keeper, d.vault, d.svc, log, sweepEvery)
 	dispatcher := event.New(event.Config{Store: d.store, Secrets: d.svc, Log: log, AllowPrivate: c.webhooksAllowPrivate(),
-		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase})
+		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: dialects.Formats()})
 	dispatched := make(chan struct{})
 	go func() { defer close(dispatched); dispatcher.Run(bg) }()
 	defer func() { stopBG(); <-dispatched }() // in-flight deliveries end before the store closes

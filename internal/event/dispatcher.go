@@ -47,6 +47,10 @@ type Config struct {
 	// in this dispatcher: 2. Each server instance has its own.
 	PerURL int
 	Poll   time.Duration // how often to look for due deliveries: 250ms
+	// Formats render the deliveries whose Format names them (the provider
+	// dialects' callbacks); a delivery in a format not registered here
+	// fails its attempts until one is.
+	Formats map[string]Format
 	// Client sends the requests; nil builds one that refuses forbidden
 	// addresses when connecting and does not follow redirects. Tests only.
 	Client *http.Client
@@ -479,6 +483,16 @@ func (d *Dispatcher) deliver(ctx context.Context, dl *store.Delivery, started ti
 	}
 
 	res := outcome{at: time.Now().UTC()}
+	if dl.Format != "" {
+		res, skip := d.sendFormatted(ctx, log, dl, ev)
+		if skip {
+			d.skip(ctx, log, dl)
+			return
+		}
+		took = res.latency
+		d.record(ctx, log, dl, res)
+		return
+	}
 	secrets, err := d.secrets(ctx, dl, ep)
 	switch {
 	case err != nil:
@@ -542,23 +556,79 @@ func (d *Dispatcher) send(ctx context.Context, target string, ev *store.Event, s
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
+	return d.do(req, nil)
+}
+
+// do sends one request and judges the answer with judge (nil: any 2xx).
+func (d *Dispatcher) do(req *http.Request, judge func(int, []byte) string) outcome {
 	d.attempts.Add(1)
 	start := time.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return outcome{at: time.Now().UTC(), latency: time.Since(start), err: describe(err, d.c.Timeout)}
 	}
+	var body []byte
+	if judge != nil {
+		body, _ = io.ReadAll(io.LimitReader(resp.Body, drainLimit))
+	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, drainLimit))
 	resp.Body.Close()
 	res := outcome{at: time.Now().UTC(), status: resp.StatusCode, latency: time.Since(start)}
-	switch {
-	case resp.StatusCode >= 200 && resp.StatusCode < 300:
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		res.err = "redirects are not followed (HTTP " + strconv.Itoa(resp.StatusCode) + ")"
-	default:
-		res.err = "HTTP " + strconv.Itoa(resp.StatusCode)
+	if judge == nil {
+		judge = Delivered2xx
 	}
+	res.err = judge(resp.StatusCode, body)
 	return res
+}
+
+// sendFormatted makes one attempt of a delivery in a provider's format;
+// skip reports that the format sends nothing for this event.
+func (d *Dispatcher) sendFormatted(ctx context.Context, log *slog.Logger, dl *store.Delivery, ev *store.Event) (res outcome, skip bool) {
+	res = outcome{at: time.Now().UTC()}
+	f, ok := d.c.Formats[dl.Format]
+	if !ok {
+		res.err = "unknown delivery format " + strconv.Quote(dl.Format)
+		return res, false
+	}
+	if err := CheckURL(dl.URL, d.c.AllowPrivate); err != nil {
+		res.err = "URL not allowed: " + err.Error()
+		return res, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.c.Timeout)
+	defer cancel()
+	req, err := f.Request(ctx, dl.MerchantID, ev, dl.URL)
+	if errors.Is(err, ErrSkip) {
+		return res, true
+	}
+	if err != nil {
+		// The format's words may name what failed, never card data: it
+		// renders events, which hold none.
+		log.Warn("webhooks: rendering a delivery failed", "format", dl.Format, "error", err)
+		res.err = "the " + dl.Format + " request could not be made"
+		return res, false
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	res = d.do(req, f.Delivered)
+	res.at = res.at.Add(-res.latency)
+	return res, false
+}
+
+// skip ends a delivery its format does not send, without an attempt.
+func (d *Dispatcher) skip(ctx context.Context, log *slog.Logger, dl *store.Delivery) {
+	err := d.c.Store.Write(ctx, func(tx store.Tx) error {
+		now := time.Now().UTC()
+		cur, err := tx.GetDelivery(dl.ID)
+		if err != nil || cur.Status != store.DeliveryPending {
+			return err
+		}
+		cur.Status, cur.LockedUntil, cur.Updated = store.DeliverySkipped, now, now
+		return tx.UpdateDelivery(cur)
+	})
+	if err != nil {
+		log.Error("webhooks: skipping a delivery failed", "error", err)
+	}
 }
 
 // describe turns a transport error into a few words for the delivery log.
@@ -623,6 +693,13 @@ func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, dl *store.Del
 		case !owned:
 		case now.Sub(cur.Created) >= d.c.MaxAge:
 			cur.Status = store.DeliveryFailed
+		case d.scheduler(cur) != nil:
+			delay, ok := d.scheduler(cur).Retry(n, res.status)
+			if !ok {
+				cur.Status = store.DeliveryFailed
+			} else {
+				cur.NextAttempt = now.Add(delay)
+			}
 		default:
 			// The last attempt falls at the end of the window rather than
 			// never: a receiver back by then still gets the event.
@@ -651,6 +728,15 @@ func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, dl *store.Del
 	default:
 		log.Warn("webhook attempt failed", append(attrs, "error", res.err, "next_attempt", after.NextAttempt)...)
 	}
+}
+
+// scheduler is the retry schedule of a delivery's format, if it has one.
+func (d *Dispatcher) scheduler(dl *store.Delivery) Scheduler {
+	if dl.Format == "" {
+		return nil
+	}
+	s, _ := d.c.Formats[dl.Format].(Scheduler)
+	return s
 }
 
 // backoff is the delay after the nth failed attempt: RetryBase doubling

@@ -22,6 +22,9 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/checkout"
+	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
+	"github.com/coffer-vault/coffer/internal/dialect/sensepass"
+	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/logging"
@@ -41,21 +44,49 @@ type Config struct {
 	MaxBody int64
 	// Pages serves the card holder's pages (3-D Secure challenge).
 	Pages *checkout.Pages
+	// Dialects serve the providers' API shapes; nil builds them. The server
+	// shares them with the dispatcher, which sends their callbacks.
+	Dialects *Dialects
+}
+
+// Dialects are the provider API shapes the server offers.
+type Dialects struct {
+	SenangPay *senangpay.Dialect
+	SensePass *sensepass.Dialect
+}
+
+// NewDialects builds every dialect over svc.
+func NewDialects(svc *payment.Service, log *slog.Logger) *Dialects {
+	return &Dialects{SenangPay: senangpay.New(svc, log), SensePass: sensepass.New(svc, log)}
+}
+
+// Formats are the dialects' callback formats, by the name sessions record
+// (store.Session.CallbackFormat), for the dispatcher.
+func (d *Dialects) Formats() map[string]event.Format {
+	return map[string]event.Format{
+		senangpay.Format: d.SenangPay.Callbacks(),
+		sensepass.Format: d.SensePass.Callbacks(),
+	}
 }
 
 // API is the native API handler set.
 type API struct {
-	svc     *payment.Service
-	pages   *checkout.Pages
-	st      store.Store
-	keeper  *idempotency.Keeper
-	log     *slog.Logger
-	maxBody int64
+	svc      *payment.Service
+	pages    *checkout.Pages
+	dialects *Dialects
+	st       store.Store
+	keeper   *idempotency.Keeper
+	log      *slog.Logger
+	maxBody  int64
 }
 
 // New returns the API as one handler with its middleware.
 func New(cfg Config) http.Handler {
-	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages}
+	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages,
+		dialects: cfg.Dialects}
+	if a.dialects == nil {
+		a.dialects = NewDialects(cfg.Service, cfg.Logger)
+	}
 	if a.pages == nil {
 		a.pages = checkout.New(cfg.Service, cfg.Service, cfg.Logger)
 	}

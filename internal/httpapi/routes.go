@@ -1,10 +1,6 @@
 package httpapi
 
-import (
-	"net/http"
-
-	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
-)
+import "net/http"
 
 // routes lists every route of the native API in one place.
 func (a *API) routes(mux *http.ServeMux) {
@@ -49,6 +45,10 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.Handle("DELETE /v1/webhook_endpoints/{id}", a.merchant(a.deleteWebhookEndpoint))
 	mux.Handle("POST /v1/webhook_endpoints/{id}/rotate_secret", a.merchant(a.idempotent(a.rotateWebhookSecret)))
 
+	mux.Handle("POST /v1/device_keys", a.merchant(a.idempotent(a.createDeviceKey)))
+	mux.Handle("GET /v1/device_keys", a.merchant(a.listDeviceKeys))
+	mux.Handle("DELETE /v1/device_keys/{id}", a.merchant(a.revokeDeviceKey))
+
 	mux.Handle("GET /v1/events", a.merchant(a.listEvents))
 	mux.Handle("GET /v1/events/{id}", a.merchant(a.getEvent))
 	mux.Handle("POST /v1/events/{id}/redeliver", a.merchant(a.idempotent(a.redeliverEvent)))
@@ -65,11 +65,24 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /assets/checkout.js", a.pages.Asset)
 
 	// Provider dialects: each translates a provider's API shape to the core.
-	sp := senangpay.New(a.svc, a.log)
+	sp := a.dialects.SenangPay
+	mux.HandleFunc("GET /senangpay/tokenization/{merchant_id}", sp.GetToken)
+	mux.HandleFunc("POST /senangpay/tokenization/{merchant_id}", sp.GetToken)
+	mux.HandleFunc("GET /senangpay/tokenization/{merchant_id}/return", sp.TokenizationReturn)
+	mux.HandleFunc("POST /senangpay/apiv1/get_payment_token", sp.GetPaymentToken)
 	mux.HandleFunc("POST /senangpay/apiv1/pay_cc", sp.PayCC)
 	mux.HandleFunc("POST /senangpay/apiv1/update_token_status", sp.UpdateTokenStatus)
 	mux.HandleFunc("POST /senangpay/apiv1/validate_token", sp.ValidateToken)
 	mux.HandleFunc("GET /senangpay/apiv1/query_order_status", sp.QueryOrderStatus)
+
+	sn := a.dialects.SensePass
+	mux.HandleFunc("POST /sensepass/api/transactions/init", sn.Init)
+	mux.HandleFunc("POST /sensepass/api/transactions/tokenize", sn.Tokenize)
+	mux.HandleFunc("POST /sensepass/api/transactions/pay", sn.Pay)
+	mux.HandleFunc("POST /sensepass/api/transactions/token-validation", sn.ValidateToken)
+	mux.HandleFunc("GET /sensepass/api/transactions/{transactionNumber}", sn.Get)
+	mux.HandleFunc("POST /sensepass/api/transactions/cancel/{transactionNumber}", sn.Cancel)
+	mux.HandleFunc("GET /sensepass/api/transactions/{transactionNumber}/socket", sn.Socket)
 
 	mux.HandleFunc("/", a.notFoundRoute)
 }

@@ -55,7 +55,9 @@ func (s *Service) fanOut(tx store.Tx, e *store.Event) error {
 			return err
 		}
 		if ss.CallbackURL != "" {
-			return tx.InsertDelivery(s.newDelivery(e, "", ss.CallbackURL))
+			dl := s.newDelivery(e, "", ss.CallbackURL)
+			dl.Format = ss.CallbackFormat
+			return tx.InsertDelivery(dl)
 		}
 	}
 	return nil

@@ -149,6 +149,7 @@ type SettingsPatch struct {
 	TokenizationReturnURL   *string   `json:"tokenization_return_url"`
 	TokenizationCallbackURL *string   `json:"tokenization_callback_url"`
 	FrameAncestors          *[]string `json:"frame_ancestors"`
+	AcceptRawCardData       *bool     `json:"accept_raw_card_data"`
 }
 
 // Apply sets the patch's fields on st.
@@ -170,6 +171,9 @@ func (p SettingsPatch) Apply(st *store.Settings) {
 	}
 	if p.FrameAncestors != nil {
 		st.FrameAncestors = *p.FrameAncestors
+	}
+	if p.AcceptRawCardData != nil {
+		st.AcceptRawCardData = *p.AcceptRawCardData
 	}
 }
 

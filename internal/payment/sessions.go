@@ -55,6 +55,15 @@ type SessionParams struct {
 	CallbackURL       string            `json:"callback_url"`
 	ExpiresIn         *int64            `json:"expires_in"` // seconds
 	Metadata          map[string]string `json:"metadata"`
+
+	// Set by provider dialects only, never from a request body.
+	// CallbackFormat renders the callback_url's deliveries in a provider's
+	// shape (the name of an event.Format the server registers).
+	CallbackFormat string `json:"-"`
+	// ForwardURLs are where a dialect's own return hop (one of the session's
+	// URLs) sends the card holder next, so the 3-D Secure page may let its
+	// form's redirects end there.
+	ForwardURLs []string `json:"-"`
 }
 
 // ConfirmParams confirms a session through the API.
@@ -190,7 +199,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		Amount: p.Amount, SaveCard: p.SaveCard, ShowSavedCards: p.ShowSavedCards, CaptureMethod: "automatic",
 		OrderID: p.OrderID, Description: p.Description, SuccessURL: p.SuccessURL, FailureURL: p.FailureURL,
 		ExpiredURL: p.ExpiredURL, CancelURL: p.CancelURL, CallbackURL: p.CallbackURL, Metadata: p.Metadata,
-		Created: now, Updated: now}
+		CallbackFormat: p.CallbackFormat, ForwardURLs: p.ForwardURLs, Created: now, Updated: now}
 	switch ss.Mode {
 	case "":
 		ss.Mode = "redirect"
@@ -234,8 +243,12 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		}
 	}
 	ss.ExpiresAt = now.Add(ttl)
-	for _, f := range []struct{ name, v string }{{"success_url", p.SuccessURL}, {"failure_url", p.FailureURL},
-		{"expired_url", p.ExpiredURL}, {"cancel_url", p.CancelURL}, {"callback_url", p.CallbackURL}} {
+	urls := []struct{ name, v string }{{"success_url", p.SuccessURL}, {"failure_url", p.FailureURL},
+		{"expired_url", p.ExpiredURL}, {"cancel_url", p.CancelURL}, {"callback_url", p.CallbackURL}}
+	for _, u := range p.ForwardURLs {
+		urls = append(urls, struct{ name, v string }{"return_url", u})
+	}
+	for _, f := range urls {
 		if f.v != "" && !isHTTPURL(f.v) {
 			return SessionView{}, invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
 		}

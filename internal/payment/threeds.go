@@ -64,6 +64,10 @@ func (s *Service) Configure(o Options) {
 	}
 }
 
+// PublicURL is the server's address as card holders' browsers see it, with
+// no trailing slash: the base of every page and return URL it hands out.
+func (s *Service) PublicURL() string { return s.publicURL }
+
 // ChallengeURL is the challenge page card holders are sent to.
 func (s *Service) ChallengeURL(challengeID string) string {
 	return s.publicURL + "/3ds/" + challengeID
@@ -821,7 +825,7 @@ func (s *Service) sessionTargets(ctx context.Context, returnURL string) []string
 		return nil
 	}
 	var out []string
-	for _, u := range []string{ss.SuccessURL, ss.FailureURL, ss.ExpiredURL, ss.CancelURL} {
+	for _, u := range append([]string{ss.SuccessURL, ss.FailureURL, ss.ExpiredURL, ss.CancelURL}, ss.ForwardURLs...) {
 		if u != "" {
 			out = append(out, u)
 		}

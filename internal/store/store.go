@@ -140,6 +140,15 @@ type Tx interface {
 	ListWebhookEndpoints(merchantID string) ([]*WebhookEndpoint, error)
 	UpdateWebhookEndpoint(e *WebhookEndpoint) error
 
+	InsertDeviceKey(k *DeviceKey) error
+	// GetDeviceKeyByHash finds a key (revoked or not) by its digest.
+	GetDeviceKeyByHash(hash []byte) (*DeviceKey, error)
+	GetDeviceKey(merchantID, id string) (*DeviceKey, error)
+	// ListDeviceKeys lists a merchant's keys, oldest first, revoked ones too.
+	ListDeviceKeys(merchantID string) ([]*DeviceKey, error)
+	// RevokeDeviceKey marks a key revoked (ErrNotFound when there is none).
+	RevokeDeviceKey(merchantID, id string, at time.Time) error
+
 	InsertDelivery(d *Delivery) error
 	GetDelivery(id string) (*Delivery, error)
 	UpdateDelivery(d *Delivery) error
@@ -184,6 +193,9 @@ const (
 	DeliveryPending   = "pending"
 	DeliverySucceeded = "succeeded"
 	DeliveryFailed    = "failed" // gave up after the retry window
+	// DeliverySkipped: the delivery's format does not send this event (a
+	// provider's callback tells only of outcomes), so nothing was sent.
+	DeliverySkipped = "skipped"
 )
 
 // Delivery is one event on its way to one URL: a webhook endpoint's, or a
@@ -194,6 +206,7 @@ type Delivery struct {
 	EventID     string
 	EndpointID  string
 	URL         string
+	Format      string // "" Coffer's signed JSON; else a provider's shape (the session's CallbackFormat)
 	Status      string
 	Attempts    int
 	NextAttempt time.Time
@@ -227,23 +240,29 @@ const (
 // Session is a payment session: a hosted checkout page (redirect mode) or
 // a merchant's own page encrypting the card to the session's key (api mode).
 type Session struct {
-	ID               string
-	MerchantID       string
-	Mode             string // redirect | api
-	Status           string
-	Amount           int64 // 0: save the card only
-	Currency         string
-	CustomerID       string
-	SaveCard         string // off | optional | always
-	ShowSavedCards   bool
-	CaptureMethod    string // automatic | manual
-	OrderID          string
-	Description      string
-	SuccessURL       string
-	FailureURL       string
-	ExpiredURL       string
-	CancelURL        string
-	CallbackURL      string
+	ID             string
+	MerchantID     string
+	Mode           string // redirect | api
+	Status         string
+	Amount         int64 // 0: save the card only
+	Currency       string
+	CustomerID     string
+	SaveCard       string // off | optional | always
+	ShowSavedCards bool
+	CaptureMethod  string // automatic | manual
+	OrderID        string
+	Description    string
+	SuccessURL     string
+	FailureURL     string
+	ExpiredURL     string
+	CancelURL      string
+	CallbackURL    string
+	// CallbackFormat names the provider shape its callbacks are sent in
+	// ("" is Coffer's own signed JSON); the dispatcher renders them.
+	CallbackFormat string
+	// ForwardURLs are further URLs a dialect's return hop sends the card
+	// holder on to: the challenge page's form-action allows their origins.
+	ForwardURLs      []string
 	ClientSecretHash []byte
 	KeyID            string // the session key cards are encrypted to
 	PaymentID        string // the latest payment attempt
@@ -446,6 +465,24 @@ type Settings struct {
 	TokenizationReturnURL   string   `json:"tokenization_return_url"`
 	TokenizationCallbackURL string   `json:"tokenization_callback_url"`
 	FrameAncestors          []string `json:"frame_ancestors"`
+	// AcceptRawCardData opens the dialect endpoints that take card numbers
+	// in clear from the merchant's server (senangPay's deprecated
+	// get_payment_token, SensePass's pay with creditCardDetails). Off by
+	// default: those flows put the merchant in PCI scope and skip 3-D Secure.
+	AcceptRawCardData bool `json:"accept_raw_card_data"`
+}
+
+// DeviceKey is a secondary credential a merchant creates for a device (a
+// point of sale): it authenticates as the merchant in the dialects that
+// take a device id. Only a keyed digest of the key is stored.
+type DeviceKey struct {
+	ID         string
+	MerchantID string
+	Name       string
+	KeyHash    []byte
+	Last4      string // the key's last four characters, to tell keys apart
+	Created    time.Time
+	Revoked    *time.Time
 }
 
 // Customer is the merchant's customer; Reference is the merchant's own id.

@@ -880,30 +880,43 @@ func (t *Tx) InsertSession(s *store.Session) error {
 	_, err := t.exec(`INSERT INTO sessions (id, merchant_id, mode, status, amount, currency, customer_id, save_card,
 		show_saved_cards, capture_method, order_id, description, success_url, failure_url, expired_url, cancel_url,
 		callback_url, client_secret_hash, key_id, payment_id, token_id, attempts, failure, metadata,
-		confirming_until, expires_at, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		confirming_until, expires_at, created, updated, callback_format, forward_urls)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.MerchantID, s.Mode, s.Status, s.Amount, s.Currency, s.CustomerID, s.SaveCard,
 		s.ShowSavedCards, s.CaptureMethod, s.OrderID, s.Description, s.SuccessURL, s.FailureURL, s.ExpiredURL, s.CancelURL,
 		s.CallbackURL, s.ClientSecretHash, s.KeyID, s.PaymentID, s.TokenID, s.Attempts, nullJSON(s.Failure), mustJSON(orEmpty(s.Metadata)),
-		ts(s.ConfirmingUntil), ts(s.ExpiresAt), ts(s.Created), ts(s.Updated))
+		ts(s.ConfirmingUntil), ts(s.ExpiresAt), ts(s.Created), ts(s.Updated), s.CallbackFormat, mustJSON(orNoURLs(s.ForwardURLs)))
 	return err
+}
+
+func orNoURLs(u []string) []string {
+	if u == nil {
+		return []string{}
+	}
+	return u
 }
 
 const sessionCols = `id, merchant_id, mode, status, amount, currency, customer_id, save_card,
 	show_saved_cards, capture_method, order_id, description, success_url, failure_url, expired_url, cancel_url,
 	callback_url, client_secret_hash, key_id, payment_id, token_id, attempts, failure, metadata,
-	confirming_until, expires_at, created, updated`
+	confirming_until, expires_at, created, updated, callback_format, forward_urls`
 
 func scanSession(sc scanner) (*store.Session, error) {
 	var s store.Session
 	var failure sql.NullString
-	var md string
+	var md, fwd string
 	var confirming, expires, created, updated int64
 	if err := sc.Scan(&s.ID, &s.MerchantID, &s.Mode, &s.Status, &s.Amount, &s.Currency, &s.CustomerID, &s.SaveCard,
 		&s.ShowSavedCards, &s.CaptureMethod, &s.OrderID, &s.Description, &s.SuccessURL, &s.FailureURL, &s.ExpiredURL, &s.CancelURL,
 		&s.CallbackURL, &s.ClientSecretHash, &s.KeyID, &s.PaymentID, &s.TokenID, &s.Attempts, &failure, &md,
-		&confirming, &expires, &created, &updated); err != nil {
+		&confirming, &expires, &created, &updated, &s.CallbackFormat, &fwd); err != nil {
 		return nil, notFound(err)
+	}
+	if err := json.Unmarshal([]byte(fwd), &s.ForwardURLs); err != nil {
+		return nil, err
+	}
+	if len(s.ForwardURLs) == 0 {
+		s.ForwardURLs = nil
 	}
 	var err error
 	if s.Failure, err = fromNullJSON[store.Failure](failure); err != nil {
@@ -1098,25 +1111,68 @@ func (t *Tx) UpdateWebhookEndpoint(e *store.WebhookEndpoint) error {
 	return affected(res)
 }
 
+// ---- device keys
+
+func (t *Tx) InsertDeviceKey(k *store.DeviceKey) error {
+	_, err := t.exec(`INSERT INTO device_keys (id, merchant_id, name, key_hash, last4, created, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.ID, k.MerchantID, k.Name, k.KeyHash, k.Last4, ts(k.Created), nullTS(k.Revoked))
+	return err
+}
+
+const deviceKeyCols = `id, merchant_id, name, key_hash, last4, created, revoked_at`
+
+func scanDeviceKey(sc scanner) (*store.DeviceKey, error) {
+	var k store.DeviceKey
+	var created int64
+	var revoked sql.NullInt64
+	if err := sc.Scan(&k.ID, &k.MerchantID, &k.Name, &k.KeyHash, &k.Last4, &created, &revoked); err != nil {
+		return nil, notFound(err)
+	}
+	k.Created, k.Revoked = fromTS(created), fromNullTS(revoked)
+	return &k, nil
+}
+
+func (t *Tx) GetDeviceKeyByHash(hash []byte) (*store.DeviceKey, error) {
+	return scanDeviceKey(t.row(`SELECT `+deviceKeyCols+` FROM device_keys WHERE key_hash = ?`, hash))
+}
+
+func (t *Tx) GetDeviceKey(merchantID, id string) (*store.DeviceKey, error) {
+	return scanDeviceKey(t.row(`SELECT `+deviceKeyCols+` FROM device_keys WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
+
+func (t *Tx) ListDeviceKeys(merchantID string) ([]*store.DeviceKey, error) {
+	rs, err := t.rows(`SELECT `+deviceKeyCols+` FROM device_keys WHERE merchant_id = ? ORDER BY created, id`, merchantID)
+	return collect(rs, err, scanDeviceKey)
+}
+
+func (t *Tx) RevokeDeviceKey(merchantID, id string, at time.Time) error {
+	res, err := t.exec(`UPDATE device_keys SET revoked_at = ? WHERE merchant_id = ? AND id = ? AND revoked_at IS NULL`,
+		ts(at), merchantID, id)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
 // ---- webhook deliveries
 
 func (t *Tx) InsertDelivery(d *store.Delivery) error {
 	_, err := t.exec(`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, url, status, attempts,
-		next_attempt, locked_until, last_status, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		next_attempt, locked_until, last_status, created, updated, format)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.MerchantID, d.EventID, d.EndpointID, d.URL, d.Status, d.Attempts,
-		ts(d.NextAttempt), ts(d.LockedUntil), d.LastStatus, ts(d.Created), ts(d.Updated))
+		ts(d.NextAttempt), ts(d.LockedUntil), d.LastStatus, ts(d.Created), ts(d.Updated), d.Format)
 	return err
 }
 
 const deliveryCols = `id, merchant_id, event_id, endpoint_id, url, status, attempts,
-	next_attempt, locked_until, last_status, created, updated`
+	next_attempt, locked_until, last_status, created, updated, format`
 
 func scanDelivery(sc scanner) (*store.Delivery, error) {
 	var d store.Delivery
 	var next, locked, created, updated int64
 	if err := sc.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts,
-		&next, &locked, &d.LastStatus, &created, &updated); err != nil {
+		&next, &locked, &d.LastStatus, &created, &updated, &d.Format); err != nil {
 		return nil, notFound(err)
 	}
 	d.NextAttempt, d.LockedUntil, d.Created, d.Updated = fromTS(next), fromTS(locked), fromTS(created), fromTS(updated)

@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 		{"SessionKeys", testSessionKeys},
 		{"Events", testEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
+		{"DeviceKeys", testDeviceKeys},
 		{"Deliveries", testDeliveries},
 		{"DueDeliveries", testDueDeliveries},
 		{"DeliveryAttempts", testDeliveryAttempts},
@@ -1037,7 +1038,9 @@ func newSession(merchantID, status string, expires time.Time) *store.Session {
 		CaptureMethod: "manual", OrderID: "order-1001", Description: "Kopi and kaya toast",
 		SuccessURL: "https://shop.example/ok?order=1001", FailureURL: "https://shop.example/failed",
 		ExpiredURL: "https://shop.example/expired", CancelURL: "https://shop.example/cancel",
-		CallbackURL: "https://shop.example/callback", ClientSecretHash: randBytes(32), KeyID: id.New("sk"),
+		CallbackURL: "https://shop.example/callback", CallbackFormat: "senangpay",
+		ForwardURLs:      []string{"https://shop.example/return", "https://other.example/back"},
+		ClientSecretHash: randBytes(32), KeyID: id.New("sk"),
 		PaymentID: id.New("pay"), TokenID: id.New("tok"), Attempts: 1,
 		Failure:  &store.Failure{Code: "card_declined", DeclineCode: "insufficient_funds", Message: "The card was declined."},
 		Metadata: map[string]string{"table": "7", "cart": "c-42"},
@@ -1774,7 +1777,7 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 func newDelivery(merchantID, eventID, status string, next, locked time.Time) *store.Delivery {
 	created := next.Add(-time.Hour)
 	return &store.Delivery{ID: id.New("dlv"), MerchantID: merchantID, EventID: eventID, EndpointID: id.New("we"),
-		URL: "https://shop.example/webhooks", Status: status, Attempts: 2, NextAttempt: next, LockedUntil: locked,
+		URL: "https://shop.example/webhooks", Format: "sensepass", Status: status, Attempts: 2, NextAttempt: next, LockedUntil: locked,
 		LastStatus: 503, Created: created, Updated: created.Add(3 * time.Microsecond)}
 }
 
@@ -2417,4 +2420,63 @@ func testClose(t *testing.T, open Opener) {
 	if err := s.Ping(t.Context()); err == nil {
 		t.Error("Ping after Close succeeded")
 	}
+}
+
+func testDeviceKeys(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	first := &store.DeviceKey{ID: id.New("dk"), MerchantID: m.ID, Name: "till 1", KeyHash: randBytes(32), Last4: "a1b2", Created: t0}
+	second := &store.DeviceKey{ID: id.New("dk"), MerchantID: m.ID, KeyHash: randBytes(32), Last4: "c3d4", Created: t0.Add(time.Microsecond)}
+	other := &store.DeviceKey{ID: id.New("dk"), MerchantID: m2.ID, Name: "kiosk", KeyHash: randBytes(32), Last4: "e5f6", Created: t0}
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertDeviceKey(second), tx.InsertDeviceKey(first), tx.InsertDeviceKey(other))
+	})
+	// The same digest twice is refused: a key must name one device.
+	err := s.Write(context.Background(), func(tx store.Tx) error {
+		return tx.InsertDeviceKey(&store.DeviceKey{ID: id.New("dk"), MerchantID: m2.ID, KeyHash: first.KeyHash, Created: t0})
+	})
+	if err == nil {
+		t.Error("InsertDeviceKey with a digest already stored: no error")
+	}
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetDeviceKeyByHash(first.KeyHash)
+		if err != nil {
+			return err
+		}
+		same(t, "GetDeviceKeyByHash", got, first)
+		got, err = tx.GetDeviceKey(m.ID, second.ID)
+		if err != nil {
+			return err
+		}
+		same(t, "GetDeviceKey", got, second)
+		_, err = tx.GetDeviceKey(m2.ID, first.ID)
+		wantErr(t, "GetDeviceKey(other merchant)", err, store.ErrNotFound)
+		_, err = tx.GetDeviceKeyByHash(randBytes(32))
+		wantErr(t, "GetDeviceKeyByHash(unknown)", err, store.ErrNotFound)
+		list, err := tx.ListDeviceKeys(m.ID)
+		if err != nil {
+			return err
+		}
+		if len(list) != 2 || list[0].ID != first.ID || list[1].ID != second.ID {
+			t.Errorf("ListDeviceKeys: %d keys, want first then second", len(list))
+		}
+		return nil
+	})
+	at := t0.Add(time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.RevokeDeviceKey(m.ID, first.ID, at) })
+	err = s.Write(context.Background(), func(tx store.Tx) error { return tx.RevokeDeviceKey(m.ID, first.ID, at) })
+	wantErr(t, "RevokeDeviceKey twice", err, store.ErrNotFound)
+	err = s.Write(context.Background(), func(tx store.Tx) error { return tx.RevokeDeviceKey(m2.ID, second.ID, at) })
+	wantErr(t, "RevokeDeviceKey(other merchant)", err, store.ErrNotFound)
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetDeviceKeyByHash(first.KeyHash)
+		if err != nil {
+			return err
+		}
+		if got.Revoked == nil || !got.Revoked.Equal(at) {
+			t.Errorf("revoked key: Revoked %v, want %v", got.Revoked, at)
+		}
+		return nil
+	})
 }

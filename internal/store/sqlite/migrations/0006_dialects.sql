@@ -1,0 +1,25 @@
+-- What the provider dialects need from the core.
+--
+-- A session's callbacks may be rendered in a provider's shape (senangPay's
+-- signed form, SensePass's Transaction entity, …): callback_format names it
+-- ('' is Coffer's own signed JSON), and each delivery carries the format it
+-- is sent in. forward_urls is a JSON array of further URLs a dialect's return
+-- hop sends the card holder on to (the challenge page's form-action must
+-- allow their origins).
+ALTER TABLE sessions ADD COLUMN callback_format TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN forward_urls TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE deliveries ADD COLUMN format TEXT NOT NULL DEFAULT '';
+
+-- Device keys: secondary credentials a merchant creates for its point-of-sale
+-- devices (SensePass's deviceId). Only a keyed digest of the key is kept, like
+-- the secret key's; revoked_at is NULL while the key works.
+CREATE TABLE device_keys (
+    id          TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL REFERENCES merchants(id),
+    name        TEXT NOT NULL DEFAULT '',
+    key_hash    BLOB NOT NULL UNIQUE,
+    last4       TEXT NOT NULL DEFAULT '',
+    created     INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX device_keys_merchant ON device_keys (merchant_id, created, id);
