@@ -211,7 +211,7 @@ func Serve(ctx context.Context, c Config) error {
 	}
 
 	keeper := idempotency.New(d.store)
-	dialects := httpapi.NewDialects(d.svc, log)
+	dialects := httpapi.NewDialects(d.svc, keeper, log)
 	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: d.store, Keeper: keeper, Logger: log, Dialects: dialects})
 	srv := &http.Server{
 		Handler:           handler,

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/checkout"
+	"github.com/coffer-vault/coffer/internal/dialect/ottu"
+	"github.com/coffer-vault/coffer/internal/dialect/pivot"
 	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
 	"github.com/coffer-vault/coffer/internal/dialect/sensepass"
 	"github.com/coffer-vault/coffer/internal/event"
@@ -53,19 +54,26 @@ type Config struct {
 type Dialects struct {
 	SenangPay *senangpay.Dialect
 	SensePass *sensepass.Dialect
+	Pivot     *pivot.Dialect
+	Ottu      *ottu.Dialect
 }
 
-// NewDialects builds every dialect over svc.
-func NewDialects(svc *payment.Service, log *slog.Logger) *Dialects {
-	return &Dialects{SenangPay: senangpay.New(svc, log), SensePass: sensepass.New(svc, log)}
+// NewDialects builds every dialect over svc; keeper serves the dialects
+// whose provider has an idempotency header.
+func NewDialects(svc *payment.Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialects {
+	return &Dialects{SenangPay: senangpay.New(svc, log), SensePass: sensepass.New(svc, log),
+		Pivot: pivot.New(svc, keeper, log), Ottu: ottu.New(svc, keeper, log)}
 }
 
 // Formats are the dialects' callback formats, by the name sessions record
 // (store.Session.CallbackFormat), for the dispatcher.
 func (d *Dialects) Formats() map[string]event.Format {
 	return map[string]event.Format{
-		senangpay.Format: d.SenangPay.Callbacks(),
-		sensepass.Format: d.SensePass.Callbacks(),
+		senangpay.Format:    d.SenangPay.Callbacks(),
+		sensepass.Format:    d.SensePass.Callbacks(),
+		sensepass.FormatGET: d.SensePass.CallbacksGET(),
+		pivot.Format:        d.Pivot.Callbacks(),
+		ottu.Format:         d.Ottu.Callbacks(),
 	}
 }
 
@@ -75,17 +83,23 @@ type API struct {
 	pages    *checkout.Pages
 	dialects *Dialects
 	st       store.Store
-	keeper   *idempotency.Keeper
+	idem     idempotency.HTTP
 	log      *slog.Logger
 	maxBody  int64
 }
 
 // New returns the API as one handler with its middleware.
 func New(cfg Config) http.Handler {
-	a := &API{svc: cfg.Service, st: cfg.Store, keeper: cfg.Keeper, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages,
+	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages,
 		dialects: cfg.Dialects}
+	a.idem = idempotency.HTTP{Keeper: cfg.Keeper, Sealer: cfg.Service, Log: cfg.Logger, Fail: a.idempotencyFailure,
+		// "In progress, retry shortly" invites a retry that must be able to succeed.
+		Retryable: func(status int, body []byte) bool {
+			return status == http.StatusConflict && bytes.Contains(body, []byte(`"operation_in_progress"`))
+		},
+		Mark: payment.WithIdempotencyKey}
 	if a.dialects == nil {
-		a.dialects = NewDialects(cfg.Service, cfg.Logger)
+		a.dialects = NewDialects(cfg.Service, cfg.Keeper, cfg.Logger)
 	}
 	if a.pages == nil {
 		a.pages = checkout.New(cfg.Service, cfg.Service, cfg.Logger)
@@ -242,107 +256,29 @@ func merchantOf(r *http.Request) *store.Merchant {
 	return r.Context().Value(merchantKey).(*store.Merchant)
 }
 
-// recorder buffers a response so it can be stored before it is sent.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (rec *recorder) Header() http.Header         { return rec.header }
-func (rec *recorder) WriteHeader(code int)        { rec.status = code }
-func (rec *recorder) Write(b []byte) (int, error) { return rec.body.Write(b) }
-
-// idempotent implements API.md's Idempotency-Key rules around a handler: the
-// response is stored durably before it is sent, so a retry after a crash or
-// restart replays it; server errors are not frozen, so they can be retried.
+// idempotent implements API.md's Idempotency-Key rules around a handler
+// (idempotency.HTTP: stored before sent, replayed exactly, 5xx not frozen).
 func (a *API) idempotent(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("Idempotency-Key")
-		if key == "" {
-			next(w, r)
-			return
-		}
-		if len(key) > 255 {
-			writeError(w, invalidParam("Idempotency-Key", "The Idempotency-Key header must be at most 255 characters."))
-			return
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			writeError(w, bodyError(err))
-			return
-		}
-		m := merchantOf(r)
-		// Both the key and the request are stored only as keyed digests:
-		// either may hold card data a client put there.
-		digest, err := a.svc.Digest(r.Context(), m.ID, "idempotency-request", append([]byte(r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery+"\n"), body...))
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		keyDigest, err := a.svc.Digest(r.Context(), m.ID, "idempotency-key", []byte(key))
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		key = hex.EncodeToString(keyDigest)
-		ctx, cancel := context.WithTimeout(r.Context(), idempotency.Lease)
-		defer cancel()
-		claim, replay, err := a.keeper.Begin(ctx, m.ID, key, digest)
-		switch {
-		case errors.Is(err, idempotency.ErrMismatch):
-			writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_key_reused",
-				Message: "This Idempotency-Key was already used with a different request."})
-			return
-		case errors.Is(err, idempotency.ErrInProgress):
-			writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_in_progress",
-				Message: "A request with this Idempotency-Key is still in progress; retry later."})
-			return
-		case err != nil:
-			a.fail(w, r, err)
-			return
-		case replay != nil:
-			body, err := a.svc.OpenStoredResponse(r.Context(), m.ID, key, replay.Body)
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Cache-Control", "no-store")
-			w.Header().Set("Idempotent-Replayed", "true")
-			w.WriteHeader(replay.Status)
-			w.Write(body)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		// The claim's creation time scopes derived ids to this use of the key:
-		// a retry of a crashed attempt shares it, a reuse after expiry does not.
-		r = r.WithContext(payment.WithIdempotencyKey(r.Context(), key+"|"+strconv.FormatInt(claim.Created.UnixMicro(), 10)))
-		rec := &recorder{header: http.Header{}, status: http.StatusOK}
-		next(rec, r)
-		// Server errors and "in progress, retry shortly" conflicts are not
-		// answers to freeze: the retry they invite must be able to succeed.
-		if rec.status >= 500 || rec.status == http.StatusConflict && bytes.Contains(rec.body.Bytes(), []byte(`"operation_in_progress"`)) {
-			if err := claim.Release(r.Context()); err != nil {
-				a.log.Error("idempotency: release failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
-			}
-		} else {
-			// Kept sealed: a response can hold a secret (a session's
-			// client_secret) that must not sit in the database in clear.
-			sealed, err := a.svc.SealStoredResponse(r.Context(), m.ID, key, rec.body.Bytes())
-			if err == nil {
-				err = claim.Finish(r.Context(), idempotency.Response{Status: rec.status, Body: sealed})
-			}
-			if err != nil {
-				a.fail(w, r, err)
-				return
-			}
-		}
-		for k, v := range rec.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.status)
-		w.Write(rec.body.Bytes())
+		a.idem.Serve(w, r, merchantOf(r).ID, r.Header.Get("Idempotency-Key"), next)
+	}
+}
+
+// idempotencyFailure answers a refused or failed idempotent request.
+func (a *API) idempotencyFailure(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, idempotency.ErrKeyTooLong):
+		writeError(w, invalidParam("Idempotency-Key", "The Idempotency-Key header must be at most 255 characters."))
+	case errors.Is(err, idempotency.ErrBody):
+		writeError(w, bodyError(err))
+	case errors.Is(err, idempotency.ErrMismatch):
+		writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_key_reused",
+			Message: "This Idempotency-Key was already used with a different request."})
+	case errors.Is(err, idempotency.ErrInProgress):
+		writeError(w, &apiError{status: 409, Type: "idempotency_error", Code: "idempotency_in_progress",
+			Message: "A request with this Idempotency-Key is still in progress; retry later."})
+	default:
+		a.fail(w, r, err)
 	}
 }
 

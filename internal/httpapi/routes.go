@@ -83,6 +83,28 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /sensepass/api/transactions/{transactionNumber}", sn.Get)
 	mux.HandleFunc("POST /sensepass/api/transactions/cancel/{transactionNumber}", sn.Cancel)
 	mux.HandleFunc("GET /sensepass/api/transactions/{transactionNumber}/socket", sn.Socket)
+	mux.HandleFunc("/sensepass/api/", sn.NotFound)
+
+	pv := a.dialects.Pivot
+	mux.HandleFunc("POST /pivot/v1/access-token", pv.AccessToken)
+	mux.HandleFunc("POST /pivot/v2/payments", pv.CreatePayment)
+	mux.HandleFunc("GET /pivot/v2/payments/{id}", pv.GetPayment)
+	mux.HandleFunc("POST /pivot/v2/payments/{id}/confirm", pv.ConfirmPayment)
+	mux.HandleFunc("GET /pivot/v1/customers/{customerId}", pv.GetCustomer)
+	mux.HandleFunc("/pivot/", pv.NotFound)
+
+	// Ottu's SDK sends some paths without the trailing slash its docs show
+	// and does not follow redirects: both spellings are served.
+	ot := a.dialects.Ottu
+	for _, sl := range []string{"", "/{$}"} {
+		mux.HandleFunc("POST /ottu/b/checkout/v1/pymt-txn"+sl, ot.CreateCheckout)
+		mux.HandleFunc("GET /ottu/b/checkout/v1/pymt-txn/{session_id}"+sl, ot.GetCheckout)
+		mux.HandleFunc("GET /ottu/b/pbl/v2/card"+sl, ot.ListCards)
+		mux.HandleFunc("POST /ottu/b/pbl/v2/card"+sl, ot.ListCards)
+		mux.HandleFunc("DELETE /ottu/b/pbl/v2/card/{token}"+sl, ot.DeleteCard)
+		mux.HandleFunc("POST /ottu/b/pbl/v2/auto-debit"+sl, ot.AutoDebit)
+	}
+	mux.HandleFunc("/ottu/", ot.NotFound)
 
 	mux.HandleFunc("/", a.notFoundRoute)
 }

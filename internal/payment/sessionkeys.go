@@ -2,6 +2,8 @@ package payment
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -163,20 +165,40 @@ type encryptedCard struct {
 	HolderName string `json:"holder_name"`
 }
 
+// CardCipher is how a provider dialect's clients encrypt a card for a
+// session: RSA-OAEP-SHA256 under the session's key, either directly or
+// wrapping an AES-256-GCM key (the hybrid envelope, base64 of JSON
+// {"encryptedKey","nonce","ciphertext"}, each base64), with or without the
+// session id as the OAEP label. Their providers bind no label, so such a
+// ciphertext is bound to the merchant's current key, not to one session:
+// the dialect's confirm is authenticated by the merchant's own credentials.
+type CardCipher struct {
+	// Field names the encrypted card in errors ("paymentMethod.card.encryptedCard").
+	Field string
+	// Parse reads the decrypted plaintext in the provider's layout.
+	Parse func(plain []byte) (*CardInput, error)
+}
+
+// maxEncryptedCard bounds an encrypted card: an RSA-2048 block is 344
+// base64 characters; the hybrid envelope wraps one with a short ciphertext.
+const maxEncryptedCard = 4096
+
 // decryptCard opens an encrypted_card sent for a session. Every failure is
 // the same 400: which step failed tells an attacker nothing useful, and the
 // plaintext (a card) never appears in an error.
-func (s *Service) decryptCard(ctx context.Context, sess *store.Session, b64 string) (*CardInput, error) {
+func (s *Service) decryptCard(ctx context.Context, sess *store.Session, b64 string, c *CardCipher) (*CardInput, error) {
 	bad := invalid("encrypted_card", "encrypted_card_invalid",
 		"encrypted_card could not be decrypted for this session: encrypt the card JSON with RSA-OAEP (SHA-256) under the session's key, with the session id as the OAEP label, and send it base64-encoded")
-	if len(b64) > 4096 {
+	if c != nil {
+		bad = invalid(c.Field, "encrypted_card_invalid",
+			"%s could not be decrypted for this session: encrypt the card JSON with RSA-OAEP (SHA-256) under the session's encryptionKey, directly or wrapping an AES-256-GCM key, and send it base64-encoded", c.Field)
+	}
+	if len(b64) > maxEncryptedCard {
 		return nil, bad
 	}
-	ct, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	if err != nil {
-		if ct, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(strings.TrimSpace(b64), "=")); err != nil {
-			return nil, bad
-		}
+	ct, ok := unbase64(b64)
+	if !ok {
+		return nil, bad
 	}
 	priv, err := s.sessionPrivateKey(ctx, sess.MerchantID, sess.KeyID)
 	if err != nil {
@@ -184,6 +206,18 @@ func (s *Service) decryptCard(ctx context.Context, sess *store.Session, b64 stri
 			return nil, bad
 		}
 		return nil, err
+	}
+	if c != nil {
+		plain, ok := openDialectCard(priv, ct, sess.ID)
+		if !ok {
+			return nil, bad
+		}
+		defer clear(plain)
+		ci, err := c.Parse(plain)
+		if err != nil {
+			return nil, bad
+		}
+		return ci, nil
 	}
 	plain, err := rsa.DecryptOAEP(sha256.New(), nil, priv, ct, []byte(sess.ID))
 	if err != nil {
@@ -197,4 +231,63 @@ func (s *Service) decryptCard(ctx context.Context, sess *store.Session, b64 stri
 		return nil, bad
 	}
 	return &CardInput{Number: ec.Number, ExpMonth: ec.ExpMonth, ExpYear: ec.ExpYear, CVC: ec.CVC, HolderName: ec.HolderName}, nil
+}
+
+// unbase64 reads standard or URL-safe base64, padded or not.
+func unbase64(s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return b, true
+	}
+	s = strings.TrimRight(s, "=")
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		return b, true
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+// openDialectCard opens a plain RSA-OAEP ciphertext or a hybrid envelope,
+// with the session id as label or none.
+func openDialectCard(priv *rsa.PrivateKey, ct []byte, label string) ([]byte, bool) {
+	oaep := func(b []byte) ([]byte, bool) {
+		if p, err := rsa.DecryptOAEP(sha256.New(), nil, priv, b, []byte(label)); err == nil {
+			return p, true
+		}
+		p, err := rsa.DecryptOAEP(sha256.New(), nil, priv, b, nil)
+		return p, err == nil
+	}
+	var env struct {
+		EncryptedKey string `json:"encryptedKey"`
+		Nonce        string `json:"nonce"`
+		Ciphertext   string `json:"ciphertext"`
+	}
+	// An RSA block may begin with '{' by chance: only a JSON object is an envelope.
+	if len(ct) == 0 || ct[0] != '{' || json.Unmarshal(ct, &env) != nil {
+		return oaep(ct)
+	}
+	wrapped, ok1 := unbase64(env.EncryptedKey)
+	nonce, ok2 := unbase64(env.Nonce)
+	sealed, ok3 := unbase64(env.Ciphertext)
+	if !ok1 || !ok2 || !ok3 || len(nonce) != 12 {
+		return nil, false
+	}
+	key, ok := oaep(wrapped)
+	if !ok {
+		return nil, false
+	}
+	defer clear(key)
+	if len(key) != 32 {
+		return nil, false
+	}
+	blk, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, false
+	}
+	gcm, err := cipher.NewGCM(blk)
+	if err != nil {
+		return nil, false
+	}
+	plain, err := gcm.Open(nil, nonce, sealed, nil)
+	return plain, err == nil
 }

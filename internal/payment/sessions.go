@@ -55,6 +55,9 @@ type SessionParams struct {
 	CallbackURL       string            `json:"callback_url"`
 	ExpiresIn         *int64            `json:"expires_in"` // seconds
 	Metadata          map[string]string `json:"metadata"`
+	// ThreeDSecure is passed to the token or payment each attempt makes:
+	// required | if_required (default: the card decides) | never.
+	ThreeDSecure string `json:"three_d_secure"`
 
 	// Set by provider dialects only, never from a request body.
 	// CallbackFormat renders the callback_url's deliveries in a provider's
@@ -73,6 +76,9 @@ type ConfirmParams struct {
 	CVC           string `json:"cvc"`
 	SaveCard      *bool  `json:"save_card"` // the card holder's choice when save_card is optional
 	ClientSecret  string `json:"client_secret"`
+	// Cipher reads EncryptedCard the way a provider dialect's clients
+	// encrypt it; nil is Coffer's own (API.md).
+	Cipher *CardCipher `json:"-"`
 }
 
 // SessionView is a session as the API shows it.
@@ -102,10 +108,14 @@ type SessionView struct {
 	ExpiredURL     *string           `json:"expired_url"`
 	CancelURL      *string           `json:"cancel_url"`
 	CallbackURL    *string           `json:"callback_url"`
+	ThreeDSecure   string            `json:"three_d_secure"`
 	Metadata       map[string]string `json:"metadata"`
-	ExpiresAt      time.Time         `json:"expires_at"`
-	Created        time.Time         `json:"created"`
-	Updated        time.Time         `json:"updated"`
+	// CallbackFormat tells a dialect which sessions it made: only it sets
+	// its own format, whoever chose the session's URLs.
+	CallbackFormat string    `json:"-"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	Created        time.Time `json:"created"`
+	Updated        time.Time `json:"updated"`
 }
 
 // SessionURL is the hosted checkout page of a session.
@@ -142,8 +152,8 @@ func (s *Service) sessionSnapshot(ss *store.Session) SessionView {
 		OrderID: optional(ss.OrderID), Description: optional(ss.Description),
 		Payment: optional(ss.PaymentID), Token: optional(ss.TokenID), LastError: ss.Failure, Attempts: ss.Attempts,
 		SuccessURL: optional(ss.SuccessURL), FailureURL: optional(ss.FailureURL), ExpiredURL: optional(ss.ExpiredURL),
-		CancelURL: optional(ss.CancelURL), CallbackURL: optional(ss.CallbackURL), Metadata: md,
-		ExpiresAt: ss.ExpiresAt, Created: ss.Created, Updated: ss.Updated}
+		CancelURL: optional(ss.CancelURL), CallbackURL: optional(ss.CallbackURL), Metadata: md, CallbackFormat: ss.CallbackFormat,
+		ThreeDSecure: orDefault(ss.ThreeDSecure, ThreeDSIfRequired), ExpiresAt: ss.ExpiresAt, Created: ss.Created, Updated: ss.Updated}
 	if ss.Mode == "redirect" {
 		v.URL = optional(s.SessionURL(ss.ID))
 	}
@@ -199,7 +209,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		Amount: p.Amount, SaveCard: p.SaveCard, ShowSavedCards: p.ShowSavedCards, CaptureMethod: "automatic",
 		OrderID: p.OrderID, Description: p.Description, SuccessURL: p.SuccessURL, FailureURL: p.FailureURL,
 		ExpiredURL: p.ExpiredURL, CancelURL: p.CancelURL, CallbackURL: p.CallbackURL, Metadata: p.Metadata,
-		CallbackFormat: p.CallbackFormat, ForwardURLs: p.ForwardURLs, Created: now, Updated: now}
+		CallbackFormat: p.CallbackFormat, ForwardURLs: p.ForwardURLs, ThreeDSecure: p.ThreeDSecure, Created: now, Updated: now}
 	switch ss.Mode {
 	case "":
 		ss.Mode = "redirect"
@@ -231,6 +241,14 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	}
 	if ss.Amount == 0 {
 		ss.SaveCard = "always" // a session that charges nothing exists to save the card
+	}
+	// Checked now, as each attempt will check it, so that a session no
+	// card can ever pay is refused rather than opened.
+	if _, err := threeDSMode(p.ThreeDSecure, m, ss.SaveCard == "always"); err != nil {
+		return SessionView{}, err
+	}
+	if p.ThreeDSecure == ThreeDSRequired && s.auth == nil {
+		return SessionView{}, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	if p.Capture != nil && !*p.Capture {
 		ss.CaptureMethod = "manual"
@@ -495,7 +513,7 @@ func (s *Service) ConfirmSession(ctx context.Context, m *store.Merchant, session
 		return SessionView{}, err
 	}
 	save := ss.SaveCard == "always" || ss.SaveCard == "optional" && p.SaveCard != nil && *p.SaveCard
-	ss, err = s.confirm(ctx, m, ss, confirmInput{encrypted: p.EncryptedCard, token: p.Token, cvc: p.CVC, save: save})
+	ss, err = s.confirm(ctx, m, ss, confirmInput{encrypted: p.EncryptedCard, token: p.Token, cvc: p.CVC, cipher: p.Cipher, save: save})
 	if err != nil {
 		return SessionView{}, err
 	}
@@ -504,6 +522,7 @@ func (s *Service) ConfirmSession(ctx context.Context, m *store.Merchant, session
 
 type confirmInput struct {
 	encrypted, token, cvc string
+	cipher                *CardCipher
 	save                  bool
 }
 
@@ -594,7 +613,7 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 	var ci *CardInput
 	if in.encrypted != "" {
 		var err error
-		if ci, err = s.decryptCard(ctx, ss, in.encrypted); err != nil {
+		if ci, err = s.decryptCard(ctx, ss, in.encrypted, in.cipher); err != nil {
 			return attemptOutcome{}, err
 		}
 	} else if err := s.checkSavedCard(ctx, ss, in.token); err != nil {
@@ -603,7 +622,7 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 	ret := s.sessionReturnURL(ss.ID)
 	ctx = withChallengeDeadline(ctx, ss.ExpiresAt) // a challenge must not outlive its session
 	if ss.Amount == 0 {
-		tok, _, err := s.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret})
+		tok, _, err := s.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure})
 		if err != nil {
 			return attemptOutcome{}, err
 		}
@@ -616,7 +635,7 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 	capture := ss.CaptureMethod == "automatic"
 	v, err := s.CreatePayment(ctx, m, PaymentParams{Amount: ss.Amount, Currency: &ss.Currency, Card: ci, Token: in.token, CVC: in.cvc,
 		SaveCard: in.save && ci != nil, Capture: &capture, OrderID: ss.OrderID, Description: ss.Description,
-		Customer: ss.CustomerID, ReturnURL: ret, Metadata: map[string]string{"session": ss.ID}})
+		Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure, Metadata: map[string]string{"session": ss.ID}})
 	if err != nil {
 		return attemptOutcome{}, err
 	}

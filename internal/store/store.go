@@ -262,7 +262,10 @@ type Session struct {
 	CallbackFormat string
 	// ForwardURLs are further URLs a dialect's return hop sends the card
 	// holder on to: the challenge page's form-action allows their origins.
-	ForwardURLs      []string
+	ForwardURLs []string
+	// ThreeDSecure is the 3-D Secure mode the session's token or payment
+	// is made with (required | if_required | never; "" is if_required).
+	ThreeDSecure     string
 	ClientSecretHash []byte
 	KeyID            string // the session key cards are encrypted to
 	PaymentID        string // the latest payment attempt

@@ -1,7 +1,11 @@
 // Package senangpay offers senangPay's server-to-server Tokenization API
-// (pay_cc, update_token_status, validate_token) and query_order_status as a
-// dialect over Coffer's payment service: it translates a request, calls the
-// domain service, and translates the answer back. It never touches the store.
+// (pay_cc, update_token_status, validate_token) and query_order_status, its
+// hosted 3-D Secure get-token flow with its return and callback
+// (gettoken.go), and the deprecated 2-D get_payment_token (paymenttoken.go)
+// as a dialect over Coffer's payment service: it translates a request, calls
+// the domain service, and translates the answer back. It never touches the
+// store. docs/dialects.md lists every choice made where senangPay's
+// documentation is silent.
 //
 // Credentials: senangPay's merchant_id is the Coffer merchant id, and the
 // "secret key" of every hash is the merchant's hmac_secret. The three POST
@@ -23,6 +27,7 @@
 package senangpay
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -30,6 +35,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -199,14 +205,18 @@ func form(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	out := map[string]string{}
 	switch ct {
 	case "application/json":
-		dec := json.NewDecoder(r.Body)
-		dec.UseNumber()
-		var raw map[string]any
-		if err := dec.Decode(&raw); err != nil {
-			return nil, bodyErr(err, "the body is not a JSON object")
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, bodyErr(err, "the body could not be read")
 		}
-		if dec.More() {
-			return nil, errors.New("the body holds more than one JSON value")
+		// JSON is UTF-8: the decoder would turn each stray byte into a
+		// three-byte U+FFFD, handing on text nobody sent.
+		if !utf8.Valid(body) {
+			return nil, errors.New("the JSON body is not valid UTF-8")
+		}
+		raw, err := jsonFields(body)
+		if err != nil {
+			return nil, err
 		}
 		for k, v := range raw {
 			switch v := v.(type) {
@@ -242,6 +252,40 @@ func form(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 		out[k] = vs[0]
 	}
 	return out, nil
+}
+
+// jsonFields reads one JSON object, refusing a key given twice: a form
+// refuses a repeated field, and a proxy or log reading the first of two
+// values while we read the last would see another request than we do.
+func jsonFields(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("the body is not a JSON object")
+	}
+	raw := map[string]any{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, bodyErr(err, "the body is not a JSON object")
+		}
+		k, _ := t.(string)
+		if _, dup := raw[k]; dup {
+			return nil, fmt.Errorf("%s is given more than once", safeName(k))
+		}
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, bodyErr(err, "the body is not a JSON object")
+		}
+		raw[k] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bodyErr(err, "the body is not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("the body holds more than one JSON value")
+	}
+	return raw, nil
 }
 
 func bodyErr(err error, msg string) error {

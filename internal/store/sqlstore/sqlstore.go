@@ -880,12 +880,13 @@ func (t *Tx) InsertSession(s *store.Session) error {
 	_, err := t.exec(`INSERT INTO sessions (id, merchant_id, mode, status, amount, currency, customer_id, save_card,
 		show_saved_cards, capture_method, order_id, description, success_url, failure_url, expired_url, cancel_url,
 		callback_url, client_secret_hash, key_id, payment_id, token_id, attempts, failure, metadata,
-		confirming_until, expires_at, created, updated, callback_format, forward_urls)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		confirming_until, expires_at, created, updated, callback_format, forward_urls, three_d_secure)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.MerchantID, s.Mode, s.Status, s.Amount, s.Currency, s.CustomerID, s.SaveCard,
 		s.ShowSavedCards, s.CaptureMethod, s.OrderID, s.Description, s.SuccessURL, s.FailureURL, s.ExpiredURL, s.CancelURL,
 		s.CallbackURL, s.ClientSecretHash, s.KeyID, s.PaymentID, s.TokenID, s.Attempts, nullJSON(s.Failure), mustJSON(orEmpty(s.Metadata)),
-		ts(s.ConfirmingUntil), ts(s.ExpiresAt), ts(s.Created), ts(s.Updated), s.CallbackFormat, mustJSON(orNoURLs(s.ForwardURLs)))
+		ts(s.ConfirmingUntil), ts(s.ExpiresAt), ts(s.Created), ts(s.Updated), s.CallbackFormat, mustJSON(orNoURLs(s.ForwardURLs)),
+		s.ThreeDSecure)
 	return err
 }
 
@@ -899,7 +900,7 @@ func orNoURLs(u []string) []string {
 const sessionCols = `id, merchant_id, mode, status, amount, currency, customer_id, save_card,
 	show_saved_cards, capture_method, order_id, description, success_url, failure_url, expired_url, cancel_url,
 	callback_url, client_secret_hash, key_id, payment_id, token_id, attempts, failure, metadata,
-	confirming_until, expires_at, created, updated, callback_format, forward_urls`
+	confirming_until, expires_at, created, updated, callback_format, forward_urls, three_d_secure`
 
 func scanSession(sc scanner) (*store.Session, error) {
 	var s store.Session
@@ -909,7 +910,7 @@ func scanSession(sc scanner) (*store.Session, error) {
 	if err := sc.Scan(&s.ID, &s.MerchantID, &s.Mode, &s.Status, &s.Amount, &s.Currency, &s.CustomerID, &s.SaveCard,
 		&s.ShowSavedCards, &s.CaptureMethod, &s.OrderID, &s.Description, &s.SuccessURL, &s.FailureURL, &s.ExpiredURL, &s.CancelURL,
 		&s.CallbackURL, &s.ClientSecretHash, &s.KeyID, &s.PaymentID, &s.TokenID, &s.Attempts, &failure, &md,
-		&confirming, &expires, &created, &updated, &s.CallbackFormat, &fwd); err != nil {
+		&confirming, &expires, &created, &updated, &s.CallbackFormat, &fwd, &s.ThreeDSecure); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(fwd), &s.ForwardURLs); err != nil {

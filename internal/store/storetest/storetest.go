@@ -1040,6 +1040,7 @@ func newSession(merchantID, status string, expires time.Time) *store.Session {
 		ExpiredURL: "https://shop.example/expired", CancelURL: "https://shop.example/cancel",
 		CallbackURL: "https://shop.example/callback", CallbackFormat: "senangpay",
 		ForwardURLs:      []string{"https://shop.example/return", "https://other.example/back"},
+		ThreeDSecure:     "required",
 		ClientSecretHash: randBytes(32), KeyID: id.New("sk"),
 		PaymentID: id.New("pay"), TokenID: id.New("tok"), Attempts: 1,
 		Failure:  &store.Failure{Code: "card_declined", DeclineCode: "insufficient_funds", Message: "The card was declined."},

@@ -10,6 +10,11 @@ ALTER TABLE sessions ADD COLUMN callback_format TEXT NOT NULL DEFAULT '';
 ALTER TABLE sessions ADD COLUMN forward_urls TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE deliveries ADD COLUMN format TEXT NOT NULL DEFAULT '';
 
+-- A session may ask its token or payment for a 3-D Secure mode (required,
+-- if_required, never; '' is if_required): senangPay's get-token page always
+-- makes the card holder pass 3-D Secure.
+ALTER TABLE sessions ADD COLUMN three_d_secure TEXT NOT NULL DEFAULT '';
+
 -- Device keys: secondary credentials a merchant creates for its point-of-sale
 -- devices (SensePass's deviceId). Only a keyed digest of the key is kept, like
 -- the secret key's; revoked_at is NULL while the key works.
