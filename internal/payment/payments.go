@@ -34,6 +34,9 @@ type PaymentParams struct {
 	Description   string            `json:"description"`
 	Customer      string            `json:"customer"`
 	Metadata      map[string]string `json:"metadata"`
+	// MerchantInitiated charges a token with the card holder absent, so
+	// require_cvc_for_saved_cards does not apply (see ConfirmParams).
+	MerchantInitiated bool `json:"-"`
 }
 
 // settleTimeout bounds the work done after money may have moved, which runs
@@ -209,7 +212,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
 				return PaymentView{}, fromCardField("", err)
 			}
-		} else if m.Settings.RequireCVCForSavedCards {
+		} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
 			return PaymentView{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
 		}
 		p.Card = store.PaymentCard{Brand: tok.Brand, BIN: tok.BIN, Last4: tok.Last4, Mask: tok.Mask, ExpMonth: tok.ExpMonth,
@@ -371,6 +374,11 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 			Verification: store.Verification{Status: "verified", ThreeDSecure: threeDSStatus(p.Authentication), CVCCheck: orDefault(auth.CVCResult, "unchecked"),
 				AVSCheck: orDefault(auth.AVSResult, "unavailable"), AuthCode: auth.AuthCode, NetworkRef: auth.ID, VerifiedAt: &now,
 				Authentication: p.Authentication}}
+		if sid := p.Metadata["session"]; sid != "" {
+			// Where the card was saved: a dialect tells an agreement's card
+			// from one saved for the holder's own later use by it.
+			tok.Metadata = map[string]string{"session": sid}
+		}
 		if err := s.sealToken(ctx, tok, pc.Number); err != nil {
 			return PaymentView{}, err
 		}

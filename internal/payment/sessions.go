@@ -79,6 +79,10 @@ type ConfirmParams struct {
 	// Cipher reads EncryptedCard the way a provider dialect's clients
 	// encrypt it; nil is Coffer's own (API.md).
 	Cipher *CardCipher `json:"-"`
+	// MerchantInitiated charges Token with the card holder absent (a
+	// dialect's auto-debit under an agreement): no CVC can be asked and
+	// nobody can answer a 3-D Secure challenge. Set by dialects only.
+	MerchantInitiated bool `json:"-"`
 }
 
 // SessionView is a session as the API shows it.
@@ -513,7 +517,11 @@ func (s *Service) ConfirmSession(ctx context.Context, m *store.Merchant, session
 		return SessionView{}, err
 	}
 	save := ss.SaveCard == "always" || ss.SaveCard == "optional" && p.SaveCard != nil && *p.SaveCard
-	ss, err = s.confirm(ctx, m, ss, confirmInput{encrypted: p.EncryptedCard, token: p.Token, cvc: p.CVC, cipher: p.Cipher, save: save})
+	if p.MerchantInitiated && p.EncryptedCard != "" {
+		return SessionView{}, invalid("encrypted_card", "parameter_invalid", "a merchant-initiated charge takes a saved card's token")
+	}
+	ss, err = s.confirm(ctx, m, ss, confirmInput{encrypted: p.EncryptedCard, token: p.Token, cvc: p.CVC, cipher: p.Cipher, save: save,
+		merchantInitiated: p.MerchantInitiated})
 	if err != nil {
 		return SessionView{}, err
 	}
@@ -524,6 +532,7 @@ type confirmInput struct {
 	encrypted, token, cvc string
 	cipher                *CardCipher
 	save                  bool
+	merchantInitiated     bool
 }
 
 // confirm runs one attempt at a session: it claims the session, charges
@@ -622,7 +631,8 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 	ret := s.sessionReturnURL(ss.ID)
 	ctx = withChallengeDeadline(ctx, ss.ExpiresAt) // a challenge must not outlive its session
 	if ss.Amount == 0 {
-		tok, _, err := s.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure})
+		tok, _, err := s.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure,
+			Metadata: map[string]string{"session": ss.ID}})
 		if err != nil {
 			return attemptOutcome{}, err
 		}
@@ -633,9 +643,13 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 		return out, nil
 	}
 	capture := ss.CaptureMethod == "automatic"
+	if in.merchantInitiated {
+		ret = "" // no card holder to send to a challenge
+	}
 	v, err := s.CreatePayment(ctx, m, PaymentParams{Amount: ss.Amount, Currency: &ss.Currency, Card: ci, Token: in.token, CVC: in.cvc,
 		SaveCard: in.save && ci != nil, Capture: &capture, OrderID: ss.OrderID, Description: ss.Description,
-		Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure, Metadata: map[string]string{"session": ss.ID}})
+		Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure, Metadata: map[string]string{"session": ss.ID},
+		MerchantInitiated: in.merchantInitiated})
 	if err != nil {
 		return attemptOutcome{}, err
 	}
