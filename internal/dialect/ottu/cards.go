@@ -240,18 +240,7 @@ func (d *Dialect) autoDebit(w http.ResponseWriter, r *http.Request, m *store.Mer
 		writeError(w, invalid("token", "%s", notUnderAgreement))
 		return
 	}
-	paid, err := d.svc.ConfirmSession(ctx, m, v.ID, payment.ConfirmParams{Token: token, MerchantInitiated: true})
-	var pe *payment.Error
-	switch {
-	case err == nil:
-		v = paid
-	case errors.As(err, &pe) && pe.Kind == payment.KindCard:
-		// Declined: the notification says so (result failed).
-		if v, err = d.svc.GetSession(ctx, m.ID, v.ID); err != nil {
-			d.fail(w, r, "auto-debit", err)
-			return
-		}
-	default:
+	if v, err = d.pay(ctx, m, v.ID, payment.ConfirmParams{Token: token, MerchantInitiated: true}); err != nil {
 		d.fail(w, r, "auto-debit", err)
 		return
 	}

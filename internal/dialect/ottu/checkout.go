@@ -296,24 +296,24 @@ func (d *Dialect) CreateCheckout(w http.ResponseWriter, r *http.Request) {
 		if !req.merchantInitiated {
 			cp.CVC = req.cvv
 		}
-		paid, err := d.svc.ConfirmSession(ctx, m, v.ID, cp)
-		var pe *payment.Error
-		switch {
-		case err == nil:
-			v = paid
-		case errors.As(err, &pe) && pe.Kind == payment.KindCard:
-			// A decline is the checkout's state (attempted), not a
-			// failed request: the session is there either way.
-			if v, err = d.svc.GetSession(ctx, m.ID, v.ID); err != nil {
-				d.fail(w, r, "read checkout", err)
-				return
-			}
-		default:
+		if v, err = d.pay(ctx, m, v.ID, cp); err != nil {
 			d.fail(w, r, "pay checkout", err)
 			return
 		}
 	}
 	writeJSON(w, http.StatusCreated, d.checkoutBody(ctx, m, v))
+}
+
+// pay confirms a checkout with a saved card. A decline is the checkout's
+// state (attempted; the notification says failed), not a failed request:
+// the session is read back either way.
+func (d *Dialect) pay(ctx context.Context, m *store.Merchant, sid string, cp payment.ConfirmParams) (payment.SessionView, error) {
+	v, err := d.svc.ConfirmSession(ctx, m, sid, cp)
+	var pe *payment.Error
+	if errors.As(err, &pe) && pe.Kind == payment.KindCard {
+		return d.svc.GetSession(ctx, m.ID, sid)
+	}
+	return v, err
 }
 
 // GetCheckout serves GET /b/checkout/v1/pymt-txn/{session_id}[/].
