@@ -38,23 +38,26 @@ const (
 
 // SessionParams creates a session.
 type SessionParams struct {
-	Mode              string            `json:"mode"` // redirect (default) | api
-	Amount            int64             `json:"amount"`
-	Currency          *string           `json:"currency"`
-	Customer          string            `json:"customer"`
-	CustomerReference string            `json:"customer_reference"`
-	SaveCard          string            `json:"save_card"` // off (default) | optional | always
-	ShowSavedCards    bool              `json:"show_saved_cards"`
-	Capture           *bool             `json:"capture"`
-	OrderID           string            `json:"order_id"`
-	Description       string            `json:"description"`
-	SuccessURL        string            `json:"success_url"`
-	FailureURL        string            `json:"failure_url"`
-	ExpiredURL        string            `json:"expired_url"`
-	CancelURL         string            `json:"cancel_url"`
-	CallbackURL       string            `json:"callback_url"`
-	ExpiresIn         *int64            `json:"expires_in"` // seconds
-	Metadata          map[string]string `json:"metadata"`
+	Mode              string  `json:"mode"` // redirect (default) | api
+	Amount            int64   `json:"amount"`
+	Currency          *string `json:"currency"`
+	Customer          string  `json:"customer"`
+	CustomerReference string  `json:"customer_reference"`
+	SaveCard          string  `json:"save_card"` // off (default) | optional | always
+	ShowSavedCards    bool    `json:"show_saved_cards"`
+	Capture           *bool   `json:"capture"`
+	OrderID           string  `json:"order_id"`
+	Description       string  `json:"description"`
+	SuccessURL        string  `json:"success_url"`
+	FailureURL        string  `json:"failure_url"`
+	ExpiredURL        string  `json:"expired_url"`
+	CancelURL         string  `json:"cancel_url"`
+	CallbackURL       string  `json:"callback_url"`
+	ExpiresIn         *int64  `json:"expires_in"` // seconds
+	// ExpiresAt is an absolute expiry (a dialect's), kept exactly as
+	// given; it replaces ExpiresIn and has the same bounds.
+	ExpiresAt time.Time         `json:"-"`
+	Metadata  map[string]string `json:"metadata"`
 	// ThreeDSecure is passed to the token or payment each attempt makes:
 	// required | if_required (default: the card decides) | never.
 	ThreeDSecure string `json:"three_d_secure"`
@@ -265,6 +268,12 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		}
 	}
 	ss.ExpiresAt = now.Add(ttl)
+	if !p.ExpiresAt.IsZero() {
+		if ttl := p.ExpiresAt.Sub(now); ttl < MinSessionTTL || ttl > MaxSessionTTL {
+			return SessionView{}, invalid("expires_at", "parameter_invalid", "expires_at must be between 1 minute and 24 hours from now")
+		}
+		ss.ExpiresAt = p.ExpiresAt.UTC()
+	}
 	urls := []struct{ name, v string }{{"success_url", p.SuccessURL}, {"failure_url", p.FailureURL},
 		{"expired_url", p.ExpiredURL}, {"cancel_url", p.CancelURL}, {"callback_url", p.CallbackURL}}
 	for _, u := range p.ForwardURLs {

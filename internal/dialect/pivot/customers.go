@@ -47,9 +47,13 @@ func phoneText(p *phoneIn) string {
 func (d *Dialect) sessionCustomer(ctx context.Context, m *store.Merchant, customerID string, c *customerIn) (string, error) {
 	if customerID = strings.TrimSpace(customerID); customerID != "" {
 		if len(customerID) > 64 {
-			return "", newError(http.StatusNotFound, codeNotFound, "Customer not found.")
+			return "", newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound)
 		}
 		cu, _, err := d.svc.GetCustomer(ctx, m.ID, customerID)
+		var pe *payment.Error
+		if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
+			return "", newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound)
+		}
 		if err != nil {
 			return "", err
 		}
@@ -198,7 +202,7 @@ func (d *Dialect) GetCustomer(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("customerId")
 	if len(id) > 64 {
-		writeError(w, newError(http.StatusNotFound, codeNotFound, "Customer not found."))
+		writeError(w, newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound))
 		return
 	}
 	c, toks, err := d.svc.GetCustomer(r.Context(), m.ID, id)

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/coffer-vault/coffer/internal/card"
 	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -137,7 +137,7 @@ func ParseAmount(raw json.RawMessage, currency string) (int64, *apiError) {
 	case strings.ContainsAny(s, "eE") && strings.Trim(s, "0123456789.eE+-") == "":
 		return 0, badRequest("amount.value must be a plain decimal number, without an exponent")
 	}
-	v, err := money.Parse(s, currency)
+	v, err := money.Parse(exactDecimal(s), currency)
 	if err != nil {
 		var me *money.Error
 		if errors.As(err, &me) && me.Field == "currency" {
@@ -154,6 +154,25 @@ func ParseAmount(raw json.RawMessage, currency string) (int64, *apiError) {
 	return v, nil
 }
 
+// exactDecimal drops the trailing zeros of a decimal's fraction ("12.500"
+// → "12.5", "1000.0" → "1000"): they change nothing, and the currency's
+// precision bounds only the digits that count. Anything else is left to
+// money.Parse as it came.
+func exactDecimal(s string) string {
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || frac == "" || strings.Trim(frac, "0123456789") != "" {
+		return s
+	}
+	frac = strings.TrimRight(frac, "0")
+	switch {
+	case frac != "":
+		return whole + "." + frac
+	case whole == "" || whole == "+":
+		return s // ".0": not a number money.Parse takes either way
+	}
+	return whole
+}
+
 // FormatAmount is minor units as Pivot's value: a JSON number in major
 // units without trailing zeros (1000000 IDR → 10000, 1250 USD → 12.5).
 func FormatAmount(minor int64, currency string) json.Number {
@@ -164,22 +183,23 @@ func FormatAmount(minor int64, currency string) json.Number {
 	return json.Number(s)
 }
 
-// ExpiresIn converts expiryAt (an absolute RFC 3339 time) to the core's
-// seconds from now, refusing what the core cannot keep.
-func ExpiresIn(expiryAt string, now time.Time) (*int64, *apiError) {
+// ExpiryTime reads expiryAt, an absolute RFC 3339 time in any zone, as
+// the instant it names (in UTC): the core keeps it as given. It refuses
+// what the core cannot keep (1 minute to 24 hours after now); the core
+// checks again at its own now. The zero time is the core's default (15
+// minutes).
+func ExpiryTime(expiryAt string, now time.Time) (time.Time, *apiError) {
 	if strings.TrimSpace(expiryAt) == "" {
-		return nil, nil // the core's default: 15 minutes
+		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339, strings.TrimSpace(expiryAt))
 	if err != nil {
-		return nil, badRequest("expiryAt must be a time in RFC 3339 form, such as 2030-01-02T15:04:05Z or 2030-01-02T22:04:05+07:00")
+		return time.Time{}, badRequest("expiryAt must be a time in RFC 3339 form, such as 2030-01-02T15:04:05Z or 2030-01-02T22:04:05+07:00")
 	}
-	secs := int64(math.Round(t.Sub(now).Seconds()))
-	lo, hi := int64(payment.MinSessionTTL/time.Second), int64(payment.MaxSessionTTL/time.Second)
-	if secs < lo || secs > hi {
-		return nil, badRequest("expiryAt must be between 1 minute and 24 hours from now")
+	if ttl := t.Sub(now); ttl < payment.MinSessionTTL || ttl > payment.MaxSessionTTL {
+		return time.Time{}, badRequest("expiryAt must be between 1 minute and 24 hours from now")
 	}
-	return &secs, nil
+	return t.UTC(), nil
 }
 
 // threeDS maps threeDsMethod to the session's three_d_secure.
@@ -310,7 +330,7 @@ func sessionParams(m *store.Merchant, req *createRequest, now time.Time) (paymen
 		md[metaSave] = boolText(*save)
 	}
 	p.ShowSavedCards = req.ShowSavedPayment != nil && *req.ShowSavedPayment
-	if p.ExpiresIn, ae = ExpiresIn(req.ExpiryAt, now); ae != nil {
+	if p.ExpiresAt, ae = ExpiryTime(req.ExpiryAt, now); ae != nil {
 		return p, ae
 	}
 	if r := req.RedirectURL; r != nil {
@@ -388,17 +408,17 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, m *store.Mercha
 		writeError(w, ae)
 		return
 	}
-	var card *cardIn
+	var pc *cardIn
 	if req.PaymentMethod != nil && req.PaymentMethod.Card != nil &&
 		(req.PaymentMethod.Card.EncryptedCard != "" || req.PaymentMethod.Card.Token != "") {
-		card = req.PaymentMethod.Card
+		pc = req.PaymentMethod.Card
 	}
 	autoConfirm := req.AutoConfirm != nil && *req.AutoConfirm
 	switch {
-	case card != nil && p.Mode != "api":
+	case pc != nil && p.Mode != "api":
 		writeError(w, badRequest("paymentMethod.card is for mode API; in REDIRECT mode the card holder enters the card on paymentUrl"))
 		return
-	case card != nil && !autoConfirm:
+	case pc != nil && !autoConfirm:
 		writeError(w, badRequest("paymentMethod.card needs autoConfirm true here; otherwise send it to POST /v2/payments/{id}/confirm"))
 		return
 	}
@@ -414,13 +434,21 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, m *store.Mercha
 		return
 	}
 	p.Customer = cust
+	if pc != nil {
+		// Everything the confirmation can be refused for without the
+		// processor is refused here, before a session exists.
+		if err := d.checkCard(r.Context(), m, cust, pc); err != nil {
+			d.fail(w, r, "create", err)
+			return
+		}
+	}
 	v, err := d.svc.CreateSession(r.Context(), m, p)
 	if err != nil {
 		d.fail(w, r, "create", err)
 		return
 	}
-	if card != nil {
-		d.confirmAndAnswer(w, r, m, &v, card, save)
+	if pc != nil {
+		d.confirmAndAnswer(w, r, m, &v, pc, save, true)
 		return
 	}
 	obj, err := d.render(r.Context(), m.ID, &v)
@@ -506,21 +534,90 @@ func (d *Dialect) confirm(w http.ResponseWriter, r *http.Request, m *store.Merch
 		d.fail(w, r, "confirm", err)
 		return
 	}
-	d.confirmAndAnswer(w, r, m, &v, pm.Card, save)
+	d.confirmAndAnswer(w, r, m, &v, pm.Card, save, false)
+}
+
+// checkCard refuses what paymentMethod.card can be refused for without
+// the processor, for a session of customerID: both or neither of
+// encryptedCard and token; a token without its CVC (the card holder must
+// be there to give it) or with a malformed one; a token that is not the
+// customer's (404, as if it did not exist), or that cannot be charged
+// (not active, expired: 402).
+func (d *Dialect) checkCard(ctx context.Context, m *store.Merchant, customerID string, c *cardIn) error {
+	switch {
+	case c.EncryptedCard == "" && c.Token == "":
+		return badRequest("paymentMethod.card.encryptedCard (or paymentMethod.card.token with paymentMethod.card.cvc) is required")
+	case c.EncryptedCard != "" && c.Token != "":
+		return badRequest("paymentMethod.card takes either encryptedCard or token (with cvc), not both")
+	case c.Token == "":
+		return nil
+	case c.CVC == "":
+		return badRequest("paymentMethod.card.cvc is required with paymentMethod.card.token: ask the card holder for the saved card's CVC")
+	case customerID == "":
+		return badRequest("paymentMethod.card.token needs a session with a customer (customerId or customer): a stored payment method belongs to a customer")
+	}
+	notFound := newError(http.StatusNotFound, codeNotFound, msgTokenNotFound)
+	if len(c.Token) > 64 {
+		return notFound
+	}
+	t, err := d.svc.GetToken(ctx, m.ID, c.Token)
+	var pe *payment.Error
+	if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
+		return notFound
+	} else if err != nil {
+		return err
+	}
+	if t.CustomerID != customerID {
+		return notFound
+	}
+	if t.Status != store.TokenActive {
+		return newError(http.StatusPaymentRequired, codeDeclined, "The stored payment method (paymentMethod.card.token) is not active and cannot be charged.")
+	}
+	if card.Expired(t.ExpMonth, t.ExpYear, time.Now()) {
+		return newError(http.StatusPaymentRequired, codeDeclined, "The card of the stored payment method (paymentMethod.card.token) has expired.")
+	}
+	if err := card.ValidateCVC(c.CVC, card.Brand(t.Brand)); err != nil {
+		var fe *card.FieldError
+		if errors.As(err, &fe) {
+			return badRequest("paymentMethod.card.cvc %s", fe.Message)
+		}
+		return badRequest("paymentMethod.card.cvc is not valid for this card")
+	}
+	return nil
 }
 
 // confirmAndAnswer confirms v with card and answers the session as it
 // ends up. A declined card answers 402 with the session (open for another
-// card) as data.
-func (d *Dialect) confirmAndAnswer(w http.ResponseWriter, r *http.Request, m *store.Merchant, v *payment.SessionView, c *cardIn, save *bool) {
+// card) as data. created is a session this request just made (create with
+// autoConfirm): when its confirmation is refused for anything but a
+// decline it is cancelled, so that it does not linger, and answered as
+// data; when the outcome is unknown (processor trouble) it is kept, and
+// answered as data too.
+func (d *Dialect) confirmAndAnswer(w http.ResponseWriter, r *http.Request, m *store.Merchant, v *payment.SessionView, c *cardIn, save *bool, created bool) {
 	if save == nil {
 		if s, ok := v.Metadata[metaSave]; ok {
 			b := s == "true"
 			save = &b
 		}
 	}
-	if save != nil && *save && v.Customer == nil && c.EncryptedCard != "" {
-		writeError(w, badRequest("saveForFutureUse needs a session with a customer: a stored payment method belongs to a customer"))
+	cust := ""
+	if v.Customer != nil {
+		cust = *v.Customer
+	}
+	var perr error
+	if save != nil && *save && cust == "" && c.EncryptedCard != "" {
+		perr = badRequest("saveForFutureUse needs a session with a customer: a stored payment method belongs to a customer")
+	} else {
+		perr = d.checkCard(r.Context(), m, cust, c)
+	}
+	if perr != nil {
+		ae := d.fromService(r, "confirm", perr)
+		if created {
+			d.cancelCreated(r, m, v, ae)
+		} else if ae.code == codeDeclined {
+			d.attachSession(r, m, v.ID, ae) // still open for another card
+		}
+		writeError(w, ae)
 		return
 	}
 	cp := payment.ConfirmParams{EncryptedCard: c.EncryptedCard, Token: c.Token, CVC: c.CVC, SaveCard: save, Cipher: cipher}
@@ -528,12 +625,14 @@ func (d *Dialect) confirmAndAnswer(w http.ResponseWriter, r *http.Request, m *st
 	if err != nil {
 		ae := d.fromService(r, "confirm", err)
 		var pe *payment.Error
-		if errors.As(err, &pe) && (pe.Kind == payment.KindCard || pe.Kind == payment.KindInvalidState) {
-			if cur, gerr := d.svc.GetSession(r.Context(), m.ID, v.ID); gerr == nil {
-				if obj, rerr := d.render(r.Context(), m.ID, &cur); rerr == nil {
-					ae.data = obj
-				}
-			}
+		isPE := errors.As(err, &pe)
+		switch {
+		case isPE && (pe.Kind == payment.KindCard || pe.Kind == payment.KindInvalidState):
+			d.attachSession(r, m, v.ID, ae)
+		case created && isPE && (pe.Kind == payment.KindInvalidRequest || pe.Kind == payment.KindNotFound):
+			d.cancelCreated(r, m, v, ae)
+		case created:
+			d.attachSession(r, m, v.ID, ae) // the outcome may be unknown: kept, and shown
 		}
 		writeError(w, ae)
 		return
@@ -544,4 +643,26 @@ func (d *Dialect) confirmAndAnswer(w http.ResponseWriter, r *http.Request, m *st
 		return
 	}
 	writeOK(w, obj)
+}
+
+// attachSession sets the session as it is now as ae's data.
+func (d *Dialect) attachSession(r *http.Request, m *store.Merchant, id string, ae *apiError) {
+	ctx := context.WithoutCancel(r.Context())
+	if cur, err := d.svc.GetSession(ctx, m.ID, id); err == nil {
+		if obj, err := d.render(ctx, m.ID, &cur); err == nil {
+			ae.data = obj
+		}
+	}
+}
+
+// cancelCreated cancels a session this request created and could not
+// confirm, and sets it (CANCELLED) as ae's data: the client learns its id,
+// and no open session is left to expire unseen.
+func (d *Dialect) cancelCreated(r *http.Request, m *store.Merchant, v *payment.SessionView, ae *apiError) {
+	ctx := context.WithoutCancel(r.Context())
+	if _, err := d.svc.CancelSession(ctx, m.ID, v.ID); err != nil {
+		d.log.WarnContext(ctx, "pivot: cancelling a session whose autoConfirm failed", "request_id", payment.RequestID(ctx),
+			"session", v.ID, "error", err.Error())
+	}
+	d.attachSession(r, m, v.ID, ae)
 }

@@ -15,12 +15,15 @@ package pivot
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/event"
@@ -122,7 +125,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 // fieldNames turn the core's parameter names into Pivot's, so that an
 // error names the field the client sent.
 var fieldNames = map[string]string{
-	"amount": "amount.value", "currency": "amount.currency", "expires_in": "expiryAt",
+	"amount": "amount.value", "currency": "amount.currency", "expires_in": "expiryAt", "expires_at": "expiryAt",
 	"success_url": "redirectUrl.successReturnUrl", "failure_url": "redirectUrl.failureReturnUrl",
 	"expired_url": "redirectUrl.expirationReturnUrl", "cancel_url": "redirectUrl.failureReturnUrl",
 	"callback_url": "callbackUrl", "order_id": "clientReferenceId", "description": "statementDescriptor",
@@ -136,22 +139,43 @@ var fieldNames = map[string]string{
 	"metadata." + metaGiven: "customer.givenName", "metadata." + metaSurname: "customer.surname",
 }
 
-// renamed words a core message with Pivot's field name.
+// renamed words a core message with Pivot's field names: the param it
+// starts with, and any native field name it mentions in its text ("give
+// either encrypted_card or token, not both").
 func renamed(param, msg string) string {
-	if param == "" {
-		return msg
+	if param != "" {
+		name, ok := fieldNames[param]
+		if !ok {
+			name = param // metadata.<key> is the merchant's own
+		}
+		switch {
+		case strings.HasPrefix(msg, param):
+			msg = name + strings.TrimPrefix(msg, param)
+		case msg != "" && msg[0] >= 'a' && msg[0] <= 'z':
+			msg = name + " " + msg // the money package's "must be …"
+		}
 	}
-	name, ok := fieldNames[param]
-	if !ok {
-		name = param // metadata.<key> is the merchant's own
-	}
-	switch {
-	case strings.HasPrefix(msg, param):
-		return name + strings.TrimPrefix(msg, param)
-	case msg != "" && msg[0] >= 'a' && msg[0] <= 'z':
-		return name + " " + msg // the money package's "must be …"
-	}
-	return msg
+	return pivotWords(msg)
+}
+
+// nativeWord is a word of a message that may be a native field name:
+// letters, digits and underscores, dot-joined (card.exp_month).
+var nativeWord = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*`)
+
+// pivotWords rewrites the native field names a text mentions as Pivot's.
+// Only names no English sentence uses otherwise are rewritten (those with
+// an underscore or a dot, and token and cvc); a word already in Pivot's
+// form (paymentMethod.card.token) is one word and left alone.
+func pivotWords(msg string) string {
+	return nativeWord.ReplaceAllStringFunc(msg, func(w string) string {
+		if !strings.ContainsAny(w, "_.") && w != "token" && w != "cvc" {
+			return w
+		}
+		if name, ok := fieldNames[w]; ok {
+			return name
+		}
+		return w
+	})
 }
 
 var kindStatus = map[payment.Kind]int{
@@ -198,7 +222,7 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 		msg := renamed(pe.Param, pe.Message)
 		switch pe.Kind {
 		case payment.KindNotFound:
-			msg = notFoundMessage(pe.Param, pe.Message)
+			msg = notFoundMessage(op, pe.Param)
 		case payment.KindInvalidState:
 			if sc, ok := stateCodes[pe.Code]; ok {
 				code, msg = sc.code, sc.message
@@ -218,16 +242,23 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 }
 
 // notFoundMessage never echoes the id asked for: a client may have put a
-// card number where an id belongs.
-func notFoundMessage(param, msg string) string {
+// card number where an id belongs. What was not found follows the core's
+// Param and the call that failed (op "customer" reads a customer), never
+// the core's message, which quotes the id.
+func notFoundMessage(op, param string) string {
 	switch {
-	case param == "customer" || strings.Contains(msg, "customer"):
-		return "Customer not found."
-	case param == "token" || strings.Contains(msg, "token"):
-		return "The stored payment method (paymentMethod.card.token) was not found for this customer."
+	case param == "customer" || op == "customer":
+		return msgCustomerNotFound
+	case param == "token":
+		return msgTokenNotFound
 	}
 	return "Payment session not found."
 }
+
+const (
+	msgCustomerNotFound = "Customer not found."
+	msgTokenNotFound    = "The stored payment method (paymentMethod.card.token) was not found for this customer."
+)
 
 func (d *Dialect) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
 	writeError(w, d.fromService(r, op, err))
@@ -299,7 +330,10 @@ func (d *Dialect) authorize(w http.ResponseWriter, r *http.Request) (*store.Merc
 }
 
 // idempotent runs next under the client's X-REQUEST-ID, scoped by scope so
-// that one request id reused on another endpoint is not a mismatch.
+// that one request id reused on another endpoint is not a mismatch. The
+// client's id is checked against idempotency.MaxKey as sent; the stored
+// key is the scope's first word and the hex SHA-256 of scope and id, so
+// that no scope (a session id) can push it over the limit.
 func (d *Dialect) idempotent(w http.ResponseWriter, r *http.Request, m *store.Merchant, scope string, next http.HandlerFunc) {
 	key := strings.TrimSpace(r.Header.Get("X-REQUEST-ID"))
 	if key != "" {
@@ -307,12 +341,20 @@ func (d *Dialect) idempotent(w http.ResponseWriter, r *http.Request, m *store.Me
 			writeError(w, badRequest("X-REQUEST-ID must be at most %d characters.", idempotency.MaxKey))
 			return
 		}
-		key = scope + "|" + key
+		key = scopedKey(scope, key)
 	}
 	idempotency.HTTP{Keeper: d.keeper, Sealer: d.svc, Log: d.log, Fail: d.idempotencyFailure,
 		// "Retry shortly" answers must not be frozen under the key.
 		Retryable: func(status int, _ []byte) bool { return status == http.StatusConflict || status == 499 },
 		Mark:      payment.WithIdempotencyKey}.Serve(w, r, m.ID, key, next)
+}
+
+// scopedKey is the idempotency key of a client's X-REQUEST-ID under scope
+// ("create", "confirm|<session id>"): at most 72 characters.
+func scopedKey(scope, key string) string {
+	name, _, _ := strings.Cut(scope, "|")
+	sum := sha256.Sum256([]byte(scope + "\x00" + key))
+	return "pivot:" + name + "|" + hex.EncodeToString(sum[:])
 }
 
 func (d *Dialect) idempotencyFailure(w http.ResponseWriter, r *http.Request, err error) {

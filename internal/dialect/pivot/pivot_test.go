@@ -103,6 +103,8 @@ func TestPivotSessionStatus(t *testing.T) {
 		{payment.SessionView{Status: store.SessionRequiresAction}, store.PaymentRequiresAction, StatusRequireAction},
 		{payment.SessionView{Status: store.SessionRequiresAction}, store.PaymentProcessing, StatusProcessing},
 		{payment.SessionView{Status: store.SessionSucceeded}, store.PaymentSucceeded, StatusPaid},
+		{payment.SessionView{Status: store.SessionSucceeded}, store.PaymentRequiresCapture, StatusPaid},
+		{payment.SessionView{Status: store.SessionSucceeded}, store.PaymentCanceled, StatusCancelled},
 		{payment.SessionView{Status: store.SessionExpired}, "", StatusExpired},
 		{payment.SessionView{Status: store.SessionCanceled}, "", StatusCancelled},
 		{payment.SessionView{Status: store.SessionFailed}, store.PaymentFailed, StatusCancelled},
@@ -166,6 +168,11 @@ func TestPivotAmounts(t *testing.T) {
 		{`"2500.50"`, "IDR", 250050, "2500.5"},
 		{`100`, "JPY", 100, "100"},
 		{`1.234`, "KWD", 1234, "1.234"},
+		{`"12.500"`, "USD", 1250, "12.5"},
+		{`12.500`, "USD", 1250, "12.5"},
+		{`"1000.0"`, "JPY", 1000, "1000"},
+		{`"15000.000"`, "IDR", 1500000, "15000"},
+		{`"12.00"`, "USD", 1200, "12"},
 	} {
 		got, ae := ParseAmount(json.RawMessage(c.raw), c.currency)
 		if ae != nil || got != c.want {
@@ -178,7 +185,7 @@ func TestPivotAmounts(t *testing.T) {
 	}
 	for _, c := range []struct{ raw, want string }{
 		{``, "amount.value is required"}, {`null`, "is required"}, {`0`, "greater than 0"}, {`-1`, "greater than 0"},
-		{`1e3`, "exponent"}, {`"ten"`, "decimal number"}, {`true`, "must be a"}, {`1.234`, "at most 2 decimals"},
+		{`1e3`, "exponent"}, {`"ten"`, "decimal number"}, {`true`, "must be a"}, {`1.234`, "at most 2 decimals"}, {`1.2340`, "at most 2 decimals"}, {`"1.001"`, "at most 2 decimals"},
 		{`99999999999999`, "at most"},
 	} {
 		if _, ae := ParseAmount(json.RawMessage(c.raw), "IDR"); ae == nil || ae.status != 400 || !strings.Contains(ae.message, c.want) {
@@ -187,20 +194,22 @@ func TestPivotAmounts(t *testing.T) {
 	}
 }
 
-func TestPivotExpiresIn(t *testing.T) {
+func TestPivotExpiryTime(t *testing.T) {
 	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	if v, ae := ExpiresIn("", now); v != nil || ae != nil {
+	if v, ae := ExpiryTime("", now); !v.IsZero() || ae != nil {
 		t.Errorf("absent: %v %v", v, ae)
 	}
-	for in, want := range map[string]int64{"2030-01-02T03:34:05Z": 1800, "2030-01-02T10:09:05+07:00": 300, "2030-01-02T03:05:05.000Z": 60,
-		"2030-01-03T03:04:05Z": 86400} {
-		v, ae := ExpiresIn(in, now)
-		if ae != nil || v == nil || *v != want {
-			t.Errorf("%s: %v %v, want %d", in, v, ae, want)
+	// The instant asked for is kept as given (in UTC), whatever its zone.
+	for in, want := range map[string]time.Time{"2030-01-02T03:34:05Z": now.Add(30 * time.Minute),
+		"2030-01-02T10:09:05+07:00": now.Add(5 * time.Minute), "2030-01-02T03:05:05.000Z": now.Add(time.Minute),
+		"2030-01-02T03:05:05.250Z": now.Add(time.Minute + 250*time.Millisecond), "2030-01-03T03:04:05Z": now.Add(24 * time.Hour)} {
+		v, ae := ExpiryTime(in, now)
+		if ae != nil || !v.Equal(want) || v.Location() != time.UTC {
+			t.Errorf("%s: %v %v, want %v", in, v, ae, want)
 		}
 	}
 	for _, in := range []string{"2030-01-02T03:04:35Z", "2030-01-01T03:04:05Z", "2030-01-03T03:04:06Z", "tomorrow", "2030-01-02 03:34:05"} {
-		if _, ae := ExpiresIn(in, now); ae == nil || !strings.Contains(ae.message, "expiryAt") {
+		if _, ae := ExpiryTime(in, now); ae == nil || !strings.Contains(ae.message, "expiryAt") {
 			t.Errorf("%s: %v", in, ae)
 		}
 	}
@@ -239,5 +248,27 @@ func TestPivotRenderHelpers(t *testing.T) {
 	}
 	if got := renamed("success_url", "success_url must be an absolute http(s) URL"); got != "redirectUrl.successReturnUrl must be an absolute http(s) URL" {
 		t.Errorf("renamed: %s", got)
+	}
+	for _, c := range []struct{ param, msg, want string }{
+		{"token", "give either encrypted_card or token, not both", "paymentMethod.card.token give either paymentMethod.card.encryptedCard or paymentMethod.card.token, not both"},
+		{"expires_at", "expires_at must be between 1 minute and 24 hours from now", "expiryAt must be between 1 minute and 24 hours from now"},
+		{"cvc", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)", "paymentMethod.card.cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)"},
+		{"", "The session is expired.", "The session is expired."},
+	} {
+		if got := renamed(c.param, c.msg); got != c.want {
+			t.Errorf("renamed(%s, %q) = %q, want %q", c.param, c.msg, got, c.want)
+		}
+	}
+	// Not-found wording follows the call and the param, never the message.
+	for _, c := range []struct{ op, param, want string }{
+		{"get", "id", "Payment session not found."}, {"confirm", "id", "Payment session not found."},
+		{"customer", "id", msgCustomerNotFound}, {"create", "customer", msgCustomerNotFound}, {"confirm", "token", msgTokenNotFound},
+	} {
+		if got := notFoundMessage(c.op, c.param); got != c.want {
+			t.Errorf("notFoundMessage(%s, %s) = %q, want %q", c.op, c.param, got, c.want)
+		}
+	}
+	if k := scopedKey("confirm|ps_"+strings.Repeat("x", 60), strings.Repeat("k", 255)); len(k) > 255 || k == scopedKey("create", strings.Repeat("k", 255)) {
+		t.Errorf("scopedKey: %q", k)
 	}
 }

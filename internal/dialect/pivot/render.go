@@ -36,7 +36,9 @@ const (
 // SessionStatus maps a session (and its latest payment, if any) to
 // Pivot's status. A session that failed (too many declined cards) is
 // CANCELLED: final and unpaid, the nearest of Pivot's statuses; its
-// callback event is PAYMENT.FAILED.
+// callback event is PAYMENT.FAILED. A session paid by an authorization
+// (manual capture) whose authorization was then voided is CANCELLED too:
+// no money moved.
 func SessionStatus(v *payment.SessionView, paymentStatus string) string {
 	switch v.Status {
 	case store.SessionOpen:
@@ -50,6 +52,9 @@ func SessionStatus(v *payment.SessionView, paymentStatus string) string {
 		}
 		return StatusRequireAction
 	case store.SessionSucceeded:
+		if paymentStatus == store.PaymentCanceled || paymentStatus == store.PaymentFailed {
+			return StatusCancelled
+		}
 		return StatusPaid
 	case store.SessionExpired:
 		return StatusExpired
@@ -233,7 +238,7 @@ func renderSession(v *payment.SessionView, p *payment.PaymentView, pageURL strin
 		o.PaymentURL = optional(pageURL)
 	}
 	if p != nil {
-		o.ChargeDetails = append(o.ChargeDetails, renderCharge(p))
+		o.ChargeDetails = append(o.ChargeDetails, renderCharge(v, p))
 	}
 	return o
 }
@@ -267,16 +272,28 @@ func bins(bin string) (string, *string) {
 	return bin[:6], nil
 }
 
-func renderCharge(p *payment.PaymentView) charge {
+// paidAt is when the charge was paid (authorized, for manual capture):
+// the moment its session turned succeeded, which the core never changes
+// afterwards (a refund or capture changes the payment, not the session);
+// for a charge whose session is not (yet) succeeded, the payment's
+// creation. Never the payment's Updated, which moves with every refund.
+func paidAt(v *payment.SessionView, p *payment.PaymentView) time.Time {
+	if v.Status == store.SessionSucceeded && v.Payment != nil && *v.Payment == p.ID && !v.Updated.IsZero() {
+		return v.Updated
+	}
+	return p.Created
+}
+
+func renderCharge(v *payment.SessionView, p *payment.PaymentView) charge {
 	c := charge{ID: p.ID, Status: ChargeStatus(p.Status), CapturedAmount: FormatAmount(p.AmountCaptured, p.Currency),
 		AuthorizedAmount: FormatAmount(0, p.Currency), IsCaptured: p.AmountCaptured > 0, Token: p.Token, CreatedAt: iso(p.Created)}
 	switch p.Status {
 	case store.PaymentSucceeded, store.PaymentRequiresCapture:
 		c.AuthorizedAmount = FormatAmount(p.Amount, p.Currency)
-		c.PaidAt = optional(iso(p.Updated))
+		c.PaidAt = optional(iso(paidAt(v, p)))
 	}
 	if p.Failure != nil {
-		c.FailureCode, c.FailureMessage = optional(p.Failure.Code), optional(p.Failure.Message)
+		c.FailureCode, c.FailureMessage = optional(p.Failure.Code), optional(pivotWords(p.Failure.Message))
 	}
 	first6, first8 := bins(p.Card.BIN)
 	c.Card = chargeCard{First6: first6, First8: first8, Last4: p.Card.Last4, ExpMonth: monthText(p.Card.ExpMonth),
