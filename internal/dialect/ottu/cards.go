@@ -2,6 +2,8 @@ package ottu
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -189,6 +191,16 @@ func (d *Dialect) AutoDebit(w http.ResponseWriter, r *http.Request) {
 		},
 		Retryable: func(status int, _ []byte) bool { return status == http.StatusConflict }}
 	key := strings.TrimSpace(r.Header.Get("Tracking-Key"))
+	if len(key) > idempotency.MaxKey {
+		writeError(w, detail(http.StatusBadRequest, "Tracking-Key must be at most %d characters.", idempotency.MaxKey))
+		return
+	}
+	if key != "" {
+		// Its own key space: the same value sent as a native
+		// Idempotency-Key (an order number, say) is another request.
+		sum := sha256.Sum256([]byte(key))
+		key = "ottu:auto-debit|" + hex.EncodeToString(sum[:])
+	}
 	if d.keeper == nil {
 		key = "" // a server without a keeper (unit wiring) runs it plainly
 	}

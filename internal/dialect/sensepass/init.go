@@ -241,16 +241,16 @@ func sessionParams(m *store.Merchant, req *initRequest) (payment.SessionParams, 
 	}
 	p.SuccessURL, p.FailureURL, p.ExpiredURL = req.ReturnURL, req.ReturnURL, req.ReturnURL
 	p.CancelURL = req.CancelURL
-	if req.CallbackURL != "" {
-		p.CallbackURL = req.CallbackURL
-		switch strings.ToUpper(strings.TrimSpace(req.CallbackMethod)) {
-		case "", "POST":
-			p.CallbackFormat = Format
-		case "GET":
-			p.CallbackFormat = FormatGET
-		default:
-			return p, badRequest("callbackMethod must be GET or POST")
-		}
+	// Always set, callback or not: the format is also how GET, cancel and
+	// the socket know a session is SensePass's.
+	p.CallbackFormat = Format
+	p.CallbackURL = req.CallbackURL
+	switch strings.ToUpper(strings.TrimSpace(req.CallbackMethod)) {
+	case "", "POST":
+	case "GET":
+		p.CallbackFormat = FormatGET
+	default:
+		return p, badRequest("callbackMethod must be GET or POST")
 	}
 	if utf8.RuneCountInString(req.Reason) > maxReason {
 		return p, badRequest("reason must be at most %d characters", maxReason)

@@ -99,7 +99,7 @@ func TestSessionParams(t *testing.T) {
 		return sessionParams(testMerchant, &req)
 	}
 	p, err := parse(`{"timeOut":600,"deviceId":"dk","methodType":"Tokenize"}`)
-	if err != nil || p.Amount != 0 || *p.ExpiresIn != 600 || *p.Currency != "MYR" || p.Capture != nil || p.CallbackFormat != "" {
+	if err != nil || p.Amount != 0 || *p.ExpiresIn != 600 || *p.Currency != "MYR" || p.Capture != nil || p.CallbackFormat != Format {
 		t.Errorf("Tokenize: %+v %v", p, err)
 	}
 	p, err = parse(`{"timeOut":"600","amount":3000,"methodType":"Capture+Tokenize","currency":"usd","returnURL":"https://s/r",

@@ -61,7 +61,10 @@ func (d *Dialect) Socket(w http.ResponseWriter, r *http.Request) {
 			writeError(w, ae)
 			return
 		}
-		if _, err := d.svc.GetSession(r.Context(), m.ID, number); err != nil {
+		if v, err := d.svc.GetSession(r.Context(), m.ID, number); err != nil || !ours(v) {
+			if err == nil {
+				err = newError(http.StatusNotFound, "resource_missing", "%s", notFoundMessage(""))
+			}
 			d.fail(w, r, "socket", err)
 			return
 		}
@@ -123,8 +126,8 @@ func (d *Dialect) Socket(w http.ResponseWriter, r *http.Request) {
 		lastSeq = evs[len(evs)-1].Seq
 	}
 	v, err := d.svc.GetSession(ctx, m.ID, number)
-	if err != nil {
-		if isNotFound(err) {
+	if err != nil || !ours(v) {
+		if err == nil || isNotFound(err) {
 			conn.Close(websocket.StatusPolicyViolation, "transaction not found")
 		} else {
 			conn.Close(websocket.StatusInternalError, "transaction unavailable")

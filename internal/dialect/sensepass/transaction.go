@@ -357,12 +357,22 @@ func isSession(n string) bool { return id.HasPrefix(n, "ps") }
 func isPayment(n string) bool { return id.HasPrefix(n, "pay") }
 
 // lookup reads a transaction as it is now.
+// ours tells transactions/init's sessions: another dialect's (an Ottu
+// checkout, a Pivot session) or a native one keeps its own rules, and a
+// SensePass key must not read, watch or cancel it.
+func ours(v payment.SessionView) bool {
+	return v.CallbackFormat == Format || v.CallbackFormat == FormatGET
+}
+
 func (d *Dialect) lookup(ctx context.Context, m *store.Merchant, number string) (transaction, error) {
 	switch {
 	case isSession(number):
 		v, err := d.svc.GetSession(ctx, m.ID, number)
 		if err != nil {
 			return transaction{}, err
+		}
+		if !ours(v) {
+			return transaction{}, newError(http.StatusNotFound, "resource_missing", "%s", notFoundMessage(""))
 		}
 		return d.sessionEntity(ctx, m, &v, true)
 	case isPayment(number):
