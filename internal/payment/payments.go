@@ -91,7 +91,39 @@ func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error 
 	if err != nil {
 		return err
 	}
-	return s.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds))
+	if err := s.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds)); err != nil {
+		return err
+	}
+	return s.sessionPaymentChanged(tx, p, typ)
+}
+
+// sessionPaymentChanged tells a session's listeners (its callback_url, a
+// dialect's callback, endpoints that want session.updated) that the payment
+// of a session that has ended was captured, voided or refunded since: a
+// session.updated event in the same transaction. The session itself is
+// unchanged; its payment is what a listener reads.
+func (s *Service) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ string) error {
+	switch typ {
+	case "payment.captured", "payment.canceled", "payment.refunded":
+	default:
+		return nil
+	}
+	sid := p.Metadata["session"]
+	if sid == "" {
+		return nil
+	}
+	ss, err := tx.GetSession(p.MerchantID, sid)
+	if isNotFound(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	// A payment's metadata is the merchant's to write: only the session
+	// that made this payment counts.
+	if ss.Status != store.SessionSucceeded || ss.PaymentID != p.ID {
+		return nil
+	}
+	return s.sessionEvent(tx, ss, "session.updated")
 }
 
 func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {

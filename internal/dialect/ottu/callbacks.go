@@ -127,10 +127,11 @@ func (d *Dialect) notification(ctx context.Context, m *store.Merchant, v payment
 type callbacks struct{ d *Dialect }
 
 // Request builds one attempt. Ottu tells the outcome of a checkout: its
-// end (paid or authorized, failed, canceled, expired) and each failed
-// attempt that leaves it open for another card (state attempted). Not
-// its creation (the checkout call answered that) nor the wait for 3-D
-// Secure.
+// end (paid or authorized, failed, canceled, expired), each failed
+// attempt that leaves it open for another card (state attempted), and a
+// later capture, void or refund of its payment (paid, voided, refunded).
+// Not its creation (the checkout call answered that) nor the wait for
+// 3-D Secure.
 func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Event, target string) (*http.Request, error) {
 	switch ev.Type {
 	case "session.succeeded", "session.failed", "session.canceled", "session.expired", "session.updated":
@@ -148,7 +149,10 @@ func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Eve
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.d.notification(ctx, m, v, ev.Created, false)
+	// session.updated of an ended checkout: its payment was captured,
+	// voided or refunded since, which only the payment shows.
+	after := ev.Type == "session.updated" && v.Status == store.SessionSucceeded
+	p, err := c.d.notification(ctx, m, v, ev.Created, after)
 	if err != nil {
 		return nil, err
 	}

@@ -52,7 +52,10 @@ type callbackBody struct {
 // no signature).
 func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Event, target string) (*http.Request, error) {
 	name := CallbackEvent(ev.Type)
-	if ev.ObjectType != "session" || name == "" {
+	// session.updated is sent only when it ends a paid session: its
+	// authorization voided since (the core's event for a later capture,
+	// void or refund of the session's payment).
+	if ev.ObjectType != "session" || name == "" && ev.Type != "session.updated" {
 		return nil, event.ErrSkip
 	}
 	var v payment.SessionView
@@ -62,6 +65,12 @@ func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Eve
 	obj, err := c.d.render(ctx, merchantID, &v)
 	if err != nil {
 		return nil, err
+	}
+	if name == "" {
+		if v.Status != store.SessionSucceeded || obj.Status != StatusCancelled {
+			return nil, event.ErrSkip
+		}
+		name = EventCancelled
 	}
 	body, err := json.Marshal(callbackBody{Event: name, Data: obj})
 	if err != nil {

@@ -50,8 +50,9 @@ func randomKey() string {
 // Request builds one attempt. Every update of the transaction is told, one
 // callback each: a change of status, and a failed attempt that leaves it
 // open for another card (session.updated: back to 0 after a failed 3-D
-// Secure, or 0 again after a decline, with paymentDetails.message). Not its
-// creation: transactions/init answered that.
+// Secure, or 0 again after a decline, with paymentDetails.message), and a
+// later void, refund or capture of an approved transaction's payment. Not
+// its creation: transactions/init answered that.
 func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Event, target string) (*http.Request, error) {
 	if ev.ObjectType != "session" || ev.Type == "session.created" {
 		return nil, event.ErrSkip
@@ -86,7 +87,10 @@ func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Eve
 		}
 		signed = []byte(req.URL.RawQuery)
 	} else {
-		t, err := c.d.sessionEntity(ctx, m, &v, false)
+		// session.updated of an approved transaction: its payment was
+		// captured, voided or refunded since, which only the payment shows.
+		after := ev.Type == "session.updated" && v.Status == store.SessionSucceeded
+		t, err := c.d.sessionEntity(ctx, m, &v, after)
 		if err != nil {
 			return nil, err
 		}
