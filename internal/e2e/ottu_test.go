@@ -522,3 +522,22 @@ func TestOttuCardsAndAutoDebit(t *testing.T) {
 		}
 	})
 }
+
+// TestOttuCardsNewestPreferred: with two saved cards the list is newest
+// first and only the newest is preferred (the store lists tokens newest
+// first; the dialect once reversed them and preferred the oldest).
+func TestOttuCardsNewestPreferred(t *testing.T) {
+	s := start(t)
+	sk := s.Dev.SecretKey
+	cus := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "cust_two"}).want(t, 201).str("id")
+	var toks []string
+	for _, pan := range []string{"4242424242424242", "5555555555554444"} {
+		toks = append(toks, s.call("POST", "/v1/tokens", sk, map[string]any{"customer": cus,
+			"card": map[string]any{"number": pan, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).want(t, 201).str("id"))
+		time.Sleep(5 * time.Millisecond) // distinct creation times
+	}
+	cards := otArray(t, otCall(t, s, "GET", "/b/pbl/v2/card/?customer_id=cust_two", sk, nil).want(t, 200))
+	if len(cards) != 2 || cards[0]["token"] != toks[1] || cards[0]["is_preferred"] != true || cards[1]["is_preferred"] != false {
+		t.Errorf("cards: %v", cards)
+	}
+}

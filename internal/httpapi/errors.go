@@ -27,16 +27,14 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	writeJSON(w, e.status, map[string]any{"error": e})
 }
 
-var kindStatus = map[payment.Kind]struct {
-	status int
-	typ    string
-}{
-	payment.KindInvalidRequest: {400, "invalid_request_error"},
-	payment.KindCard:           {402, "card_error"},
-	payment.KindNotFound:       {404, "not_found"},
-	payment.KindConflict:       {409, "invalid_request_error"},
-	payment.KindInvalidState:   {422, "invalid_request_error"},
-	payment.KindUpstream:       {502, "api_error"},
+// kindType is the error type of each kind in the native envelope.
+var kindType = map[payment.Kind]string{
+	payment.KindInvalidRequest: "invalid_request_error",
+	payment.KindCard:           "card_error",
+	payment.KindNotFound:       "not_found",
+	payment.KindConflict:       "invalid_request_error",
+	payment.KindInvalidState:   "invalid_request_error",
+	payment.KindUpstream:       "api_error",
 }
 
 // toAPIError maps a domain error; anything unexpected is a 500 whose details
@@ -44,8 +42,7 @@ var kindStatus = map[payment.Kind]struct {
 func toAPIError(err error) (*apiError, bool) {
 	var pe *payment.Error
 	if errors.As(err, &pe) {
-		ks := kindStatus[pe.Kind]
-		ae := &apiError{status: ks.status, Type: ks.typ, Code: pe.Code, Message: pe.Message, Param: pe.Param, DeclineCode: pe.DeclineCode}
+		ae := &apiError{status: pe.Kind.HTTPStatus(), Type: kindType[pe.Kind], Code: pe.Code, Message: pe.Message, Param: pe.Param, DeclineCode: pe.DeclineCode}
 		if pe.Payment != nil {
 			ae.Payment = pe.Payment
 		}

@@ -44,6 +44,10 @@ type HTTP struct {
 	// Retryable reports a response not to freeze besides 5xx (e.g. a
 	// "try again shortly" conflict); nil means 5xx only.
 	Retryable func(status int, body []byte) bool
+	// Scope gives an API its own key space ("pivot:create",
+	// "ottu:auto-debit"): the same client key sent to another API or
+	// endpoint is another request, not a mismatch. Empty is the native API's.
+	Scope string
 	// Mark scopes ids derived in the handler to this use of the key (see
 	// payment.WithIdempotencyKey); nil leaves the context alone.
 	Mark func(ctx context.Context, scope string) context.Context
@@ -68,6 +72,9 @@ func (h HTTP) Serve(w http.ResponseWriter, r *http.Request, merchantID, key stri
 	if err != nil {
 		h.Fail(w, r, err)
 		return
+	}
+	if h.Scope != "" {
+		key = h.Scope + "\x00" + key
 	}
 	keyDigest, err := h.Sealer.Digest(r.Context(), merchantID, "idempotency-key", []byte(key))
 	if err != nil {

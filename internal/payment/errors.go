@@ -23,6 +23,26 @@ const (
 	KindUpstream                       // 502: the processor failed, not the card
 )
 
+// HTTPStatus is the status every API shape (native and dialects) answers a
+// kind with; 500 for none.
+func (k Kind) HTTPStatus() int {
+	switch k {
+	case KindInvalidRequest:
+		return 400
+	case KindCard:
+		return 402
+	case KindNotFound:
+		return 404
+	case KindConflict:
+		return 409
+	case KindInvalidState:
+		return 422
+	case KindUpstream:
+		return 502
+	}
+	return 500
+}
+
 // Error is a client-facing failure. Messages never contain card data.
 type Error struct {
 	Kind        Kind

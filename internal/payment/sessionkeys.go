@@ -250,11 +250,13 @@ func unbase64(s string) ([]byte, bool) {
 // openDialectCard opens a plain RSA-OAEP ciphertext or a hybrid envelope,
 // with the session id as label or none.
 func openDialectCard(priv *rsa.PrivateKey, ct []byte, label string) ([]byte, bool) {
+	// Without a label first: the providers' clients set none, so the
+	// common case costs one private-key operation.
 	oaep := func(b []byte) ([]byte, bool) {
-		if p, err := rsa.DecryptOAEP(sha256.New(), nil, priv, b, []byte(label)); err == nil {
+		if p, err := rsa.DecryptOAEP(sha256.New(), nil, priv, b, nil); err == nil {
 			return p, true
 		}
-		p, err := rsa.DecryptOAEP(sha256.New(), nil, priv, b, nil)
+		p, err := rsa.DecryptOAEP(sha256.New(), nil, priv, b, []byte(label))
 		return p, err == nil
 	}
 	var env struct {

@@ -251,11 +251,10 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	}
 	// Checked now, as each attempt will check it, so that a session no
 	// card can ever pay is refused rather than opened.
-	if _, err := threeDSMode(p.ThreeDSecure, m, ss.SaveCard == "always"); err != nil {
+	if mode, err := threeDSMode(p.ThreeDSecure, m, ss.SaveCard == "always"); err != nil {
 		return SessionView{}, err
-	}
-	if p.ThreeDSecure == ThreeDSRequired && s.auth == nil {
-		return SessionView{}, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
+	} else if mode == ThreeDSRequired && s.auth == nil {
+		return SessionView{}, errThreeDSUnavailable()
 	}
 	if p.Capture != nil && !*p.Capture {
 		ss.CaptureMethod = "manual"

@@ -110,12 +110,18 @@ func threeDSMode(requested string, m *store.Merchant, tokenization bool) (string
 	return requested, nil
 }
 
+// errThreeDSUnavailable refuses what needs 3-D Secure on a server whose
+// processor has none.
+func errThreeDSUnavailable() error {
+	return invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
+}
+
 // authenticate runs 3-D Secure. A nil result with a nil error means 3-D
 // Secure was not run (no authenticator is configured and none was required).
 func (s *Service) authenticate(ctx context.Context, r processor.AuthenticateRequest) (*processor.Authentication, error) {
 	if s.auth == nil {
 		if r.Mandated {
-			return nil, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
+			return nil, errThreeDSUnavailable()
 		}
 		return nil, nil
 	}

@@ -2,8 +2,6 @@ package ottu
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -55,9 +53,9 @@ func (d *Dialect) liveCards(ctx context.Context, m *store.Merchant, customerID s
 		return nil, err
 	}
 	var out []*store.Token
-	for i := len(toks) - 1; i >= 0; i-- {
-		if toks[i].Status == store.TokenActive {
-			out = append(out, toks[i])
+	for _, t := range toks { // the store lists them newest first
+		if t.Status == store.TokenActive {
+			out = append(out, t)
 		}
 	}
 	return out, nil
@@ -174,7 +172,9 @@ func (d *Dialect) AutoDebit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, ae)
 		return
 	}
-	h := idempotency.HTTP{Keeper: d.keeper, Sealer: d.svc, Log: d.log, Mark: payment.WithIdempotencyKey,
+	// Its own key space: the same value sent as a native Idempotency-Key
+	// (an order number, say) is another request.
+	h := idempotency.HTTP{Keeper: d.keeper, Sealer: d.svc, Log: d.log, Mark: payment.WithIdempotencyKey, Scope: "ottu:auto-debit",
 		Fail: func(w http.ResponseWriter, r *http.Request, err error) {
 			switch {
 			case errors.Is(err, idempotency.ErrKeyTooLong):
@@ -191,16 +191,6 @@ func (d *Dialect) AutoDebit(w http.ResponseWriter, r *http.Request) {
 		},
 		Retryable: func(status int, _ []byte) bool { return status == http.StatusConflict }}
 	key := strings.TrimSpace(r.Header.Get("Tracking-Key"))
-	if len(key) > idempotency.MaxKey {
-		writeError(w, detail(http.StatusBadRequest, "Tracking-Key must be at most %d characters.", idempotency.MaxKey))
-		return
-	}
-	if key != "" {
-		// Its own key space: the same value sent as a native
-		// Idempotency-Key (an order number, say) is another request.
-		sum := sha256.Sum256([]byte(key))
-		key = "ottu:auto-debit|" + hex.EncodeToString(sum[:])
-	}
 	if d.keeper == nil {
 		key = "" // a server without a keeper (unit wiring) runs it plainly
 	}

@@ -1,6 +1,7 @@
 package ottu
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,5 +108,19 @@ func TestOttuFieldErrorsNest(t *testing.T) {
 	}
 	if l := e.body["amount"].([]string); len(l) != 2 {
 		t.Errorf("amount: %v", l)
+	}
+}
+
+// TestOttuChoiceNeverEchoesDigits: a wrong choice is echoed only when it
+// holds no digit — a card number with spaces or a CVV sent in the wrong
+// field must not come back in the error.
+func TestOttuChoiceNeverEchoesDigits(t *testing.T) {
+	for in, echoed := range map[string]bool{"4111 1111 1111 1111": false, "4111-1111": false, "123": false, "e-commerce": true} {
+		f := fields{m: map[string]any{"type": in}, errs: fieldErrors{}}
+		f.choice("type", true, "", "e_commerce", "payment_request")
+		msg := fmt.Sprint(f.errs["type"])
+		if strings.Contains(msg, in) != echoed || msg == "" {
+			t.Errorf("choice(%q): %s", in, msg)
+		}
 	}
 }

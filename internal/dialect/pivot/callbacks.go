@@ -62,12 +62,17 @@ func (c callbacks) Request(ctx context.Context, merchantID string, ev *store.Eve
 	if err := json.Unmarshal(ev.Data, &v); err != nil {
 		return nil, fmt.Errorf("pivot: the event's session: %w", err)
 	}
+	// A failed attempt leaves the session open (session.updated too):
+	// skipped before the payment is read for nothing.
+	if name == "" && v.Status != store.SessionSucceeded {
+		return nil, event.ErrSkip
+	}
 	obj, err := c.d.render(ctx, merchantID, &v)
 	if err != nil {
 		return nil, err
 	}
 	if name == "" {
-		if v.Status != store.SessionSucceeded || obj.Status != StatusCancelled {
+		if obj.Status != StatusCancelled {
 			return nil, event.ErrSkip
 		}
 		name = EventCancelled

@@ -15,8 +15,6 @@ package pivot
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,15 +176,6 @@ func pivotWords(msg string) string {
 	})
 }
 
-var kindStatus = map[payment.Kind]int{
-	payment.KindInvalidRequest: http.StatusBadRequest,
-	payment.KindCard:           http.StatusPaymentRequired,
-	payment.KindNotFound:       http.StatusNotFound,
-	payment.KindConflict:       http.StatusConflict,
-	payment.KindInvalidState:   http.StatusUnprocessableEntity,
-	payment.KindUpstream:       http.StatusBadGateway,
-}
-
 var kindCode = map[payment.Kind]string{
 	payment.KindInvalidRequest: codeInvalid,
 	payment.KindCard:           codeDeclined,
@@ -215,8 +204,8 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 	}
 	var pe *payment.Error
 	if errors.As(err, &pe) {
-		status, code := kindStatus[pe.Kind], kindCode[pe.Kind]
-		if status == 0 {
+		status, code := pe.Kind.HTTPStatus(), kindCode[pe.Kind]
+		if code == "" {
 			status, code = http.StatusInternalServerError, codeInternal
 		}
 		msg := renamed(pe.Param, pe.Message)
@@ -329,32 +318,14 @@ func (d *Dialect) authorize(w http.ResponseWriter, r *http.Request) (*store.Merc
 	return m, true
 }
 
-// idempotent runs next under the client's X-REQUEST-ID, scoped by scope so
-// that one request id reused on another endpoint is not a mismatch. The
-// client's id is checked against idempotency.MaxKey as sent; the stored
-// key is the scope's first word and the hex SHA-256 of scope and id, so
-// that no scope (a session id) can push it over the limit.
+// idempotent runs next under the client's X-REQUEST-ID in its own key
+// space per endpoint ("create", "confirm|<session id>"), so that one
+// request id reused on another endpoint is not a mismatch.
 func (d *Dialect) idempotent(w http.ResponseWriter, r *http.Request, m *store.Merchant, scope string, next http.HandlerFunc) {
-	key := strings.TrimSpace(r.Header.Get("X-REQUEST-ID"))
-	if key != "" {
-		if len(key) > idempotency.MaxKey {
-			writeError(w, badRequest("X-REQUEST-ID must be at most %d characters.", idempotency.MaxKey))
-			return
-		}
-		key = scopedKey(scope, key)
-	}
-	idempotency.HTTP{Keeper: d.keeper, Sealer: d.svc, Log: d.log, Fail: d.idempotencyFailure,
+	idempotency.HTTP{Keeper: d.keeper, Sealer: d.svc, Log: d.log, Fail: d.idempotencyFailure, Scope: "pivot:" + scope,
 		// "Retry shortly" answers must not be frozen under the key.
 		Retryable: func(status int, _ []byte) bool { return status == http.StatusConflict || status == 499 },
-		Mark:      payment.WithIdempotencyKey}.Serve(w, r, m.ID, key, next)
-}
-
-// scopedKey is the idempotency key of a client's X-REQUEST-ID under scope
-// ("create", "confirm|<session id>"): at most 72 characters.
-func scopedKey(scope, key string) string {
-	name, _, _ := strings.Cut(scope, "|")
-	sum := sha256.Sum256([]byte(scope + "\x00" + key))
-	return "pivot:" + name + "|" + hex.EncodeToString(sum[:])
+		Mark:      payment.WithIdempotencyKey}.Serve(w, r, m.ID, strings.TrimSpace(r.Header.Get("X-REQUEST-ID")), next)
 }
 
 func (d *Dialect) idempotencyFailure(w http.ResponseWriter, r *http.Request, err error) {

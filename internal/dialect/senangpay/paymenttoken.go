@@ -14,9 +14,9 @@ import (
 const (
 	msgTokenCreated = "Card has been successfully tokenized."
 	msgRawOff       = "get_payment_token is disabled for this merchant: it takes card numbers in clear. " +
-		"Use the 3-D Secure get-token page (/tokenization/{merchant_id}), or turn on the setting accept_raw_card_data."
+		"Use the 3-D Secure get-token page (/senangpay/tokenization/{merchant_id}), or turn on the setting accept_raw_card_data."
 	msgRaw3DS = "This merchant requires 3-D Secure for every saved card, which get_payment_token cannot do. " +
-		"Use the 3-D Secure get-token page (/tokenization/{merchant_id})."
+		"Use the 3-D Secure get-token page (/senangpay/tokenization/{merchant_id})."
 	msgNeeds3DS = "This card requires 3-D Secure (OTP) verification. Save it through the 3-D Secure get-token page."
 )
 

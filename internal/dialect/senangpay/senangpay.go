@@ -121,18 +121,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (d *Dialect) serviceError(w http.ResponseWriter, r *http.Request, op string, err error) {
 	var pe *payment.Error
 	if errors.As(err, &pe) {
-		status := map[payment.Kind]int{
-			payment.KindInvalidRequest: http.StatusBadRequest,
-			payment.KindCard:           http.StatusPaymentRequired,
-			payment.KindNotFound:       http.StatusNotFound,
-			payment.KindConflict:       http.StatusConflict,
-			payment.KindInvalidState:   http.StatusUnprocessableEntity,
-			payment.KindUpstream:       http.StatusBadGateway,
-		}[pe.Kind]
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
-		fail(w, status, pe.Message)
+		fail(w, pe.Kind.HTTPStatus(), pe.Message)
 		return
 	}
 	if errors.Is(err, context.Canceled) {

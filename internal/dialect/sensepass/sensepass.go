@@ -138,15 +138,6 @@ func renamed(param, msg string) string {
 // msgExpired words a card whose expiry is past.
 const msgExpired = "The card has expired (cardExpiration is in the past)."
 
-var kindStatus = map[payment.Kind]int{
-	payment.KindInvalidRequest: http.StatusBadRequest,
-	payment.KindCard:           http.StatusPaymentRequired,
-	payment.KindNotFound:       http.StatusNotFound,
-	payment.KindConflict:       http.StatusConflict,
-	payment.KindInvalidState:   http.StatusUnprocessableEntity,
-	payment.KindUpstream:       http.StatusBadGateway,
-}
-
 // fromService turns a domain failure into the dialect's error; anything
 // that is not a *payment.Error is logged and hidden behind a 500. Domain
 // messages never contain card data.
@@ -157,10 +148,7 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 	}
 	var pe *payment.Error
 	if errors.As(err, &pe) {
-		status := kindStatus[pe.Kind]
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
+		status := pe.Kind.HTTPStatus()
 		code := pe.Code
 		if pe.DeclineCode != "" && pe.Kind == payment.KindCard {
 			code = pe.DeclineCode
