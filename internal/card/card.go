@@ -230,14 +230,13 @@ func ParseNumber(raw string) (pan string, brand Brand, err error) {
 // almost wholly revealed by "first 6 + last 4".
 const minPAN = 12
 
-// BIN returns the issuer identification prefix: 8 digits for 16-digit PANs
-// (the schemes moved to 8-digit BINs for those), 6 otherwise.
+// BIN returns the first 6 digits, never more. The schemes issue 8-digit
+// BINs for 16-digit cards, but 8 digits and the last 4 leave only ~1,000
+// Luhn-valid candidates for the 4 hidden ones: PCI DSS 3.4.1 allows BIN 6 +
+// last 4 as the most any display shows, and so does Coffer.
 func BIN(pan string) string {
-	switch {
-	case len(pan) < minPAN:
+	if len(pan) < minPAN {
 		return ""
-	case len(pan) == 16:
-		return pan[:8]
 	}
 	return pan[:6]
 }

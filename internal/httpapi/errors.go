@@ -17,6 +17,7 @@ type apiError struct {
 	Param       string `json:"param,omitempty"`
 	DeclineCode string `json:"decline_code,omitempty"`
 	Payment     any    `json:"payment,omitempty"`
+	retryAfter  string // Retry-After header of a 429
 }
 
 func invalidParam(param, msg string) *apiError {
@@ -24,6 +25,9 @@ func invalidParam(param, msg string) *apiError {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
+	}
 	writeJSON(w, e.status, map[string]any{"error": e})
 }
 
@@ -35,6 +39,7 @@ var kindType = map[payment.Kind]string{
 	payment.KindConflict:       "invalid_request_error",
 	payment.KindInvalidState:   "invalid_request_error",
 	payment.KindUpstream:       "api_error",
+	payment.KindRateLimit:      "rate_limit_error",
 }
 
 // toAPIError maps a domain error; anything unexpected is a 500 whose details
@@ -46,6 +51,7 @@ func toAPIError(err error) (*apiError, bool) {
 		if pe.Payment != nil {
 			ae.Payment = pe.Payment
 		}
+		ae.retryAfter = payment.RetryAfterSeconds(pe)
 		return ae, true
 	}
 	return nil, false

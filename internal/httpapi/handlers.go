@@ -149,6 +149,11 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {
 			if ae.Param != "" {
 				ae.Param = "cards[" + strconv.Itoa(i) + "]." + trimCardPrefix(ae.Param)
 			}
+			if ae.retryAfter != "" {
+				// Items answer on their own; the header tells a client
+				// that some were refused for card testing, and when to retry.
+				w.Header().Set("Retry-After", ae.retryAfter)
+			}
 			out[i].Error = ae
 			continue
 		}

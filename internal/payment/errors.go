@@ -3,7 +3,10 @@ package payment
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/card"
 	"github.com/coffer-vault/coffer/internal/logging"
@@ -21,6 +24,7 @@ const (
 	KindConflict                       // 409
 	KindInvalidState                   // 422
 	KindUpstream                       // 502: the processor failed, not the card
+	KindRateLimit                      // 429: card testing suspected; Error.RetryAfter says when to come back
 )
 
 // HTTPStatus is the status every API shape (native and dialects) answers a
@@ -39,6 +43,8 @@ func (k Kind) HTTPStatus() int {
 		return 422
 	case KindUpstream:
 		return 502
+	case KindRateLimit:
+		return 429
 	}
 	return 500
 }
@@ -51,6 +57,19 @@ type Error struct {
 	Message     string
 	DeclineCode string
 	Payment     *PaymentView // the recorded failed payment, for declines of a payment
+	// RetryAfter, for KindRateLimit, is what every API shape sends as
+	// the Retry-After header (whole seconds).
+	RetryAfter time.Duration
+}
+
+// RetryAfterSeconds is the Retry-After header value of a rate-limit error,
+// or "" for any other error.
+func RetryAfterSeconds(err error) string {
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Kind != KindRateLimit {
+		return ""
+	}
+	return strconv.Itoa(max(1, int(math.Ceil(pe.RetryAfter.Seconds()))))
 }
 
 func (e *Error) Error() string {

@@ -150,6 +150,8 @@ type SettingsPatch struct {
 	TokenizationCallbackURL *string   `json:"tokenization_callback_url"`
 	FrameAncestors          *[]string `json:"frame_ancestors"`
 	AcceptRawCardData       *bool     `json:"accept_raw_card_data"`
+	// CardTesting replaces the card-testing limits as a whole.
+	CardTesting *store.CardTestingLimits `json:"card_testing"`
 }
 
 // Apply sets the patch's fields on st.
@@ -174,6 +176,9 @@ func (p SettingsPatch) Apply(st *store.Settings) {
 	}
 	if p.AcceptRawCardData != nil {
 		st.AcceptRawCardData = *p.AcceptRawCardData
+	}
+	if p.CardTesting != nil {
+		st.CardTesting = *p.CardTesting
 	}
 }
 
@@ -210,6 +215,19 @@ func validateSettings(st *store.Settings) error {
 		if f.v != "" && !isHTTPURL(f.v) {
 			return invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
 		}
+	}
+	ct := st.CardTesting
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"suffix_cards_per_hour", ct.SuffixCards}, {"unverified_per_minute", ct.UnverifiedPerMinute},
+		{"decline_min_attempts", ct.DeclineMin}, {"cvc_failures_per_hour", ct.CVCFailures}} {
+		if f.v < 0 || f.v > 1_000_000 {
+			return invalid("card_testing."+f.name, "parameter_invalid", "card_testing.%s must be between 0 (the default) and 1000000", f.name)
+		}
+	}
+	if ct.DeclineRatio < 0 || ct.DeclineRatio > 1 {
+		return invalid("card_testing.decline_ratio", "parameter_invalid", "card_testing.decline_ratio must be between 0 (the default) and 1")
 	}
 	if st.FrameAncestors == nil {
 		st.FrameAncestors = []string{}

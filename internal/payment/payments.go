@@ -204,6 +204,9 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		if p.Card.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
 			return PaymentView{}, err
 		}
+		if err := s.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
+			return PaymentView{}, err
+		}
 		if mode != ThreeDSNever {
 			a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
 				Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
@@ -243,6 +246,9 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		if params.CVC != "" {
 			if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
 				return PaymentView{}, fromCardField("", err)
+			}
+			if err := s.admitCVC(ctx, m, tok); err != nil {
+				return PaymentView{}, err
 			}
 		} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
 			return PaymentView{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
@@ -366,7 +372,11 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			}
 		}
 	}
-	return s.authorize(ctx, p, pc, params.SaveCard, resumed)
+	view, err := s.authorize(ctx, p, pc, params.SaveCard, resumed)
+	if params.Card != nil || params.CVC != "" {
+		s.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
+	}
+	return view, err
 }
 
 // authorize runs the authorization (or sale) of a payment recorded as

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/radar"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/vault"
 )
@@ -40,6 +41,9 @@ type Service struct {
 
 	mu   sync.RWMutex
 	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
+
+	// radar counts card-testing signals; see cardtesting.go.
+	radar *radar.Guard
 
 	authMu    sync.Mutex
 	authCache map[string]authEntry // secret key hash → merchant, briefly
@@ -70,6 +74,7 @@ func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger
 	s := &Service{store: st, vault: v, proc: p, log: log, now: storeNow, deks: map[string]vault.DataKey{}, authCache: map[string]authEntry{},
 		publicURL: "http://127.0.0.1:8080", challengeTTL: DefaultChallengeTTL,
 		skCurrent: map[string]*sessionKeyEntry{}, skPrivate: map[string]*rsa.PrivateKey{}}
+	s.radar = radar.New(func() time.Time { return s.now() })
 	s.auth, _ = p.(processor.Authenticator)
 	return s
 }

@@ -117,6 +117,13 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, HolderName: pc.HolderName, Metadata: p.Metadata, Created: now, Updated: now}
 	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: processor.AuthNotRequired, CVCCheck: "unchecked", AVSCheck: "unchecked"}
 	verify := p.Verify == nil || *p.Verify
+	if tok.Fingerprint, err = s.fingerprint(ctx, m.ID, pc.Number); err != nil {
+		return nil, false, err
+	}
+	// Before anything answers "same card": that answer is the oracle.
+	if err := s.admitCard(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, !verify); err != nil {
+		return nil, false, err
+	}
 	var authn *store.Authentication
 	// 3-D Secure guards the verification authorization; a card stored
 	// without one (verify:false) is authenticated only when required.
@@ -145,6 +152,7 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	if verify {
 		v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
 			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Authentication: processorAuth(authn)})
+		s.cardOutcome(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, "", err)
 		if err != nil {
 			return nil, false, fromDecline(err)
 		}
@@ -237,15 +245,21 @@ func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *st
 
 // sealToken fills a token's fingerprint and card ciphertext.
 func (s *Service) sealToken(ctx context.Context, tok *store.Token, pan string) error {
-	fk, err := s.activeKey(ctx, tok.MerchantID, vault.PurposeFingerprint)
-	if err != nil {
-		return err
-	}
-	if tok.Fingerprint, err = s.vault.Fingerprint(fk, pan); err != nil {
+	var err error
+	if tok.Fingerprint, err = s.fingerprint(ctx, tok.MerchantID, pan); err != nil {
 		return err
 	}
 	tok.CardCT, err = s.seal(ctx, tok.MerchantID, "token", tok.ID, []byte(pan))
 	return err
+}
+
+// fingerprint is the merchant's fingerprint of a card number.
+func (s *Service) fingerprint(ctx context.Context, merchantID, pan string) (string, error) {
+	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
+	if err != nil {
+		return "", err
+	}
+	return s.vault.Fingerprint(fk, pan)
 }
 
 // saveToken stores a sealed token inside a transaction. When its customer
@@ -472,6 +486,12 @@ func (s *Service) ValidateToken(ctx context.Context, m *store.Merchant, tokenID,
 	case card.Expired(t.ExpMonth, t.ExpYear, s.now()):
 		return no("expired")
 	}
+	if cvc != "" {
+		// A CVC answered right or wrong is an oracle too.
+		if err := s.admitCVC(ctx, m, t); err != nil {
+			return nil, err
+		}
+	}
 	pan, err := s.detokenize(ctx, t, "validate")
 	if err != nil {
 		return nil, err
@@ -479,6 +499,9 @@ func (s *Service) ValidateToken(ctx context.Context, m *store.Merchant, tokenID,
 	v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: id.New("val"),
 		Card:   processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: cvc, HolderName: t.HolderName},
 		Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency})
+	if cvc != "" {
+		s.cardOutcome(ctx, m, t.BIN, t.Last4, t.Fingerprint, t.ID, err)
+	}
 	if err != nil {
 		var d *processor.Decline
 		if !errors.As(err, &d) {

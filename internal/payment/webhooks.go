@@ -24,6 +24,7 @@ var EventTypes = []string{
 	"payment.refund_failed",
 	"session.created", "session.updated", "session.requires_action", "session.succeeded", "session.failed", "session.expired",
 	"session.canceled",
+	EventCardTesting,
 }
 
 // WebhookEndpointParams creates a webhook endpoint.

@@ -473,6 +473,18 @@ type Settings struct {
 	// get_payment_token, SensePass's pay with creditCardDetails). Off by
 	// default: those flows put the merchant in PCI scope and skip 3-D Secure.
 	AcceptRawCardData bool `json:"accept_raw_card_data"`
+	// CardTesting overrides the card-testing limits; zero keeps a default
+	// (internal/radar.Defaults, documented in README).
+	CardTesting CardTestingLimits `json:"card_testing"`
+}
+
+// CardTestingLimits are a merchant's card-testing thresholds.
+type CardTestingLimits struct {
+	SuffixCards         int     `json:"suffix_cards_per_hour,omitempty"`
+	UnverifiedPerMinute int     `json:"unverified_per_minute,omitempty"`
+	DeclineMin          int     `json:"decline_min_attempts,omitempty"`
+	DeclineRatio        float64 `json:"decline_ratio,omitempty"`
+	CVCFailures         int     `json:"cvc_failures_per_hour,omitempty"`
 }
 
 // DeviceKey is a secondary credential a merchant creates for a device (a

@@ -56,6 +56,8 @@ func (d *Dialect) Callbacks() event.Format { return callbacks{d: d} }
 type apiError struct {
 	status int
 	body   map[string]any
+	// retryAfter is the Retry-After header of a 429.
+	retryAfter string
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("ottu: HTTP %d", e.status) }
@@ -121,6 +123,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeError(w http.ResponseWriter, e *apiError) {
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Api-Key realm="ottu"`)
+	}
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
 	}
 	writeJSON(w, e.status, e.body)
 }
@@ -189,6 +194,10 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 			return detail(http.StatusBadRequest, "%s", pe.Message)
 		case payment.KindUpstream:
 			return detail(http.StatusBadGateway, "%s", pe.Message)
+		case payment.KindRateLimit:
+			e := detail(http.StatusTooManyRequests, "%s", pe.Message)
+			e.retryAfter = payment.RetryAfterSeconds(pe)
+			return e
 		}
 	}
 	if errors.Is(err, context.Canceled) {

@@ -67,6 +67,7 @@ const (
 	codeConfirmed      = "4221"
 	codeClosed         = "4222"
 	codeState          = "4229"
+	codeRateLimit      = "4290"
 	codeInternal       = "5000"
 	codeUpstream       = "5020"
 	codeUnavailable    = "5030"
@@ -86,6 +87,8 @@ type apiError struct {
 	code    string
 	message string
 	data    any
+	// retryAfter is the Retry-After header of a 429.
+	retryAfter string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -116,6 +119,9 @@ func writeOK(w http.ResponseWriter, data any) {
 func writeError(w http.ResponseWriter, e *apiError) {
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pivot"`)
+	}
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
 	}
 	writeJSON(w, e.status, envelope{Code: e.code, Message: e.message, Data: e.data})
 }
@@ -183,6 +189,7 @@ var kindCode = map[payment.Kind]string{
 	payment.KindConflict:       codeConflict,
 	payment.KindInvalidState:   codeState,
 	payment.KindUpstream:       codeUpstream,
+	payment.KindRateLimit:      codeRateLimit,
 }
 
 // stateCodes word the core's refusals of a session that is not open.
@@ -221,7 +228,7 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 				msg = "The card was declined."
 			}
 		}
-		return &apiError{status: status, code: code, message: msg}
+		return &apiError{status: status, code: code, message: msg, retryAfter: payment.RetryAfterSeconds(pe)}
 	}
 	if errors.Is(err, context.Canceled) {
 		return newError(499, codeInternal, "The request was canceled.")

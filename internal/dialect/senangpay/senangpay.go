@@ -121,6 +121,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (d *Dialect) serviceError(w http.ResponseWriter, r *http.Request, op string, err error) {
 	var pe *payment.Error
 	if errors.As(err, &pe) {
+		if ra := payment.RetryAfterSeconds(pe); ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
 		fail(w, pe.Kind.HTTPStatus(), pe.Message)
 		return
 	}

@@ -159,6 +159,9 @@ func (d *Dialect) Tokenize(w http.ResponseWriter, r *http.Request) {
 		if res.Err != nil {
 			ae := d.fromService(r, "tokenize", res.Err)
 			out[i].Error = &itemError{Status: ae.status, Code: ae.code, Message: ae.message}
+			if ae.retryAfter != "" {
+				w.Header().Set("Retry-After", ae.retryAfter) // some cards were refused for card testing
+			}
 			continue
 		}
 		t := res.Token

@@ -72,6 +72,8 @@ type apiError struct {
 	code    string
 	message string
 	extra   map[string]any
+	// retryAfter is the Retry-After header of a 429.
+	retryAfter string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
@@ -102,6 +104,9 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	}
 	if e.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `apiKey realm="sensepass"`)
+	}
+	if e.retryAfter != "" {
+		w.Header().Set("Retry-After", e.retryAfter)
 	}
 	writeJSON(w, e.status, body)
 }
@@ -163,7 +168,7 @@ func (d *Dialect) fromService(r *http.Request, op string, err error) *apiError {
 				msg = notFoundMessage("token")
 			}
 		}
-		return &apiError{status: status, code: code, message: msg}
+		return &apiError{status: status, code: code, message: msg, retryAfter: payment.RetryAfterSeconds(pe)}
 	}
 	if errors.Is(err, context.Canceled) {
 		return newError(499, "request_canceled", "The request was canceled.")
