@@ -214,6 +214,11 @@ func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *st
 					return err
 				}
 				old, err := tx.FindTokenByFingerprint(tok.MerchantID, tok.CustomerID, tok.Fingerprint)
+				if err == nil && old.Verification.Status == "verified" {
+					// Nothing is verified yet: the verified card stays as it is.
+					*tok, created = *old, false
+					return nil
+				}
 				if err == nil {
 					old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, s.now()
 					*tok, created = *old, false
@@ -272,6 +277,12 @@ func (s *Service) saveToken(tx store.Tx, tok *store.Token, now time.Time) (creat
 			return false, err
 		}
 		old, err := tx.FindTokenByFingerprint(tok.MerchantID, tok.CustomerID, tok.Fingerprint)
+		if err == nil && old.Verification.Status == "verified" && tok.Verification.Status != "verified" {
+			// What the issuer confirmed is not rewritten by what nobody
+			// checked: the verified token is returned as it is.
+			*tok = *old
+			return false, nil
+		}
 		if err == nil {
 			old.ExpMonth, old.ExpYear, old.Updated = tok.ExpMonth, tok.ExpYear, now
 			if tok.HolderName != "" {
