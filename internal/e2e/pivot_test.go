@@ -225,7 +225,7 @@ func TestPivotAPIFlow(t *testing.T) {
 		savedTok := pvStr(c0, "token")
 		if c0["status"] != "SUCCESS" || c0["isCaptured"] != true || c0["authorizedAmount"] != float64(15000) || c0["capturedAmount"] != float64(15000) ||
 			pvStr(c0, "paidAt") == "" || !strings.HasPrefix(pvStr(c0, "id"), "pay_") || !strings.HasPrefix(savedTok, "tok_") ||
-			dig(c0, "card", "first6") != "424242" || dig(c0, "card", "first8") != "42424242" || dig(c0, "card", "last4") != "4242" ||
+			dig(c0, "card", "first6") != "424242" || dig(c0, "card", "first8") != nil || dig(c0, "card", "last4") != "4242" ||
 			dig(c0, "card", "expMonth") != "12" || dig(c0, "card", "expYear") != fmt.Sprint(time.Now().Year()+4) ||
 			pvStr(c0, "card", "fingerprint") == "" {
 			t.Errorf("charge: %v", c0)
@@ -248,7 +248,7 @@ func TestPivotAPIFlow(t *testing.T) {
 		m0 := spm[0].(map[string]any)
 		if m0["token"] != savedTok || m0["paymentMethod"] != "CARD" || m0["paymentChannel"] != "VISA" || m0["status"] != "ACTIVE" ||
 			pvStr(m0, "createdAt") == "" || dig(m0, "card", "network") != "VISA" || dig(m0, "card", "first6") != "424242" ||
-			dig(m0, "card", "first8") != "42424242" || dig(m0, "card", "last4") != "4242" || dig(m0, "card", "expMonth") != "12" ||
+			dig(m0, "card", "first8") != nil || dig(m0, "card", "last4") != "4242" || dig(m0, "card", "expMonth") != "12" ||
 			dig(m0, "card", "cardHolderFirstName") != "Siti" || dig(m0, "card", "cardHolderLastName") != "Aminah" ||
 			pvStr(m0, "card", "fingerprint") != pvStr(c0, "card", "fingerprint") {
 			t.Errorf("stored payment method: %v", m0)
