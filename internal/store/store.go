@@ -473,6 +473,12 @@ type Settings struct {
 	// get_payment_token, SensePass's pay with creditCardDetails). Off by
 	// default: those flows put the merchant in PCI scope and skip 3-D Secure.
 	AcceptRawCardData bool `json:"accept_raw_card_data"`
+	// SenangPayLegacyAuth lets senangPay's server-to-server calls use the
+	// form senangPay documents (Basic auth with the merchant id and an empty
+	// password) instead of the hmac_secret as password, and only from
+	// SenangPayLegacyAuthCIDRs: the merchant id alone is public.
+	SenangPayLegacyAuth      bool     `json:"senangpay_legacy_auth"`
+	SenangPayLegacyAuthCIDRs []string `json:"senangpay_legacy_auth_cidrs"`
 }
 
 // DeviceKey is a secondary credential a merchant creates for a device (a
