@@ -87,7 +87,7 @@ func TestSenangPayAuth(t *testing.T) {
 				t.Errorf("%s: an unknown merchant is told apart from a wrong password: %s / %s", spAuthOrder[i], unknown[i].Raw, wrong[i].Raw)
 			}
 		}
-		spFail(t, calls["query_order_status"]("", ""), 401)                  // no Authorization at all
+		spFail(t, calls["query_order_status"]("", ""), 401)                     // no Authorization at all
 		spFail(t, calls["query_order_status"](other.ID, other.HMACSecret), 401) // credentials of another merchant than merchant_id
 		spFail(t, spPost(t, s, "pay_cc", "", "", "form", map[string]string{}), 401)
 

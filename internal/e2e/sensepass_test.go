@@ -857,23 +857,23 @@ func TestSensePassCallbacks(t *testing.T) {
 			for range 5 {
 				snConfirm(t, s, sk, n, "4000000000000002").want(t, 402)
 			}
-			// One callback per update: each of the four declines that leave
-			// the transaction open (0, with the reason), then the fifth's 6.
-			// Deliveries run concurrently, so their order is not checked.
+			// One callback per update, in order: each of the four declines
+			// that leave the transaction open (0, with the reason), then the
+			// fifth's 6.
 			_, bodies = snCallbacks(t, rv, 5)
 			open, declined := 0, 0
-			for _, b := range bodies {
+			for i, b := range bodies {
 				switch {
 				case dig(b, "paymentDetails", "message") == nil:
 					t.Errorf("a decline's callback without paymentDetails.message: %v", b)
-				case b["status"] == float64(0) && b["statusName"] == "Initialize":
+				case i < 4 && b["status"] == float64(0) && b["statusName"] == "Initialize":
 					open++
-				case b["status"] == float64(6) && b["statusName"] == "TransactionDeclined":
+				case i == 4 && b["status"] == float64(6) && b["statusName"] == "TransactionDeclined":
 					declined++
 				}
 			}
 			if open != 4 || declined != 1 || len(bodies) != 5 {
-				t.Errorf("after five declines: %d callbacks, %d Initialize and %d TransactionDeclined; want 4 and 1", len(bodies), open, declined)
+				t.Errorf("after five declines: %d callbacks, %d Initialize then %d TransactionDeclined; want 4 then 1", len(bodies), open, declined)
 			}
 
 			rv = snNewReceiver(t)

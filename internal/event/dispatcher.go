@@ -79,6 +79,20 @@ const (
 // dispatchers may share a store: a delivery is leased (LockedUntil) by the
 // one that sends it.
 //
+// Deliveries of one object to one target (a webhook endpoint; a callback
+// URL in its format) go in event order: the store does not offer a
+// delivery as due while one of an earlier event about the same object to
+// the same target is still pending, in flight or waiting for its retry
+// (store.Tx.DueDeliveries). So a SensePass transaction's status 5 is never
+// sent before its status 4 has been delivered, by this dispatcher or any
+// other. The price: a target that keeps refusing one delivery holds back
+// that object's later deliveries to it — until it accepts, or the
+// delivery fails at the end of its retry window (MaxAge) — while other
+// objects' deliveries, and other targets, go on. The wait is a filter in
+// the due query, not a lease, so held deliveries take no room in a page,
+// and the next one is offered as soon as its predecessor is recorded (the
+// worker that records it wakes the poll).
+//
 // A lease also parks deliveries: DueDeliveries returns one page, oldest
 // first, so an endpoint with a long backlog would fill every page and
 // starve the others. When a page is full, the deliveries of endpoints that

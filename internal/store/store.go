@@ -156,7 +156,9 @@ type Tx interface {
 	ListDeliveries(merchantID, eventID string) ([]*Delivery, error)
 	// DueDeliveries lists deliveries of any merchant that are pending, due
 	// (NextAttempt <= now) and not leased (LockedUntil <= now), oldest
-	// NextAttempt first.
+	// NextAttempt first — except those that wait for another pending
+	// delivery to the same target (endpoint; for callbacks URL and format)
+	// of an earlier event (lower seq) about the same object.
 	DueDeliveries(now time.Time, limit int) ([]*Delivery, error)
 	InsertDeliveryAttempt(a *DeliveryAttempt) error
 	// ListDeliveryAttempts lists a delivery's attempts in order.

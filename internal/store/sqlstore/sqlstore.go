@@ -1206,9 +1206,23 @@ func (t *Tx) ListDeliveries(merchantID, eventID string) ([]*store.Delivery, erro
 
 // DueDeliveries spells out the partial index's predicate, literal and all:
 // SQLite uses a partial index only when the query repeats its WHERE.
+//
+// A delivery waits while another pending delivery to the same target (the
+// same endpoint; for a callback, the same URL and format) carries an
+// earlier event (lower seq) about the same object: callbacks and webhooks
+// of one object arrive in event order. The wait is a filter, not a lease,
+// so a waiting delivery takes no room in a page and becomes due the moment
+// its predecessor stops being pending (succeeded, failed or skipped). The
+// predecessor is found through events_object and deliveries_event.
 func (t *Tx) DueDeliveries(now time.Time, limit int) ([]*store.Delivery, error) {
-	rs, err := t.rows(`SELECT `+deliveryCols+` FROM deliveries
-		WHERE status = 'pending' AND next_attempt <= ? AND locked_until <= ? ORDER BY next_attempt, id LIMIT ?`,
+	rs, err := t.rows(`SELECT `+deliveryCols+` FROM deliveries d
+		WHERE status = 'pending' AND next_attempt <= ? AND locked_until <= ?
+		AND NOT EXISTS (SELECT 1 FROM events me
+			JOIN events e ON e.merchant_id = me.merchant_id AND e.object_id = me.object_id AND e.seq < me.seq
+			JOIN deliveries p ON p.merchant_id = e.merchant_id AND p.event_id = e.id
+			WHERE me.merchant_id = d.merchant_id AND me.id = d.event_id AND p.status = 'pending'
+			AND p.endpoint_id = d.endpoint_id AND (d.endpoint_id <> '' OR (p.url = d.url AND p.format = d.format)))
+		ORDER BY next_attempt, id LIMIT ?`,
 		ts(now), ts(now), limit)
 	return collect(rs, err, scanDelivery)
 }

@@ -81,6 +81,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeviceKeys", testDeviceKeys},
 		{"Deliveries", testDeliveries},
 		{"DueDeliveries", testDueDeliveries},
+		{"DueDeliveriesInObjectOrder", testDueDeliveriesInObjectOrder},
 		{"DeliveryAttempts", testDeliveryAttempts},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
@@ -1968,6 +1969,87 @@ func testDueDeliveries(t *testing.T, open Opener) {
 	failed.Status, failed.NextAttempt, failed.Updated = store.DeliveryPending, t0.Add(-30*time.Second), t0
 	write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(failed) })
 	due("DueDeliveries (resent)", t0, 10, tie1, tie2, failed, atNow)
+}
+
+// A delivery is not due while another pending delivery to the same target
+// (endpoint; for a callback, URL and format) carries an earlier event about
+// the same object: one object's deliveries go in event order. Other
+// objects, other targets and other merchants are independent, and the
+// follower is due again once its predecessor is no longer pending.
+func testDueDeliveriesInObjectOrder(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	event := func(merchantID, objectID string) *store.Event {
+		e := &store.Event{ID: id.New("evt"), MerchantID: merchantID, Type: "session.updated", ObjectType: "session",
+			ObjectID: objectID, Data: []byte(`{}`), Created: now()}
+		write(t, s, func(tx store.Tx) error { return tx.InsertEvent(e) })
+		return e
+	}
+	obj, other := id.New("ps"), id.New("ps")
+	e1, e2, e3 := event(m.ID, obj), event(m.ID, obj), event(m.ID, obj) // seq order
+	eOther := event(m.ID, other)
+	eElsewhere := event(m2.ID, obj) // the same object id under another merchant
+	t0 := now()
+	var never time.Time
+	at := func(ev *store.Event, endpointID, url, format string, next, locked time.Time) *store.Delivery {
+		d := newDelivery(ev.MerchantID, ev.ID, store.DeliveryPending, next, locked)
+		d.EndpointID, d.URL, d.Format = endpointID, url, format
+		return d
+	}
+	epA, epB := id.New("we"), id.New("we")
+	const cb, cb2 = "https://shop.example/callback", "https://shop.example/other"
+	var (
+		// Endpoint we: e1 is retrying later, so e2 and e3 wait.
+		we1 = at(e1, epA, "https://shop.example/webhooks", "", t0.Add(time.Minute), never)
+		we2 = at(e2, epA, "https://shop.example/webhooks", "", t0.Add(-2*time.Minute), never)
+		// The endpoint's URL changed between events: still the same target.
+		we3 = at(e3, epA, "https://shop.example/new", "", t0.Add(-3*time.Minute), never)
+		// Another endpoint has e2 only: nothing of it is earlier.
+		weOther = at(e2, epB, "https://shop.example/webhooks", "", t0.Add(-time.Minute), never)
+		// The session's callback: e1 in flight (leased), e2 waits; a callback
+		// of e2 in another format or to another URL is another target.
+		cb1  = at(e1, "", cb, "sensepass", t0.Add(-5*time.Minute), t0.Add(time.Minute))
+		cb2a = at(e2, "", cb, "sensepass", t0.Add(-4*time.Minute), never)
+		cb2b = at(e2, "", cb, "sensepass_get", t0.Add(-4*time.Minute), never)
+		cb2c = at(e2, "", cb2, "sensepass", t0.Add(-4*time.Minute), never)
+		// Another object, another merchant: independent of e1's.
+		cbObj       = at(eOther, "", cb, "sensepass", t0.Add(-30*time.Second), never)
+		cbElsewhere = at(eElsewhere, "", cb, "sensepass", t0.Add(-20*time.Second), never)
+	)
+	write(t, s, func(tx store.Tx) error {
+		var errs []error
+		for _, d := range []*store.Delivery{cb2a, we3, cb1, weOther, we2, cb2b, cbObj, we1, cb2c, cbElsewhere} {
+			errs = append(errs, tx.InsertDelivery(d))
+		}
+		return errors.Join(errs...)
+	})
+	due := func(what string, at time.Time, want ...*store.Delivery) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.DueDeliveries(at, 100)
+			// Which, not in what order: testDueDeliveries checks that.
+			g, w := ids(got, deliveryID), ids(want, deliveryID)
+			slices.Sort(g)
+			slices.Sort(w)
+			same(t, what, g, w)
+			return err
+		})
+	}
+	due("in object order", t0, cb2b, cb2c, weOther, cbObj, cbElsewhere)
+	// When e1's retry comes (and its callback's lease lapses) they are due;
+	// e2 and e3 still wait for them.
+	due("in object order (e1 due)", t0.Add(2*time.Minute), cb1, cb2b, cb2c, weOther, cbObj, cbElsewhere, we1)
+
+	// e1's webhook succeeds: e2's is due and e3's waits for it. e1's
+	// callback fails for good: e2's is due.
+	we1.Status, we1.Updated = store.DeliverySucceeded, t0
+	cb1.Status, cb1.Updated = store.DeliveryFailed, t0
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.UpdateDelivery(we1), tx.UpdateDelivery(cb1)) })
+	due("after e1", t0, cb2a, cb2b, cb2c, we2, weOther, cbObj, cbElsewhere)
+	// e2's webhook is skipped by its format: e3's is due.
+	we2.Status, we2.Updated = store.DeliverySkipped, t0
+	write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(we2) })
+	due("after e2", t0, we3, cb2a, cb2b, cb2c, weOther, cbObj, cbElsewhere)
 }
 
 func testDeliveryAttempts(t *testing.T, open Opener) {
