@@ -237,3 +237,38 @@ func TestTwoDispatchersKeepObjectOrder(t *testing.T) {
 		}
 	}
 }
+
+// A held delivery whose predecessor waits for a retry is leased aside until
+// that retry — it cannot go sooner — so it is not read and judged again at
+// every poll, nor does it take room in the pages meanwhile.
+func TestHeldDeliveryWaitsForTheRetry(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t)
+	rc.respond = func(n int, w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusBadGateway) }
+	ep, _ := e.endpoint(rc.srv.URL)
+	obj := id.New("ps")
+	first := e.deliver(e.eventOn(obj, "session.requires_action"), ep, "")
+	second := e.deliver(e.eventOn(obj, "session.succeeded"), ep, "")
+	c := e.config()
+	c.RetryBase, c.MaxRetryDelay = time.Minute, time.Minute
+	d := New(c)
+	stop := e.run(d)
+	var f, s *store.Delivery
+	waitFor(t, 10*time.Second, func() bool {
+		f, s = e.delivery(first.ID), e.delivery(second.ID)
+		return f.Attempts == 1 && s.LockedUntil.Equal(f.NextAttempt)
+	}, func() string {
+		return fmt.Sprintf("first %+v, second %+v: want the second leased until the first's retry", f, s)
+	})
+	stop()
+	if s.Attempts != 0 || rc.count() != 1 || d.Stats().Held == 0 {
+		t.Errorf("second %+v, %d requests, stats %+v", s, rc.count(), d.Stats())
+	}
+	e.read(func(tx store.Tx) error {
+		due, err := tx.DueDeliveries(time.Now(), 10)
+		if len(due) != 0 {
+			t.Errorf("%d deliveries still due while the first waits for its retry", len(due))
+		}
+		return err
+	})
+}

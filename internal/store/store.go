@@ -156,9 +156,11 @@ type Tx interface {
 	ListDeliveries(merchantID, eventID string) ([]*Delivery, error)
 	// DueDeliveries lists deliveries of any merchant that are pending, due
 	// (NextAttempt <= now) and not leased (LockedUntil <= now), oldest
-	// NextAttempt first — except those that wait for another pending
-	// delivery to the same target (endpoint; for callbacks URL and format)
-	// of an earlier event (lower seq) about the same object.
+	// NextAttempt first. Each is marked Held when another pending delivery
+	// to the same target (endpoint; for callbacks URL and format) carries an
+	// earlier event (lower seq) about the same object, with HeldUntil the
+	// latest NextAttempt after now among those (zero when none is waiting
+	// for a retry: they are due or under way).
 	DueDeliveries(now time.Time, limit int) ([]*Delivery, error)
 	InsertDeliveryAttempt(a *DeliveryAttempt) error
 	// ListDeliveryAttempts lists a delivery's attempts in order.
@@ -216,6 +218,13 @@ type Delivery struct {
 	LastStatus  int       // the last HTTP status (0: none, e.g. a timeout)
 	Created     time.Time
 	Updated     time.Time
+
+	// Held and HeldUntil are set by DueDeliveries only, never stored: the
+	// delivery must wait for an earlier event's delivery about the same
+	// object to the same target, whose retry is due at HeldUntil (zero when
+	// that one is due now or being sent).
+	Held      bool
+	HeldUntil time.Time
 }
 
 // DeliveryAttempt is one try of a delivery, as the delivery log shows it.

@@ -1971,11 +1971,12 @@ func testDueDeliveries(t *testing.T, open Opener) {
 	due("DueDeliveries (resent)", t0, 10, tie1, tie2, failed, atNow)
 }
 
-// A delivery is not due while another pending delivery to the same target
-// (endpoint; for a callback, URL and format) carries an earlier event about
-// the same object: one object's deliveries go in event order. Other
-// objects, other targets and other merchants are independent, and the
-// follower is due again once its predecessor is no longer pending.
+// DueDeliveries marks a delivery Held while another pending delivery to
+// the same target (endpoint; for a callback, URL and format) carries an
+// earlier event about the same object — HeldUntil being that one's retry
+// time when it waits for one — so that one object's deliveries go in event
+// order. Other objects, other targets and other merchants are independent,
+// and the mark goes once the earlier delivery is no longer pending.
 func testDueDeliveriesInObjectOrder(t *testing.T, open Opener) {
 	s := fresh(t, open)
 	m, m2 := addMerchant(t, s), addMerchant(t, s)
@@ -1998,16 +1999,18 @@ func testDueDeliveriesInObjectOrder(t *testing.T, open Opener) {
 	}
 	epA, epB := id.New("we"), id.New("we")
 	const cb, cb2 = "https://shop.example/callback", "https://shop.example/other"
+	retry := t0.Add(time.Minute)
 	var (
-		// Endpoint we: e1 is retrying later, so e2 and e3 wait.
-		we1 = at(e1, epA, "https://shop.example/webhooks", "", t0.Add(time.Minute), never)
+		// Endpoint A: e1 waits for its retry, so e2 and e3 are held until then.
+		we1 = at(e1, epA, "https://shop.example/webhooks", "", retry, never)
 		we2 = at(e2, epA, "https://shop.example/webhooks", "", t0.Add(-2*time.Minute), never)
 		// The endpoint's URL changed between events: still the same target.
 		we3 = at(e3, epA, "https://shop.example/new", "", t0.Add(-3*time.Minute), never)
-		// Another endpoint has e2 only: nothing of it is earlier.
+		// Endpoint B has e2 only: nothing of it comes earlier.
 		weOther = at(e2, epB, "https://shop.example/webhooks", "", t0.Add(-time.Minute), never)
-		// The session's callback: e1 in flight (leased), e2 waits; a callback
-		// of e2 in another format or to another URL is another target.
+		// The session's callback: e1 under way (leased), so e2's is held
+		// with no retry time; e2's callback in another format or to
+		// another URL is another target.
 		cb1  = at(e1, "", cb, "sensepass", t0.Add(-5*time.Minute), t0.Add(time.Minute))
 		cb2a = at(e2, "", cb, "sensepass", t0.Add(-4*time.Minute), never)
 		cb2b = at(e2, "", cb, "sensepass_get", t0.Add(-4*time.Minute), never)
@@ -2023,33 +2026,50 @@ func testDueDeliveriesInObjectOrder(t *testing.T, open Opener) {
 		}
 		return errors.Join(errs...)
 	})
-	due := func(what string, at time.Time, want ...*store.Delivery) {
+	// due checks which deliveries are due, and how each is held: "" free,
+	// "held" with no retry time, or the retry time it is held until.
+	due := func(what string, at time.Time, want map[*store.Delivery]string) {
 		t.Helper()
 		read(t, s, func(tx store.Tx) error {
 			got, err := tx.DueDeliveries(at, 100)
-			// Which, not in what order: testDueDeliveries checks that.
-			g, w := ids(got, deliveryID), ids(want, deliveryID)
-			slices.Sort(g)
-			slices.Sort(w)
+			g, w := map[string]string{}, map[string]string{}
+			for _, d := range got {
+				switch {
+				case !d.Held && d.HeldUntil.IsZero():
+					g[d.ID] = ""
+				case d.Held && d.HeldUntil.IsZero():
+					g[d.ID] = "held"
+				default:
+					g[d.ID] = d.HeldUntil.UTC().Format(time.RFC3339Nano)
+				}
+			}
+			for d, h := range want {
+				w[d.ID] = h
+			}
 			same(t, what, g, w)
 			return err
 		})
 	}
-	due("in object order", t0, cb2b, cb2c, weOther, cbObj, cbElsewhere)
-	// When e1's retry comes (and its callback's lease lapses) they are due;
-	// e2 and e3 still wait for them.
-	due("in object order (e1 due)", t0.Add(2*time.Minute), cb1, cb2b, cb2c, weOther, cbObj, cbElsewhere, we1)
+	until := retry.UTC().Format(time.RFC3339Nano)
+	due("in object order", t0, map[*store.Delivery]string{we2: until, we3: until, cb2a: "held", cb2b: "", cb2c: "",
+		weOther: "", cbObj: "", cbElsewhere: ""})
+	// When e1's retry comes (and its callback's lease lapses) they are due
+	// and free; what comes after them is held, with no retry time to wait
+	// for.
+	due("in object order (e1 due)", t0.Add(2*time.Minute), map[*store.Delivery]string{we1: "", we2: "held", we3: "held",
+		cb1: "", cb2a: "held", cb2b: "", cb2c: "", weOther: "", cbObj: "", cbElsewhere: ""})
 
-	// e1's webhook succeeds: e2's is due and e3's waits for it. e1's
-	// callback fails for good: e2's is due.
+	// e1's webhook succeeds: e2's is free and e3's held by it (due now).
+	// e1's callback fails for good: e2's is free.
 	we1.Status, we1.Updated = store.DeliverySucceeded, t0
 	cb1.Status, cb1.Updated = store.DeliveryFailed, t0
 	write(t, s, func(tx store.Tx) error { return errors.Join(tx.UpdateDelivery(we1), tx.UpdateDelivery(cb1)) })
-	due("after e1", t0, cb2a, cb2b, cb2c, we2, weOther, cbObj, cbElsewhere)
-	// e2's webhook is skipped by its format: e3's is due.
+	due("after e1", t0, map[*store.Delivery]string{we2: "", we3: "held", cb2a: "", cb2b: "", cb2c: "",
+		weOther: "", cbObj: "", cbElsewhere: ""})
+	// e2's webhook is skipped by its format: e3's is free.
 	we2.Status, we2.Updated = store.DeliverySkipped, t0
 	write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(we2) })
-	due("after e2", t0, we3, cb2a, cb2b, cb2c, weOther, cbObj, cbElsewhere)
+	due("after e2", t0, map[*store.Delivery]string{we3: "", cb2a: "", cb2b: "", cb2c: "", weOther: "", cbObj: "", cbElsewhere: ""})
 }
 
 func testDeliveryAttempts(t *testing.T, open Opener) {
