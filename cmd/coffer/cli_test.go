@@ -116,6 +116,20 @@ func TestCLI(t *testing.T) {
 		if _, _, code := cliRun(t, bin, "merchant", "update", "--id", "mer_doesnotexist00000000000000", "--data", data, "--require-cvc-for-saved-cards", "true"); code == 0 {
 			t.Errorf("updating an unknown merchant must fail")
 		}
+		// senangPay's legacy auth: a comma-separated allowlist, validated.
+		out, errOut, code = cliRun(t, bin, "merchant", "update", "--id", shop.ID, "--data", data, "--json",
+			"--senangpay-legacy-auth", "true", "--senangpay-legacy-auth-cidrs", "203.0.113.9/24, 127.0.0.1/32")
+		if code != 0 || !strings.Contains(out, `"senangpay_legacy_auth":true`) || !strings.Contains(out, `"senangpay_legacy_auth_cidrs":["203.0.113.0/24","127.0.0.1/32"]`) {
+			t.Errorf("merchant update with senangPay legacy auth: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if _, errOut, code := cliRun(t, bin, "merchant", "update", "--id", shop.ID, "--data", data, "--senangpay-legacy-auth-cidrs", "localhost"); code == 0 || !strings.Contains(errOut, "senangpay_legacy_auth_cidrs") {
+			t.Errorf("a bad CIDR must fail naming the setting: exit %d %s", code, errOut)
+		}
+		out, errOut, code = cliRun(t, bin, "merchant", "update", "--id", shop.ID, "--data", data, "--json",
+			"--senangpay-legacy-auth", "false", "--senangpay-legacy-auth-cidrs", "")
+		if code != 0 || !strings.Contains(out, `"senangpay_legacy_auth":false`) || !strings.Contains(out, `"senangpay_legacy_auth_cidrs":[]`) {
+			t.Errorf("merchant update clearing senangPay legacy auth: exit %d\n%s\n%s", code, out, errOut)
+		}
 
 		// Graceful shutdown under load.
 		acked := srv.sigtermUnderLoad(t, dk)

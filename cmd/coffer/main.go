@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/coffer-vault/coffer/internal/app"
@@ -117,6 +118,8 @@ func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
 	cvc := fs.String("require-cvc-for-saved-cards", "", "true|false")
 	tds := fs.String("tokenization-requires-3ds", "", "true|false")
 	raw := fs.String("accept-raw-card-data", "", "true|false: open the dialect endpoints that take card numbers in clear")
+	spLegacy := fs.String("senangpay-legacy-auth", "", "true|false: senangPay calls with an empty password, from --senangpay-legacy-auth-cidrs only")
+	spCIDRs := fs.String("senangpay-legacy-auth-cidrs", "", "comma-separated CIDR blocks allowed senangPay's legacy auth (\"\" clears)")
 	ret := fs.String("tokenization-return-url", "", "tokenization return URL")
 	cb := fs.String("tokenization-callback-url", "", "tokenization callback URL")
 	var fa []string
@@ -132,7 +135,7 @@ func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
 			dst **bool
 			v   *string
 		}{"require-cvc-for-saved-cards": {&p.RequireCVCForSavedCards, cvc}, "tokenization-requires-3ds": {&p.TokenizationRequires3DS, tds},
-			"accept-raw-card-data": {&p.AcceptRawCardData, raw}} {
+			"accept-raw-card-data": {&p.AcceptRawCardData, raw}, "senangpay-legacy-auth": {&p.SenangPayLegacyAuth, spLegacy}} {
 			if !set[name] {
 				continue
 			}
@@ -151,6 +154,15 @@ func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
 		}
 		if set["frame-ancestor"] {
 			p.FrameAncestors = &fa
+		}
+		if set["senangpay-legacy-auth-cidrs"] {
+			l := []string{}
+			for _, c := range strings.Split(*spCIDRs, ",") {
+				if c = strings.TrimSpace(c); c != "" {
+					l = append(l, c)
+				}
+			}
+			p.SenangPayLegacyAuthCIDRs = &l
 		}
 		return p, nil
 	}

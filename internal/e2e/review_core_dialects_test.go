@@ -434,13 +434,13 @@ func TestReviewCoreDialectsPinNoCardLeakAcrossDialects(t *testing.T) {
 
 	// senangPay.
 	exp := time.Now().AddDate(3, 0, 0).Format("0106")
-	g := keep(spPost(t, s, "get_payment_token", mid, "", "form", map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my",
+	g := keep(spPost(t, s, "get_payment_token", mid, sec, "form", map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my",
 		"phone": "0109876543", "cc_number": spCard.pan, "cc_exp": exp, "cc_cvv": spCard.cvc}).want(t, 200))
 	spTok := g.str("token")
 	f := map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my", "phone": "60123456789", "detail": "Order rcd",
 		"order_id": "rcd-sp-1", "amount": "200", "token": spTok}
 	f["hash"] = spSign(sec, mid, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"])
-	if r := keep(spPost(t, s, "pay_cc", mid, "", "form", f).want(t, 200)); r.Body["status"] != float64(1) {
+	if r := keep(spPost(t, s, "pay_cc", mid, sec, "form", f).want(t, 200)); r.Body["status"] != float64(1) {
 		t.Errorf("pay_cc: %s", r.Raw)
 	}
 

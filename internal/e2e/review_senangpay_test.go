@@ -20,16 +20,17 @@ func rspHop(s *server, merchantID, sid string) string {
 }
 
 // rspRaw sends body with Content-Type ct to a senangPay path (Basic auth
-// user:"" when user is set); redirects are not followed.
-func rspRaw(t testing.TB, s *server, path, user, ct, body string) page {
+// with the merchant's id and hmac_secret when c is set); redirects are not
+// followed.
+func rspRaw(t testing.TB, s *server, path string, c *creds, ct, body string) page {
 	t.Helper()
 	req, err := http.NewRequest("POST", s.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", ct)
-	if user != "" {
-		req.SetBasicAuth(user, "")
+	if c != nil {
+		req.SetBasicAuth(c.ID, c.HMACSecret)
 	}
 	res, err := noRedirect.Do(req)
 	if err != nil {
@@ -49,14 +50,14 @@ func TestReviewSenangPayJSONDuplicateFields(t *testing.T) {
 	good := payToken(t, s, s.Dev.SecretKey, "4242424242424242")
 
 	// validate_token: the first token is unknown, the last is real.
-	p := rspRaw(t, s, "/senangpay/apiv1/validate_token", s.Dev.ID, "application/json",
+	p := rspRaw(t, s, "/senangpay/apiv1/validate_token", &s.Dev, "application/json",
 		`{"token":"tok_nosuchtoken000000","token":"`+good+`"}`)
 	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "more than once") {
 		t.Errorf("validate_token with token twice in JSON: %d %s; want 400 naming the duplicate, as a form gets", p.Status, p.Body)
 	}
 	// The same duplicate in a form is refused today: the yardstick.
 	f := url.Values{"token": {"tok_nosuchtoken000000", good}}
-	if p := rspRaw(t, s, "/senangpay/apiv1/validate_token", s.Dev.ID, "application/x-www-form-urlencoded", f.Encode()); p.Status != http.StatusBadRequest {
+	if p := rspRaw(t, s, "/senangpay/apiv1/validate_token", &s.Dev, "application/x-www-form-urlencoded", f.Encode()); p.Status != http.StatusBadRequest {
 		t.Errorf("validate_token with token twice in a form: %d %s", p.Status, p.Body)
 	}
 
@@ -64,7 +65,7 @@ func TestReviewSenangPayJSONDuplicateFields(t *testing.T) {
 	sh := spgNewShop(t, s, 0)
 	hash := spSign(sh.HMACSecret, sh.ID, "ord-dup")
 	body := `{"order_id":"ord-first","order_id":"ord-dup","name":"Abu Bin Ali","email":"abu@example.my","phone":"+60123456789","hash":"` + hash + `"}`
-	p = rspRaw(t, s, "/senangpay/tokenization/"+sh.ID, "", "application/json", body)
+	p = rspRaw(t, s, "/senangpay/tokenization/"+sh.ID, nil, "application/json", body)
 	if p.Status != http.StatusBadRequest || p.Location != "" {
 		t.Errorf("get-token with order_id twice in JSON: %d Location %q; want the 400 page a form gets", p.Status, p.Location)
 	}
@@ -180,11 +181,11 @@ func TestReviewSenangPayBodyOnly(t *testing.T) {
 	for k, x := range f {
 		v.Set(k, x)
 	}
-	p := rspRaw(t, s, "/senangpay/apiv1/pay_cc?hash="+hash, s.Dev.ID, "application/x-www-form-urlencoded", v.Encode())
+	p := rspRaw(t, s, "/senangpay/apiv1/pay_cc?hash="+hash, &s.Dev, "application/x-www-form-urlencoded", v.Encode())
 	if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "hash") {
 		t.Errorf("pay_cc with the hash in the query: %d %s", p.Status, p.Body)
 	}
-	p = rspRaw(t, s, "/senangpay/apiv1/pay_cc?hash="+hash, s.Dev.ID, "application/json", `{"name":"Abu","email":"abu@example.my","phone":"60123456789","detail":"x","order_id":"q-1","amount":"100","token":"`+tok+`"}`)
+	p = rspRaw(t, s, "/senangpay/apiv1/pay_cc?hash="+hash, &s.Dev, "application/json", `{"name":"Abu","email":"abu@example.my","phone":"60123456789","detail":"x","order_id":"q-1","amount":"100","token":"`+tok+`"}`)
 	if p.Status != http.StatusBadRequest {
 		t.Errorf("pay_cc JSON with the hash in the query: %d %s", p.Status, p.Body)
 	}

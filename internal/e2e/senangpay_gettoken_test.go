@@ -258,7 +258,7 @@ func spgPayCC(t testing.TB, s *server, c creds, token string) resp {
 	f := map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my", "phone": "60123456789", "detail": "Langganan",
 		"order_id": "sub-1", "amount": "1500", "token": token}
 	f["hash"] = spSign(c.HMACSecret, c.ID, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"])
-	return spPost(t, s, "pay_cc", c.ID, "", "form", f).want(t, 200)
+	return spPost(t, s, "pay_cc", c.ID, c.HMACSecret, "form", f).want(t, 200)
 }
 
 // spgDeliveries is the delivery log of the session's one event of type typ.
@@ -528,15 +528,25 @@ func TestSenangPayGetTokenRefused(t *testing.T) {
 		sh := spgNewShop(t, s, 0)
 		good := func() url.Values { return spgFields(sh.creds, "56") }
 
-		spgRefused(t, spgGetToken(t, s, "mer_nosuchmerchant0000", "form", good()), 401, "")
+		// An unknown merchant is refused exactly as a wrong hash is: the
+		// page does not tell whether the merchant exists.
+		unknown := spgGetToken(t, s, "mer_nosuchmerchant0000", "form", good())
+		spgRefused(t, unknown, 401, "hash")
 		if p := spgGetToken(t, s, "4242424242424242", "query", good()); strings.Contains(p.Body, "4242424242424242") {
 			t.Errorf("the page echoes the path's merchant id:\n%s", p.Body)
 		} else {
-			spgRefused(t, p, 401, "")
+			spgRefused(t, p, 401, "hash")
 		}
 		bad := good()
 		bad.Set("hash", spSign(sh.HMACSecret, sh.ID, "57"))
-		spgRefused(t, spgGetToken(t, s, sh.ID, "form", bad), 401, "hash")
+		wrong := spgGetToken(t, s, sh.ID, "form", bad)
+		spgRefused(t, wrong, 401, "hash")
+		if unknown.Body != wrong.Body {
+			t.Errorf("an unknown merchant's page differs from a wrong hash's:\n%s\n%s", unknown.Body, wrong.Body)
+		}
+		noOrder := good()
+		noOrder.Del("order_id")
+		spgRefused(t, spgGetToken(t, s, "mer_nosuchmerchant0000", "form", noOrder), 400, "order_id") // as for a real one
 		other := s.newMerchant("Kedai Lain")
 		spgRefused(t, spgGetToken(t, s, other.ID, "form", good()), 401, "hash") // signed for another merchant
 
@@ -676,7 +686,7 @@ func TestSenangPayGetPaymentToken(t *testing.T) {
 		}
 		var answers []resp
 		call := func(user, enc string, f map[string]string) resp {
-			r := spPost(t, s, "get_payment_token", user, "", enc, f)
+			r := spPost(t, s, "get_payment_token", user, c.HMACSecret, enc, f)
 			answers = append(answers, r)
 			return r
 		}

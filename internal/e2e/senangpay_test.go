@@ -75,12 +75,17 @@ func spDo(t testing.TB, req *http.Request) resp {
 	return r
 }
 
-func spQuery(t testing.TB, s *server, merchantID, orderID, hash string) resp {
+// spQuery asks query_order_status with Basic auth user:pass ("" user:
+// no Authorization header).
+func spQuery(t testing.TB, s *server, user, pass, merchantID, orderID, hash string) resp {
 	t.Helper()
 	q := url.Values{"merchant_id": {merchantID}, "order_id": {orderID}, "hash": {hash}}
 	req, err := http.NewRequest("GET", s.URL+"/senangpay/apiv1/query_order_status?"+q.Encode(), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, pass)
 	}
 	return spDo(t, req)
 }
@@ -123,7 +128,7 @@ func TestSenangPay(t *testing.T) {
 	for _, enc := range []string{"form", "multipart", "json"} {
 		t.Run("pay_cc success "+enc, func(t *testing.T) {
 			order := "ord-" + enc
-			r := spPost(t, s, "pay_cc", mid, "", enc, payFields(order, "200", good)).want(t, 200)
+			r := spPost(t, s, "pay_cc", mid, sec, enc, payFields(order, "200", good)).want(t, 200)
 			if r.Body["status"] != float64(1) || r.str("msg") != "Payment was successful" || r.Body["amount_paid"] != float64(200) ||
 				r.str("order_id") != order || !strings.HasPrefix(r.str("transaction_id"), "pay_") {
 				t.Fatalf("pay_cc: %s", r.Raw)
@@ -146,10 +151,10 @@ func TestSenangPay(t *testing.T) {
 	t.Run("pay_cc wrong hash", func(t *testing.T) {
 		f := payFields("ord-badhash", "200", good)
 		f["amount"] = "300" // tampered after signing
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "form", f), 401)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", f), 401)
 		f = payFields("ord-badhash", "200", good)
 		f["hash"] = spSign("wrong", mid)
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "form", f), 401)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", f), 401)
 	})
 
 	t.Run("basic auth", func(t *testing.T) {
@@ -163,18 +168,18 @@ func TestSenangPay(t *testing.T) {
 		other := s.newMerchant("Other")
 		of := map[string]string{"name": "A", "email": "a@b.my", "phone": "6012", "detail": "x", "order_id": "o1", "amount": "100", "token": good}
 		of["hash"] = spSign(other.HMACSecret, other.ID, of["name"], of["email"], of["phone"], of["detail"], of["order_id"], of["amount"])
-		spFail(t, spPost(t, s, "pay_cc", other.ID, "", "form", of), 404)
+		spFail(t, spPost(t, s, "pay_cc", other.ID, other.HMACSecret, "form", of), 404)
 		// Its hash with this merchant's id is a wrong hash.
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "form", of), 401)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", of), 401)
 	})
 
 	t.Run("pay_cc decline", func(t *testing.T) {
 		decl := payToken(t, s, sk, "4000000000000341") // verifies, later charges decline
-		v := spPost(t, s, "validate_token", mid, "", "form", map[string]string{"token": decl}).want(t, 200)
+		v := spPost(t, s, "validate_token", mid, sec, "form", map[string]string{"token": decl}).want(t, 200)
 		if v.Body["status"] != float64(1) {
 			t.Errorf("validate 0341: %s", v.Raw)
 		}
-		r := spPost(t, s, "pay_cc", mid, "", "form", payFields("ord-decline", "500", decl)).want(t, 200)
+		r := spPost(t, s, "pay_cc", mid, sec, "form", payFields("ord-decline", "500", decl)).want(t, 200)
 		if r.Body["status"] != float64(0) || r.Body["amount_paid"] != float64(0) || r.str("msg") == "" ||
 			r.str("msg") == "Payment was successful" || !strings.HasPrefix(r.str("transaction_id"), "pay_") {
 			t.Fatalf("decline: %s", r.Raw)
@@ -191,17 +196,17 @@ func TestSenangPay(t *testing.T) {
 
 	t.Run("pay_cc bad input", func(t *testing.T) {
 		f := payFields("ord-bad", "2.00", good)
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "form", f), 400)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", f), 400)
 		f = payFields("ord-bad", "200", good)
 		delete(f, "token")
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "multipart", f), 400)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "multipart", f), 400)
 		f = payFields("ord-bad", "200", good)
 		f["detail"] = strings.Repeat("d", 101)
 		f["hash"] = spSign(sec, mid, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"])
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "json", f), 400)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "json", f), 400)
 		// A card number sent as the token is not echoed.
 		f = payFields("ord-bad", "200", "4242424242424242")
-		r := spPost(t, s, "pay_cc", mid, "", "form", f)
+		r := spPost(t, s, "pay_cc", mid, sec, "form", f)
 		spFail(t, r, 404)
 		if strings.Contains(string(r.Raw), "4242424242424242") {
 			t.Errorf("card number echoed: %s", r.Raw)
@@ -209,12 +214,12 @@ func TestSenangPay(t *testing.T) {
 		// Body limit.
 		f = payFields("ord-big", "200", good)
 		f["name"] = strings.Repeat("n", 70<<10)
-		spFail(t, spPost(t, s, "pay_cc", mid, "", "form", f), 400)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", f), 400)
 	})
 
 	t.Run("update_token_status toggles", func(t *testing.T) {
 		tok := payToken(t, s, sk, "4242424242424242")
-		r := spPost(t, s, "update_token_status", mid, "", "form", map[string]string{"token": tok}).want(t, 200)
+		r := spPost(t, s, "update_token_status", mid, sec, "form", map[string]string{"token": tok}).want(t, 200)
 		if r.str("msg") != "Credit card successfully disabled" || r.str("token") != tok {
 			t.Fatalf("first toggle: %s", r.Raw)
 		}
@@ -222,34 +227,34 @@ func TestSenangPay(t *testing.T) {
 			t.Errorf("after disable: %s", st)
 		}
 		// A disabled token is declined by pay_cc and fails validate_token.
-		p := spPost(t, s, "pay_cc", mid, "", "json", payFields("ord-disabled", "100", tok)).want(t, 200)
+		p := spPost(t, s, "pay_cc", mid, sec, "json", payFields("ord-disabled", "100", tok)).want(t, 200)
 		if p.Body["status"] != float64(0) {
 			t.Errorf("pay with disabled token: %s", p.Raw)
 		}
 		checkPayHash(t, p)
-		v := spPost(t, s, "validate_token", mid, "", "json", map[string]string{"token": tok}).want(t, 200)
+		v := spPost(t, s, "validate_token", mid, sec, "json", map[string]string{"token": tok}).want(t, 200)
 		if v.Body["status"] != float64(0) || v.str("token") != tok || v.str("msg") == "" {
 			t.Errorf("validate disabled: %s", v.Raw)
 		}
-		r = spPost(t, s, "update_token_status", mid, "", "multipart", map[string]string{"token": tok}).want(t, 200)
+		r = spPost(t, s, "update_token_status", mid, sec, "multipart", map[string]string{"token": tok}).want(t, 200)
 		if r.str("msg") != "Credit card successfully enabled" || r.str("token") != tok {
 			t.Fatalf("second toggle: %s", r.Raw)
 		}
 		if st := s.call("GET", "/v1/tokens/"+tok, sk, nil).want(t, 200).str("status"); st != "active" {
 			t.Errorf("after enable: %s", st)
 		}
-		spFail(t, spPost(t, s, "update_token_status", mid, "", "json", map[string]string{"token": "tok_nosuchtoken000000"}), 404)
-		spFail(t, spPost(t, s, "update_token_status", mid, "", "json", map[string]string{}), 400)
+		spFail(t, spPost(t, s, "update_token_status", mid, sec, "json", map[string]string{"token": "tok_nosuchtoken000000"}), 404)
+		spFail(t, spPost(t, s, "update_token_status", mid, sec, "json", map[string]string{}), 400)
 	})
 
 	t.Run("validate_token", func(t *testing.T) {
 		for _, enc := range []string{"form", "multipart", "json"} {
-			r := spPost(t, s, "validate_token", mid, "", enc, map[string]string{"token": good}).want(t, 200)
+			r := spPost(t, s, "validate_token", mid, sec, enc, map[string]string{"token": good}).want(t, 200)
 			if r.Body["status"] != float64(1) || r.str("msg") != "Card has been successfully verified." || r.str("token") != good {
 				t.Errorf("%s: %s", enc, r.Raw)
 			}
 		}
-		r := spPost(t, s, "validate_token", mid, "", "form", map[string]string{"token": "5555555555554444"})
+		r := spPost(t, s, "validate_token", mid, sec, "form", map[string]string{"token": "5555555555554444"})
 		spFail(t, r, 404)
 		if strings.Contains(string(r.Raw), "5555555555554444") {
 			t.Errorf("card number echoed: %s", r.Raw)
@@ -257,8 +262,8 @@ func TestSenangPay(t *testing.T) {
 	})
 
 	t.Run("query_order_status", func(t *testing.T) {
-		spPost(t, s, "pay_cc", mid, "", "form", payFields("ord-q", "700", good)).want(t, 200)
-		r := spQuery(t, s, mid, "ord-q", spSign(sec, mid, sec, "ord-q")).want(t, 200)
+		spPost(t, s, "pay_cc", mid, sec, "form", payFields("ord-q", "700", good)).want(t, 200)
+		r := spQuery(t, s, mid, sec, mid, "ord-q", spSign(sec, mid, sec, "ord-q")).want(t, 200)
 		data, _ := r.Body["data"].([]any)
 		if r.Body["status"] != float64(1) || len(data) != 1 {
 			t.Fatalf("query: %s", r.Raw)
@@ -269,20 +274,20 @@ func TestSenangPay(t *testing.T) {
 			t.Errorf("entry: %v", d0)
 		}
 		// A declined order reads failed.
-		r = spQuery(t, s, mid, "ord-decline", spSign(sec, mid, sec, "ord-decline")).want(t, 200)
+		r = spQuery(t, s, mid, sec, mid, "ord-decline", spSign(sec, mid, sec, "ord-decline")).want(t, 200)
 		data, _ = r.Body["data"].([]any)
 		if len(data) != 1 || dig(data[0], "payment_info", "status") != "failed" || dig(data[0], "amount_paid") != float64(0) {
 			t.Errorf("declined order: %s", r.Raw)
 		}
 		// Unknown order: accepted, empty data.
-		r = spQuery(t, s, mid, "ord-none", spSign(sec, mid, sec, "ord-none")).want(t, 200)
+		r = spQuery(t, s, mid, sec, mid, "ord-none", spSign(sec, mid, sec, "ord-none")).want(t, 200)
 		if data, ok := r.Body["data"].([]any); r.Body["status"] != float64(1) || !ok || len(data) != 0 {
 			t.Errorf("unknown order: %s", r.Raw)
 		}
-		spFail(t, spQuery(t, s, mid, "ord-q", spSign(sec, mid, "ord-q")), 401)
-		spFail(t, spQuery(t, s, mid, "ord-q", spSign(sec, mid, sec, "ord-other")), 401)
-		spFail(t, spQuery(t, s, "mer_nosuchmerchant0000", "ord-q", spSign(sec, mid, sec, "ord-q")), 401)
-		spFail(t, spQuery(t, s, mid, "", "x"), 400)
+		spFail(t, spQuery(t, s, mid, sec, mid, "ord-q", spSign(sec, mid, "ord-q")), 401)
+		spFail(t, spQuery(t, s, mid, sec, mid, "ord-q", spSign(sec, mid, sec, "ord-other")), 401)
+		spFail(t, spQuery(t, s, "mer_nosuchmerchant0000", sec, "mer_nosuchmerchant0000", "ord-q", spSign(sec, mid, sec, "ord-q")), 401)
+		spFail(t, spQuery(t, s, mid, sec, mid, "", "x"), 400)
 	})
 
 	if strings.Contains(s.Logs.String(), "4242424242424242") || strings.Contains(s.Logs.String(), sec) {

@@ -223,8 +223,10 @@ func TestSensePassSeedExamples(t *testing.T) {
 				t.Fatalf("init: %s", r.Raw)
 			}
 			page := s.URL + "/pay/" + n
+			// qrURL is the page link, as in the seed (merchants put it in
+			// their own QR code, an SMS or an e-mail); the PNG is at /qr.png.
 			if r.str("transactionPage", "iOSLink") != page || r.str("transactionPage", "androidLink") != page ||
-				r.str("transactionPage", "qrURL") != page+"/qr.png" {
+				r.str("transactionPage", "qrURL") != page {
 				t.Errorf("transactionPage: %s", r.Raw)
 			}
 			created, err1 := time.Parse(time.RFC3339, r.str("date"))
@@ -232,14 +234,19 @@ func TestSensePassSeedExamples(t *testing.T) {
 			if err1 != nil || err2 != nil || timeout.Sub(created) != 600*time.Second || !strings.HasSuffix(r.str("date"), "Z") {
 				t.Errorf("date %s, timeoutDate %s: want 600 s apart, in UTC", r.str("date"), r.str("timeoutDate"))
 			}
-			res, err := client.Get(r.str("transactionPage", "qrURL"))
+			res, err := client.Get(page + "/qr.png")
 			if err != nil {
 				t.Fatal(err)
 			}
 			png, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			if res.StatusCode != 200 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
-				t.Errorf("qrURL: %d %s, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(png))
+				t.Errorf("the page's QR code: %d %s, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(png))
+			}
+			if res, err := client.Get(r.str("transactionPage", "qrURL")); err != nil {
+				t.Fatal(err)
+			} else if res.Body.Close(); res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+				t.Errorf("qrURL opens the payment page: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 			}
 			g := snSession(t, s, sk, n)
 			if dig(g.Body, "amount") != float64(0) || g.str("save_card") != "always" || g.str("mode") != "redirect" || g.str("currency") != "MYR" {
@@ -850,23 +857,23 @@ func TestSensePassCallbacks(t *testing.T) {
 			for range 5 {
 				snConfirm(t, s, sk, n, "4000000000000002").want(t, 402)
 			}
-			// One callback per update: each of the four declines that leave
-			// the transaction open (0, with the reason), then the fifth's 6.
-			// Deliveries run concurrently, so their order is not checked.
+			// One callback per update, in order: each of the four declines
+			// that leave the transaction open (0, with the reason), then the
+			// fifth's 6.
 			_, bodies = snCallbacks(t, rv, 5)
 			open, declined := 0, 0
-			for _, b := range bodies {
+			for i, b := range bodies {
 				switch {
 				case dig(b, "paymentDetails", "message") == nil:
 					t.Errorf("a decline's callback without paymentDetails.message: %v", b)
-				case b["status"] == float64(0) && b["statusName"] == "Initialize":
+				case i < 4 && b["status"] == float64(0) && b["statusName"] == "Initialize":
 					open++
-				case b["status"] == float64(6) && b["statusName"] == "TransactionDeclined":
+				case i == 4 && b["status"] == float64(6) && b["statusName"] == "TransactionDeclined":
 					declined++
 				}
 			}
 			if open != 4 || declined != 1 || len(bodies) != 5 {
-				t.Errorf("after five declines: %d callbacks, %d Initialize and %d TransactionDeclined; want 4 and 1", len(bodies), open, declined)
+				t.Errorf("after five declines: %d callbacks, %d Initialize then %d TransactionDeclined; want 4 then 1", len(bodies), open, declined)
 			}
 
 			rv = snNewReceiver(t)

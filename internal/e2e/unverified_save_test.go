@@ -8,7 +8,9 @@ import (
 // An unverified save of a card the customer already has on file verified
 // must not rewrite what the issuer confirmed (expiry, holder name) while
 // the token still reads "verified" (issue 15, point 4).
-func TestUnverifiedSaveKeepsVerifiedCard(t *testing.T) { backends(t, testUnverifiedSaveKeepsVerifiedCard) }
+func TestUnverifiedSaveKeepsVerifiedCard(t *testing.T) {
+	backends(t, testUnverifiedSaveKeepsVerifiedCard)
+}
 
 func testUnverifiedSaveKeepsVerifiedCard(t *testing.T, opts ...option) {
 	s := start(t, opts...)

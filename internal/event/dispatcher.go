@@ -79,6 +79,21 @@ const (
 // dispatchers may share a store: a delivery is leased (LockedUntil) by the
 // one that sends it.
 //
+// Deliveries of one object to one target (a webhook endpoint; a callback
+// URL in its format) go in event order: a delivery is never claimed while
+// one of an earlier event about the same object to the same target is
+// still pending — under way or waiting for its retry (the store marks such
+// a delivery Held). So a SensePass transaction's status 5 is not sent
+// before its status 4 has been delivered, by this dispatcher or any other.
+// A held delivery whose predecessor waits for a retry is leased aside until
+// that retry (it cannot go sooner, and so takes no room in the pages); one
+// whose predecessor is due or under way is looked at again at the next
+// poll, which the worker recording the predecessor triggers. The price: a
+// target that keeps refusing one delivery holds back that object's later
+// deliveries to it — until it accepts, or that delivery fails at the end
+// of its retry window (MaxAge) — while other objects' deliveries, and
+// other targets, go on.
+//
 // A lease also parks deliveries: DueDeliveries returns one page, oldest
 // first, so an endpoint with a long backlog would fill every page and
 // starve the others. When a page is full, the deliveries of endpoints that
@@ -98,7 +113,7 @@ type Dispatcher struct {
 	inflight int
 	keys     map[string]*keyState
 
-	attempts, succeeded, failures, gaveUp, parked atomic.Int64
+	attempts, succeeded, failures, gaveUp, parked, held atomic.Int64
 }
 
 // keyState is what the dispatcher knows of one endpoint (or callback URL).
@@ -116,6 +131,7 @@ type Stats struct {
 	Failures  int64 // failed attempts
 	GaveUp    int64 // deliveries marked failed
 	Parked    int64 // deliveries set aside because their endpoint was busy
+	Held      int64 // deliveries set aside until an earlier one of their object is retried
 	InFlight  int
 }
 
@@ -193,7 +209,7 @@ func (d *Dispatcher) Stats() Stats {
 	n := d.inflight
 	d.mu.Unlock()
 	return Stats{Attempts: d.attempts.Load(), Succeeded: d.succeeded.Load(), Failures: d.failures.Load(),
-		GaveUp: d.gaveUp.Load(), Parked: d.parked.Load(), InFlight: n}
+		GaveUp: d.gaveUp.Load(), Parked: d.parked.Load(), Held: d.held.Load(), InFlight: n}
 }
 
 // Run sends deliveries until ctx ends, then waits for the attempts in
@@ -272,7 +288,7 @@ func (d *Dispatcher) poll(ctx context.Context) {
 	// endpoint's deliveries. So the busy endpoint's surplus is parked —
 	// leased, unsent, until about when the endpoint should be ready for it.
 	full := len(due) >= d.page
-	if !d.actionable(due, busy, free, full) {
+	if !d.actionable(due, busy, free, full, now) {
 		return // all due deliveries wait for busy endpoints: no need to write
 	}
 
@@ -283,19 +299,27 @@ func (d *Dispatcher) poll(ctx context.Context) {
 	var claimed []*store.Delivery
 	var parked []parkedRow
 	var frontier map[string]time.Time
+	var held int
 	err = d.c.Store.Write(ctx, func(tx store.Tx) error {
 		// The store may run this more than once: start afresh each time.
-		claimed, parked, frontier = claimed[:0], parked[:0], map[string]time.Time{}
+		claimed, parked, frontier, held = claimed[:0], parked[:0], map[string]time.Time{}, 0
 		taken := map[string]int{}
 		now := time.Now().UTC()
 		for _, row := range due {
 			k := keyOf(row)
-			open := busy[k]+taken[k] < d.c.PerURL
-			if open && len(claimed) >= free {
+			wait := d.waitFor(row, now)
+			// A held delivery is never claimed: its object's earlier
+			// delivery to the same target goes first.
+			open := !row.Held && busy[k]+taken[k] < d.c.PerURL
+			switch {
+			case !wait.IsZero():
+				// Set aside until the earlier delivery's retry: it cannot
+				// be done before then, and meanwhile this one takes no room
+				// in the pages.
+			case open && len(claimed) >= free:
 				continue // waiting for a worker, not for its endpoint
-			}
-			if !open && !full {
-				continue
+			case !open && !full:
+				continue // its endpoint is busy, or the delivery it waits for is due or under way: next poll
 			}
 			dl, err := tx.GetDelivery(row.ID)
 			if errors.Is(err, store.ErrNotFound) {
@@ -307,11 +331,15 @@ func (d *Dispatcher) poll(ctx context.Context) {
 			if dl.Status != store.DeliveryPending || dl.LockedUntil.After(now) || dl.NextAttempt.After(now) {
 				continue // another dispatcher got there first
 			}
-			if open {
+			switch {
+			case !wait.IsZero():
+				dl.LockedUntil = wait
+				held++
+			case open:
 				taken[k]++
 				dl.LockedUntil = now.Add(d.c.Timeout + leaseSlack)
 				claimed = append(claimed, dl)
-			} else {
+			default:
 				at, ok := frontier[k]
 				if !ok {
 					at = until[k]
@@ -345,6 +373,7 @@ func (d *Dispatcher) poll(ctx context.Context) {
 		return
 	}
 	d.parked.Add(int64(len(parked)))
+	d.held.Add(int64(held))
 
 	d.mu.Lock()
 	for k, at := range frontier {
@@ -366,19 +395,40 @@ func (d *Dispatcher) poll(ctx context.Context) {
 	}
 }
 
-// actionable says whether the claim would claim or park anything, by the
-// same rules, so a dispatcher whose endpoints are all busy does not write.
-func (d *Dispatcher) actionable(due []*store.Delivery, busy map[string]int, free int, full bool) bool {
+// actionable says whether the claim would claim, park or set aside
+// anything, by the same rules, so a dispatcher whose endpoints are all busy
+// (or whose deliveries all wait for others under way) does not write.
+func (d *Dispatcher) actionable(due []*store.Delivery, busy map[string]int, free int, full bool, now time.Time) bool {
 	taken := map[string]int{}
 	for _, row := range due {
 		k := keyOf(row)
-		open := busy[k]+taken[k] < d.c.PerURL
+		if !d.waitFor(row, now).IsZero() {
+			return true
+		}
+		open := !row.Held && busy[k]+taken[k] < d.c.PerURL
 		if (open && free > 0) || (!open && full) {
 			return true
 		}
-		taken[k]++
+		if !row.Held {
+			taken[k]++
+		}
 	}
 	return false
+}
+
+// waitFor is how long a held delivery is set aside: until the retry of the
+// earlier delivery it waits for (bounded by the retry window, whatever the
+// store says). Zero when it is not held, or when what it waits for is due
+// or under way and may finish any moment: then it is looked at again at
+// the next poll, which the finishing worker triggers.
+func (d *Dispatcher) waitFor(row *store.Delivery, now time.Time) time.Time {
+	if !row.Held || !row.HeldUntil.After(now) {
+		return time.Time{}
+	}
+	if limit := now.Add(d.c.MaxAge); row.HeldUntil.After(limit) {
+		return limit
+	}
+	return row.HeldUntil
 }
 
 // key returns a key's state, creating it; d.mu is held.

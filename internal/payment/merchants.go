@@ -2,8 +2,10 @@ package payment
 
 import (
 	"context"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,6 +154,10 @@ type SettingsPatch struct {
 	AcceptRawCardData       *bool     `json:"accept_raw_card_data"`
 	// CardTesting replaces the card-testing limits as a whole.
 	CardTesting *store.CardTestingLimits `json:"card_testing"`
+
+	// senangPay's legacy empty-password auth and its source allowlist.
+	SenangPayLegacyAuth      *bool     `json:"senangpay_legacy_auth"`
+	SenangPayLegacyAuthCIDRs *[]string `json:"senangpay_legacy_auth_cidrs"`
 }
 
 // Apply sets the patch's fields on st.
@@ -179,6 +185,12 @@ func (p SettingsPatch) Apply(st *store.Settings) {
 	}
 	if p.CardTesting != nil {
 		st.CardTesting = *p.CardTesting
+	}
+	if p.SenangPayLegacyAuth != nil {
+		st.SenangPayLegacyAuth = *p.SenangPayLegacyAuth
+	}
+	if p.SenangPayLegacyAuthCIDRs != nil {
+		st.SenangPayLegacyAuthCIDRs = slices.Clone(*p.SenangPayLegacyAuthCIDRs)
 	}
 }
 
@@ -239,6 +251,39 @@ func validateSettings(st *store.Settings) error {
 		if fa != "'self'" && !isOrigin(fa) {
 			return invalid("frame_ancestors", "parameter_invalid", "frame_ancestors[%d] must be 'self' or an origin like https://shop.example", i)
 		}
+	}
+	return validateLegacyAuth(st)
+}
+
+// maxLegacyCIDRs bounds the senangPay legacy allowlist: a merchant's own
+// servers, not a list of the internet.
+const maxLegacyCIDRs = 50
+
+// validateLegacyAuth checks senangPay's legacy allowlist and stores each
+// block in its canonical form (203.0.113.7/24 → 203.0.113.0/24), so that
+// what GET /v1/merchant shows is what is enforced. Legacy auth without a
+// block would open nothing, and a /0 would open everything: both refused.
+func validateLegacyAuth(st *store.Settings) error {
+	const name = "senangpay_legacy_auth_cidrs"
+	if st.SenangPayLegacyAuthCIDRs == nil {
+		st.SenangPayLegacyAuthCIDRs = []string{}
+	}
+	if len(st.SenangPayLegacyAuthCIDRs) > maxLegacyCIDRs {
+		return invalid(name, "parameter_invalid", "at most %d %s", maxLegacyCIDRs, name)
+	}
+	for i, c := range st.SenangPayLegacyAuthCIDRs {
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
+		if err != nil || p.Addr().Zone() != "" {
+			return invalid(name, "parameter_invalid", "%s[%d] must be a CIDR block like 203.0.113.0/24 or 2001:db8::/48", name, i)
+		}
+		if p.Bits() == 0 {
+			return invalid(name, "parameter_invalid", "%s[%d] would allow every address; list the merchant's own servers", name, i)
+		}
+		st.SenangPayLegacyAuthCIDRs[i] = p.Masked().String()
+	}
+	if st.SenangPayLegacyAuth && len(st.SenangPayLegacyAuthCIDRs) == 0 {
+		return invalid(name, "parameter_invalid",
+			"senangpay_legacy_auth needs %s: the address blocks of the servers allowed to call without the secret", name)
 	}
 	return nil
 }

@@ -156,7 +156,11 @@ type Tx interface {
 	ListDeliveries(merchantID, eventID string) ([]*Delivery, error)
 	// DueDeliveries lists deliveries of any merchant that are pending, due
 	// (NextAttempt <= now) and not leased (LockedUntil <= now), oldest
-	// NextAttempt first.
+	// NextAttempt first. Each is marked Held when another pending delivery
+	// to the same target (endpoint; for callbacks URL and format) carries an
+	// earlier event (lower seq) about the same object, with HeldUntil the
+	// latest NextAttempt after now among those (zero when none is waiting
+	// for a retry: they are due or under way).
 	DueDeliveries(now time.Time, limit int) ([]*Delivery, error)
 	InsertDeliveryAttempt(a *DeliveryAttempt) error
 	// ListDeliveryAttempts lists a delivery's attempts in order.
@@ -214,6 +218,13 @@ type Delivery struct {
 	LastStatus  int       // the last HTTP status (0: none, e.g. a timeout)
 	Created     time.Time
 	Updated     time.Time
+
+	// Held and HeldUntil are set by DueDeliveries only, never stored: the
+	// delivery must wait for an earlier event's delivery about the same
+	// object to the same target, whose retry is due at HeldUntil (zero when
+	// that one is due now or being sent).
+	Held      bool
+	HeldUntil time.Time
 }
 
 // DeliveryAttempt is one try of a delivery, as the delivery log shows it.
@@ -476,6 +487,12 @@ type Settings struct {
 	// CardTesting overrides the card-testing limits; zero keeps a default
 	// (internal/radar.Defaults, documented in README).
 	CardTesting CardTestingLimits `json:"card_testing"`
+	// SenangPayLegacyAuth lets senangPay's server-to-server calls use the
+	// form senangPay documents (Basic auth with the merchant id and an empty
+	// password) instead of the hmac_secret as password, and only from
+	// SenangPayLegacyAuthCIDRs: the merchant id alone is public.
+	SenangPayLegacyAuth      bool     `json:"senangpay_legacy_auth"`
+	SenangPayLegacyAuthCIDRs []string `json:"senangpay_legacy_auth_cidrs"`
 }
 
 // CardTestingLimits are a merchant's card-testing thresholds.

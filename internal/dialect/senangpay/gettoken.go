@@ -186,8 +186,10 @@ func (d *Dialect) returnURL(merchantID string) string {
 // 409 when the merchant has no tokenization_return_url; on success, a 303 to
 // the hosted page.
 func (d *Dialect) GetToken(w http.ResponseWriter, r *http.Request) {
-	m, secret, ok := d.pageMerchant(w, r, http.StatusUnauthorized)
-	if !ok {
+	m, secret, err := d.pageLookup(r, r.PathValue("merchant_id"))
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "senangpay: merchant lookup failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
+		errorPage(w, http.StatusInternalServerError, pageInternal, msgInternal, "")
 		return
 	}
 	f, err := tokenForm(w, r)
@@ -200,8 +202,9 @@ func (d *Dialect) GetToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The hash is checked before the fields: nobody but the merchant learns
-	// what this endpoint accepts.
-	if !hashOK(secret, strings.TrimSpace(f["hash"]), m.ID, f["order_id"]) {
+	// what this endpoint accepts. An unknown merchant fails here exactly as
+	// a wrong hash does, so that a refusal does not tell whether it exists.
+	if m == nil || !hashOK(secret, strings.TrimSpace(f["hash"]), m.ID, f["order_id"]) {
 		errorPage(w, http.StatusUnauthorized, "This request could not be verified",
 			"The request's hash does not match. The shop must sign merchant_id and order_id with its secret key.", "hash")
 		return
@@ -269,8 +272,10 @@ func (d *Dialect) sessionError(w http.ResponseWriter, r *http.Request, err error
 // still open goes back to its page; an ended one goes on to the merchant's
 // tokenization_return_url with senangPay's fields.
 func (d *Dialect) TokenizationReturn(w http.ResponseWriter, r *http.Request) {
-	m, secret, ok := d.pageMerchant(w, r, http.StatusNotFound)
-	if !ok {
+	m, secret, err := d.pageLookup(r, r.PathValue("merchant_id"))
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "senangpay: merchant lookup failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
+		errorPage(w, http.StatusInternalServerError, pageInternal, msgInternal, "")
 		return
 	}
 	sid := r.URL.Query().Get("session_id")
@@ -278,10 +283,14 @@ func (d *Dialect) TokenizationReturn(w http.ResponseWriter, r *http.Request) {
 		fieldPage(w, &fieldError{"session_id", "is required"})
 		return
 	}
+	if m == nil {
+		noSession(w) // as for an unknown session: the merchant's existence is not told
+		return
+	}
 	v, err := d.svc.GetSession(r.Context(), m.ID, sid)
 	var pe *payment.Error
 	if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
-		errorPage(w, http.StatusNotFound, pageNotFound, "There is no such card-saving session.", "")
+		noSession(w)
 		return
 	} else if err != nil {
 		d.log.ErrorContext(r.Context(), "senangpay: reading a session failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
@@ -293,7 +302,7 @@ func (d *Dialect) TokenizationReturn(w http.ResponseWriter, r *http.Request) {
 	// Its URLs prove nothing (any API client or till may point a session at
 	// this hop); the format only this dialect sets does.
 	if v.CallbackFormat != Format || v.SuccessURL == nil || *v.SuccessURL != d.returnURL(m.ID) {
-		errorPage(w, http.StatusNotFound, pageNotFound, "There is no such card-saving session.", "")
+		noSession(w)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -382,28 +391,6 @@ func withQuery(raw string, add url.Values) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// pageMerchant finds the path's merchant and its secret for a browser
-// request, answering with a page (status unknown for an unknown merchant)
-// when it cannot. The merchant id is never echoed.
-func (d *Dialect) pageMerchant(w http.ResponseWriter, r *http.Request, unknown int) (*store.Merchant, string, bool) {
-	m, err := d.svc.GetMerchant(r.Context(), r.PathValue("merchant_id"))
-	var pe *payment.Error
-	if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
-		errorPage(w, unknown, "Unknown merchant", "This link does not belong to a shop that can save cards here.", "")
-		return nil, "", false
-	}
-	var secret string
-	if err == nil {
-		secret, err = d.svc.HMACSecret(r.Context(), m)
-	}
-	if err != nil {
-		d.log.ErrorContext(r.Context(), "senangpay: merchant lookup failed", "request_id", payment.RequestID(r.Context()), "error", err.Error())
-		errorPage(w, http.StatusInternalServerError, pageInternal, msgInternal, "")
-		return nil, "", false
-	}
-	return m, secret, true
 }
 
 // ---- the callback
@@ -509,6 +496,10 @@ func errorPage(w http.ResponseWriter, status int, title, message, field string) 
 
 func fieldPage(w http.ResponseWriter, fe *fieldError) {
 	errorPage(w, http.StatusBadRequest, pageBadRequest, "The field "+strconv.Quote(fe.Field)+" "+fe.Problem+".", fe.Field)
+}
+
+func noSession(w http.ResponseWriter) {
+	errorPage(w, http.StatusNotFound, pageNotFound, "There is no such card-saving session.", "")
 }
 
 func notSetUp(w http.ResponseWriter) {

@@ -8,10 +8,12 @@
 // documentation is silent.
 //
 // Credentials: senangPay's merchant_id is the Coffer merchant id, and the
-// "secret key" of every hash is the merchant's hmac_secret. The three POST
-// endpoints take HTTP Basic auth with the merchant id as user name and an
-// empty password. Hashes are lowercase hex HMAC-SHA256, compared in constant
-// time.
+// "secret key" of every hash is the merchant's hmac_secret. Every
+// server-to-server call (the apiv1 POSTs and query_order_status) takes HTTP
+// Basic auth with the merchant id as user name and the hmac_secret as
+// password; senangPay's documented empty password only under the merchant's
+// senangpay_legacy_auth setting, from its senangpay_legacy_auth_cidrs.
+// Hashes are lowercase hex HMAC-SHA256, compared in constant time.
 //
 // Choices where senangPay's documentation is silent:
 //   - Every error answer is JSON {"status":0,"msg":"…"}; bad credentials or a
@@ -39,6 +41,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -135,26 +138,42 @@ func (d *Dialect) serviceError(w http.ResponseWriter, r *http.Request, op string
 	fail(w, http.StatusInternalServerError, msgInternal)
 }
 
-// merchant authenticates a POST: Basic auth, user name the merchant id,
-// empty password.
+// merchant authenticates a POST: HTTP Basic auth, user name the merchant
+// id, password the merchant's hmac_secret (or, under the legacy setting,
+// empty: see authenticate).
 func (d *Dialect) merchant(w http.ResponseWriter, r *http.Request) (*store.Merchant, string, bool) {
 	user, pass, ok := r.BasicAuth()
-	if !ok || user == "" || pass != "" {
-		w.Header().Set("WWW-Authenticate", `Basic realm="senangpay"`)
-		fail(w, http.StatusUnauthorized, msgAuth)
+	if !ok || user == "" {
+		unauthorized(w)
 		return nil, "", false
 	}
-	return d.lookup(w, r, user)
+	return d.authenticate(w, r, user, pass)
 }
 
-// lookup finds a merchant and its secret; an unknown merchant is 401.
-func (d *Dialect) lookup(w http.ResponseWriter, r *http.Request, merchantID string) (*store.Merchant, string, bool) {
+// unauthorized is every failed authentication's one answer: the same
+// status, headers and words whether the merchant is unknown, the password
+// wrong or missing, or the caller outside the legacy allowlist, so that a
+// refusal tells nothing about the merchant.
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="senangpay", charset="UTF-8"`)
+	fail(w, http.StatusUnauthorized, msgAuth)
+}
+
+// authenticate checks a server-to-server call's credentials for merchantID
+// and returns the merchant and its secret. The password must be the
+// merchant's hmac_secret (compared in constant time): the merchant id is
+// public — it is in every hosted get-token URL — and token ids reach card
+// holders' browsers, so the id alone must open nothing. senangPay's own
+// form, an empty password, is taken only when the merchant turned on
+// senangpay_legacy_auth and the connection comes from one of its
+// senangpay_legacy_auth_cidrs (the peer address: forwarded headers are
+// anybody's to write).
+func (d *Dialect) authenticate(w http.ResponseWriter, r *http.Request, merchantID, password string) (*store.Merchant, string, bool) {
 	m, err := d.svc.GetMerchant(r.Context(), merchantID)
 	if err != nil {
 		var pe *payment.Error
 		if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
-			w.Header().Set("WWW-Authenticate", `Basic realm="senangpay"`)
-			fail(w, http.StatusUnauthorized, msgAuth)
+			unauthorized(w)
 			return nil, "", false
 		}
 		d.serviceError(w, r, "merchant lookup", err)
@@ -165,7 +184,54 @@ func (d *Dialect) lookup(w http.ResponseWriter, r *http.Request, merchantID stri
 		d.serviceError(w, r, "merchant secret", err)
 		return nil, "", false
 	}
+	switch {
+	case password != "":
+		if !hmac.Equal([]byte(password), []byte(secret)) {
+			unauthorized(w)
+			return nil, "", false
+		}
+	case !legacyAllowed(m.Settings, r.RemoteAddr):
+		unauthorized(w)
+		return nil, "", false
+	}
 	return m, secret, true
+}
+
+// legacyAllowed reports whether the merchant's legacy setting admits an
+// empty password from the peer at remoteAddr (http.Request.RemoteAddr).
+func legacyAllowed(st store.Settings, remoteAddr string) bool {
+	if !st.SenangPayLegacyAuth {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().WithZone("").Unmap()
+	for _, c := range st.SenangPayLegacyAuthCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil && (p.Contains(a) || p.Contains(netip.AddrFrom16(a.As16()))) {
+			return true
+		}
+	}
+	return false
+}
+
+// pageLookup finds a merchant and its secret for the get-token pages; an
+// unknown merchant is reported as nil with no error.
+func (d *Dialect) pageLookup(r *http.Request, merchantID string) (*store.Merchant, string, error) {
+	m, err := d.svc.GetMerchant(r.Context(), merchantID)
+	var pe *payment.Error
+	if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	secret, err := d.svc.HMACSecret(r.Context(), m)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, secret, nil
 }
 
 // request authenticates a POST and reads its body, answering the client
@@ -456,7 +522,15 @@ func (d *Dialect) QueryOrderStatus(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "merchant_id, order_id and hash are required")
 		return
 	}
-	m, secret, ok := d.lookup(w, r, mid)
+	// The merchant's secret as the Basic password, like the POSTs. Under
+	// the legacy setting senangPay's own form is taken too: no
+	// Authorization at all (its docs show none here), or an empty password.
+	user, pass, basic := r.BasicAuth()
+	if (basic && user != mid) || (!basic && r.Header.Get("Authorization") != "") {
+		unauthorized(w)
+		return
+	}
+	m, secret, ok := d.authenticate(w, r, mid, pass)
 	if !ok {
 		return
 	}

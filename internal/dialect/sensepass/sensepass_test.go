@@ -263,7 +263,7 @@ func TestRenderSession(t *testing.T) {
 	if fmt.Sprint(got["paymentCommit"]) != "map[messsage:"+commitEnabled+"]" {
 		t.Errorf("paymentCommit %v", got["paymentCommit"])
 	}
-	if fmt.Sprint(got["transactionPage"]) != "map[androidLink:https://pay/pay/ps_abc iOSLink:https://pay/pay/ps_abc qrURL:https://pay/pay/ps_abc/qr.png]" {
+	if fmt.Sprint(got["transactionPage"]) != "map[androidLink:https://pay/pay/ps_abc iOSLink:https://pay/pay/ps_abc qrURL:https://pay/pay/ps_abc]" {
 		t.Errorf("transactionPage %v", got["transactionPage"])
 	}
 	pd, _ := got["paymentDetails"].(map[string]any)

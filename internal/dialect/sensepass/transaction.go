@@ -280,7 +280,10 @@ func renderSession(m *store.Merchant, v *payment.SessionView, page string, pay *
 	t.Status = sessionStatus(v, live)
 	t.StatusName = statusName(t.Status)
 	t.PaymentCommit = commit(v.CaptureMethod)
-	t.TransactionPage = transactionPage{IOSLink: page, AndroidLink: page, QRURL: page + "/qr.png"}
+	// qrURL is the link itself, as in SensePass's seed: the merchant encodes
+	// it in its own QR code, or sends it by SMS or e-mail. Coffer's PNG of
+	// it lives at <page>/qr.png (docs/dialects.md).
+	t.TransactionPage = transactionPage{IOSLink: page, AndroidLink: page, QRURL: page}
 	t.Amount, t.Currency = money.Format(v.Amount, v.Currency), v.Currency
 	t.PosData, t.Products = fromMetadata(v.Metadata)
 	t.PaymentDetails.Type = sessionMethod(v)

@@ -1206,11 +1206,42 @@ func (t *Tx) ListDeliveries(merchantID, eventID string) ([]*store.Delivery, erro
 
 // DueDeliveries spells out the partial index's predicate, literal and all:
 // SQLite uses a partial index only when the query repeats its WHERE.
+//
+// held marks the deliveries that must wait: another pending delivery to the
+// same target (the same endpoint; for a callback, the same URL and format)
+// carries an earlier event (lower seq) about the same object. Its value is
+// the latest retry time after now among those (0 when they are due or under
+// way), NULL when nothing comes first. It is worked out for the page's rows
+// only (through events_object and deliveries_event), so a long queue of
+// held deliveries costs no more per call than a page: the dispatcher leases
+// them aside until their predecessor's retry.
 func (t *Tx) DueDeliveries(now time.Time, limit int) ([]*store.Delivery, error) {
-	rs, err := t.rows(`SELECT `+deliveryCols+` FROM deliveries
+	rs, err := t.rows(`SELECT `+deliveryCols+`,
+		(SELECT MAX(CASE WHEN p.next_attempt > ? THEN p.next_attempt ELSE 0 END) FROM events me
+			JOIN events e ON e.merchant_id = me.merchant_id AND e.object_id = me.object_id AND e.seq < me.seq
+			JOIN deliveries p ON p.merchant_id = e.merchant_id AND p.event_id = e.id
+			WHERE me.merchant_id = d.merchant_id AND me.id = d.event_id AND p.status = 'pending'
+			AND p.endpoint_id = d.endpoint_id AND (d.endpoint_id <> '' OR (p.url = d.url AND p.format = d.format))) AS held
+		FROM deliveries d
 		WHERE status = 'pending' AND next_attempt <= ? AND locked_until <= ? ORDER BY next_attempt, id LIMIT ?`,
-		ts(now), ts(now), limit)
-	return collect(rs, err, scanDelivery)
+		ts(now), ts(now), ts(now), limit)
+	return collect(rs, err, func(sc scanner) (*store.Delivery, error) {
+		var d store.Delivery
+		var next, locked, created, updated int64
+		var held sql.NullInt64
+		if err := sc.Scan(&d.ID, &d.MerchantID, &d.EventID, &d.EndpointID, &d.URL, &d.Status, &d.Attempts,
+			&next, &locked, &d.LastStatus, &created, &updated, &d.Format, &held); err != nil {
+			return nil, err
+		}
+		d.NextAttempt, d.LockedUntil, d.Created, d.Updated = fromTS(next), fromTS(locked), fromTS(created), fromTS(updated)
+		if held.Valid {
+			d.Held = true
+			if held.Int64 > 0 {
+				d.HeldUntil = fromTS(held.Int64)
+			}
+		}
+		return &d, nil
+	})
 }
 
 func (t *Tx) InsertDeliveryAttempt(a *store.DeliveryAttempt) error {

@@ -81,6 +81,7 @@ func Run(t *testing.T, open Opener) {
 		{"DeviceKeys", testDeviceKeys},
 		{"Deliveries", testDeliveries},
 		{"DueDeliveries", testDueDeliveries},
+		{"DueDeliveriesInObjectOrder", testDueDeliveriesInObjectOrder},
 		{"DeliveryAttempts", testDeliveryAttempts},
 		{"Idempotency", testIdempotency},
 		{"Audit", testAudit},
@@ -1968,6 +1969,107 @@ func testDueDeliveries(t *testing.T, open Opener) {
 	failed.Status, failed.NextAttempt, failed.Updated = store.DeliveryPending, t0.Add(-30*time.Second), t0
 	write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(failed) })
 	due("DueDeliveries (resent)", t0, 10, tie1, tie2, failed, atNow)
+}
+
+// DueDeliveries marks a delivery Held while another pending delivery to
+// the same target (endpoint; for a callback, URL and format) carries an
+// earlier event about the same object — HeldUntil being that one's retry
+// time when it waits for one — so that one object's deliveries go in event
+// order. Other objects, other targets and other merchants are independent,
+// and the mark goes once the earlier delivery is no longer pending.
+func testDueDeliveriesInObjectOrder(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	event := func(merchantID, objectID string) *store.Event {
+		e := &store.Event{ID: id.New("evt"), MerchantID: merchantID, Type: "session.updated", ObjectType: "session",
+			ObjectID: objectID, Data: []byte(`{}`), Created: now()}
+		write(t, s, func(tx store.Tx) error { return tx.InsertEvent(e) })
+		return e
+	}
+	obj, other := id.New("ps"), id.New("ps")
+	e1, e2, e3 := event(m.ID, obj), event(m.ID, obj), event(m.ID, obj) // seq order
+	eOther := event(m.ID, other)
+	eElsewhere := event(m2.ID, obj) // the same object id under another merchant
+	t0 := now()
+	var never time.Time
+	at := func(ev *store.Event, endpointID, url, format string, next, locked time.Time) *store.Delivery {
+		d := newDelivery(ev.MerchantID, ev.ID, store.DeliveryPending, next, locked)
+		d.EndpointID, d.URL, d.Format = endpointID, url, format
+		return d
+	}
+	epA, epB := id.New("we"), id.New("we")
+	const cb, cb2 = "https://shop.example/callback", "https://shop.example/other"
+	retry := t0.Add(time.Minute)
+	var (
+		// Endpoint A: e1 waits for its retry, so e2 and e3 are held until then.
+		we1 = at(e1, epA, "https://shop.example/webhooks", "", retry, never)
+		we2 = at(e2, epA, "https://shop.example/webhooks", "", t0.Add(-2*time.Minute), never)
+		// The endpoint's URL changed between events: still the same target.
+		we3 = at(e3, epA, "https://shop.example/new", "", t0.Add(-3*time.Minute), never)
+		// Endpoint B has e2 only: nothing of it comes earlier.
+		weOther = at(e2, epB, "https://shop.example/webhooks", "", t0.Add(-time.Minute), never)
+		// The session's callback: e1 under way (leased), so e2's is held
+		// with no retry time; e2's callback in another format or to
+		// another URL is another target.
+		cb1  = at(e1, "", cb, "sensepass", t0.Add(-5*time.Minute), t0.Add(time.Minute))
+		cb2a = at(e2, "", cb, "sensepass", t0.Add(-4*time.Minute), never)
+		cb2b = at(e2, "", cb, "sensepass_get", t0.Add(-4*time.Minute), never)
+		cb2c = at(e2, "", cb2, "sensepass", t0.Add(-4*time.Minute), never)
+		// Another object, another merchant: independent of e1's.
+		cbObj       = at(eOther, "", cb, "sensepass", t0.Add(-30*time.Second), never)
+		cbElsewhere = at(eElsewhere, "", cb, "sensepass", t0.Add(-20*time.Second), never)
+	)
+	write(t, s, func(tx store.Tx) error {
+		var errs []error
+		for _, d := range []*store.Delivery{cb2a, we3, cb1, weOther, we2, cb2b, cbObj, we1, cb2c, cbElsewhere} {
+			errs = append(errs, tx.InsertDelivery(d))
+		}
+		return errors.Join(errs...)
+	})
+	// due checks which deliveries are due, and how each is held: "" free,
+	// "held" with no retry time, or the retry time it is held until.
+	due := func(what string, at time.Time, want map[*store.Delivery]string) {
+		t.Helper()
+		read(t, s, func(tx store.Tx) error {
+			got, err := tx.DueDeliveries(at, 100)
+			g, w := map[string]string{}, map[string]string{}
+			for _, d := range got {
+				switch {
+				case !d.Held && d.HeldUntil.IsZero():
+					g[d.ID] = ""
+				case d.Held && d.HeldUntil.IsZero():
+					g[d.ID] = "held"
+				default:
+					g[d.ID] = d.HeldUntil.UTC().Format(time.RFC3339Nano)
+				}
+			}
+			for d, h := range want {
+				w[d.ID] = h
+			}
+			same(t, what, g, w)
+			return err
+		})
+	}
+	until := retry.UTC().Format(time.RFC3339Nano)
+	due("in object order", t0, map[*store.Delivery]string{we2: until, we3: until, cb2a: "held", cb2b: "", cb2c: "",
+		weOther: "", cbObj: "", cbElsewhere: ""})
+	// When e1's retry comes (and its callback's lease lapses) they are due
+	// and free; what comes after them is held, with no retry time to wait
+	// for.
+	due("in object order (e1 due)", t0.Add(2*time.Minute), map[*store.Delivery]string{we1: "", we2: "held", we3: "held",
+		cb1: "", cb2a: "held", cb2b: "", cb2c: "", weOther: "", cbObj: "", cbElsewhere: ""})
+
+	// e1's webhook succeeds: e2's is free and e3's held by it (due now).
+	// e1's callback fails for good: e2's is free.
+	we1.Status, we1.Updated = store.DeliverySucceeded, t0
+	cb1.Status, cb1.Updated = store.DeliveryFailed, t0
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.UpdateDelivery(we1), tx.UpdateDelivery(cb1)) })
+	due("after e1", t0, map[*store.Delivery]string{we2: "", we3: "held", cb2a: "", cb2b: "", cb2c: "",
+		weOther: "", cbObj: "", cbElsewhere: ""})
+	// e2's webhook is skipped by its format: e3's is free.
+	we2.Status, we2.Updated = store.DeliverySkipped, t0
+	write(t, s, func(tx store.Tx) error { return tx.UpdateDelivery(we2) })
+	due("after e2", t0, map[*store.Delivery]string{we3: "", cb2a: "", cb2b: "", cb2c: "", weOther: "", cbObj: "", cbElsewhere: ""})
 }
 
 func testDeliveryAttempts(t *testing.T, open Opener) {
