@@ -168,7 +168,16 @@ func PeekKeys(ctx context.Context, dir string) (checks map[uint32][]byte, sample
 	} else if err != nil {
 		return nil, nil, false, fmt.Errorf("sqlite: %w", err)
 	}
-	db, err := sql.Open("sqlite", dsn(path, roleReader))
+	// With no WAL file the database file holds every commit (a clean
+	// shutdown checkpoints and removes the WAL), and it is read as
+	// immutable: no WAL or shared-memory file is created, not even for a
+	// moment. With one (a server runs, or one crashed), it is read
+	// normally, through the files that are already there.
+	conn := "file:" + path + "?mode=ro&immutable=1"
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		conn = dsn(path, roleReader)
+	}
+	db, err := sql.Open("sqlite", conn)
 	if err != nil {
 		return nil, nil, false, err
 	}
