@@ -5,6 +5,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -56,6 +57,19 @@ func (r *Ring) Current() (uint32, []byte) { return r.current, r.keys[r.current] 
 func (r *Ring) Key(version uint32) ([]byte, bool) {
 	k, ok := r.keys[version]
 	return k, ok
+}
+
+// Equal reports whether two rings hold the same versions, keys and current version.
+func (r *Ring) Equal(o *Ring) bool {
+	if r == nil || o == nil || r.current != o.current || len(r.keys) != len(o.keys) {
+		return r == o
+	}
+	for v, k := range r.keys {
+		if ok, found := o.keys[v]; !found || !bytes.Equal(k, ok) {
+			return false
+		}
+	}
+	return true
 }
 
 // Versions lists the versions held, ascending.
@@ -298,9 +312,9 @@ func (p *Provider) Reload() error {
 		return err
 	}
 	p.mu.RLock()
-	check := p.check
+	check, cur := p.check, p.ring
 	p.mu.RUnlock()
-	if check != nil {
+	if check != nil && !r.Equal(cur) { // an unchanged ring was checked already
 		if err := check(r); err != nil {
 			return fmt.Errorf("keys: %s: %w", p.desc, err)
 		}
