@@ -23,13 +23,23 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
-		var ue usageError
-		if !errors.As(err, &ue) {
-			fmt.Fprintln(os.Stderr, "coffer:", err)
-		}
-		os.Exit(2)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode reports err on one line and says how to exit: 0 for success, 2
+// for a command line that could not be understood (the usage was printed),
+// 1 for anything else — a refusal to start (a wrong or missing key) or a
+// failure.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
 	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	fmt.Fprintln(stderr, "coffer:", err)
+	return 1
 }
 
 type usageError struct{ error }

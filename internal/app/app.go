@@ -105,6 +105,7 @@ type deps struct {
 	svc       *payment.Service
 	proc      processor.Processor
 	closeProc func() error
+	dev       bool // the development set-up: SQLite and the development key file
 }
 
 func (d *deps) Close() error {
@@ -116,20 +117,46 @@ func (d *deps) Close() error {
 }
 
 // open loads keys and opens the store. createKey allows creating a
-// development key file when no key is configured (fresh data folder).
+// development key file (the embedded SQLite set-up on a fresh folder, with no
+// key configured). Before it writes anything — the key file, the database,
+// a migration — it checks the key against what the store remembers, so a
+// command given the wrong or no key refuses to start instead of failing
+// every request later.
 func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*deps, error) {
 	if c.DatabaseURL == "" && c.DataDir == "" {
 		return nil, errors.New("no data folder: set --data or COFFER_DATA")
 	}
-	// The data folder also holds the development key file, with PostgreSQL too.
-	if c.DataDir != "" && (c.DatabaseURL == "" || (c.MasterKey == "" && c.KeyFile == "")) {
+	src, err := keySource(c, createKey)
+	if err != nil {
+		return nil, err
+	}
+	var kp *keys.Provider
+	if !src.create {
+		if kp, err = src.provider(); err != nil {
+			return nil, err
+		}
+		if err := checkStoreKeys(ctx, c, kp); err != nil {
+			return nil, err
+		}
+	}
+	if c.DataDir != "" && (c.DatabaseURL == "" || c.Processor == nil) {
+		// The SQLite database, the development key file and the built-in
+		// simulator's journal live here.
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
 	}
-	kp, err := loadKeys(c, log, createKey)
-	if err != nil {
-		return nil, err
+	if src.create {
+		if _, err := keys.CreateFile(src.path); err != nil {
+			return nil, err
+		}
+		log.Warn("DEVELOPMENT KEY FILE CREATED — NOT FOR PRODUCTION. Card data is encrypted under a key stored beside the database; "+
+			"set COFFER_MASTER_KEY (base64 of 32 random bytes) or --key-file on a separate, protected volume for real use.", "path", src.path)
+		if kp, err = src.provider(); err != nil {
+			return nil, err
+		}
+	} else if src.dev {
+		log.Warn("using the DEVELOPMENT key file in the data folder — not for production", "path", src.path)
 	}
 	var st store.Store
 	if c.DatabaseURL != "" {
@@ -140,6 +167,17 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	if err != nil {
 		return nil, err
 	}
+	// Another process may have set the store up under another key since
+	// the check above: binding checks again, under the store's rules.
+	if err := bindKeys(ctx, st, kp); err != nil {
+		st.Close()
+		return nil, keyError(kp, err)
+	}
+	kp.SetCheck(func(r *keys.Ring) error {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return verifyKeys(cctx, st, r)
+	})
 	proc := c.Processor
 	var closeProc func() error
 	if proc == nil {
@@ -157,35 +195,69 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 		proc, closeProc = sim, sim.Close
 	}
 	v := vault.New(kp)
-	return &deps{keys: kp, vault: v, store: st, proc: proc, closeProc: closeProc, svc: payment.New(st, v, proc, log)}, nil
+	svc := payment.New(st, v, proc, log)
+	// Commands other than serve set merchants' callback URLs too: they
+	// follow the same address policy.
+	svc.Configure(payment.Options{WebhooksAllowPrivate: c.webhooksAllowPrivate()})
+	return &deps{keys: kp, vault: v, store: st, proc: proc, closeProc: closeProc, svc: svc, dev: src.dev}, nil
 }
 
-func loadKeys(c *Config, log *slog.Logger, create bool) (*keys.Provider, error) {
-	if c.MasterKey != "" {
-		mk := c.MasterKey
+// keySrc is where a command's KEK comes from.
+type keySrc struct {
+	env    string // COFFER_MASTER_KEY
+	path   string // a key file
+	dev    bool   // the development key file in the data folder
+	create bool   // …which does not exist yet and is to be made
+}
+
+func (k keySrc) provider() (*keys.Provider, error) {
+	if k.env != "" {
+		mk := k.env
 		return keys.NewProvider("COFFER_MASTER_KEY", func() (*keys.Ring, error) { return keys.ParseEnv(mk) })
 	}
-	path := c.KeyFile
-	dev := path == ""
-	if dev {
-		if c.DataDir == "" {
-			return nil, errors.New("no key: set COFFER_MASTER_KEY, --key-file, or --data for a development key file")
-		}
-		path = filepath.Join(c.DataDir, DevKeyFile)
+	return keys.FileProvider(k.path)
+}
+
+// keySource decides where the KEK comes from, creating nothing. A
+// development key file is made only for the embedded SQLite set-up on a
+// fresh folder: PostgreSQL is production, and a folder that already holds a
+// database was set up under some key that a new one would not open.
+func keySource(c *Config, create bool) (keySrc, error) {
+	if c.MasterKey != "" {
+		return keySrc{env: c.MasterKey}, nil
 	}
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		if !dev || !create {
-			return nil, fmt.Errorf("key file %s does not exist", path)
+	if c.KeyFile != "" {
+		if _, err := os.Stat(c.KeyFile); err != nil {
+			return keySrc{}, fmt.Errorf("key file %s: %w (a key file is never created when one is named)", c.KeyFile, errors.Unwrap(err))
 		}
-		if _, err := keys.CreateFile(path); err != nil {
-			return nil, err
-		}
-		log.Warn("DEVELOPMENT KEY FILE CREATED — NOT FOR PRODUCTION. Card data is encrypted under a key stored beside the database; "+
-			"set COFFER_MASTER_KEY (base64 of 32 random bytes) or --key-file on a separate, protected volume for real use.", "path", path)
-	} else if dev {
-		log.Warn("using the DEVELOPMENT key file in the data folder — not for production", "path", path)
+		return keySrc{path: c.KeyFile}, nil
 	}
-	return keys.FileProvider(path)
+	dev := ""
+	if c.DataDir != "" {
+		dev = filepath.Join(c.DataDir, DevKeyFile)
+	}
+	if c.DatabaseURL != "" {
+		hint := ""
+		if _, err := os.Stat(dev); dev != "" && err == nil {
+			hint = fmt.Sprintf(" (%s exists: if it is this database's key, pass --key-file %s)", dev, dev)
+		}
+		return keySrc{}, fmt.Errorf("no master key: a PostgreSQL database needs COFFER_MASTER_KEY or --key-file; "+
+			"a development key file is made only for the embedded SQLite set-up%s", hint)
+	}
+	if _, err := os.Stat(dev); err == nil {
+		return keySrc{path: dev, dev: true}, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return keySrc{}, fmt.Errorf("key file %s: %w", dev, err)
+	}
+	db := filepath.Join(c.DataDir, sqlite.FileName)
+	if _, err := os.Stat(db); err == nil {
+		return keySrc{}, fmt.Errorf("no master key for the existing database %s: its development key file %s is missing; "+
+			"set COFFER_MASTER_KEY or --key-file to the key it was created with", db, dev)
+	}
+	if !create {
+		return keySrc{}, fmt.Errorf("no master key: set COFFER_MASTER_KEY or --key-file (%s does not exist)", dev)
+	}
+	return keySrc{path: dev, dev: true, create: true}, nil
 }
 
 // Serve runs the API server until ctx ends, then shuts down gracefully:
@@ -198,9 +270,11 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	defer d.Close()
 
+	// Only the development set-up gets a merchant made for it; a production
+	// store's merchants come from `coffer merchant create`.
 	if n, err := d.svc.CountMerchants(ctx); err != nil {
 		return err
-	} else if n == 0 {
+	} else if n == 0 && d.dev {
 		creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
 		if err != nil {
 			return fmt.Errorf("creating the development merchant: %w", err)
@@ -212,7 +286,7 @@ func Serve(ctx context.Context, c Config) error {
 
 	keeper := idempotency.New(d.store)
 	dialects := httpapi.NewDialects(d.svc, keeper, log)
-	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: d.store, Keeper: keeper, Logger: log, Dialects: dialects})
+	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Dialects: dialects})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -381,6 +455,11 @@ func RotateKeys(ctx context.Context, c Config) (version uint32, rewrapped int, e
 	}
 	if err := d.vault.ReloadKeys(); err != nil {
 		return version, 0, err
+	}
+	// The new version's check value is recorded before any data key is
+	// wrapped under it.
+	if err := bindKeys(ctx, d.store, d.keys); err != nil {
+		return version, 0, keyError(d.keys, err)
 	}
 	rewrapped, err = d.svc.RewrapAll(ctx)
 	return version, rewrapped, err

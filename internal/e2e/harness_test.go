@@ -9,12 +9,15 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/app"
+	"github.com/coffer-vault/coffer/internal/keys"
+	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
 	"github.com/coffer-vault/coffer/internal/store/pgtest"
@@ -95,6 +98,9 @@ func start(t testing.TB, opts ...option) *server {
 	if sim, ok := cfg.Processor.(*simulator.Simulator); ok {
 		s.Sim = sim
 	}
+	if cfg.DatabaseURL != "" && cfg.MasterKey == "" && cfg.KeyFile == "" {
+		pgDevSetUp(t, s, &cfg)
+	}
 	s.DataDir, s.cfg = cfg.DataDir, cfg
 	ready := make(chan string, 1)
 	cfg.OnReady = func(addr string) { ready <- addr }
@@ -109,7 +115,7 @@ func start(t testing.TB, opts ...option) *server {
 	case <-time.After(30 * time.Second):
 		t.Fatal("server did not start in 30s")
 	}
-	if out := s.Stdout.String(); strings.Contains(out, "Development merchant created") {
+	if out := s.Stdout.String(); s.Dev.ID == "" && strings.Contains(out, "Development merchant created") {
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &s.Dev); err != nil {
 			t.Fatalf("development merchant line: %v", err)
@@ -117,6 +123,33 @@ func start(t testing.TB, opts ...option) *server {
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// pgDevSetUp gives a PostgreSQL server what the SQLite development set-up
+// makes by itself, since Coffer refuses PostgreSQL without a master key and
+// makes no development merchant there: a key file in the data folder (found
+// again by restarts on the same folder), the webhook address policy of the
+// development set-up, and on first start a "Development merchant".
+func pgDevSetUp(t testing.TB, s *server, cfg *app.Config) {
+	t.Helper()
+	cfg.KeyFile = filepath.Join(cfg.DataDir, app.DevKeyFile)
+	if cfg.WebhooksAllowPrivate == nil {
+		allow := true
+		cfg.WebhooksAllowPrivate = &allow
+	}
+	if _, err := os.Stat(cfg.KeyFile); err == nil {
+		return
+	}
+	if _, err := keys.CreateFile(cfg.KeyFile); err != nil {
+		t.Fatal(err)
+	}
+	c := *cfg
+	c.Stdout, c.Stderr = io.Discard, s.Logs
+	dev, err := app.CreateMerchant(context.Background(), c, "Development merchant", payment.SettingsPatch{})
+	if err != nil {
+		t.Fatalf("creating the development merchant: %v", err)
+	}
+	s.Dev = creds{ID: dev.ID, SecretKey: dev.SecretKey, PublishableKey: dev.PublishableKey, HMACSecret: dev.HMACSecret}
 }
 
 // stop shuts the server down gracefully and waits for it.

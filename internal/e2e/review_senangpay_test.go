@@ -122,29 +122,38 @@ func TestReviewSenangPayHopServesForeignSessions(t *testing.T) {
 	check("SensePass device-key session", sid)
 }
 
-// pin: TestReviewSenangPayChallengeFailuresEnd — a holder who fails the OTP
-// on five cards ends the session: the last OTP's redirects land on the
+// pin: TestReviewSenangPayChallengeFailuresEnd — a holder whose card fails
+// five times ends the session: the last OTP's redirects land on the
 // Tokenization Return URL with the failure values (token 0, cc_num 0000,
 // cc_type xx, status_id 0), the callback carries exactly the same fields,
 // once, and no challenge keeps a CVC. Each failure before the last sends
-// the holder back to the card page, never to the merchant.
+// the holder back to the card page, never to the merchant. The failures
+// are wrong codes on two cards and one card declined after its code: a
+// card has five wrong codes across all its challenges (not three per
+// challenge), so each card's second failed challenge ends after two.
 func TestReviewSenangPayChallengeFailuresEnd(t *testing.T) {
 	s := start(t, withWebhookRetryBase(50*time.Millisecond))
 	sh := spgNewShop(t, s, 0)
 	sid := spgStarted(t, s, spgGetToken(t, s, sh.ID, "form", spgFields(sh.creds, "otp-fail")))
+	const declinedAfter = "4000008400001629" // challenged, then declined
+	wrong3, wrong2 := []string{"000000", "000000", "000000"}, []string{"000000", "000000"}
+	plan := []struct {
+		card string
+		otps []string
+	}{{spgChallengeCard, wrong3}, {declinedAfter, []string{"123456"}}, {declinedAfter, wrong3}, {spgChallengeCard, wrong2}, {declinedAfter, wrong2}}
 	var landed string
 	for i := 1; i <= 5; i++ {
-		c := spgConfirm(t, s, sh, sid, spgChallengeCard)
+		c := spgConfirm(t, s, sh, sid, plan[i-1].card)
 		u := c.str("next_action", "url")
 		if c.str("status") != "requires_action" || u == "" {
 			t.Fatalf("attempt %d: %s", i, c.Raw)
 		}
 		var last page
-		for range 3 {
-			last = submitOTP(t, u, "000000")
+		for _, otp := range plan[i-1].otps {
+			last = submitOTP(t, u, otp)
 		}
 		if last.Status != http.StatusSeeOther {
-			t.Fatalf("attempt %d: third wrong OTP %d %s", i, last.Status, last.Body)
+			t.Fatalf("attempt %d: last OTP %d %s", i, last.Status, last.Body)
 		}
 		if i < 5 {
 			if p := challengePage(t, last.Location); p.Status != 303 || p.Location != s.URL+"/pay/"+sid {

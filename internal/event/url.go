@@ -31,53 +31,128 @@ func (e *AddressError) Error() string {
 	return s
 }
 
+// The special-purpose address registries (IANA's iana-ipv4-special-registry
+// and iana-ipv6-special-registry, plus multicast and the deprecated ranges):
+// no webhook, callback or relay receiver is legitimately at any of these, and
+// several reach this machine, its network or its cloud's control plane. Each
+// rule names the range's purpose for the error text; private marks the ones
+// an operator may allow (development and private-network setups).
+type addrRule struct {
+	prefix  netip.Prefix
+	reason  string
+	private bool
+}
+
+func rule(cidr, reason string, private bool) addrRule {
+	return addrRule{netip.MustParsePrefix(cidr), reason, private}
+}
+
+const (
+	whyUnspecified = "an unspecified address"
+	whyReserved    = "a reserved address"
+	whyProtocol    = "an address reserved for IETF protocol assignments"
+	whyDocs        = "a documentation address"
+	whyAnycast     = "a special-purpose anycast address"
+)
+
 var (
 	metadataV4       = netip.MustParseAddr("169.254.169.254") // AWS, GCP, Azure, OpenStack…
 	metadataV6       = netip.MustParseAddr("fd00:ec2::254")   // AWS over IPv6
 	metadataAlicloud = netip.MustParseAddr("100.100.100.200") // Alibaba Cloud
-	thisNetwork      = netip.MustParsePrefix("0.0.0.0/8")
-	sharedCGNAT      = netip.MustParsePrefix("100.64.0.0/10")
-	reservedV4       = netip.MustParsePrefix("240.0.0.0/4")
-	broadcast        = netip.MustParseAddr("255.255.255.255")
-	siteLocalV6      = netip.MustParsePrefix("fec0::/10")
-	// IPv6 forms that carry an IPv4 address the packet really goes to:
-	// a NAT64 gateway would forward 64:ff9b::a9fe:a9fe to the metadata
-	// service, so the embedded address is what must be judged.
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	compatible = netip.MustParsePrefix("::/96")
+
+	specialV4 = []addrRule{
+		rule("0.0.0.0/8", whyUnspecified, false), // "this network" (RFC 791); 0.0.0.0 is this host
+		rule("10.0.0.0/8", "a private address", true),
+		rule("100.64.0.0/10", "a shared (carrier-grade NAT) address", true),
+		rule("127.0.0.0/8", "a loopback address", true),
+		rule("169.254.0.0/16", "a link-local address", false),
+		rule("172.16.0.0/12", "a private address", true),
+		rule("192.0.0.0/24", whyProtocol, false),   // DS-Lite, NAT64 discovery, PCP/TURN anycast…
+		rule("192.0.2.0/24", whyDocs, false),       // TEST-NET-1
+		rule("192.31.196.0/24", whyAnycast, false), // AS112-v4
+		rule("192.52.193.0/24", whyAnycast, false), // AMT
+		rule("192.88.99.0/24", "a deprecated 6to4 relay address", false),
+		rule("192.168.0.0/16", "a private address", true),
+		rule("192.175.48.0/24", whyAnycast, false), // AS112 direct delegation
+		rule("198.18.0.0/15", "a benchmarking address", false),
+		rule("198.51.100.0/24", whyDocs, false), // TEST-NET-2
+		rule("203.0.113.0/24", whyDocs, false),  // TEST-NET-3
+		rule("224.0.0.0/4", "a multicast address", false),
+		rule("255.255.255.255/32", "the broadcast address", false), // before 240/4, which holds it
+		rule("240.0.0.0/4", whyReserved, false),
+	}
+	specialV6 = []addrRule{
+		rule("::/128", whyUnspecified, false),
+		rule("::1/128", "a loopback address", true),
+		rule("64:ff9b:1::/48", "a local-use IPv4/IPv6 translation address", false),
+		rule("100::/64", "a discard-only address", false),
+		rule("100:0:0:1::/64", "a dummy IPv6 prefix address", false),
+		rule("2001:db8::/32", whyDocs, false),
+		rule("2001::/23", whyProtocol, false), // Teredo, benchmarking, ORCHID, AMT, AS112…
+		rule("2620:4f:8000::/48", whyAnycast, false),
+		rule("3fff::/20", whyDocs, false),
+		rule("5f00::/16", "a segment-routing (SRv6) address", false),
+		rule("fc00::/7", "a private address", true), // unique local
+		rule("fe80::/10", "a link-local address", false),
+		rule("fec0::/10", "a private address", true), // deprecated site-local
+		rule("ff00::/8", "a multicast address", false),
+	}
+	// Only 2000::/3 holds global unicast addresses; the rest of the IPv6
+	// space is unassigned or reserved (the forms that carry an IPv4 address
+	// are judged by that address before this applies).
+	globalUnicastV6 = netip.MustParsePrefix("2000::/3")
+
+	// IPv6 forms that carry an IPv4 address the packet really goes to: a
+	// NAT64 gateway would forward 64:ff9b::a9fe:a9fe to the metadata
+	// service, and a 6to4 relay 2002:a9fe:a9fe:: likewise, so the embedded
+	// address is what must be judged.
+	nat64   = netip.MustParsePrefix("64:ff9b::/96")
+	sixToV4 = netip.MustParsePrefix("2002::/16")
 )
+
+// embeddedV4 returns the IPv4 address an IPv6 address carries, if it is of
+// a form that carries one.
+func embeddedV4(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	switch {
+	case nat64.Contains(a):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToV4.Contains(a):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
+}
 
 // classify returns why an address is refused ("" when it is public), and
 // whether that refusal is one the operator may lift.
 func classify(a netip.Addr) (reason string, private bool) {
-	a = a.WithZone("").Unmap()
-	if a.Is6() && (nat64.Contains(a) || compatible.Contains(a)) && !a.IsUnspecified() && !a.IsLoopback() {
-		b := a.As16()
-		r, p := classify(netip.AddrFrom4([4]byte(b[12:])))
-		if r != "" {
-			r += " (embedded in an IPv6 address)"
-		}
-		return r, p
+	a = a.WithZone("")
+	if a.Is4In6() {
+		a = a.Unmap() // ::ffff:0:0/96 is the IPv4 address itself to the dialer
 	}
-	switch {
-	case a == metadataV4 || a == metadataV6 || a == metadataAlicloud:
+	if a.Is6() {
+		if v4, ok := embeddedV4(a); ok {
+			r, p := classify(v4)
+			if r != "" {
+				r += " (embedded in an IPv6 address)"
+			}
+			return r, p
+		}
+	}
+	if a == metadataV4 || a == metadataV6 || a == metadataAlicloud {
 		return "a cloud metadata service address", false
-	case a.IsUnspecified() || (a.Is4() && thisNetwork.Contains(a)):
-		return "an unspecified address", false
-	case a.IsLinkLocalUnicast():
-		return "a link-local address", false
-	case a.IsMulticast():
-		return "a multicast address", false
-	case a == broadcast:
-		return "the broadcast address", false
-	case a.Is4() && reservedV4.Contains(a):
-		return "a reserved address", false
-	case a.IsLoopback():
-		return "a loopback address", true
-	case a.IsPrivate() || siteLocalV6.Contains(a):
-		return "a private address", true
-	case sharedCGNAT.Contains(a):
-		return "a shared (carrier-grade NAT) address", true
+	}
+	rules := specialV4
+	if a.Is6() {
+		rules = specialV6
+	}
+	for _, r := range rules {
+		if r.prefix.Contains(a) {
+			return r.reason, r.private
+		}
+	}
+	if a.Is6() && !globalUnicastV6.Contains(a) {
+		return whyReserved, false
 	}
 	return "", false
 }

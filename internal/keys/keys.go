@@ -5,6 +5,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -56,6 +57,19 @@ func (r *Ring) Current() (uint32, []byte) { return r.current, r.keys[r.current] 
 func (r *Ring) Key(version uint32) ([]byte, bool) {
 	k, ok := r.keys[version]
 	return k, ok
+}
+
+// Equal reports whether two rings hold the same versions, keys and current version.
+func (r *Ring) Equal(o *Ring) bool {
+	if r == nil || o == nil || r.current != o.current || len(r.keys) != len(o.keys) {
+		return r == o
+	}
+	for v, k := range r.keys {
+		if ok, found := o.keys[v]; !found || !bytes.Equal(k, ok) {
+			return false
+		}
+	}
+	return true
 }
 
 // Versions lists the versions held, ascending.
@@ -252,8 +266,9 @@ func writeFileAtomic(path string, f fileFormat) error {
 // Provider hands out the current ring and can reload it from its source, so a
 // running server picks up a version added by `coffer keys rotate`.
 type Provider struct {
-	load func() (*Ring, error)
-	desc string
+	load  func() (*Ring, error)
+	desc  string
+	check func(*Ring) error // nil: any ring that loads
 
 	mu   sync.RWMutex
 	ring *Ring
@@ -280,12 +295,29 @@ func (p *Provider) Ring() *Ring {
 	return p.ring
 }
 
+// SetCheck makes every later Reload verify the ring it loads (against the
+// store's key-check values, say) before using it.
+func (p *Provider) SetCheck(check func(*Ring) error) {
+	p.mu.Lock()
+	p.check = check
+	p.mu.Unlock()
+}
+
 // Reload re-reads the source. A failed reload keeps the previous ring: a
-// half-edited key file must not take a running vault down.
+// half-edited key file, or one holding the wrong key, must not take a
+// running vault down.
 func (p *Provider) Reload() error {
 	r, err := p.load()
 	if err != nil {
 		return err
+	}
+	p.mu.RLock()
+	check, cur := p.check, p.ring
+	p.mu.RUnlock()
+	if check != nil && !r.Equal(cur) { // an unchanged ring was checked already
+		if err := check(r); err != nil {
+			return fmt.Errorf("keys: %s: %w", p.desc, err)
+		}
 	}
 	p.mu.Lock()
 	p.ring = r

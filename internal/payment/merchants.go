@@ -39,6 +39,9 @@ func (s *Service) CreateMerchant(ctx context.Context, name string, settings stor
 	if err := validateSettings(&settings); err != nil {
 		return nil, err
 	}
+	if err := s.checkCallbackAddress(&settings.TokenizationCallbackURL); err != nil {
+		return nil, err
+	}
 	c := &Credentials{
 		ID:             id.New("mer"),
 		SecretKey:      id.NewBits("sk", 192),
@@ -196,6 +199,9 @@ func (p SettingsPatch) Apply(st *store.Settings) {
 
 // UpdateSettings applies a patch atomically (read-modify-write in one transaction).
 func (s *Service) UpdateSettings(ctx context.Context, merchantID string, p SettingsPatch) (*store.Merchant, error) {
+	if err := s.checkCallbackAddress(p.TokenizationCallbackURL); err != nil {
+		return nil, err
+	}
 	var m *store.Merchant
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		var err error

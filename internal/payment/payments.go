@@ -219,7 +219,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 					sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
 						AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
 					if challenge, err = s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
-						params.ReturnURL, false, sec); err != nil {
+						p.Card.Fingerprint, params.ReturnURL, false, sec); err != nil {
 						return PaymentView{}, err
 					}
 					p.Status, p.ChallengeID = store.PaymentRequiresAction, challenge.ID
@@ -482,7 +482,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 // only the CVC, if any, is kept, sealed in the challenge.
 func (s *Service) awaitChallenge(ctx context.Context, m *store.Merchant, p *store.Payment, a *processor.Authentication,
 	params PaymentParams, pc processor.Card) (PaymentView, error) {
-	c, err := s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, params.ReturnURL, false,
+	c, err := s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, p.Card.Fingerprint, params.ReturnURL, false,
 		challengeSecret{CVC: pc.CVC})
 	if err != nil {
 		return PaymentView{}, err

@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/vault"
 )
 
 // 3-D Secure. The issuer (through processor.Authenticator) decides whether a
@@ -26,6 +27,20 @@ const DefaultChallengeTTL = 10 * time.Minute
 
 // MaxChallengeAttempts is how many OTPs a challenge accepts before it fails.
 const MaxChallengeAttempts = 3
+
+// MaxCardOTPFailures caps the wrong codes one card may have (per merchant,
+// by fingerprint) across all its challenges: without it every new token,
+// payment or session attempt would open a new challenge with three fresh
+// guesses. At the cap the card's open challenges fail at their next answer
+// and it gets no new challenge — its 3-D Secure fails (authentication_failed,
+// no OTP asked) — until CardOTPFailureWindow has passed since its last wrong
+// code; a right code clears the count. So no 24 hours ever see more than five
+// guesses at one card's codes.
+const MaxCardOTPFailures = 5
+
+// CardOTPFailureWindow is how long a card's wrong codes are remembered after
+// the last of them.
+const CardOTPFailureWindow = 24 * time.Hour
 
 // 3-D Secure modes a token or payment may ask for.
 const (
@@ -118,6 +133,8 @@ func errThreeDSUnavailable() error {
 
 // authenticate runs 3-D Secure. A nil result with a nil error means 3-D
 // Secure was not run (no authenticator is configured and none was required).
+// A card that used up its wrong codes (MaxCardOTPFailures) fails at once,
+// without asking the issuer: asking would send the card holder another code.
 func (s *Service) authenticate(ctx context.Context, r processor.AuthenticateRequest) (*processor.Authentication, error) {
 	if s.auth == nil {
 		if r.Mandated {
@@ -125,12 +142,56 @@ func (s *Service) authenticate(ctx context.Context, r processor.AuthenticateRequ
 		}
 		return nil, nil
 	}
+	if locked, err := s.cardLocked(ctx, r.MerchantID, r.Card.Number); err != nil {
+		return nil, err
+	} else if locked {
+		s.log.Warn("3-D Secure refused: too many wrong codes for this card", "merchant", r.MerchantID, "reference", r.Reference)
+		return &processor.Authentication{Status: processor.AuthFailed}, nil
+	}
 	a, err := s.auth.Authenticate(ctx, r)
 	if err != nil {
 		s.log.Error("3-D Secure authentication failed", "reference", r.Reference, "error", err.Error())
 		return nil, &Error{Kind: KindUpstream, Code: "processing_error", Message: "3-D Secure could not be started; try again."}
 	}
 	return &a, nil
+}
+
+// cardFailures reads a card's wrong-code count (nil when it has none).
+func cardFailures(tx store.Tx, merchantID, fingerprint string) (*store.CardAuthFailures, error) {
+	if fingerprint == "" {
+		return nil, nil
+	}
+	f, err := tx.GetCardAuthFailures(merchantID, fingerprint)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return f, err
+}
+
+// liveFailures is how many of a card's wrong codes still count at now.
+func liveFailures(f *store.CardAuthFailures, now time.Time) int {
+	if f == nil || now.Sub(f.LastFailure) >= CardOTPFailureWindow {
+		return 0
+	}
+	return f.Failures
+}
+
+// cardLocked reports whether a card (by its number) has used up its wrong
+// codes for now.
+func (s *Service) cardLocked(ctx context.Context, merchantID, pan string) (bool, error) {
+	if pan == "" {
+		return false, nil
+	}
+	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
+	if err != nil {
+		return false, err
+	}
+	fp, err := s.vault.Fingerprint(fk, pan)
+	if err != nil {
+		return false, err
+	}
+	f, err := read(ctx, s.store, func(tx store.Tx) (*store.CardAuthFailures, error) { return cardFailures(tx, merchantID, fp) })
+	return err == nil && liveFailures(f, s.now()) >= MaxCardOTPFailures, err
 }
 
 // recorded turns a processor result into what tokens and payments keep.
@@ -178,14 +239,14 @@ func withChallengeDeadline(ctx context.Context, t time.Time) context.Context {
 // survive until the authorization. The caller inserts it in the same
 // transaction that puts the object in requires_action.
 func (s *Service) newChallenge(ctx context.Context, m *store.Merchant, objectType, objectID string, a *processor.Authentication,
-	amount int64, currency, brand, mask, returnURL string, verify bool, secret challengeSecret) (*store.Challenge, error) {
+	amount int64, currency, brand, mask, fingerprint, returnURL string, verify bool, secret challengeSecret) (*store.Challenge, error) {
 	now := s.now()
 	expires := now.Add(s.challengeTTL)
 	if dl, ok := ctx.Value(challengeDeadlineKey).(time.Time); ok && dl.Before(expires) {
 		expires = dl
 	}
 	c := &store.Challenge{ID: id.NewBits("3ds", challengeIDBits), MerchantID: m.ID, ObjectType: objectType, ObjectID: objectID,
-		Status: store.ChallengePending, Amount: amount, Currency: currency, Brand: brand, Mask: mask,
+		Status: store.ChallengePending, Amount: amount, Currency: currency, Brand: brand, Mask: mask, Fingerprint: fingerprint,
 		TransactionID: a.TransactionID, Version: a.Version, ReturnURL: returnURL, Verify: verify,
 		ExpiresAt: expires, Created: now, Updated: now}
 	if secret != (challengeSecret{}) {
@@ -427,12 +488,24 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 	if s.auth == nil {
 		return ChallengeOutcome{}, errors.New("payment: a challenge exists but no authenticator is configured")
 	}
-	// The ACS judges the answer (in constant time); the count is ours.
-	auth, ok, err := s.auth.AnswerChallenge(ctx, processor.ChallengeAnswer{TransactionID: c.TransactionID, Brand: c.Brand, Answer: otp})
+	// A card out of guesses (its other challenges used them) gets no
+	// answer judged: the challenge fails below, whatever was typed.
+	failed := &store.Authentication{Status: processor.AuthFailed, Version: c.Version, TransactionID: c.TransactionID}
+	fails, err := read(ctx, s.store, func(tx store.Tx) (*store.CardAuthFailures, error) {
+		return cardFailures(tx, c.MerchantID, c.Fingerprint)
+	})
 	if err != nil {
 		return ChallengeOutcome{}, err
 	}
-	rec := recorded(auth)
+	rec, ok := failed, false
+	if liveFailures(fails, s.now()) < MaxCardOTPFailures {
+		// The ACS judges the answer (in constant time); the counts are ours.
+		auth, right, err := s.auth.AnswerChallenge(ctx, processor.ChallengeAnswer{TransactionID: c.TransactionID, Brand: c.Brand, Answer: otp})
+		if err != nil {
+			return ChallengeOutcome{}, err
+		}
+		rec, ok = recorded(auth), right
+	}
 	var res answer
 	var audit *store.Audit
 	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
@@ -457,22 +530,54 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 			res = answerExpired
 			return s.expireInTx(tx, c)
 		}
-		c.Attempts++
+		// The card's count, read again where it is written: concurrent
+		// answers to its other challenges cannot both take its last guess.
+		f, err := cardFailures(tx, c.MerchantID, c.Fingerprint)
+		if err != nil {
+			return err
+		}
+		live := liveFailures(f, now)
 		c.Updated = now
 		switch {
+		case live >= MaxCardOTPFailures:
+			// Out of guesses since this answer was judged (or before):
+			// no attempt is counted and the challenge fails.
+			res = answerFailed
+			c.Status, c.SecretCT = store.ChallengeFailed, nil
+			if err := s.failObject(tx, c, failed, msgAuthFailed); err != nil {
+				return err
+			}
+			return tx.UpdateChallenge(c)
 		case ok:
+			c.Attempts++
 			res = answerRight
 			c.Status = store.ChallengeAuthenticated
 			if audit, err = s.challengeAuthenticated(tx, c, rec); err != nil {
 				return err
 			}
-		case c.Attempts >= MaxChallengeAttempts:
+			if live > 0 { // the card holder proved who they are
+				if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
+					LastFailure: f.LastFailure}); err != nil {
+					return err
+				}
+			}
+			return tx.UpdateChallenge(c)
+		}
+		c.Attempts++
+		if c.Fingerprint != "" {
+			live++
+			if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
+				Failures: live, LastFailure: now}); err != nil {
+				return err
+			}
+		}
+		if c.Attempts >= MaxChallengeAttempts || live >= MaxCardOTPFailures {
 			res = answerFailed
 			c.Status, c.SecretCT = store.ChallengeFailed, nil
 			if err := s.failObject(tx, c, rec, msgAuthFailed); err != nil {
 				return err
 			}
-		default:
+		} else {
 			res = answerWrong
 		}
 		return tx.UpdateChallenge(c)
@@ -710,6 +815,14 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 	v := ChallengeView{ID: c.ID, MerchantName: m.Name, FrameAncestors: m.Settings.FrameAncestors, Amount: c.Currency + " " + money.Format(c.Amount, c.Currency),
 		SavesCard: c.ObjectType == "token", Brand: c.Brand, Mask: c.Mask, AttemptsLeft: max(0, MaxChallengeAttempts-c.Attempts), TestMode: s.testMode, HTTPStatus: http.StatusOK}
 	if c.Status == store.ChallengePending {
+		// The card's own count may leave fewer tries than the challenge's.
+		f, err := read(ctx, s.store, func(tx store.Tx) (*store.CardAuthFailures, error) {
+			return cardFailures(tx, c.MerchantID, c.Fingerprint)
+		})
+		if err != nil {
+			return ChallengeView{}, err
+		}
+		v.AttemptsLeft = max(0, min(v.AttemptsLeft, MaxCardOTPFailures-liveFailures(f, s.now())))
 		// The page's form may lead there (its CSP form-action must allow
 		// the redirect that ends the challenge).
 		v.State, v.ReturnURL = "pending", c.ReturnURL

@@ -197,7 +197,7 @@ func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *st
 	if err := s.sealToken(ctx, tok, pc.Number); err != nil {
 		return nil, false, err
 	}
-	c, err := s.newChallenge(ctx, m, "token", tok.ID, a, VerifyAmount, m.Settings.DefaultCurrency, tok.Brand, tok.Mask, returnURL, verify,
+	c, err := s.newChallenge(ctx, m, "token", tok.ID, a, VerifyAmount, m.Settings.DefaultCurrency, tok.Brand, tok.Mask, tok.Fingerprint, returnURL, verify,
 		challengeSecret{CVC: pc.CVC})
 	if err != nil {
 		return nil, false, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -15,6 +16,12 @@ import (
 // SecretRotationGrace is how long a rotated webhook secret keeps signing
 // beside the new one, so a merchant can switch its receivers over.
 const SecretRotationGrace = 24 * time.Hour
+
+// MaxWebhookEndpoints caps a merchant's live webhook endpoints: every event
+// fans out to each of them in the event's own transaction, so an unbounded
+// number would let one merchant make every write of its own slow and flood
+// the dispatcher. Deleted endpoints do not count.
+const MaxWebhookEndpoints = 16
 
 // EventTypes are the events Coffer writes (an endpoint may also ask for
 // "*" or a family such as "payment.*").
@@ -102,12 +109,40 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, 
 	if ep.SecretCT, err = s.seal(ctx, m.ID, "webhook_secret", ep.ID, []byte(secret)); err != nil {
 		return WebhookEndpointView{}, err
 	}
-	if err := s.store.Write(ctx, func(tx store.Tx) error { return tx.InsertWebhookEndpoint(ep) }); err != nil {
+	// Counted in the inserting transaction: two concurrent creations cannot
+	// both take the last place (SQLite has one writer; PostgreSQL's
+	// serializable transactions make one of them retry and see the other).
+	if err := s.store.Write(ctx, func(tx store.Tx) error {
+		live, err := tx.ListWebhookEndpoints(m.ID)
+		if err != nil {
+			return err
+		}
+		if len(live) >= MaxWebhookEndpoints {
+			return &Error{Kind: KindInvalidRequest, Code: "webhook_endpoint_limit_reached",
+				Message: fmt.Sprintf("A merchant may have at most %d webhook endpoints; delete one before adding another.", MaxWebhookEndpoints)}
+		}
+		return tx.InsertWebhookEndpoint(ep)
+	}); err != nil {
 		return WebhookEndpointView{}, err
 	}
 	v := viewEndpoint(ep, now)
 	v.Secret = secret
 	return v, nil
+}
+
+// checkCallbackAddress applies the webhook address rules to a merchant's
+// tokenization_callback_url when it is being set (nil: not part of this
+// change), so a forbidden address is refused then, naming the field, rather
+// than only when a callback is first sent. A URL of the wrong form is left to
+// validateSettings' own message.
+func (s *Service) checkCallbackAddress(v *string) error {
+	if v == nil || *v == "" || !isHTTPURL(*v) {
+		return nil
+	}
+	if err := event.CheckURL(*v, s.allowPrivateWebhooks); err != nil {
+		return invalid("tokenization_callback_url", "url_forbidden", "tokenization_callback_url is not allowed: %s", err.Error())
+	}
+	return nil
 }
 
 func (s *Service) getEndpoint(ctx context.Context, merchantID, endpointID string) (*store.WebhookEndpoint, error) {

@@ -104,6 +104,21 @@ type Tx interface {
 	// has no merchant credentials.
 	GetChallenge(id string) (*Challenge, error)
 	UpdateChallenge(c *Challenge) error
+	// GetCardAuthFailures reads a card's count of wrong 3-D Secure codes
+	// (ErrNotFound when it has none).
+	GetCardAuthFailures(merchantID, fingerprint string) (*CardAuthFailures, error)
+	// PutCardAuthFailures writes a card's count, inserting or replacing it.
+	PutCardAuthFailures(f *CardAuthFailures) error
+
+	// KEKChecks returns the key-check value recorded for each KEK version.
+	KEKChecks() (map[uint32][]byte, error)
+	// InsertKEKCheck records a version's key-check value; ErrConflict when
+	// the version has one (it is never replaced).
+	InsertKEKCheck(version uint32, value []byte, at time.Time) error
+	// KEKSample returns one data key of each KEK version data keys are
+	// wrapped under, to prove a key ring can unwrap them.
+	KEKSample() ([]vault.DataKey, error)
+
 	// SweepableChallenges lists challenges of any merchant that expired
 	// before a time and still need work: pending ones to expire, and any
 	// still holding sealed card data to erase.
@@ -329,12 +344,25 @@ type Challenge struct {
 	Version       string
 	ReturnURL     string
 	Verify        bool // token: run the verification authorization once authenticated
+	// Fingerprint is the card's (the merchant's fingerprint of it; "" for
+	// challenges made before it was kept): wrong codes count per card.
+	Fingerprint string
 	// SecretCT is the vault-sealed card data (the CVC, and the whole card
 	// for a payment not made with a token); nil once erased.
 	SecretCT  []byte
 	ExpiresAt time.Time
 	Created   time.Time
 	Updated   time.Time
+}
+
+// CardAuthFailures counts one card's wrong 3-D Secure codes across all its
+// challenges (per merchant, by fingerprint): a new challenge must not bring
+// new guesses.
+type CardAuthFailures struct {
+	MerchantID  string
+	Fingerprint string
+	Failures    int
+	LastFailure time.Time
 }
 
 // Authentication is a 3-D Secure result as recorded on a token's

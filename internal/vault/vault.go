@@ -274,3 +274,51 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 	}
 	return cipher.NewGCM(b)
 }
+
+// checkLabel is what a key-check value MACs: a constant, so the value says
+// only "this is (or is not) the key", never anything about the key.
+const checkLabel = "coffer/kek-check/v1"
+
+// KEKCheckValue is a key-check value of one KEK: HMAC-SHA256 of a constant
+// under it. A store keeps it per KEK version, so a wrong key can be told
+// before anything is written or served.
+func KEKCheckValue(kek []byte) []byte {
+	m := hmac.New(sha256.New, kek)
+	m.Write([]byte(checkLabel))
+	return m.Sum(nil)
+}
+
+// KeyMismatchError says why a key ring cannot be this store's. Its text
+// names versions and data key ids, never key material.
+type KeyMismatchError struct{ Reason string }
+
+func (e *KeyMismatchError) Error() string { return e.Reason }
+
+// VerifyRing checks that ring r is the key a store's data is sealed under:
+// every version r holds whose check value the store recorded must match it,
+// and every data key of sample (one per KEK version in use) must unwrap
+// under r. A version the store recorded but r no longer holds is fine as
+// long as no data key still uses it (it was retired after a rewrap).
+func VerifyRing(r *keys.Ring, checks map[uint32][]byte, sample []DataKey) error {
+	for _, ver := range r.Versions() {
+		want, ok := checks[ver]
+		if !ok {
+			continue
+		}
+		k, _ := r.Key(ver)
+		if !hmac.Equal(KEKCheckValue(k), want) {
+			return &KeyMismatchError{fmt.Sprintf("KEK version %d does not match the key-check value the store recorded for it", ver)}
+		}
+	}
+	for _, dk := range sample {
+		k, ok := r.Key(dk.KEKVersion)
+		if !ok {
+			return &KeyMismatchError{fmt.Sprintf("data keys are wrapped under KEK version %d, which the key ring does not hold (it holds %v)",
+				dk.KEKVersion, r.Versions())}
+		}
+		if _, err := open(k, dk.Wrapped, dekAAD(dk)); err != nil {
+			return &KeyMismatchError{fmt.Sprintf("KEK version %d does not unwrap data key %s", dk.KEKVersion, dk.ID)}
+		}
+	}
+	return nil
+}

@@ -36,6 +36,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/sqlstore"
+	"github.com/coffer-vault/coffer/internal/vault"
 )
 
 //go:embed migrations/*.sql
@@ -121,6 +122,36 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{db: db}, nil
+}
+
+// PeekKeys reads what the database remembers of its key-encryption keys
+// (see sqlstore.PeekKeys) in a read-only transaction, without migrating, so
+// a command started with the wrong key can be refused before it changes
+// anything.
+func PeekKeys(ctx context.Context, databaseURL string) (checks map[uint32][]byte, sample []vault.DataKey, err error) {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "coffer"
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, readOptions)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer tx.Rollback()
+	checks, sample, err = sqlstore.PeekKeys(ctx, tx, dialect, func(name string) (bool, error) {
+		var ok bool
+		err := tx.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, name).Scan(&ok)
+		return ok, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	return checks, sample, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/sqlstore"
+	"github.com/coffer-vault/coffer/internal/vault"
 )
 
 //go:embed migrations/*.sql
@@ -154,6 +155,48 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
+}
+
+// PeekKeys reads what the database in dir remembers of its key-encryption
+// keys (see sqlstore.PeekKeys) without creating, migrating or writing it, so
+// a command started with the wrong key can be refused before it changes
+// anything. fresh reports a folder with no database yet.
+func PeekKeys(ctx context.Context, dir string) (checks map[uint32][]byte, sample []vault.DataKey, fresh bool, err error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, true, nil
+	} else if err != nil {
+		return nil, nil, false, fmt.Errorf("sqlite: %w", err)
+	}
+	// With no WAL file the database file holds every commit (a clean
+	// shutdown checkpoints and removes the WAL), and it is read as
+	// immutable: no WAL or shared-memory file is created, not even for a
+	// moment. With one (a server runs, or one crashed), it is read
+	// normally, through the files that are already there.
+	conn := "file:" + path + "?mode=ro&immutable=1"
+	if _, err := os.Stat(path + "-wal"); err == nil {
+		conn = dsn(path, roleReader)
+	}
+	db, err := sql.Open("sqlite", conn)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	defer tx.Rollback()
+	checks, sample, err = sqlstore.PeekKeys(ctx, tx, dialect, func(name string) (bool, error) {
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+		return n > 0, err
+	})
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return checks, sample, false, nil
 }
 
 // checkpointInterval and walLimit pace the checkpointer: often enough that

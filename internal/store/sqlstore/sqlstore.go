@@ -828,21 +828,23 @@ func (t *Tx) ListEventsFor(merchantID, objectID string) ([]*store.Event, error) 
 
 func (t *Tx) InsertChallenge(c *store.Challenge) error {
 	_, err := t.exec(`INSERT INTO challenges (id, merchant_id, object_type, object_id, status, attempts, amount, currency,
-		brand, mask, transaction_id, version, return_url, verify, secret_ct, expires_at, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		brand, mask, transaction_id, version, return_url, verify, secret_ct, expires_at, created, updated, fingerprint)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.MerchantID, c.ObjectType, c.ObjectID, c.Status, c.Attempts, c.Amount, c.Currency,
-		c.Brand, c.Mask, c.TransactionID, c.Version, c.ReturnURL, c.Verify, c.SecretCT, ts(c.ExpiresAt), ts(c.Created), ts(c.Updated))
+		c.Brand, c.Mask, c.TransactionID, c.Version, c.ReturnURL, c.Verify, c.SecretCT, ts(c.ExpiresAt), ts(c.Created), ts(c.Updated),
+		c.Fingerprint)
 	return err
 }
 
 const challengeCols = `id, merchant_id, object_type, object_id, status, attempts, amount, currency,
-	brand, mask, transaction_id, version, return_url, verify, secret_ct, expires_at, created, updated`
+	brand, mask, transaction_id, version, return_url, verify, secret_ct, expires_at, created, updated, fingerprint`
 
 func scanChallenge(sc scanner) (*store.Challenge, error) {
 	var c store.Challenge
 	var expires, created, updated int64
 	if err := sc.Scan(&c.ID, &c.MerchantID, &c.ObjectType, &c.ObjectID, &c.Status, &c.Attempts, &c.Amount, &c.Currency,
-		&c.Brand, &c.Mask, &c.TransactionID, &c.Version, &c.ReturnURL, &c.Verify, &c.SecretCT, &expires, &created, &updated); err != nil {
+		&c.Brand, &c.Mask, &c.TransactionID, &c.Version, &c.ReturnURL, &c.Verify, &c.SecretCT, &expires, &created, &updated,
+		&c.Fingerprint); err != nil {
 		return nil, notFound(err)
 	}
 	c.ExpiresAt, c.Created, c.Updated = fromTS(expires), fromTS(created), fromTS(updated)
@@ -872,6 +874,84 @@ func (t *Tx) SweepableChallenges(before time.Time, limit int) ([]*store.Challeng
 	rs, err := t.rows(`SELECT `+challengeCols+` FROM challenges
 		WHERE (status = 'pending' OR secret_ct IS NOT NULL) AND expires_at < ? ORDER BY expires_at, id LIMIT ?`, ts(before), limit)
 	return collect(rs, err, scanChallenge)
+}
+
+// ---- 3-D Secure guesses per card
+
+func (t *Tx) GetCardAuthFailures(merchantID, fingerprint string) (*store.CardAuthFailures, error) {
+	f := store.CardAuthFailures{MerchantID: merchantID, Fingerprint: fingerprint}
+	var last int64
+	if err := t.row(`SELECT failures, last_failure FROM card_auth_failures WHERE merchant_id = ? AND fingerprint = ?`,
+		merchantID, fingerprint).Scan(&f.Failures, &last); err != nil {
+		return nil, notFound(err)
+	}
+	f.LastFailure = fromTS(last)
+	return &f, nil
+}
+
+func (t *Tx) PutCardAuthFailures(f *store.CardAuthFailures) error {
+	_, err := t.exec(`INSERT INTO card_auth_failures (merchant_id, fingerprint, failures, last_failure) VALUES (?, ?, ?, ?)
+		ON CONFLICT (merchant_id, fingerprint) DO UPDATE SET failures = excluded.failures, last_failure = excluded.last_failure`,
+		f.MerchantID, f.Fingerprint, f.Failures, ts(f.LastFailure))
+	return err
+}
+
+// ---- key-encryption key checks
+
+func (t *Tx) KEKChecks() (map[uint32][]byte, error) {
+	rs, err := t.rows(`SELECT kek_version, check_value FROM kek_checks`)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	out := map[uint32][]byte{}
+	for rs.Next() {
+		var v int64
+		var b []byte
+		if err := rs.Scan(&v, &b); err != nil {
+			return nil, err
+		}
+		out[uint32(v)] = b
+	}
+	return out, rs.Err()
+}
+
+func (t *Tx) InsertKEKCheck(version uint32, value []byte, at time.Time) error {
+	_, err := t.exec(`INSERT INTO kek_checks (kek_version, check_value, created) VALUES (?, ?, ?)`, int64(version), value, ts(at))
+	return err
+}
+
+// KEKSample takes the lowest data key id of each KEK version, from the
+// (kek_version, id) index.
+func (t *Tx) KEKSample() ([]vault.DataKey, error) {
+	rs, err := t.rows(`SELECT ` + dataKeyCols + ` FROM data_keys WHERE id IN (SELECT MIN(id) FROM data_keys GROUP BY kek_version) ORDER BY kek_version`)
+	return collect(rs, err, scanDataKey)
+}
+
+// PeekKeys reads what a database remembers of its key-encryption keys —
+// the key-check values and one data key per KEK version — inside q, a
+// read-only transaction a backend opened without migrating: hasTable says
+// which tables exist yet (a fresh or older database lacks some, and then
+// has nothing to say about them).
+func PeekKeys(ctx context.Context, q Querier, d *Dialect, hasTable func(name string) (bool, error)) (map[uint32][]byte, []vault.DataKey, error) {
+	t := NewTx(ctx, q, d)
+	var checks map[uint32][]byte
+	var sample []vault.DataKey
+	if ok, err := hasTable("kek_checks"); err != nil {
+		return nil, nil, err
+	} else if ok {
+		if checks, err = t.KEKChecks(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if ok, err := hasTable("data_keys"); err != nil {
+		return nil, nil, err
+	} else if ok {
+		if sample, err = t.KEKSample(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return checks, sample, nil
 }
 
 // ---- payment sessions

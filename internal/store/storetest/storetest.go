@@ -73,6 +73,8 @@ func Run(t *testing.T, open Opener) {
 		{"PaymentAuthentication", testPaymentAuthentication},
 		{"Challenges", testChallenges},
 		{"SweepableChallenges", testSweepableChallenges},
+		{"CardAuthFailures", testCardAuthFailures},
+		{"KEKChecks", testKEKChecks},
 		{"Sessions", testSessions},
 		{"SweepableSessions", testSweepableSessions},
 		{"SessionKeys", testSessionKeys},
@@ -899,7 +901,7 @@ func newChallenge(merchantID, status string, expires time.Time, secret []byte) *
 	return &store.Challenge{ID: id.New("chl"), MerchantID: merchantID, ObjectType: "payment", ObjectID: id.New("pay"),
 		Status: status, Amount: 12550, Currency: "MYR", Brand: "visa", Mask: "424242******4242",
 		TransactionID: id.New("3ds"), Version: "2.2.0", ReturnURL: "https://shop.example/return?order=1001",
-		SecretCT: secret, ExpiresAt: expires, Created: created, Updated: created}
+		Fingerprint: "fp_" + hex.EncodeToString(randBytes(16)), SecretCT: secret, ExpiresAt: expires, Created: created, Updated: created}
 }
 
 func challengeID(c *store.Challenge) string { return c.ID }
@@ -1032,6 +1034,95 @@ func testSweepableChallenges(t *testing.T, open Opener) {
 
 // newSession is a session with every field set to something other than its
 // zero value, so a round trip shows any column lost or swapped.
+func testCardAuthFailures(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	t0 := now()
+	read(t, s, func(tx store.Tx) error {
+		_, err := tx.GetCardAuthFailures(m.ID, "fp_a")
+		wantErr(t, "GetCardAuthFailures(none yet)", err, store.ErrNotFound)
+		return nil
+	})
+	a := &store.CardAuthFailures{MerchantID: m.ID, Fingerprint: "fp_a", Failures: 1, LastFailure: t0}
+	other := &store.CardAuthFailures{MerchantID: m2.ID, Fingerprint: "fp_a", Failures: 4, LastFailure: t0.Add(-time.Hour)}
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.PutCardAuthFailures(a), tx.PutCardAuthFailures(other)) })
+	a.Failures, a.LastFailure = 2, t0.Add(time.Minute) // replaces, per merchant
+	write(t, s, func(tx store.Tx) error { return tx.PutCardAuthFailures(a) })
+	read(t, s, func(tx store.Tx) error {
+		for _, want := range []*store.CardAuthFailures{a, other} {
+			got, err := tx.GetCardAuthFailures(want.MerchantID, want.Fingerprint)
+			if err != nil {
+				return err
+			}
+			same(t, "GetCardAuthFailures", got, want)
+		}
+		_, err := tx.GetCardAuthFailures(m.ID, "fp_b")
+		wantErr(t, "GetCardAuthFailures(another card)", err, store.ErrNotFound)
+		return nil
+	})
+}
+
+func testKEKChecks(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	read(t, s, func(tx store.Tx) error {
+		checks, err := tx.KEKChecks()
+		sample, err2 := tx.KEKSample()
+		if len(checks) != 0 || len(sample) != 0 {
+			t.Errorf("a new store has checks %v, sample %v", checks, sample)
+		}
+		return errors.Join(err, err2)
+	})
+	v1, v2 := randBytes(32), randBytes(32)
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertKEKCheck(1, v1, now()), tx.InsertKEKCheck(1<<32-1, v2, now()))
+	})
+	err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertKEKCheck(1, randBytes(32), now()) })
+	wantErr(t, "InsertKEKCheck of a version that has one", err, store.ErrConflict)
+
+	m := addMerchant(t, s)
+	t0 := now()
+	var keys []vault.DataKey
+	for i, ver := range []uint32{2, 1, 2, 3, 1} {
+		dk := newDataKey(id.New("dek"), m.ID, vault.PurposeCard, t0.Add(time.Duration(i)*time.Second))
+		dk.KEKVersion = ver
+		keys = append(keys, dk)
+	}
+	write(t, s, func(tx store.Tx) error {
+		for _, dk := range keys {
+			if err := tx.InsertDataKey(dk); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	read(t, s, func(tx store.Tx) error {
+		checks, err := tx.KEKChecks()
+		if err != nil {
+			return err
+		}
+		same(t, "KEKChecks", checks, map[uint32][]byte{1: v1, 1<<32 - 1: v2})
+		sample, err := tx.KEKSample()
+		if err != nil {
+			return err
+		}
+		got := map[uint32]string{}
+		for _, dk := range sample {
+			if _, dup := got[dk.KEKVersion]; dup {
+				t.Errorf("KEKSample: version %d twice", dk.KEKVersion)
+			}
+			got[dk.KEKVersion] = dk.ID
+		}
+		want := map[uint32]string{}
+		for _, dk := range keys {
+			if cur, ok := want[dk.KEKVersion]; !ok || dk.ID < cur {
+				want[dk.KEKVersion] = dk.ID
+			}
+		}
+		same(t, "KEKSample: the lowest data key id of each version", got, want)
+		return nil
+	})
+}
+
 func newSession(merchantID, status string, expires time.Time) *store.Session {
 	created := expires.Add(-30 * time.Minute)
 	return &store.Session{ID: id.New("ses"), MerchantID: merchantID, Mode: "redirect", Status: status,

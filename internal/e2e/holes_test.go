@@ -1,0 +1,301 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/app"
+	"github.com/coffer-vault/coffer/internal/payment"
+)
+
+// TestThreeDSGuessesPerCard: wrong 3-D Secure codes count per card across
+// challenges, so new tokens, payments or sessions bring no new guesses.
+// Three wrong codes fail a challenge; a new attempt opens a new challenge
+// where a wrong code leaves the card one guess, and the right code still
+// works (and clears the count). Five more wrong codes over two challenges
+// use the card up: the fifth fails its challenge though that challenge had
+// tries left, a challenge opened earlier fails even on the right code, and
+// new tokens and payments of the card fail authentication_failed with no
+// challenge (no OTP asked) — after a restart too. Another card, and the same
+// card at another merchant, are unaffected; 24 hours after the card's last
+// wrong code it is challenged again.
+func TestThreeDSGuessesPerCard(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...option) {
+		s := start(t, opts...)
+		sk := s.Dev.SecretKey
+		const (
+			cardA = "4000002500003155" // challenged, then verified
+			cardB = "4000008400001629" // challenged, then declined: another card
+			back  = "https://shop.example/back"
+		)
+		challenge := func(s *server, key, number string) (tokenID, u string) {
+			t.Helper()
+			r := tokenize(t, s, key, map[string]any{"card": card(number), "return_url": back}).want(t, 201)
+			if r.str("status") != "requires_action" || r.str("next_action", "url") == "" {
+				t.Fatalf("token of a challenge card: %s", r.Raw)
+			}
+			return r.str("id"), r.str("next_action", "url")
+		}
+		outcome := func(p page) url.Values {
+			t.Helper()
+			loc, err := url.Parse(p.Location)
+			if p.Status != 303 || err != nil || !strings.HasPrefix(p.Location, back) {
+				t.Fatalf("want the browser sent back: %d %q %s", p.Status, p.Location, p.Body)
+			}
+			return loc.Query()
+		}
+		wrongStays := func(u string, left int) {
+			t.Helper()
+			p := submitOTP(t, u, "000000")
+			want := fmt.Sprintf("%d attempt", left)
+			if p.Status != 200 || !strings.Contains(p.Body, `data-state="pending"`) || !strings.Contains(p.Body, want) {
+				t.Fatalf("wrong code, want the page again with %q: %d %s", want, p.Status, p.Body)
+			}
+		}
+		wrongFails := func(u string) {
+			t.Helper()
+			if q := outcome(submitOTP(t, u, "000000")); q.Get("status") != "failed" || q.Get("reason") != "authentication_failed" {
+				t.Fatalf("wrong code that ends the challenge: %v", q)
+			}
+		}
+		tokenStatus := func(id string) string {
+			t.Helper()
+			return s.call("GET", "/v1/tokens/"+id, sk, nil).want(t, 200).str("status")
+		}
+		challenges := func() int {
+			t.Helper()
+			var n int
+			if err := openDB(t, s).QueryRow(`SELECT COUNT(*) FROM challenges`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+
+		// 3 wrong codes on one challenge (the card's 1st-3rd).
+		_, u1 := challenge(s, sk, cardA)
+		wrongStays(u1, 2)
+		wrongStays(u1, 1)
+		wrongFails(u1)
+		// A new attempt: a fresh challenge, but the card has 2 guesses
+		// left, not 3; one more wrong (4th), then the right code works.
+		t2, u2 := challenge(s, sk, cardA)
+		if pg := challengePage(t, u2); !strings.Contains(pg.Body, "2 attempts left") {
+			t.Errorf("a new challenge of a card with 3 wrong codes must show 2 tries left: %s", pg.Body)
+		}
+		wrongStays(u2, 1)
+		if q := passChallenge(t, u2); q.Get("status") != "active" || tokenStatus(t2) != "active" {
+			t.Fatalf("the right code within the limit: %v", q)
+		}
+
+		// The right code cleared the count: five fresh guesses, spent over
+		// two challenges, with a third challenge open meanwhile.
+		_, u3 := challenge(s, sk, cardA)
+		wrongStays(u3, 2)
+		wrongStays(u3, 1)
+		wrongFails(u3)
+		t4, u4 := challenge(s, sk, cardA)
+		t5, u5 := challenge(s, sk, cardA) // opened while the card had guesses left
+		wrongStays(u4, 1)
+		wrongFails(u4) // the card's 5th: its own challenge had a try left
+		if st := tokenStatus(t4); st != "failed" {
+			t.Errorf("token of the challenge that used the card up: %s", st)
+		}
+		if pg := challengePage(t, u5); !strings.Contains(pg.Body, "0 attempts left") {
+			t.Errorf("an open challenge of a used-up card must show no tries left: %s", pg.Body)
+		}
+		verifs := s.Sim.Stats().Verifications
+		if q := outcome(submitOTP(t, u5, "123456")); q.Get("status") != "failed" || q.Get("reason") != "authentication_failed" {
+			t.Errorf("the right code on a used-up card's open challenge: %v, want failed", q)
+		}
+		if st := tokenStatus(t5); st != "failed" || s.Sim.Stats().Verifications != verifs {
+			t.Errorf("token %s after its card was used up: %s (verifications %d → %d)", t5, st, verifs, s.Sim.Stats().Verifications)
+		}
+
+		// No new challenge for the card: tokens and payments fail at once.
+		refusedNow := func(s *server, key string) {
+			t.Helper()
+			n := challenges()
+			r := tokenize(t, s, key, map[string]any{"card": card(cardA), "return_url": back}).want(t, 402)
+			if typ, code, _ := r.errInfo(); typ != "card_error" || code != "authentication_failed" || r.str("next_action", "url") != "" {
+				t.Errorf("token of a used-up card: %s", r.Raw)
+			}
+			p := s.call("POST", "/v1/payments", key, map[string]any{"amount": 2500, "currency": "MYR", "card": card(cardA),
+				"return_url": back}).want(t, 402)
+			if _, code, _ := p.errInfo(); code != "authentication_failed" || p.str("error", "payment", "status") != "failed" {
+				t.Errorf("payment by a used-up card: %s", p.Raw)
+			}
+			if got := challenges(); got != n {
+				t.Errorf("%d new challenges for a used-up card", got-n)
+			}
+		}
+		refusedNow(s, sk)
+
+		// Other cards, and the same card at another merchant, are not held.
+		_, ub := challenge(s, sk, cardB)
+		if q := passChallenge(t, ub); q.Get("reason") != "card_declined" {
+			t.Errorf("another card's challenge: %v, want authenticated then declined", q)
+		}
+		other := s.newMerchant("Other shop")
+		ot, uo := challenge(s, other.SecretKey, cardA)
+		if q := passChallenge(t, uo); q.Get("status") != "active" || q.Get("token") != ot {
+			t.Errorf("the same card at another merchant: %v", q)
+		}
+
+		// Stored: a restart (any instance) holds the card too.
+		s = s.restart() // the development merchant's key (sk) stays
+		refusedNow(s, sk)
+
+		// 24 hours after the last wrong code, the card is challenged again.
+		db := openDB(t, s)
+		if _, err := db.Exec(rebind(s, `UPDATE card_auth_failures SET last_failure = last_failure - ?`), (24*time.Hour + time.Second).Microseconds()); err != nil {
+			t.Fatal(err)
+		}
+		t6, u6 := challenge(s, sk, cardA)
+		if q := passChallenge(t, u6); q.Get("status") != "active" || q.Get("token") != t6 {
+			t.Errorf("after the window: %v", q)
+		}
+	})
+}
+
+// TestThreeDSGuessesPerCardConcurrent: wrong codes sent at once to several
+// open challenges of one card get five guesses between them, not three per
+// challenge.
+func TestThreeDSGuessesPerCardConcurrent(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...option) {
+		s := start(t, opts...)
+		sk := s.Dev.SecretKey
+		var us []string
+		for range 4 {
+			r := tokenize(t, s, sk, map[string]any{"card": card("4000002500003155"), "return_url": "https://shop.example/back"}).want(t, 201)
+			us = append(us, r.str("next_action", "url"))
+		}
+		var wg sync.WaitGroup
+		for _, u := range us {
+			for range 5 {
+				wg.Add(1)
+				go func() { defer wg.Done(); submitOTP(t, u, "000000") }()
+			}
+		}
+		wg.Wait()
+		var attempts, failures int
+		if err := openDB(t, s).QueryRow(`SELECT COALESCE(SUM(attempts), 0) FROM challenges`).Scan(&attempts); err != nil {
+			t.Fatal(err)
+		}
+		if err := openDB(t, s).QueryRow(`SELECT failures FROM card_auth_failures`).Scan(&failures); err != nil {
+			t.Fatal(err)
+		}
+		if attempts != payment.MaxCardOTPFailures || failures != payment.MaxCardOTPFailures {
+			t.Errorf("20 concurrent wrong codes over 4 challenges of one card: %d judged, %d counted; want %d",
+				attempts, failures, payment.MaxCardOTPFailures)
+		}
+	})
+}
+
+// TestWebhookEndpointCap: a merchant may have 16 live webhook endpoints;
+// the 17th is a 400 with its own code, also when created concurrently,
+// and deleting one makes room. Other merchants have their own 16.
+func TestWebhookEndpointCap(t *testing.T) {
+	backends(t, func(t *testing.T, opts ...option) {
+		s := start(t, opts...)
+		sk := s.Dev.SecretKey
+		create := func(key string, i int) resp {
+			return s.call("POST", "/v1/webhook_endpoints", key, map[string]any{"url": fmt.Sprintf("https://hooks%d.shop.example/in", i)})
+		}
+		var ids []string
+		for i := range payment.MaxWebhookEndpoints - 4 {
+			ids = append(ids, create(sk, i).want(t, 201).str("id"))
+		}
+		// The last places, raced for by 12 requests at once: 4 win.
+		var mu sync.Mutex
+		codes := map[int]int{}
+		var wg sync.WaitGroup
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := s.call("POST", "/v1/webhook_endpoints", sk, map[string]any{"url": fmt.Sprintf("https://race%d.shop.example/in", i)})
+				mu.Lock()
+				codes[r.Status]++
+				if r.Status == 201 {
+					ids = append(ids, r.str("id"))
+				} else if typ, code, _ := r.errInfo(); typ != "invalid_request_error" || code != "webhook_endpoint_limit_reached" {
+					t.Errorf("over the cap: %d %s", r.Status, r.Raw)
+				}
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if codes[201] != 4 || codes[400] != 8 {
+			t.Errorf("12 concurrent creations for the last 4 places: %v", codes)
+		}
+		if n := len(s.call("GET", "/v1/webhook_endpoints", sk, nil).want(t, 200).Body["data"].([]any)); n != payment.MaxWebhookEndpoints {
+			t.Errorf("%d endpoints listed, want %d", n, payment.MaxWebhookEndpoints)
+		}
+		r := create(sk, 99).want(t, 400)
+		if !strings.Contains(r.str("error", "message"), "16") {
+			t.Errorf("the refusal should say the cap: %s", r.Raw)
+		}
+		other := s.newMerchant("Other shop")
+		create(other.SecretKey, 0).want(t, 201)
+		s.call("DELETE", "/v1/webhook_endpoints/"+ids[0], sk, nil)
+		create(sk, 100).want(t, 201)
+		create(sk, 101).want(t, 400)
+	})
+}
+
+// TestMerchantCallbackURLChecked: tokenization_callback_url is checked
+// against the webhook address rules when it is set (PATCH, and `merchant
+// create/update`), not first when a callback is sent: a special-purpose
+// address is a 400 naming the field, and nothing changes.
+// tokenization_return_url must be an absolute http(s) URL.
+func TestMerchantCallbackURLChecked(t *testing.T) {
+	s := start(t, rwPrivate(false))
+	sk := s.Dev.SecretKey
+	for _, u := range []string{"http://198.18.0.1/cb", "https://100.64.1.1/cb", "http://240.0.0.1/cb", "http://[64:ff9b::a9fe:a9fe]/cb",
+		"http://169.254.169.254/latest", "http://127.0.0.1:9/cb", "http://10.0.0.1/cb", "http://192.0.2.7/cb", "http://localhost/cb"} {
+		r := s.call("PATCH", "/v1/merchant", sk, map[string]any{"tokenization_callback_url": u}).want(t, 400)
+		if typ, _, param := r.errInfo(); typ != "invalid_request_error" || param != "tokenization_callback_url" {
+			t.Errorf("PATCH tokenization_callback_url %s: %s", u, r.Raw)
+		}
+	}
+	for _, u := range []string{"javascript:alert(1)", "/relative", "ftp://shop.example/x"} {
+		for _, field := range []string{"tokenization_callback_url", "tokenization_return_url"} {
+			r := s.call("PATCH", "/v1/merchant", sk, map[string]any{field: u}).want(t, 400)
+			if _, _, param := r.errInfo(); param != field {
+				t.Errorf("PATCH %s %q: %s", field, u, r.Raw)
+			}
+		}
+	}
+	m := s.call("GET", "/v1/merchant", sk, nil).want(t, 200)
+	if m.str("tokenization_callback_url") != "" || m.str("tokenization_return_url") != "" {
+		t.Errorf("a refused PATCH changed the merchant: %s", m.Raw)
+	}
+	ok := s.call("PATCH", "/v1/merchant", sk, map[string]any{"tokenization_callback_url": "https://shop.example/cb",
+		"tokenization_return_url": "https://shop.example/back"}).want(t, 200)
+	if ok.str("tokenization_callback_url") != "https://shop.example/cb" {
+		t.Errorf("a public callback URL: %s", ok.Raw)
+	}
+	// Unrelated changes are not held up, and clearing the URL is allowed.
+	s.call("PATCH", "/v1/merchant", sk, map[string]any{"tokenization_callback_url": ""}).want(t, 200)
+
+	// The CLI path (app.CreateMerchant) follows the same rule.
+	p := payment.SettingsPatch{}
+	bad := "http://198.51.100.1/cb"
+	p.TokenizationCallbackURL = &bad
+	if _, err := createMerchantErr(s, "Bad callback", p); err == nil || !strings.Contains(err.Error(), "tokenization_callback_url") {
+		t.Errorf("merchant create with a special-purpose callback address: %v", err)
+	}
+}
+
+// createMerchantErr creates a merchant through the CLI's path and returns its error.
+func createMerchantErr(s *server, name string, p payment.SettingsPatch) (*payment.Credentials, error) {
+	cfg := s.cfg
+	cfg.Stdout, cfg.Stderr = io.Discard, s.Logs
+	return app.CreateMerchant(context.Background(), cfg, name, p)
+}
