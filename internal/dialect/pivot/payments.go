@@ -105,6 +105,11 @@ type confirmRequest struct {
 	SaveForFuture        *bool            `json:"saveForFuture"`
 }
 
+// cardPaths are where create and confirm take card data: the encrypted
+// card (base64, which may hold any digits). cvc and token need no entry.
+func (*createRequest) cardPaths() []string  { return []string{"paymentMethod.card.encryptedCard"} }
+func (*confirmRequest) cardPaths() []string { return []string{"paymentMethod.card.encryptedCard"} }
+
 func absent(raw json.RawMessage) bool {
 	s := bytes.TrimSpace(raw)
 	return len(s) == 0 || string(s) == "null"
