@@ -340,6 +340,15 @@ func TestFreeTextPivot(t *testing.T) {
 		ftRefused(t, s, "pivot "+c.body, func() resp { return ftJSON(s, "POST", "/pivot/v2/payments", tok, c.body) },
 			func(r resp) bool { return r.str("code") == "4000" && strings.HasPrefix(r.str("message"), c.field) })
 	}
+	// A request refused by the core after naming a new customer leaves no
+	// customer behind (the customer was created before the session's
+	// checks, and stayed).
+	for _, cb := range []string{"ftp://x", "http://169.254.169.254/"} {
+		ftRefused(t, s, "pivot create with a new customer and a bad callbackUrl", func() resp {
+			return s.call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
+				"customer": map[string]any{"givenName": "Siti", "email": "siti.new@example.id"}, "callbackUrl": cb})
+		}, func(r resp) bool { return r.str("code") == "4000" && strings.HasPrefix(r.str("message"), "callbackUrl ") })
+	}
 	// A real phone number passes.
 	r := s.call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
 		"customer": map[string]any{"givenName": "Siti", "phoneNumber": map[string]any{"countryCode": "60", "number": ftPhone12[4:]}}})
