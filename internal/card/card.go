@@ -274,3 +274,39 @@ func stars(n int) string {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// Plausible reports whether digits (ASCII digits only) could be a card
+// number in use today: it passes Luhn, its prefix belongs to a brand, and
+// its length is one that brand issues. Text fields refuse what it accepts
+// (see logging.HasCardNumber).
+//
+// It is narrower than ParseNumber, which also takes every length a brand
+// ever allowed, because those lengths are also the lengths of phone
+// numbers, and one phone number in ten passes Luhn: "+60 11-2345 6789" is
+// 12 digits under DetectBrand's catch-all Maestro 6, a German one 13 digits
+// under Visa's 4. So a 13-digit Visa (no longer issued) is not plausible,
+// and Maestro is plausible at 12–15 digits only in its own ranges (5018,
+// 5020, 5038, 5893, 6304, 6759, 6761–6763), at 16–19 anywhere DetectBrand
+// calls Maestro. E.164 numbers have at most 15 digits, so only a 14- or
+// 15-digit phone number under a Diners or Amex prefix can still be taken
+// for a card.
+func Plausible(digits string) bool {
+	n := len(digits)
+	if n < minPAN || n > 19 || !Luhn(digits) {
+		return false
+	}
+	switch b := DetectBrand(digits); b {
+	case Unknown:
+		return false
+	case Visa:
+		return n == 16 || n == 19
+	case Maestro:
+		if n >= 16 {
+			return true
+		}
+		p4, _ := prefix(digits, 4)
+		return p4 == 5018 || p4 == 5020 || p4 == 5038 || p4 == 5893 || p4 == 6304 || p4 == 6759 || (p4 >= 6761 && p4 <= 6763)
+	default:
+		return ValidLength(b, n)
+	}
+}

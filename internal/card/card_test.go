@@ -310,3 +310,41 @@ func TestCompleteLuhn(t *testing.T) {
 		}
 	}
 }
+
+func TestPlausible(t *testing.T) {
+	for _, tc := range []struct {
+		digits string
+		want   bool
+	}{
+		{"4242424242424242", true},
+		{"4111111111111111003", true},
+		{"5555555555554444", true},
+		{"378282246310005", true},
+		{"30569309025904", true}, // Diners, 14
+		{"6011111111111117", true},
+		{"6759649826438453", true},
+		{"501800000009", true},      // Maestro's own range, 12 digits
+		{"4242424242424241", false}, // Luhn
+		{"4222222222222", false},    // 13-digit Visa: no longer issued
+		{"000000000000", false},     // passes Luhn, no brand
+		{"1234567812345670", false}, // passes Luhn, no brand
+		{"42424242", false},
+		{"42424242424242424242", false}, // too long
+		{"424242424242424a", false},
+	} {
+		if got := Plausible(tc.digits); got != tc.want {
+			t.Errorf("Plausible(%q) = %v, want %v", tc.digits, got, tc.want)
+		}
+	}
+	// Phone numbers of 12 and 13 digits with a card brand's prefix that
+	// pass Luhn: ParseNumber takes them, Plausible does not.
+	for _, national := range []string{"60193456789", "63912345678", "57301234567", "493012345678", "431234567890"} {
+		phone := CompleteLuhn(national)
+		if _, _, err := ParseNumber(phone); err != nil {
+			t.Fatalf("%s: the test wants a number ParseNumber takes: %v", phone, err)
+		}
+		if Plausible(phone) {
+			t.Errorf("Plausible(%q) = true: a phone number of this length is refused one time in ten", phone)
+		}
+	}
+}

@@ -6,17 +6,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"reflect"
 	"regexp"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +24,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
-	"github.com/coffer-vault/coffer/internal/logging"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // DefaultMaxBody bounds every request body; a batch of 100 cards is ~20 KiB.
@@ -298,162 +294,45 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) notFoundRoute(w http.ResponseWriter, r *http.Request) {
-	// Method and path are the client's; either could carry a card number.
-	writeError(w, &apiError{status: 404, Type: "not_found", Code: "route_missing", Message: logging.Redact("Unknown route " + r.Method + " " + r.URL.Path)})
+	// Method and path are the client's; writeError cleans digit runs away.
+	writeError(w, &apiError{status: 404, Type: "not_found", Code: "route_missing", Message: "Unknown route " + r.Method + " " + r.URL.Path})
 }
 
-// decode reads a JSON object strictly: unknown fields, wrong types and
-// trailing data are errors naming the field. An empty body is allowed when
-// optional is set (calls whose body is entirely optional).
-func decode(r *http.Request, v any, optional bool) *apiError {
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return bodyError(err)
+// decode reads a JSON object strictly through wire's guard (duplicate keys
+// in any case, text that is not UTF-8 or holds a NUL, a card number outside
+// the card fields, unknown fields, wrong types and trailing data are errors
+// naming the field, never echoing the value). card lists the paths that
+// carry card data. An empty body is allowed when optional is set (calls
+// whose body is entirely optional).
+func decode(r *http.Request, v any, optional bool, card ...string) *apiError {
+	b, we := wire.ReadBody(nil, r, 0) // bounded by observe's MaxBytesReader
+	if we == nil {
+		we = wire.DecodeJSON(b, v, wire.Rules{Card: card, Strict: true, Empty: optional})
 	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		if optional {
-			return nil
-		}
-		return &apiError{status: 400, Type: "invalid_request_error", Code: "body_missing", Message: "The request body must be a JSON object."}
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err, b, reflect.TypeOf(v))
-	}
-	if dec.More() {
-		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body must hold exactly one JSON object."}
+	if we != nil {
+		return fromWire(we)
 	}
 	return nil
 }
 
-func bodyError(err error) *apiError {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &apiError{status: 413, Type: "invalid_request_error", Code: "body_too_large",
-			Message: fmt.Sprintf("The request body is larger than %d bytes.", mbe.Limit)}
+// fromWire words a refused body in the native envelope.
+func fromWire(e *wire.Error) *apiError {
+	ae := &apiError{status: e.Status, Type: "invalid_request_error", Code: e.Code, Param: e.Param, Message: e.Error()}
+	switch e.Code {
+	case wire.CodeType:
+		ae.Message = fmt.Sprintf("%s must be of type %s, not %s.", e.Param, e.Want, e.Got)
+	case wire.CodeUnknown:
+		ae.Message = fmt.Sprintf("Unknown parameter: %s.", e.Param)
+	case wire.CodeDuplicate, wire.CodeInvalid:
+		if e.Param != "" {
+			ae.Message += "."
+		}
 	}
-	return &apiError{status: 400, Type: "invalid_request_error", Code: "body_unreadable", Message: "The request body could not be read."}
+	return ae
 }
 
-// unknownFieldPath finds where an unknown field sits ("card.bogus",
-// "cards[2].bogus"): encoding/json names only the field, and a client needs
-// the path to find it.
-func unknownFieldPath(body []byte, target reflect.Type, name string) string {
-	var v any
-	if json.Unmarshal(body, &v) != nil {
-		return ""
-	}
-	var walk func(v any, t reflect.Type, path string) string
-	walk = func(v any, t reflect.Type, path string) string {
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		switch x := v.(type) {
-		case map[string]any:
-			if t.Kind() != reflect.Struct {
-				return ""
-			}
-			fields := map[string]reflect.Type{}
-			for i := range t.NumField() {
-				f := t.Field(i)
-				tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-				if tag == "" {
-					tag = f.Name
-				}
-				if tag != "-" {
-					fields[strings.ToLower(tag)] = f.Type
-				}
-			}
-			for k, sub := range x {
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				ft, ok := fields[strings.ToLower(k)]
-				if !ok {
-					if k == name {
-						return p
-					}
-					continue
-				}
-				if found := walk(sub, ft, p); found != "" {
-					return found
-				}
-			}
-		case []any:
-			if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
-				return ""
-			}
-			for i, sub := range x {
-				if found := walk(sub, t.Elem(), path+"["+strconv.Itoa(i)+"]"); found != "" {
-					return found
-				}
-			}
-		}
-		return ""
-	}
-	return walk(v, target, "")
-}
-
-// jsonError explains a decoding failure without echoing values: the
-// standard messages name fields and types only, never the data.
-func jsonError(err error, body []byte, target reflect.Type) *apiError {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid",
-			Message: fmt.Sprintf("The request body is not valid JSON (error at byte %d).", syn.Offset)}
-	case errors.As(err, &typ):
-		field := typ.Field
-		if field == "" {
-			return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body must be a JSON object."}
-		}
-		// Value is "number 4111…" for a number that does not fit: only its
-		// kind may be echoed, the literal could be a card number.
-		kind, _, _ := strings.Cut(typ.Value, " ")
-		return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_invalid_type", Param: field,
-			Message: fmt.Sprintf("%s must be of type %s, not %s.", field, jsonType(typ.Type.Kind().String()), kind)}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		if path := unknownFieldPath(body, target, field); path != "" {
-			field = path
-		}
-		field = logging.Redact(field)
-		return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_unknown", Param: field,
-			Message: fmt.Sprintf("Unknown parameter: %s.", field)}
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body is truncated JSON."}
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return bodyError(err)
-	}
-	return &apiError{status: 400, Type: "invalid_request_error", Code: "json_invalid", Message: "The request body is not a valid JSON object."}
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "int", "int64", "int32", "uint32", "uint64":
-		return "integer"
-	case "bool":
-		return "boolean"
-	case "map", "struct":
-		return "object"
-	case "slice":
-		return "array"
-	}
-	return kind
-}
+func bodyError(err error) *apiError { return fromWire(wire.BodyError(err)) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = 500, []byte(`{"error":{"type":"api_error","code":"internal_error","message":"response encoding failed"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	wire.WriteJSON(w, status, v, `{"error":{"type":"api_error","code":"internal_error","message":"response encoding failed"}}`)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // apiError is API.md's error envelope body.
@@ -24,11 +25,20 @@ func invalidParam(param, msg string) *apiError {
 	return &apiError{status: 400, Type: "invalid_request_error", Code: "parameter_invalid", Param: param, Message: msg}
 }
 
+// writeError answers e in the native envelope, its message and param
+// cleaned of digit runs: no error echoes what could be a card number.
 func writeError(w http.ResponseWriter, e *apiError) {
 	if e.retryAfter != "" {
 		w.Header().Set("Retry-After", e.retryAfter)
 	}
+	e.clean()
 	writeJSON(w, e.status, map[string]any{"error": e})
+}
+
+// clean passes the client-visible texts through wire's sanitizer; batch
+// items, which are not written by writeError, call it too.
+func (e *apiError) clean() {
+	e.Message, e.Param = wire.Clean(e.Message), wire.Clean(e.Param)
 }
 
 // kindType is the error type of each kind in the native envelope.

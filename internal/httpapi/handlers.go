@@ -93,7 +93,7 @@ func (a *API) deleteCustomer(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) createToken(w http.ResponseWriter, r *http.Request) {
 	var p payment.TokenParams
-	if e := decode(r, &p, false); e != nil {
+	if e := decode(r, &p, false, "card.number", "encrypted_card"); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -125,7 +125,7 @@ type batchItem struct {
 
 func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {
 	var req batchRequest
-	if e := decode(r, &req, false); e != nil {
+	if e := decode(r, &req, false, "cards[].number"); e != nil {
 		writeError(w, e)
 		return
 	}
@@ -154,6 +154,7 @@ func (a *API) createTokens(w http.ResponseWriter, r *http.Request) {
 				// that some were refused for card testing, and when to retry.
 				w.Header().Set("Retry-After", ae.retryAfter)
 			}
+			ae.clean()
 			out[i].Error = ae
 			continue
 		}

@@ -9,7 +9,7 @@ import (
 
 func (a *API) createPayment(w http.ResponseWriter, r *http.Request) {
 	var p payment.PaymentParams
-	if e := decode(r, &p, false); e != nil {
+	if e := decode(r, &p, false, "card.number", "encrypted_card"); e != nil {
 		writeError(w, e)
 		return
 	}

@@ -47,7 +47,7 @@ func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) confirmSession(w http.ResponseWriter, r *http.Request) {
 	var p payment.ConfirmParams
-	if e := decode(r, &p, false); e != nil {
+	if e := decode(r, &p, false, "encrypted_card"); e != nil {
 		writeError(w, e)
 		return
 	}

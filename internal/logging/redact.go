@@ -182,3 +182,79 @@ func hasDigits(s string, n int) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// HasCardNumber reports whether s holds a card number: a span of whole
+// digit groups, found as Redact finds them, whose digits card.Plausible
+// accepts. It is the test every stored or echoed text field applies before
+// refusing the value (internal/wire, the domain's free-text checks), and it
+// is narrower than Redact on purpose: a log line loses nothing when a
+// Luhn-valid phone number is masked, a customer record refused for one
+// would be a real failure.
+func HasCardNumber(s string) bool {
+	if !hasDigits(s, minPAN) {
+		return false
+	}
+	var buf [16]group
+	var digits [maxPAN]byte
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		groups, n, end := scanRun(s, i, buf[:0])
+		if n >= minPAN {
+			for g := range groups {
+				span := digits[:0]
+				for h := g; h < len(groups); h++ {
+					if len(span)+groups[h].end-groups[h].start > maxPAN {
+						break
+					}
+					span = append(span, s[groups[h].start:groups[h].end]...)
+					if len(span) >= minPAN && card.Plausible(string(span)) {
+						return true
+					}
+				}
+			}
+		}
+		i = end
+	}
+	return false
+}
+
+// MaskDigitRuns replaces with '*' every digit of each run of at least min
+// digits, a run being digit groups joined by separators as Redact reads
+// them ("4242 4242 4242 4241" is one run of 16). Unlike Redact it does not
+// ask whether the digits could be a card: error messages use it, where no
+// long run of a client's digits is worth echoing (internal/wire.Clean).
+func MaskDigitRuns(s string, min int) string {
+	if min < 1 {
+		min = 1
+	}
+	if !hasDigits(s, min) {
+		return s
+	}
+	var out []byte
+	var buf [16]group
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		groups, n, end := scanRun(s, i, buf[:0])
+		if n >= min {
+			if out == nil {
+				out = []byte(s)
+			}
+			for _, g := range groups {
+				for k := g.start; k < g.end; k++ {
+					out[k] = '*'
+				}
+			}
+		}
+		i = end
+	}
+	if out == nil {
+		return s
+	}
+	return string(out)
+}

@@ -70,6 +70,12 @@ type SessionParams struct {
 	// URLs) sends the card holder next, so the 3-D Secure page may let its
 	// form's redirects end there.
 	ForwardURLs []string `json:"-"`
+	// NewCustomer is the customer to create when CustomerReference names
+	// none yet, or, without a reference, a customer created afresh (a
+	// dialect's customer object, with its names and contacts). It is
+	// created only once every other parameter has passed, so a refused
+	// session leaves no customer behind.
+	NewCustomer *CustomerParams `json:"-"`
 }
 
 // ConfirmParams confirms a session through the API.
@@ -299,7 +305,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	if err := ValidateMetadata(p.Metadata); err != nil {
 		return SessionView{}, err
 	}
-	cust, err := s.sessionCustomer(ctx, m, p.Customer, strings.TrimSpace(p.CustomerReference))
+	cust, err := s.sessionCustomer(ctx, m, p.Customer, strings.TrimSpace(p.CustomerReference), p.NewCustomer)
 	if err != nil {
 		return SessionView{}, err
 	}
@@ -329,8 +335,8 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 }
 
 // sessionCustomer resolves customer / customer_reference, creating the
-// customer for a reference not seen before.
-func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, customerID, reference string) (string, error) {
+// customer for a reference not seen before (as details, when given).
+func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, customerID, reference string, details *CustomerParams) (string, error) {
 	if customerID != "" {
 		c, _, err := s.GetCustomer(ctx, m.ID, customerID)
 		var pe *Error
@@ -344,8 +350,20 @@ func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, custom
 		}
 		return c.ID, nil
 	}
+	create := CustomerParams{Reference: reference}
+	if details != nil {
+		create = *details
+		create.Reference = reference
+	}
 	if reference == "" {
-		return "", nil
+		if details == nil {
+			return "", nil
+		}
+		c, err := s.CreateCustomer(ctx, m.ID, create)
+		if err != nil {
+			return "", err
+		}
+		return c.ID, nil
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		c, err := s.FindCustomer(ctx, m.ID, reference)
@@ -355,7 +373,7 @@ func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, custom
 		if c != nil {
 			return c.ID, nil
 		}
-		c, err = s.CreateCustomer(ctx, m.ID, CustomerParams{Reference: reference})
+		c, err = s.CreateCustomer(ctx, m.ID, create)
 		if err == nil {
 			return c.ID, nil
 		}

@@ -67,7 +67,7 @@ func parseCard(in *CardInput, now time.Time, prefix string) (processor.Card, car
 		}
 		// These fields are stored and shown in clear: a card number typed
 		// into one (a common slip) must not be.
-		if logging.Redact(f.v) != f.v {
+		if logging.HasCardNumber(f.v) {
 			return processor.Card{}, "", invalid(prefix+f.name, "parameter_invalid", "%s%s must not contain a card number", prefix, f.name)
 		}
 	}

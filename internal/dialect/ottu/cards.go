@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // cardBody is a saved card as Ottu shows it: never more than the last 4.
@@ -77,6 +78,11 @@ func (d *Dialect) ListCards(w http.ResponseWriter, r *http.Request) {
 		}
 	} else {
 		q := r.URL.Query()
+		// customer_id comes back in every card: the query is guarded like a body.
+		if we := wire.CheckForm(q, wire.Rules{Repeat: []string{"pg_codes"}}); we != nil {
+			writeError(w, fromWire(we))
+			return
+		}
 		for _, k := range []string{"customer_id", "type", "agreement_id"} {
 			if q.Has(k) {
 				body[k] = q.Get(k)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/money"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // ParseAmount reads Ottu's decimal amount string in the currency's major
@@ -24,7 +25,7 @@ func ParseAmount(s, currency string) (int64, error) {
 			if me.Field == "amount" && strings.HasPrefix(msg, "must be a decimal") {
 				msg = "must be a positive decimal number such as 86.000"
 			}
-			return 0, errors.New(msg)
+			return 0, errors.New(wire.Clean(msg)) // the money package may quote the input
 		}
 		return 0, err
 	}

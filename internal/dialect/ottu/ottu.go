@@ -10,21 +10,21 @@
 package ottu
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // Format is the delivery format of Ottu sessions' webhooks.
@@ -64,7 +64,7 @@ func (e *apiError) Error() string { return fmt.Sprintf("ottu: HTTP %d", e.status
 
 // detail is DRF's non-field error.
 func detail(status int, format string, args ...any) *apiError {
-	return &apiError{status: status, body: map[string]any{"detail": fmt.Sprintf(format, args...)}}
+	return &apiError{status: status, body: map[string]any{"detail": wire.Clean(fmt.Sprintf(format, args...))}}
 }
 
 var errNotFound = detail(http.StatusNotFound, "Not found.")
@@ -73,10 +73,11 @@ var errNotFound = detail(http.StatusNotFound, "Not found.")
 // nests as DRF's nested serializers do.
 type fieldErrors map[string]any
 
+// Path and message are cleaned of digit runs: either may quote the request.
 func (fe fieldErrors) add(path, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
+	msg := wire.Clean(fmt.Sprintf(format, args...))
 	m := map[string]any(fe)
-	parts := strings.Split(path, ".")
+	parts := strings.Split(wire.Clean(path), ".")
 	for _, p := range parts[:len(parts)-1] {
 		sub, ok := m[p].(map[string]any)
 		if !ok {
@@ -110,14 +111,7 @@ func invalid(path, format string, args ...any) *apiError {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"detail":"A server error occurred."}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	wire.WriteJSON(w, status, v, `{"detail":"A server error occurred."}`)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
@@ -242,7 +236,10 @@ func (d *Dialect) authenticate(r *http.Request) (*store.Merchant, *apiError) {
 
 // readBody reads a request body into a map of fields: JSON, or a
 // multipart or urlencoded form (whose values are strings; objects and
-// lists may be sent as JSON text).
+// lists may be sent as JSON text). Either way the body passes wire's guard
+// first: no key given twice (in any case; pg_codes may repeat in a form),
+// no text that is not UTF-8 or holds a NUL, no card number anywhere (Ottu
+// never takes one), each refusal naming the field.
 func readBody(w http.ResponseWriter, r *http.Request) (map[string]any, *apiError) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -260,58 +257,98 @@ func readBody(w http.ResponseWriter, r *http.Request) (map[string]any, *apiError
 		if r.MultipartForm != nil {
 			defer r.MultipartForm.RemoveAll() // attachments are not kept
 		}
-		out := map[string]any{}
-		for k, vs := range r.PostForm {
-			if len(vs) == 0 {
-				continue
-			}
-			v := vs[0]
-			switch {
-			case k == "pg_codes" && len(vs) > 1:
-				l := make([]any, len(vs))
-				for i, s := range vs {
-					l[i] = s
-				}
-				out[k] = l
-				continue
-			case strings.HasPrefix(strings.TrimSpace(v), "{") || strings.HasPrefix(strings.TrimSpace(v), "["):
-				var j any
-				if json.Unmarshal([]byte(v), &j) == nil {
-					out[k] = j
-					continue
-				}
-			}
-			if k == "pg_codes" {
-				out[k] = []any{v}
-				continue
-			}
-			out[k] = v
-		}
-		return out, nil
+		return formFields(r.PostForm)
 	}
-	b, err := io.ReadAll(r.Body)
-	if err != nil {
-		return nil, bodyError(err, "The request body could not be read.")
-	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return map[string]any{}, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
+	b, we := wire.ReadBody(w, r, 0)
 	var out map[string]any
-	if err := dec.Decode(&out); err != nil || out == nil {
-		return nil, detail(http.StatusBadRequest, "JSON parse error: the body must be a JSON object.")
+	if we == nil {
+		we = wire.DecodeJSON(b, &out, wire.Rules{Empty: true, UseNumber: true})
 	}
-	if dec.More() {
-		return nil, detail(http.StatusBadRequest, "JSON parse error: the body must hold exactly one JSON object.")
+	if we != nil {
+		return nil, fromWire(we)
+	}
+	if out == nil {
+		out = map[string]any{}
 	}
 	return out, nil
 }
 
+// formFields reads a guarded form (or query) into fields: a value that
+// looks like a JSON object or list and is one is taken as JSON, guarded too.
+func formFields(form url.Values) (map[string]any, *apiError) {
+	if we := wire.CheckForm(form, wire.Rules{Repeat: []string{"pg_codes"}}); we != nil {
+		return nil, fromWire(we)
+	}
+	out := map[string]any{}
+	for k, vs := range form {
+		if len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		switch {
+		case k == "pg_codes" && len(vs) > 1:
+			l := make([]any, len(vs))
+			for i, s := range vs {
+				l[i] = s
+			}
+			out[k] = l
+			continue
+		case strings.HasPrefix(strings.TrimSpace(v), "{") || strings.HasPrefix(strings.TrimSpace(v), "["):
+			var j any
+			if json.Unmarshal([]byte(v), &j) == nil {
+				if we := wire.CheckJSON([]byte(v), wire.Rules{}); we != nil {
+					if we.Code == wire.CodeSyntax {
+						return nil, invalid(k, "Nests too deeply.")
+					}
+					return nil, fromWire(under(k, we))
+				}
+				out[k] = j
+				continue
+			}
+		}
+		if k == "pg_codes" {
+			out[k] = []any{v}
+			continue
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// under puts a guard error found in the JSON of form field k under k.
+func under(k string, we *wire.Error) *wire.Error {
+	e := *we
+	switch {
+	case e.Param == "": // a key of the top object: "The request body must not have a key that …."
+		e.Param = k
+		e.Detail = strings.TrimSuffix(strings.TrimPrefix(e.Detail, "The request body "), ".")
+	case strings.HasPrefix(e.Param, "["):
+		e.Param = k + e.Param
+	default:
+		e.Param = k + "." + e.Param
+	}
+	return &e
+}
+
+// fromWire words a refused body in DRF's shape: a field's problem under
+// its path ("agreement.id", a list's item by its index), the body's as
+// detail.
+func fromWire(e *wire.Error) *apiError {
+	switch {
+	case e.Code == wire.CodeTooLarge:
+		return detail(http.StatusRequestEntityTooLarge, "%s", e.Detail)
+	case e.Code == wire.CodeSyntax || e.Code == wire.CodeEmpty:
+		return detail(http.StatusBadRequest, "JSON parse error: %s", strings.ToLower(e.Detail[:1])+e.Detail[1:])
+	case e.Param == "":
+		return detail(http.StatusBadRequest, "%s", e.Detail)
+	}
+	path := strings.NewReplacer("[", ".", "]", "").Replace(e.Param)
+	return invalid(path, "%s", worded("", e.Detail))
+}
+
 func bodyError(err error, msg string) *apiError {
-	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
-		return detail(http.StatusRequestEntityTooLarge, "The request body is larger than %d bytes.", mb.Limit)
+	if we := wire.BodyError(err); we.Code == wire.CodeTooLarge {
+		return fromWire(we)
 	}
 	return detail(http.StatusBadRequest, "%s", msg)
 }

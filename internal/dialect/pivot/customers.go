@@ -42,36 +42,47 @@ func phoneText(p *phoneIn) string {
 	return "+" + cc + " " + n
 }
 
-// sessionCustomer resolves customerId or the customer object to a Coffer
-// customer id ("" for none).
-func (d *Dialect) sessionCustomer(ctx context.Context, m *store.Merchant, customerID string, c *customerIn) (string, error) {
+// sessionCustomer resolves customerId or the customer object: to an
+// existing Coffer customer id, or to the customer the session is to create
+// (the core creates it only once the whole session has passed its checks,
+// so a refused request leaves no customer behind); neither for none.
+func (d *Dialect) sessionCustomer(ctx context.Context, m *store.Merchant, customerID string, c *customerIn) (string, *payment.CustomerParams, error) {
 	if customerID = strings.TrimSpace(customerID); customerID != "" {
 		if len(customerID) > 64 {
-			return "", newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound)
+			return "", nil, newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound)
 		}
 		cu, _, err := d.svc.GetCustomer(ctx, m.ID, customerID)
 		var pe *payment.Error
 		if errors.As(err, &pe) && pe.Kind == payment.KindNotFound {
-			return "", newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound)
+			return "", nil, newError(http.StatusNotFound, codeNotFound, msgCustomerNotFound)
 		}
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
-		return cu.ID, nil
+		return cu.ID, nil, nil
 	}
 	if c == nil {
-		return "", nil
+		return "", nil, nil
 	}
 	surname := c.Surname
 	if surname == "" {
 		surname = c.SureName
 	} else if c.SureName != "" && c.SureName != c.Surname {
-		return "", badRequest("customer.surname and customer.sureName disagree; send one")
+		return "", nil, badRequest("customer.surname and customer.sureName disagree; send one")
 	}
 	given, surname := strings.TrimSpace(c.GivenName), strings.TrimSpace(surname)
 	ref := CustomerReference(c)
 	if ref == "" && given == "" && surname == "" {
-		return "", nil // an empty customer object names nobody
+		return "", nil, nil // an empty customer object names nobody
+	}
+	if ref != "" {
+		cu, err := d.svc.FindCustomer(ctx, m.ID, ref)
+		if err != nil {
+			return "", nil, err
+		}
+		if cu != nil {
+			return cu.ID, nil, nil
+		}
 	}
 	md := map[string]string{}
 	if given != "" {
@@ -80,29 +91,8 @@ func (d *Dialect) sessionCustomer(ctx context.Context, m *store.Merchant, custom
 	if surname != "" {
 		md[metaSurname] = surname
 	}
-	params := payment.CustomerParams{Reference: ref, Name: strings.TrimSpace(given + " " + surname), Email: strings.TrimSpace(c.Email),
-		Phone: phoneText(c.PhoneNumber), Metadata: md}
-	for attempt := 0; attempt < 3; attempt++ {
-		if ref != "" {
-			cu, err := d.svc.FindCustomer(ctx, m.ID, ref)
-			if err != nil {
-				return "", err
-			}
-			if cu != nil {
-				return cu.ID, nil
-			}
-		}
-		cu, err := d.svc.CreateCustomer(ctx, m.ID, params)
-		if err == nil {
-			return cu.ID, nil
-		}
-		var pe *payment.Error
-		if !errors.As(err, &pe) || pe.Kind != payment.KindConflict {
-			return "", err
-		}
-		// A concurrent request created it: find it again.
-	}
-	return "", newError(http.StatusConflict, codeConflict, "The customer is being created by another request; retry.")
+	return "", &payment.CustomerParams{Reference: ref, Name: strings.TrimSpace(given + " " + surname), Email: strings.TrimSpace(c.Email),
+		Phone: phoneText(c.PhoneNumber), Metadata: md}, nil
 }
 
 type phoneOut struct {

@@ -105,6 +105,11 @@ type confirmRequest struct {
 	SaveForFuture        *bool            `json:"saveForFuture"`
 }
 
+// cardPaths are where create and confirm take card data: the encrypted
+// card (base64, which may hold any digits). cvc and token need no entry.
+func (*createRequest) cardPaths() []string  { return []string{"paymentMethod.card.encryptedCard"} }
+func (*confirmRequest) cardPaths() []string { return []string{"paymentMethod.card.encryptedCard"} }
+
 func absent(raw json.RawMessage) bool {
 	s := bytes.TrimSpace(raw)
 	return len(s) == 0 || string(s) == "null"
@@ -424,20 +429,25 @@ func (d *Dialect) create(w http.ResponseWriter, r *http.Request, m *store.Mercha
 	}
 	save, _ := saveFlag(req.SaveForFutureUse, req.SaveForFuture)
 	wantsSave := save != nil && *save
-	cust, err := d.sessionCustomer(r.Context(), m, req.CustomerID, req.Customer)
+	cust, newCust, err := d.sessionCustomer(r.Context(), m, req.CustomerID, req.Customer)
 	if err != nil {
 		d.fail(w, r, "create", err)
 		return
 	}
-	if wantsSave && cust == "" {
+	if wantsSave && cust == "" && newCust == nil {
 		writeError(w, badRequest("saveForFutureUse needs customerId or customer: a stored payment method belongs to a customer"))
 		return
 	}
 	p.Customer = cust
+	owner := cust
+	if newCust != nil {
+		p.CustomerReference, p.NewCustomer = newCust.Reference, newCust
+		owner = customerToCreate
+	}
 	if pc != nil {
 		// Everything the confirmation can be refused for without the
 		// processor is refused here, before a session exists.
-		if err := d.checkCard(r.Context(), m, cust, pc); err != nil {
+		if err := d.checkCard(r.Context(), m, owner, pc); err != nil {
 			d.fail(w, r, "create", err)
 			return
 		}
@@ -536,6 +546,10 @@ func (d *Dialect) confirm(w http.ResponseWriter, r *http.Request, m *store.Merch
 	}
 	d.confirmAndAnswer(w, r, m, &v, pm.Card, save, false)
 }
+
+// customerToCreate stands for a session's customer not created yet in
+// checkCard: it owns no stored payment method, and no customer has this id.
+const customerToCreate = "customer to be created"
 
 // checkCard refuses what paymentMethod.card can be refused for without
 // the processor, for a session of customerID: both or neither of

@@ -13,12 +13,9 @@
 package pivot
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -28,6 +25,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // Format is the delivery format of Pivot sessions' callbacks.
@@ -93,8 +91,10 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
 
+// newError builds an error; its message is cleaned of digit runs, since
+// an argument may come from the request.
 func newError(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+	return &apiError{status: status, code: code, message: wire.Clean(fmt.Sprintf(format, args...))}
 }
 
 func badRequest(format string, args ...any) *apiError {
@@ -102,14 +102,7 @@ func badRequest(format string, args ...any) *apiError {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"code":"5000","message":"Internal error","data":null}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	wire.WriteJSON(w, status, v, `{"code":"5000","message":"Internal error","data":null}`)
 }
 
 func writeOK(w http.ResponseWriter, data any) {
@@ -123,7 +116,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	if e.retryAfter != "" {
 		w.Header().Set("Retry-After", e.retryAfter)
 	}
-	writeJSON(w, e.status, envelope{Code: e.code, Message: e.message, Data: e.data})
+	writeJSON(w, e.status, envelope{Code: e.code, Message: wire.Clean(e.message), Data: e.data})
 }
 
 // fieldNames turn the core's parameter names into Pivot's, so that an
@@ -262,40 +255,42 @@ func (d *Dialect) fail(w http.ResponseWriter, r *http.Request, op string, err er
 
 // readBody reads a request body, bounded.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return nil, newError(http.StatusRequestEntityTooLarge, codeTooLarge, "The request body is larger than %d bytes.", mb.Limit)
-		}
-		return nil, badRequest("The request body could not be read.")
+	b, e := wire.ReadBody(w, r, maxBody)
+	if e != nil {
+		return nil, fromWire(e)
 	}
 	return b, nil
 }
 
-// decodeJSON reads a JSON object into v; an empty body is {}. Unknown
-// fields are ignored (Pivot clients send fields Coffer has no use for); a
-// wrong type is an error naming the field, never its value.
+// decodeJSON reads a JSON object into v through wire's guard; an empty body
+// is {}. Unknown fields are ignored (Pivot clients send fields Coffer has no
+// use for) but guarded like the rest: a key given twice in any case, text
+// that is not UTF-8 or holds a NUL, or a card number outside the paths v's
+// type declares as card data (cardHolder) is refused naming the field,
+// never echoing its value.
 func decodeJSON(b []byte, v any) *apiError {
-	if len(bytes.TrimSpace(b)) == 0 {
-		b = []byte("{}")
+	var card []string
+	if c, ok := v.(cardHolder); ok {
+		card = c.cardPaths()
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			f := te.Field
-			if len(f) > 80 {
-				f = "a field"
-			}
-			return badRequest("%s must not be a JSON %s", f, te.Value)
-		}
-		return badRequest("The request body must be a JSON object.")
-	}
-	if dec.More() {
-		return badRequest("The request body must hold exactly one JSON object.")
+	if e := wire.DecodeJSON(b, v, wire.Rules{Card: card, Empty: true}); e != nil {
+		return fromWire(e)
 	}
 	return nil
+}
+
+// cardHolder is a request type with fields that carry card data.
+type cardHolder interface{ cardPaths() []string }
+
+// fromWire words a refused body in Pivot's envelope.
+func fromWire(e *wire.Error) *apiError {
+	switch e.Code {
+	case wire.CodeTooLarge:
+		return newError(http.StatusRequestEntityTooLarge, codeTooLarge, "%s", e.Detail)
+	case wire.CodeType:
+		return badRequest("%s must not be a JSON %s", e.Param, e.Got)
+	}
+	return badRequest("%s", e.Error())
 }
 
 // authorize finds the merchant of a request's access token, answering the
@@ -340,12 +335,7 @@ func (d *Dialect) idempotencyFailure(w http.ResponseWriter, r *http.Request, err
 	case errors.Is(err, idempotency.ErrKeyTooLong):
 		writeError(w, badRequest("X-REQUEST-ID must be at most %d characters.", idempotency.MaxKey))
 	case errors.Is(err, idempotency.ErrBody):
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			writeError(w, newError(http.StatusRequestEntityTooLarge, codeTooLarge, "The request body is larger than %d bytes.", mb.Limit))
-			return
-		}
-		writeError(w, badRequest("The request body could not be read."))
+		writeError(w, fromWire(wire.BodyError(err)))
 	case errors.Is(err, idempotency.ErrMismatch):
 		writeError(w, newError(http.StatusConflict, codeConflict, "This X-REQUEST-ID was already used with a different request."))
 	case errors.Is(err, idempotency.ErrInProgress):

@@ -30,6 +30,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/logging"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // Format names senangPay's tokenization callbacks: sessions created by the
@@ -143,7 +144,7 @@ func checkField(name, v string, max int) *fieldError {
 			return &fieldError{name, "must not contain control characters"}
 		}
 	}
-	if logging.Redact(v) != v {
+	if logging.HasCardNumber(v) {
 		return &fieldError{name, "must not contain a card number"}
 	}
 	return nil
@@ -163,14 +164,7 @@ func tokenForm(w http.ResponseWriter, r *http.Request) (map[string]string, error
 	if err != nil {
 		return nil, errors.New("the query string is malformed")
 	}
-	out := make(map[string]string, len(q))
-	for k, vs := range q {
-		if len(vs) > 1 {
-			return nil, fmt.Errorf("%s is given more than once", safeName(k))
-		}
-		out[k] = vs[0]
-	}
-	return out, nil
+	return fields(q) // stored in the session: guarded like a body
 }
 
 // returnURL is where the hosted page sends the card holder once the session
@@ -193,8 +187,13 @@ func (d *Dialect) GetToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := tokenForm(w, r)
+	var we *wire.Error
+	if errors.As(err, &we) && we.Param != "" {
+		fieldPage(w, &fieldError{we.Param, we.Detail})
+		return
+	}
 	if err != nil {
-		errorPage(w, http.StatusBadRequest, pageBadRequest, err.Error()+".", "")
+		errorPage(w, http.StatusBadRequest, pageBadRequest, strings.TrimSuffix(err.Error(), ".")+".", "")
 		return
 	}
 	if fe := missingField(f); fe != nil {
@@ -479,6 +478,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 // be neither cached nor framed. field names the request field at fault.
 func errorPage(w http.ResponseWriter, status int, title, message, field string) {
 	var b bytes.Buffer
+	message, field = wire.Clean(message), wire.Clean(field) // the field may be a client's key
 	if err := pageTmpl.Execute(&b, struct{ Title, Message, Field string }{title, message, field}); err != nil {
 		http.Error(w, title, status)
 		return

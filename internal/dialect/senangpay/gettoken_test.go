@@ -237,7 +237,7 @@ func FuzzTokenRequest(f *testing.F) {
 			v   string
 			max int
 		}{{req.OrderID, maxOrderID}, {req.Name, maxName}, {req.Email, maxEmail}, {req.Phone, maxPhone}} {
-			if strings.TrimSpace(c.v) == "" || !utf8.ValidString(c.v) || utf8.RuneCountInString(c.v) > c.max || logging.Redact(c.v) != c.v ||
+			if strings.TrimSpace(c.v) == "" || !utf8.ValidString(c.v) || utf8.RuneCountInString(c.v) > c.max || logging.HasCardNumber(c.v) ||
 				strings.IndexFunc(c.v, unicode.IsControl) >= 0 {
 				t.Fatalf("accepted %q", c.v)
 			}

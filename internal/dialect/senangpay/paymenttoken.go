@@ -54,7 +54,7 @@ func (d *Dialect) GetPaymentToken(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusForbidden, msgRaw3DS)
 		return
 	}
-	f, err := form(w, r)
+	f, err := form(w, r, "cc_number")
 	if err == nil {
 		err = require(f, "name", "email", "phone", "cc_number", "cc_exp", "cc_cvv")
 	}

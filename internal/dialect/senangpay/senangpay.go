@@ -29,7 +29,6 @@
 package senangpay
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -37,17 +36,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // maxBody bounds a request body.
@@ -101,21 +101,13 @@ func hashOK(secret, given string, parts ...string) bool {
 	return hmac.Equal([]byte(want), []byte(strings.ToLower(given)))
 }
 
-// fail writes senangPay's error shape.
+// fail writes senangPay's error shape, the message cleaned of digit runs.
 func fail(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]any{"status": 0, "msg": msg})
+	writeJSON(w, status, map[string]any{"status": 0, "msg": wire.Clean(msg)})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, `{"status":0,"msg":"Internal error"}`, http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	wire.WriteJSON(w, status, v, `{"status":0,"msg":"Internal error"}`)
 }
 
 // serviceError answers a domain failure in senangPay's shape. Domain
@@ -253,8 +245,11 @@ func (d *Dialect) request(w http.ResponseWriter, r *http.Request, names ...strin
 }
 
 // form reads a POST body as form-urlencoded, multipart/form-data or JSON
-// into single string values. Query parameters are ignored.
-func form(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
+// into single string values. Query parameters are ignored. Every encoding
+// passes wire's guard: a field given twice (or in two cases), text that is
+// not UTF-8 or holds a NUL, or a card number in any field but those card
+// lists is refused, naming the field.
+func form(w http.ResponseWriter, r *http.Request, card ...string) (map[string]string, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil && r.Header.Get("Content-Type") != "" {
@@ -263,18 +258,13 @@ func form(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	out := map[string]string{}
 	switch ct {
 	case "application/json":
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, bodyErr(err, "the body could not be read")
+		body, we := wire.ReadBody(w, r, 0)
+		var raw map[string]any
+		if we == nil {
+			we = wire.DecodeJSON(body, &raw, wire.Rules{Card: card, UseNumber: true})
 		}
-		// JSON is UTF-8: the decoder would turn each stray byte into a
-		// three-byte U+FFFD, handing on text nobody sent.
-		if !utf8.Valid(body) {
-			return nil, errors.New("the JSON body is not valid UTF-8")
-		}
-		raw, err := jsonFields(body)
-		if err != nil {
-			return nil, err
+		if we != nil {
+			return nil, bodyErr(we)
 		}
 		for k, v := range raw {
 			switch v := v.(type) {
@@ -303,55 +293,36 @@ func form(w http.ResponseWriter, r *http.Request) (map[string]string, error) {
 	default:
 		return nil, errors.New("Content-Type must be application/x-www-form-urlencoded, multipart/form-data or application/json")
 	}
-	for k, vs := range r.PostForm {
-		if len(vs) > 1 {
-			return nil, fmt.Errorf("%s is given more than once", safeName(k))
-		}
+	return fields(r.PostForm, card...)
+}
+
+// fields is a guarded form's single values.
+func fields(f url.Values, card ...string) (map[string]string, error) {
+	if we := wire.CheckForm(f, wire.Rules{Card: card}); we != nil {
+		return nil, we
+	}
+	out := make(map[string]string, len(f))
+	for k, vs := range f {
 		out[k] = vs[0]
 	}
 	return out, nil
 }
 
-// jsonFields reads one JSON object, refusing a key given twice: a form
-// refuses a repeated field, and a proxy or log reading the first of two
-// values while we read the last would see another request than we do.
-func jsonFields(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errors.New("the body is not a JSON object")
+// bodyErr is a read failure's error: a body over the limit says so, any
+// other says msg (a *wire.Error says itself).
+func bodyErr(err error, msg ...string) error {
+	var we *wire.Error
+	if errors.As(err, &we) && we.Code != wire.CodeTooLarge {
+		return we
 	}
-	raw := map[string]any{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, bodyErr(err, "the body is not a JSON object")
-		}
-		k, _ := t.(string)
-		if _, dup := raw[k]; dup {
-			return nil, fmt.Errorf("%s is given more than once", safeName(k))
-		}
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return nil, bodyErr(err, "the body is not a JSON object")
-		}
-		raw[k] = v
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, bodyErr(err, "the body is not a JSON object")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("the body holds more than one JSON value")
-	}
-	return raw, nil
-}
-
-func bodyErr(err error, msg string) error {
 	var mb *http.MaxBytesError
-	if errors.As(err, &mb) {
+	if errors.As(err, &mb) || (we != nil && we.Code == wire.CodeTooLarge) {
 		return fmt.Errorf("the body exceeds %d bytes", maxBody)
 	}
-	return errors.New(msg)
+	if len(msg) == 0 {
+		return errors.New("the body could not be read")
+	}
+	return errors.New(msg[0])
 }
 
 // safeName is a field name fit to echo: short and free of digits runs.
@@ -517,6 +488,10 @@ type paymentInfo struct {
 // GET /apiv1/query_order_status?merchant_id&order_id&hash.
 func (d *Dialect) QueryOrderStatus(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if _, err := fields(q); err != nil { // order_id comes back in the answer
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	mid, order, hash := q.Get("merchant_id"), q.Get("order_id"), q.Get("hash")
 	if mid == "" || order == "" || hash == "" {
 		fail(w, http.StatusBadRequest, "merchant_id, order_id and hash are required")

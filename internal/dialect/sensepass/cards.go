@@ -10,6 +10,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/card"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // cardIn is a card as SensePass sends it. It holds a PAN and CVC, so it
@@ -83,6 +84,8 @@ type tokenizeRequest struct {
 	CreditCardDetails []cardIn `json:"creditCardDetails"`
 }
 
+func (*tokenizeRequest) cardPaths() []string { return []string{"creditCardDetails[].cardNumber"} }
+
 // tokenized is one card of tokenize's answer. Unlike SensePass's, it never
 // carries the security code, and its cardNumber is masked.
 type tokenized struct {
@@ -146,7 +149,7 @@ func (d *Dialect) Tokenize(w http.ResponseWriter, r *http.Request) {
 		}
 		ci, ae := cardInput(c)
 		if ae != nil {
-			out[i].Error = &itemError{Status: ae.status, Code: ae.code, Message: ae.message}
+			out[i].Error = &itemError{Status: ae.status, Code: ae.code, Message: wire.Clean(ae.message)}
 			continue
 		}
 		// The card holder is not present: the card is verified by a small
@@ -158,7 +161,7 @@ func (d *Dialect) Tokenize(w http.ResponseWriter, r *http.Request) {
 		i := at[j]
 		if res.Err != nil {
 			ae := d.fromService(r, "tokenize", res.Err)
-			out[i].Error = &itemError{Status: ae.status, Code: ae.code, Message: ae.message}
+			out[i].Error = &itemError{Status: ae.status, Code: ae.code, Message: wire.Clean(ae.message)}
 			if ae.retryAfter != "" {
 				w.Header().Set("Retry-After", ae.retryAfter) // some cards were refused for card testing
 			}
@@ -181,6 +184,8 @@ type payRequest struct {
 	TokenData         json.RawMessage `json:"tokenData"`
 	CreditCardDetails *cardIn         `json:"creditCardDetails"`
 }
+
+func (*payRequest) cardPaths() []string { return []string{"creditCardDetails.cardNumber"} }
 
 // confirmation is pay's proof of approval.
 type confirmation struct {

@@ -26,10 +26,8 @@ package sensepass
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -38,6 +36,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/card"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // Format names SensePass's POST JSON callbacks: sessions created by this
@@ -78,8 +77,10 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.code + ": " + e.message }
 
+// newError builds an error; its message is cleaned of digit runs, since
+// an argument may come from the request (a currency, an amount).
 func newError(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+	return &apiError{status: status, code: code, message: wire.Clean(fmt.Sprintf(format, args...))}
 }
 
 func badRequest(format string, args ...any) *apiError {
@@ -87,18 +88,11 @@ func badRequest(format string, args ...any) *apiError {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"success":false,"status":500,"code":"internal_error","message":"Internal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	wire.WriteJSON(w, status, v, `{"success":false,"status":500,"code":"internal_error","message":"Internal error"}`)
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
-	body := map[string]any{"success": false, "status": e.status, "code": e.code, "message": e.message}
+	body := map[string]any{"success": false, "status": e.status, "code": e.code, "message": wire.Clean(e.message)}
 	for k, v := range e.extra {
 		body[k] = v
 	}
@@ -252,42 +246,46 @@ func headerCredentials(r *http.Request) credentials {
 
 // readBody reads a request body, bounded.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return nil, newError(http.StatusRequestEntityTooLarge, "body_too_large", "The request body is larger than %d bytes.", mb.Limit)
-		}
-		return nil, newError(http.StatusBadRequest, "body_unreadable", "The request body could not be read.")
+	b, e := wire.ReadBody(w, r, maxBody)
+	if e != nil {
+		return nil, fromWire(e)
 	}
 	return b, nil
 }
 
-// decodeJSON reads a JSON object into v. Unknown fields are ignored (a
-// SensePass client may send fields Coffer has no use for); a wrong type is
-// an error naming the field, never its value.
+// decodeJSON reads a JSON object into v through wire's guard. Unknown
+// fields are ignored (a SensePass client may send fields Coffer has no use
+// for) but guarded like the rest: a key given twice in any case, text that
+// is not UTF-8 or holds a NUL, or a card number outside the paths v's type
+// declares as card data (cardHolder) is refused naming the field, never
+// echoing its value.
 func decodeJSON(b []byte, v any) *apiError {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return badRequest("%s must not be a JSON %s", safeField(te.Field), te.Value)
-		}
-		return newError(http.StatusBadRequest, "json_invalid", "The request body must be a JSON object.")
+	var card []string
+	if c, ok := v.(cardHolder); ok {
+		card = c.cardPaths()
 	}
-	if dec.More() {
-		return newError(http.StatusBadRequest, "json_invalid", "The request body must hold exactly one JSON object.")
+	if e := wire.DecodeJSON(b, v, wire.Rules{Card: card}); e != nil {
+		return fromWire(e)
 	}
 	return nil
 }
 
-// safeField is a JSON path from the decoder, fit to echo: its names come
-// from the request types, but array indexes are digits, kept short.
-func safeField(f string) string {
-	if len(f) > 80 {
-		return "a field"
+// cardHolder is a request type with fields that carry card numbers.
+type cardHolder interface{ cardPaths() []string }
+
+// fromWire words a refused body in the dialect's error shape.
+func fromWire(e *wire.Error) *apiError {
+	switch e.Code {
+	case wire.CodeTooLarge:
+		return newError(http.StatusRequestEntityTooLarge, e.Code, "%s", e.Detail)
+	case wire.CodeUnreadable:
+		return newError(http.StatusBadRequest, e.Code, "%s", e.Detail)
+	case wire.CodeType:
+		return badRequest("%s must not be a JSON %s", e.Param, e.Got)
+	case wire.CodeSyntax, wire.CodeEmpty:
+		return newError(http.StatusBadRequest, "json_invalid", "%s", e.Detail)
 	}
-	return f
+	return newError(http.StatusBadRequest, e.Code, "%s", e.Error())
 }
 
 // request reads a request's JSON body into v, then its credentials (from

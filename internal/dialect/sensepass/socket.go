@@ -207,7 +207,7 @@ func (d *Dialect) socketAuth(ctx context.Context, conn *websocket.Conn) (*store.
 		return nil, credentials{}
 	}
 	var c credentials
-	if typ != websocket.MessageText || json.Unmarshal(b, &c) != nil {
+	if typ != websocket.MessageText || decodeJSON(b, &c) != nil {
 		conn.Close(websocket.StatusPolicyViolation, "send {\"apiKey\":…} or {\"deviceId\":…} first")
 		return nil, credentials{}
 	}
