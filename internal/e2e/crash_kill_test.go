@@ -504,7 +504,10 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 	var mu sync.Mutex
 	var n crashCounts
 	for cycle := range cycles {
+		// Kill mid-flight, after a varying amount of acknowledged work.
+		threshold := int32(20 + 15*cycle)
 		var acked atomic.Int32
+		reached := make(chan struct{})
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for w := range workers {
@@ -532,7 +535,9 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 						if !srv.sendUntilAnswered(r, sk, &n.transient) {
 							return // the server died under it: retried after the restart
 						}
-						acked.Add(1)
+						if acked.Add(1) == threshold {
+							close(reached)
+						}
 						mu.Lock()
 						r.answered = true
 						mu.Unlock()
@@ -554,10 +559,10 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 				}
 			}()
 		}
-		// Kill mid-flight, after a varying amount of acknowledged work.
-		threshold := int32(20 + 15*cycle)
-		for deadline := time.Now().Add(60 * time.Second); acked.Load() < threshold && time.Now().Before(deadline); {
-			time.Sleep(2 * time.Millisecond)
+		select {
+		case <-reached:
+		case <-time.After(60 * time.Second):
+			t.Errorf("only %d answers within 60 s", acked.Load())
 		}
 		srv.kill()
 		n.kills++
