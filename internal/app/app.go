@@ -18,6 +18,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/httpapi"
+	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/keys"
 	"github.com/coffer-vault/coffer/internal/logging"
@@ -71,6 +72,13 @@ type Config struct {
 	WebhookRetryBase time.Duration
 	// WebhookTimeout bounds one delivery attempt (default 10 s).
 	WebhookTimeout time.Duration
+	// HeartbeatInterval is how often a server sharing a PostgreSQL database
+	// tells the others it is alive (default 1 s); InstanceStaleAfter is how
+	// long after its last beat they take over the keyed requests it held
+	// (default 4 s). With SQLite the server runs alone and takes over its
+	// predecessor's at start.
+	HeartbeatInterval  time.Duration
+	InstanceStaleAfter time.Duration
 }
 
 // webhooksAllowPrivate resolves the webhook address policy.
@@ -285,6 +293,22 @@ func Serve(ctx context.Context, c Config) error {
 	}
 
 	keeper := idempotency.New(d.store)
+	instance := ""
+	if c.DatabaseURL == "" {
+		// Alone on its database: a key left started belongs to a request
+		// that died with the previous run, and its retry must not wait out
+		// the lease.
+		if n, err := keeper.EndLeases(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			log.Warn("requests interrupted by the previous run are free to be retried", "count", n)
+		}
+	} else {
+		instance = id.New("ins")
+		if err := keeper.Join(ctx, instance, orDuration(c.InstanceStaleAfter, 4*time.Second)); err != nil {
+			return fmt.Errorf("registering the instance: %w", err)
+		}
+	}
 	dialects := httpapi.NewDialects(d.svc, keeper, log)
 	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Dialects: dialects})
 	srv := &http.Server{
@@ -323,8 +347,18 @@ func Serve(ctx context.Context, c Config) error {
 	dispatched := make(chan struct{})
 	go func() { defer close(dispatched); dispatcher.Run(bg) }()
 	defer func() { stopBG(); <-dispatched }() // in-flight deliveries end before the store closes
+	if instance != "" {
+		beating := make(chan struct{})
+		go func() {
+			defer close(beating)
+			keeper.Heartbeat(bg, orDuration(c.HeartbeatInterval, time.Second), func(err error) {
+				log.Error("instance heartbeat failed", "error", err.Error())
+			})
+		}()
+		defer func() { stopBG(); <-beating }() // it leaves the register before the store closes
+	}
 
-	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String())
+	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String(), "instance", instance)
 	if c.OnReady != nil {
 		c.OnReady(ln.Addr().String())
 	}
@@ -396,6 +430,13 @@ func housekeeping(ctx context.Context, keeper *idempotency.Keeper, v *vault.Vaul
 			reconcile()
 		}
 	}
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // browserAddr is a listening address as a browser can reach it: a wildcard

@@ -102,6 +102,12 @@ func (h HTTP) Serve(w http.ResponseWriter, r *http.Request, merchantID, key stri
 		w.Write(body)
 		return
 	}
+	settled := false
+	defer func() {
+		if !settled { // the handler panicked: free the key for a retry now, not after the lease
+			claim.Release(context.WithoutCancel(r.Context()))
+		}
+	}()
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if h.Mark != nil {
 		// The claim's creation time scopes derived ids to this use of the
@@ -111,6 +117,7 @@ func (h HTTP) Serve(w http.ResponseWriter, r *http.Request, merchantID, key stri
 	}
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	next(rec, r)
+	settled = true
 	if rec.status >= 500 || h.Retryable != nil && h.Retryable(rec.status, rec.body.Bytes()) {
 		if err := claim.Release(r.Context()); err != nil && h.Log != nil {
 			h.Log.Error("idempotency: release failed", "error", err.Error())

@@ -40,6 +40,13 @@ type Keeper struct {
 	st  store.Store
 	now func() time.Time
 
+	// instance names this server among those sharing the database (set by
+	// Join); "" when it runs alone. A claim records its instance, and a
+	// claim whose instance has not beaten for staleAfter is taken over.
+	instance   string
+	started    time.Time
+	staleAfter time.Duration
+
 	mu      sync.Mutex
 	running map[string]chan struct{} // claims held by this process, closed when finished
 }
@@ -76,7 +83,7 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 			if errors.Is(err, store.ErrNotFound) {
 				claimed, created = true, now
 				return tx.InsertIdempotency(&store.Idempotency{MerchantID: merchantID, Key: key, RequestHash: requestHash,
-					State: store.IdemStarted, Created: now, LockedUntil: now.Add(Lease)})
+					State: store.IdemStarted, Created: now, LockedUntil: now.Add(Lease), Owner: k.instance})
 			}
 			if err != nil {
 				return err
@@ -89,10 +96,12 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 				return nil
 			}
 			if r.LockedUntil.After(now) {
-				return nil // held by a live request: wait
+				if dead, err := k.ownerDead(tx, r.Owner, now); err != nil || !dead {
+					return err // held by a live request: wait
+				}
 			}
 			claimed, created = true, r.Created // the holder died: take over
-			r.LockedUntil = now.Add(Lease)
+			r.LockedUntil, r.Owner = now.Add(Lease), k.instance
 			return tx.UpdateIdempotency(r)
 		})
 		switch {
@@ -174,4 +183,84 @@ func (k *Keeper) Sweep(ctx context.Context) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+// ownerDead reports whether the instance holding a claim has stopped
+// beating (or is gone from the register). Only instances that Join judge
+// others; a claim of this instance, or of a server that runs alone, is
+// judged by its lease.
+func (k *Keeper) ownerDead(tx store.Tx, owner string, now time.Time) (bool, error) {
+	if k.instance == "" || owner == "" || owner == k.instance {
+		return false, nil
+	}
+	in, err := tx.GetInstance(owner)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return in.Beat.Before(now.Add(-k.staleAfter)), nil
+}
+
+// EndLeases frees every key a request left started, for a server that runs
+// alone (SQLite) to call at start: those requests died with its
+// predecessor, and their retries are taken over at once instead of waiting
+// out the lease.
+func (k *Keeper) EndLeases(ctx context.Context) (int, error) {
+	var n int
+	err := k.st.Write(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.EndIdempotencyLeases()
+		return err
+	})
+	return n, err
+}
+
+// Join registers this server as instance id among the servers sharing the
+// database, beating once; call it before serving, then run Heartbeat. A
+// claim held by an instance that has not beaten for staleAfter is taken
+// over by the next duplicate: staleAfter must span several beats.
+func (k *Keeper) Join(ctx context.Context, id string, staleAfter time.Duration) error {
+	k.instance, k.started, k.staleAfter = id, k.now().Truncate(time.Microsecond), staleAfter
+	return k.beat(ctx)
+}
+
+func (k *Keeper) beat(ctx context.Context) error {
+	return k.st.Write(ctx, func(tx store.Tx) error {
+		return tx.BeatInstance(&store.Instance{ID: k.instance, Started: k.started, Beat: k.now().Truncate(time.Microsecond)})
+	})
+}
+
+// forgetAfter is how long a dead instance stays in the register.
+const forgetAfter = 24 * time.Hour
+
+// Heartbeat beats every interval until ctx ends, then leaves the register
+// (a graceful stop: its requests have finished, nothing of it to wait for).
+// onErr hears of failed beats.
+func (k *Keeper) Heartbeat(ctx context.Context, every time.Duration, onErr func(error)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := k.st.Write(dctx, func(tx store.Tx) error { return tx.DeleteInstance(k.instance) }); err != nil && onErr != nil {
+				onErr(err)
+			}
+			return
+		case <-t.C:
+		}
+		err := k.beat(ctx)
+		if err == nil && n%1000 == 0 {
+			err = k.st.Write(ctx, func(tx store.Tx) error {
+				_, err := tx.DeleteInstancesBefore(k.now().Add(-forgetAfter))
+				return err
+			})
+		}
+		if err != nil && ctx.Err() == nil && onErr != nil {
+			onErr(err)
+		}
+	}
 }

@@ -75,6 +75,18 @@ func derivedID(ctx context.Context, prefix, label string) string {
 	return prefix + "_" + strings.ToLower(lowerB32.EncodeToString(h[:16]))
 }
 
+// opKey identifies the keyed request running a capture or cancel ("" with
+// no Idempotency-Key), recorded with the payment's claim so that a retry of
+// that request after a crash knows the claim, or the outcome, as its own.
+func opKey(ctx context.Context) string {
+	d, _ := ctx.Value(idempotencyKey).(string)
+	if d == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte("coffer payment op|" + d))
+	return strings.ToLower(lowerB32.EncodeToString(h[:16]))
+}
+
 // paymentError is a card error that carries the recorded failed payment.
 func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
 	e := &Error{Kind: KindCard, Code: p.Failure.Code, DeclineCode: p.Failure.DeclineCode, Message: p.Failure.Message}
@@ -650,15 +662,28 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID string)
 
 // claim takes a payment in requires_capture for one capture or cancel. The
 // claim is durable, so two requests (or two servers) cannot both act.
-func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (*store.Payment, error) {
-	var p *store.Payment
-	err := s.store.Write(ctx, func(tx store.Tx) error {
+//
+// A keyed request retried after a crash meets its own traces: its claim
+// still held (it died mid-way) is taken over — the Idempotency-Key is the
+// retry's now, so the holder is gone — and its operation already done is
+// reported done, so the retry answers it as the first attempt would have.
+func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (p *store.Payment, done bool, err error) {
+	key := opKey(ctx)
+	err = s.store.Write(ctx, func(tx store.Tx) error {
+		done = false
 		var err error
 		if p, err = tx.GetPayment(merchantID, paymentID); err != nil {
 			return err
 		}
 		now := s.now()
-		if p.PendingOp != "" && p.PendingUntil.After(now) {
+		ours := key != "" && p.OpKey == key
+		switch {
+		case ours && p.PendingOp == "" && p.Status == map[string]string{"capture": store.PaymentSucceeded, "cancel": store.PaymentCanceled}[op]:
+			done = true
+			return nil
+		case ours && p.PendingOp == op:
+			// Taken over below: the acquirer tells what the dead attempt did.
+		case p.PendingOp != "" && p.PendingUntil.After(now):
 			return &Error{Kind: KindConflict, Code: "operation_in_progress", Message: fmt.Sprintf("A %s of this payment is in progress; retry shortly.", p.PendingOp)}
 		}
 		if p.Status != store.PaymentRequiresCapture {
@@ -667,13 +692,13 @@ func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, c
 		if err := check(p); err != nil {
 			return err
 		}
-		p.PendingOp, p.PendingUntil = op, now.Add(opLease)
+		p.PendingOp, p.PendingUntil, p.OpKey = op, now.Add(opLease), key
 		return tx.UpdatePayment(p)
 	})
 	if isNotFound(err) {
-		return nil, notFound("id", "payment", paymentID)
+		return nil, false, notFound("id", "payment", paymentID)
 	}
-	return p, err
+	return p, done, err
 }
 
 // errClaimLost: the payment's claim changed hands (it lapsed and another
@@ -737,7 +762,7 @@ func upstreamErr(err error) error {
 // CapturePayment captures an authorized payment, fully or partly, once.
 func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
 	var amt int64
-	p, err := s.claim(ctx, merchantID, paymentID, "capture", func(p *store.Payment) error {
+	p, done, err := s.claim(ctx, merchantID, paymentID, "capture", func(p *store.Payment) error {
 		amt = p.AmountCapturable
 		if amount != nil {
 			amt = *amount
@@ -753,6 +778,9 @@ func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID stri
 	})
 	if err != nil {
 		return PaymentView{}, err
+	}
+	if done {
+		return s.GetPayment(ctx, merchantID, paymentID)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
@@ -778,9 +806,12 @@ func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID stri
 
 // CancelPayment voids an authorized, uncaptured payment.
 func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
-	p, err := s.claim(ctx, merchantID, paymentID, "cancel", func(*store.Payment) error { return nil })
+	p, done, err := s.claim(ctx, merchantID, paymentID, "cancel", func(*store.Payment) error { return nil })
 	if err != nil {
 		return PaymentView{}, err
+	}
+	if done {
+		return s.GetPayment(ctx, merchantID, paymentID)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,7 +114,18 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		}
 	}
 
-	tok = &store.Token{ID: vault.NewToken(), MerchantID: m.ID, CustomerID: p.Customer, Status: store.TokenActive,
+	tid, derived, err := s.tokenID(ctx, m.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if derived {
+		// An earlier attempt of this keyed request stored the token, then
+		// died before its answer was: that token is the answer.
+		if t, err := s.priorToken(ctx, m.ID, tid); t != nil || err != nil {
+			return t, t != nil, err
+		}
+	}
+	tok = &store.Token{ID: tid, MerchantID: m.ID, CustomerID: p.Customer, Status: store.TokenActive,
 		Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
 		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, HolderName: pc.HolderName, Metadata: p.Metadata, Created: now, Updated: now}
 	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: processor.AuthNotRequired, CVCCheck: "unchecked", AVSCheck: "unchecked"}
@@ -172,6 +185,14 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
 			*tok = fresh // fn may be retried by the backend: start clean
+			if derived {
+				if old, err := tx.GetTokenAny(m.ID, tok.ID); err == nil {
+					*tok, created = *old, true // stored meanwhile by an attempt presumed dead
+					return nil
+				} else if !isNotFound(err) {
+					return err
+				}
+			}
 			created, err = s.saveToken(tx, tok, now)
 			return err
 		})
@@ -186,6 +207,37 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		return nil, false, err
 	}
 	return tok, created, nil
+}
+
+// tokenID is a random token id, or under an Idempotency-Key one derived from
+// the key's claim (as a payment's is), so that a tokenization retried after a
+// crash finds the token its first attempt stored instead of storing the card
+// a second time. The derivation is keyed with the merchant's digest key: a
+// derived id is as unguessable as a random one, whatever the key's source.
+func (s *Service) tokenID(ctx context.Context, merchantID string) (id string, derived bool, err error) {
+	d, _ := ctx.Value(idempotencyKey).(string)
+	if d == "" {
+		return vault.NewToken(), false, nil
+	}
+	mac, err := s.Digest(ctx, merchantID, "token-id", []byte(d))
+	if err != nil {
+		return "", false, err
+	}
+	return "tok_" + strings.ToLower(lowerB32.EncodeToString(mac[:20])), true, nil
+}
+
+// priorToken is the token with a derived id, or nil when none is stored.
+func (s *Service) priorToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+	var t *store.Token
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		t, err = tx.GetTokenAny(merchantID, tokenID)
+		return err
+	})
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return t, err
 }
 
 // tokenChallenge stores a token that waits for its card holder's 3-D Secure
@@ -338,12 +390,19 @@ func (s *Service) CreateTokens(ctx context.Context, m *store.Merchant, items []T
 	out := make([]BatchResult, len(items))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
+	key, _ := ctx.Value(idempotencyKey).(string)
 	for i := range items {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			out[i].Token, out[i].Created, out[i].Err = s.CreateToken(ctx, m, items[i])
+			ictx := ctx
+			if key != "" {
+				// Each card's token id is derived from the batch's key and
+				// its place in the batch.
+				ictx = WithIdempotencyKey(ctx, key+"|batch item "+strconv.Itoa(i))
+			}
+			out[i].Token, out[i].Created, out[i].Err = s.CreateToken(ictx, m, items[i])
 		}()
 	}
 	wg.Wait()

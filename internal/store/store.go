@@ -69,6 +69,21 @@ type Tx interface {
 	UpdateIdempotency(r *Idempotency) error
 	DeleteIdempotency(merchantID, key string) error
 	DeleteIdempotencyBefore(t time.Time) (int, error)
+	// EndIdempotencyLeases ends the lease of every key still started (of
+	// any merchant), so the next request with each takes it over at once:
+	// a server that runs alone calls it at start, when every such key
+	// belongs to a request that died with its predecessor.
+	EndIdempotencyLeases() (int, error)
+
+	// BeatInstance records that a server instance is alive (inserting it
+	// the first time); instances sharing a database judge each other's
+	// claims by it.
+	BeatInstance(i *Instance) error
+	GetInstance(id string) (*Instance, error)
+	DeleteInstance(id string) error
+	// DeleteInstancesBefore forgets instances whose last beat is older
+	// than a time (long dead).
+	DeleteInstancesBefore(t time.Time) (int, error)
 
 	InsertAudit(a *Audit) error
 	ListAudit(merchantID, objectID string) ([]*Audit, error)
@@ -408,6 +423,11 @@ type Payment struct {
 	// claim lapses at PendingUntil so a crashed holder cannot block it forever.
 	PendingOp    string
 	PendingUntil time.Time
+	// OpKey identifies the keyed request (a digest of its Idempotency-Key's
+	// claim) that took the latest capture or cancel claim: a retry of that
+	// request after a crash recognises its own operation, finished or
+	// interrupted. "" when the request had no key.
+	OpKey string
 	// Authentication is the payment's 3-D Secure result (nil: none ran).
 	Authentication *Authentication
 	// ChallengeID is the 3-D Secure challenge the payment waits for (or
@@ -631,6 +651,18 @@ type Idempotency struct {
 	Response    []byte
 	Created     time.Time
 	LockedUntil time.Time
+	// Owner is the server instance running the request ("" when the
+	// server runs alone): once that instance stops beating, a duplicate
+	// takes the key over without waiting for LockedUntil.
+	Owner string
+}
+
+// Instance is one running server sharing the database, known by its
+// heartbeat.
+type Instance struct {
+	ID      string
+	Started time.Time
+	Beat    time.Time
 }
 
 // Audit records access to card data in clear (detokenization).

@@ -541,9 +541,9 @@ func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (i
 func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) {
 	var r store.Idempotency
 	var created, locked int64
-	err := t.row(`SELECT merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until
+	err := t.row(`SELECT merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner
 		FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key).
-		Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.State, &r.StatusCode, &r.Response, &created, &locked)
+		Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.State, &r.StatusCode, &r.Response, &created, &locked, &r.Owner)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -552,14 +552,14 @@ func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) 
 }
 
 func (t *Tx) InsertIdempotency(r *store.Idempotency) error {
-	_, err := t.exec(`INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, r.MerchantID, r.Key, r.RequestHash, r.State, r.StatusCode, r.Response, ts(r.Created), ts(r.LockedUntil))
+	_, err := t.exec(`INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.MerchantID, r.Key, r.RequestHash, r.State, r.StatusCode, r.Response, ts(r.Created), ts(r.LockedUntil), r.Owner)
 	return err
 }
 
 func (t *Tx) UpdateIdempotency(r *store.Idempotency) error {
-	res, err := t.exec(`UPDATE idempotency_keys SET state = ?, status_code = ?, response = ?, locked_until = ?
-		WHERE merchant_id = ? AND idem_key = ?`, r.State, r.StatusCode, r.Response, ts(r.LockedUntil), r.MerchantID, r.Key)
+	res, err := t.exec(`UPDATE idempotency_keys SET state = ?, status_code = ?, response = ?, locked_until = ?, owner = ?
+		WHERE merchant_id = ? AND idem_key = ?`, r.State, r.StatusCode, r.Response, ts(r.LockedUntil), r.Owner, r.MerchantID, r.Key)
 	if err != nil {
 		return err
 	}
@@ -573,6 +573,47 @@ func (t *Tx) DeleteIdempotency(merchantID, key string) error {
 
 func (t *Tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
 	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created < ?`, ts(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *Tx) EndIdempotencyLeases() (int, error) {
+	res, err := t.exec(`UPDATE idempotency_keys SET locked_until = 0 WHERE state = 'started' AND locked_until > 0`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ---- instances
+
+func (t *Tx) BeatInstance(i *store.Instance) error {
+	_, err := t.exec(`INSERT INTO instances (id, started, beat) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET beat = excluded.beat`, i.ID, ts(i.Started), ts(i.Beat))
+	return err
+}
+
+func (t *Tx) GetInstance(id string) (*store.Instance, error) {
+	var i store.Instance
+	var started, beat int64
+	if err := t.row(`SELECT id, started, beat FROM instances WHERE id = ?`, id).Scan(&i.ID, &started, &beat); err != nil {
+		return nil, notFound(err)
+	}
+	i.Started, i.Beat = fromTS(started), fromTS(beat)
+	return &i, nil
+}
+
+func (t *Tx) DeleteInstance(id string) error {
+	_, err := t.exec(`DELETE FROM instances WHERE id = ?`, id)
+	return err
+}
+
+func (t *Tx) DeleteInstancesBefore(before time.Time) (int, error) {
+	res, err := t.exec(`DELETE FROM instances WHERE beat < ?`, ts(before))
 	if err != nil {
 		return 0, err
 	}
@@ -632,18 +673,18 @@ func fromNullJSON[T any](s sql.NullString) (*T, error) {
 func (t *Tx) InsertPayment(p *store.Payment) error {
 	_, err := t.exec(`INSERT INTO payments (id, merchant_id, status, amount, amount_capturable, amount_captured, amount_refunded,
 		currency, capture_method, token_id, customer_id, order_id, description, metadata, card, processor, failure,
-		pending_op, pending_until, authentication, challenge_id, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		pending_op, pending_until, authentication, challenge_id, created, updated, op_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.MerchantID, p.Status, p.Amount, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded,
 		p.Currency, p.CaptureMethod, nullStr(p.TokenID), nullStr(p.CustomerID), nullStr(p.OrderID), p.Description,
 		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), nullJSON(p.Failure),
-		p.PendingOp, ts(p.PendingUntil), nullJSON(p.Authentication), p.ChallengeID, ts(p.Created), ts(p.Updated))
+		p.PendingOp, ts(p.PendingUntil), nullJSON(p.Authentication), p.ChallengeID, ts(p.Created), ts(p.Updated), p.OpKey)
 	return err
 }
 
 const paymentCols = `id, merchant_id, status, amount, amount_capturable, amount_captured, amount_refunded,
 	currency, capture_method, token_id, customer_id, order_id, description, metadata, card, processor, failure,
-	pending_op, pending_until, authentication, challenge_id, created, updated`
+	pending_op, pending_until, authentication, challenge_id, created, updated, op_key`
 
 func scanPayment(sc scanner) (*store.Payment, error) {
 	var p store.Payment
@@ -652,7 +693,7 @@ func scanPayment(sc scanner) (*store.Payment, error) {
 	var until, created, updated int64
 	if err := sc.Scan(&p.ID, &p.MerchantID, &p.Status, &p.Amount, &p.AmountCapturable, &p.AmountCaptured, &p.AmountRefunded,
 		&p.Currency, &p.CaptureMethod, &tok, &cus, &ord, &p.Description, &md, &cardJ, &procJ, &failure,
-		&p.PendingOp, &until, &authn, &p.ChallengeID, &created, &updated); err != nil {
+		&p.PendingOp, &until, &authn, &p.ChallengeID, &created, &updated, &p.OpKey); err != nil {
 		return nil, notFound(err)
 	}
 	p.TokenID, p.CustomerID, p.OrderID = tok.String, cus.String, ord.String
@@ -689,11 +730,11 @@ func (t *Tx) UpdatePaymentIf(p *store.Payment, status string) error {
 func (t *Tx) updatePayment(p *store.Payment, ifStatus string) error {
 	q := `UPDATE payments SET status = ?, amount_capturable = ?, amount_captured = ?, amount_refunded = ?,
 		token_id = ?, customer_id = ?, metadata = ?, card = ?, processor = ?, failure = ?, pending_op = ?, pending_until = ?,
-		authentication = ?, challenge_id = ?, updated = ?
+		authentication = ?, challenge_id = ?, updated = ?, op_key = ?
 		WHERE merchant_id = ? AND id = ?`
 	args := []any{p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, nullStr(p.TokenID), nullStr(p.CustomerID),
 		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), nullJSON(p.Failure), p.PendingOp, ts(p.PendingUntil),
-		nullJSON(p.Authentication), p.ChallengeID, ts(p.Updated),
+		nullJSON(p.Authentication), p.ChallengeID, ts(p.Updated), p.OpKey,
 		p.MerchantID, p.ID}
 	if ifStatus != "" {
 		q += ` AND status = ?`

@@ -86,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		{"DueDeliveriesInObjectOrder", testDueDeliveriesInObjectOrder},
 		{"DeliveryAttempts", testDeliveryAttempts},
 		{"Idempotency", testIdempotency},
+		{"CrashRecovery", testCrashRecovery},
 		{"Audit", testAudit},
 		{"ForeignKeys", testForeignKeys},
 		{"Atomicity", testAtomicity},
@@ -1504,6 +1505,89 @@ func testIdempotency(t *testing.T, open Opener) {
 			wantErr(t, "GetIdempotency (expired)", err, store.ErrNotFound)
 		}
 		_, err := tx.GetIdempotency(m2.ID, r2.Key)
+		return err
+	})
+}
+
+// What recovery from a crash mid-request keeps: a claim's owner instance,
+// the instances' heartbeats, the end of every lease left started, and the
+// key of a payment's capture or cancel.
+func testCrashRecovery(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m := addMerchant(t, s)
+	t0 := now()
+	held := &store.Idempotency{MerchantID: m.ID, Key: "held", RequestHash: randBytes(32), State: store.IdemStarted,
+		Created: t0, LockedUntil: t0.Add(time.Minute), Owner: "ins_a"}
+	released := &store.Idempotency{MerchantID: m.ID, Key: "released", RequestHash: randBytes(32), State: store.IdemStarted,
+		Created: t0, LockedUntil: time.Time{}}
+	done := &store.Idempotency{MerchantID: m.ID, Key: "done", RequestHash: randBytes(32), State: store.IdemDone,
+		StatusCode: 201, Response: []byte("{}"), Created: t0, LockedUntil: t0.Add(time.Minute)}
+	write(t, s, func(tx store.Tx) error {
+		return errors.Join(tx.InsertIdempotency(held), tx.InsertIdempotency(released), tx.InsertIdempotency(done))
+	})
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(m.ID, "held")
+		same(t, "GetIdempotency (owner kept)", got, held)
+		return err
+	})
+	held.Owner = "ins_b"
+	write(t, s, func(tx store.Tx) error { return tx.UpdateIdempotency(held) })
+	var n int
+	write(t, s, func(tx store.Tx) (err error) { n, err = tx.EndIdempotencyLeases(); return })
+	if n != 1 {
+		t.Errorf("EndIdempotencyLeases = %d, want 1 (only the held key)", n)
+	}
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetIdempotency(m.ID, "held")
+		if err != nil {
+			return err
+		}
+		if got.Owner != "ins_b" || got.LockedUntil.After(t0) {
+			t.Errorf("held key after EndIdempotencyLeases: owner %q, locked until %v", got.Owner, got.LockedUntil)
+		}
+		got, err = tx.GetIdempotency(m.ID, "done")
+		same(t, "a finished key is left alone", got, done)
+		return err
+	})
+
+	a := &store.Instance{ID: "ins_a", Started: t0, Beat: t0}
+	old := &store.Instance{ID: "ins_old", Started: t0.Add(-48 * time.Hour), Beat: t0.Add(-47 * time.Hour)}
+	write(t, s, func(tx store.Tx) error { return errors.Join(tx.BeatInstance(a), tx.BeatInstance(old)) })
+	a2 := &store.Instance{ID: "ins_a", Started: t0.Add(time.Hour), Beat: t0.Add(3 * time.Second)}
+	write(t, s, func(tx store.Tx) error { return tx.BeatInstance(a2) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetInstance("ins_a")
+		same(t, "GetInstance after a second beat (start kept)", got, &store.Instance{ID: "ins_a", Started: t0, Beat: a2.Beat})
+		_, err2 := tx.GetInstance("ins_unknown")
+		wantErr(t, "GetInstance(unknown)", err2, store.ErrNotFound)
+		return err
+	})
+	write(t, s, func(tx store.Tx) (err error) { n, err = tx.DeleteInstancesBefore(t0.Add(-24 * time.Hour)); return })
+	if n != 1 {
+		t.Errorf("DeleteInstancesBefore = %d, want 1", n)
+	}
+	write(t, s, func(tx store.Tx) error { return tx.DeleteInstance("ins_a") })
+	read(t, s, func(tx store.Tx) error {
+		for _, id := range []string{"ins_a", "ins_old"} {
+			_, err := tx.GetInstance(id)
+			wantErr(t, "GetInstance (deleted)", err, store.ErrNotFound)
+		}
+		return nil
+	})
+
+	p := newPayment(m.ID, t0)
+	p.OpKey = "op-1"
+	write(t, s, func(tx store.Tx) error { return tx.InsertPayment(p) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(m.ID, p.ID)
+		same(t, "GetPayment (op key)", got, p)
+		return err
+	})
+	p.OpKey, p.PendingOp, p.PendingUntil = "op-2", "capture", t0.Add(time.Minute)
+	write(t, s, func(tx store.Tx) error { return tx.UpdatePayment(p) })
+	read(t, s, func(tx store.Tx) error {
+		got, err := tx.GetPayment(m.ID, p.ID)
+		same(t, "GetPayment after UpdatePayment (op key)", got, p)
 		return err
 	})
 }
