@@ -1,0 +1,51 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+func (t *Tx) InsertCustomer(c *store.Customer) error {
+	_, err := t.exec(`INSERT INTO customers (id, merchant_id, reference, name, email, phone, metadata, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.MerchantID, nullStr(c.Reference), c.Name, c.Email, c.Phone, mustJSON(orEmpty(c.Metadata)), ts(c.Created))
+	return err
+}
+
+const customerCols = `id, merchant_id, reference, name, email, phone, metadata, created, deleted_at`
+
+func scanCustomer(r *sql.Row) (*store.Customer, error) {
+	var c store.Customer
+	var ref sql.NullString
+	var md string
+	var created int64
+	var deleted sql.NullInt64
+	if err := r.Scan(&c.ID, &c.MerchantID, &ref, &c.Name, &c.Email, &c.Phone, &md, &created, &deleted); err != nil {
+		return nil, notFound(err)
+	}
+	c.Reference = ref.String
+	if err := json.Unmarshal([]byte(md), &c.Metadata); err != nil {
+		return nil, err
+	}
+	c.Created, c.Deleted = fromTS(created), fromNullTS(deleted)
+	return &c, nil
+}
+
+func (t *Tx) GetCustomer(merchantID, id string) (*store.Customer, error) {
+	return scanCustomer(t.row(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
+}
+
+func (t *Tx) GetCustomerByReference(merchantID, reference string) (*store.Customer, error) {
+	return scanCustomer(t.row(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND reference = ? AND deleted_at IS NULL`, merchantID, reference))
+}
+
+func (t *Tx) MarkCustomerDeleted(merchantID, id string, at time.Time) error {
+	res, err := t.exec(`UPDATE customers SET deleted_at = ?, name = '', email = '', phone = '', metadata = '{}'
+		WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, ts(at), merchantID, id)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}

@@ -1,0 +1,92 @@
+package sqlstore
+
+import "github.com/coffer-vault/coffer/internal/store"
+
+func (t *Tx) InsertEvent(e *store.Event) error {
+	var err error
+	if t.d.EventSeqSequence {
+		err = t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq)
+	} else {
+		err = t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.MerchantID, e.Seq, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created))
+	return err
+}
+
+func (t *Tx) ListEventsFor(merchantID, objectID string) ([]*store.Event, error) {
+	rs, err := t.rows(`SELECT id, merchant_id, seq, type, object_type, object_id, data, created FROM events
+		WHERE merchant_id = ? AND object_id = ? ORDER BY seq`, merchantID, objectID)
+	return collect(rs, err, func(sc scanner) (*store.Event, error) {
+		var e store.Event
+		var data string
+		var created int64
+		if err := sc.Scan(&e.ID, &e.MerchantID, &e.Seq, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created); err != nil {
+			return nil, err
+		}
+		e.Data, e.Created = []byte(data), fromTS(created)
+		return &e, nil
+	})
+}
+
+// ---- events (the events API and live streams)
+
+const eventCols = `id, merchant_id, seq, type, object_type, object_id, data, created`
+
+func scanEvent(sc scanner) (*store.Event, error) {
+	var e store.Event
+	var data string
+	var created int64
+	if err := sc.Scan(&e.ID, &e.MerchantID, &e.Seq, &e.Type, &e.ObjectType, &e.ObjectID, &data, &created); err != nil {
+		return nil, notFound(err)
+	}
+	e.Data, e.Created = []byte(data), fromTS(created)
+	return &e, nil
+}
+
+func (t *Tx) GetEvent(merchantID, id string) (*store.Event, error) {
+	return scanEvent(t.row(`SELECT `+eventCols+` FROM events WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
+
+// ListEvents pages by seq, the merchant's own order of events: the cursor is
+// the previous page's last event, and the next page starts below its seq.
+func (t *Tx) ListEvents(merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
+	q := `SELECT ` + eventCols + ` FROM events WHERE merchant_id = ?`
+	args := []any{merchantID}
+	if f.Type != "" {
+		q += ` AND type = ?`
+		args = append(args, f.Type)
+	}
+	if f.ObjectID != "" {
+		q += ` AND object_id = ?`
+		args = append(args, f.ObjectID)
+	}
+	if f.StartingAfter != "" {
+		var seq int64
+		if err := t.row(`SELECT seq FROM events WHERE merchant_id = ? AND id = ?`, merchantID, f.StartingAfter).Scan(&seq); err != nil {
+			return nil, false, notFound(err)
+		}
+		q += ` AND seq < ?`
+		args = append(args, seq)
+	}
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, f.Limit+1)
+	rs, err := t.rows(q, args...)
+	out, err := collect(rs, err, scanEvent)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+func (t *Tx) EventsAfter(merchantID, objectID string, afterSeq int64, limit int) ([]*store.Event, error) {
+	rs, err := t.rows(`SELECT `+eventCols+` FROM events WHERE merchant_id = ? AND object_id = ? AND seq > ?
+		ORDER BY seq LIMIT ?`, merchantID, objectID, afterSeq, limit)
+	return collect(rs, err, scanEvent)
+}

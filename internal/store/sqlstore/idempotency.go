@@ -1,0 +1,58 @@
+package sqlstore
+
+import (
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) {
+	var r store.Idempotency
+	var created, locked int64
+	err := t.row(`SELECT merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner
+		FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key).
+		Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.State, &r.StatusCode, &r.Response, &created, &locked, &r.Owner)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	r.Created, r.LockedUntil = fromTS(created), fromTS(locked)
+	return &r, nil
+}
+
+func (t *Tx) InsertIdempotency(r *store.Idempotency) error {
+	_, err := t.exec(`INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.MerchantID, r.Key, r.RequestHash, r.State, r.StatusCode, r.Response, ts(r.Created), ts(r.LockedUntil), r.Owner)
+	return err
+}
+
+func (t *Tx) UpdateIdempotency(r *store.Idempotency) error {
+	res, err := t.exec(`UPDATE idempotency_keys SET state = ?, status_code = ?, response = ?, locked_until = ?, owner = ?
+		WHERE merchant_id = ? AND idem_key = ?`, r.State, r.StatusCode, r.Response, ts(r.LockedUntil), r.Owner, r.MerchantID, r.Key)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+func (t *Tx) DeleteIdempotency(merchantID, key string) error {
+	_, err := t.exec(`DELETE FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key)
+	return err
+}
+
+func (t *Tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
+	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created < ?`, ts(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *Tx) EndIdempotencyLeases() (int, error) {
+	res, err := t.exec(`UPDATE idempotency_keys SET locked_until = 0 WHERE state = 'started' AND locked_until > 0`)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+func (t *Tx) InsertToken(k *store.Token) error {
+	_, err := t.exec(`INSERT INTO tokens (id, merchant_id, customer_id, status, brand, bin, last4, mask, exp_month, exp_year,
+		holder_name, fingerprint, card_ct, verification, metadata, challenge_id, created, updated, deleted_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.MerchantID, nullStr(k.CustomerID), k.Status, k.Brand, k.BIN, k.Last4, k.Mask, k.ExpMonth, k.ExpYear,
+		k.HolderName, k.Fingerprint, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)), k.ChallengeID,
+		ts(k.Created), ts(k.Updated), nullTS(k.Deleted))
+	return err
+}
+
+const tokenCols = `id, merchant_id, customer_id, status, brand, bin, last4, mask, exp_month, exp_year,
+	holder_name, fingerprint, card_ct, verification, metadata, challenge_id, created, updated, deleted_at`
+
+func scanToken(sc scanner) (*store.Token, error) {
+	var k store.Token
+	var cust sql.NullString
+	var ver, md string
+	var created, updated int64
+	var deleted sql.NullInt64
+	if err := sc.Scan(&k.ID, &k.MerchantID, &cust, &k.Status, &k.Brand, &k.BIN, &k.Last4, &k.Mask, &k.ExpMonth, &k.ExpYear,
+		&k.HolderName, &k.Fingerprint, &k.CardCT, &ver, &md, &k.ChallengeID, &created, &updated, &deleted); err != nil {
+		return nil, notFound(err)
+	}
+	k.CustomerID = cust.String
+	if err := json.Unmarshal([]byte(ver), &k.Verification); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(md), &k.Metadata); err != nil {
+		return nil, err
+	}
+	k.Created, k.Updated, k.Deleted = fromTS(created), fromTS(updated), fromNullTS(deleted)
+	return &k, nil
+}
+
+func (t *Tx) GetToken(merchantID, id string) (*store.Token, error) {
+	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
+}
+
+func (t *Tx) FindTokenByFingerprint(merchantID, customerID, fingerprint string) (*store.Token, error) {
+	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND customer_id = ? AND fingerprint = ?
+		AND deleted_at IS NULL AND status <> 'failed' ORDER BY created DESC LIMIT 1`, merchantID, customerID, fingerprint))
+}
+
+func (t *Tx) UpdateToken(k *store.Token) error {
+	res, err := t.exec(`UPDATE tokens SET status = ?, exp_month = ?, exp_year = ?, holder_name = ?, card_ct = ?, verification = ?,
+		metadata = ?, challenge_id = ?, updated = ?, deleted_at = ? WHERE merchant_id = ? AND id = ?`,
+		k.Status, k.ExpMonth, k.ExpYear, k.HolderName, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)),
+		k.ChallengeID, ts(k.Updated), nullTS(k.Deleted), k.MerchantID, k.ID)
+	if err != nil {
+		return err
+	}
+	return affected(res)
+}
+
+// ListTokens returns a page of tokens, newest first.
+func (t *Tx) ListTokens(merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
+	cond, args := "", []any{}
+	if !f.IncludeGone {
+		cond += ` AND deleted_at IS NULL`
+	}
+	if f.CustomerID != "" {
+		cond += ` AND customer_id = ?`
+		args = append(args, f.CustomerID)
+	}
+	return page(t, "tokens", tokenCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanToken)
+}
+
+func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (int, error) {
+	res, err := t.exec(`UPDATE tokens SET status = 'deleted', card_ct = NULL, updated = ?, deleted_at = ?
+		WHERE merchant_id = ? AND customer_id = ? AND deleted_at IS NULL`, ts(at), ts(at), merchantID, customerID)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func (t *Tx) GetTokenAny(merchantID, id string) (*store.Token, error) {
+	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, id))
+}
