@@ -340,6 +340,17 @@ type binServer struct {
 
 // startBinary runs the binary on a free loopback port and waits (bounded)
 // until /readyz answers 200.
+// crashEnv is this process's environment without any COFFER_ setting.
+func crashEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COFFER_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func startBinary(t *testing.T, bin, data, dbURL string) *binServer {
 	t.Helper()
 	for attempt := 0; attempt < 4; attempt++ {
@@ -356,12 +367,7 @@ func startBinary(t *testing.T, bin, data, dbURL string) *binServer {
 			args = append(args, "--database-url", dbURL)
 		}
 		s.cmd = exec.Command(bin, args...)
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "COFFER_") {
-				s.cmd.Env = append(s.cmd.Env, kv)
-			}
-		}
-		s.cmd.Env = append(s.cmd.Env, "COFFER_MASTER_KEY="+crashMasterKey)
+		s.cmd.Env = append(crashEnv(), "COFFER_MASTER_KEY="+crashMasterKey)
 		s.cmd.Stdout, s.cmd.Stderr = s.out, s.logs
 		if err := s.cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -479,16 +485,20 @@ type crashCounts struct {
 
 func testCrashKill(t *testing.T, bin, dbURL string) {
 	data := t.TempDir()
-	srv := startBinary(t, bin, data, dbURL)
+	// A production set-up (a master key is given): no development merchant
+	// is made, so the merchant comes from the CLI, as an operator's would.
+	args := []string{"merchant", "create", "--name", "Crash", "--json", "--data", data}
+	if dbURL != "" {
+		args = append(args, "--database-url", dbURL)
+	}
+	mc := exec.Command(bin, args...)
+	mc.Env = append(crashEnv(), "COFFER_MASTER_KEY="+crashMasterKey)
+	out, err := mc.CombinedOutput()
 	var dev creds
-	for _, line := range strings.Split(srv.out.String(), "\n") {
-		if strings.HasPrefix(line, "{") {
-			json.Unmarshal([]byte(line), &dev)
-		}
+	if err != nil || json.Unmarshal(out, &dev) != nil || dev.SecretKey == "" {
+		t.Fatalf("coffer merchant create: %v\n%s", err, out)
 	}
-	if dev.SecretKey == "" {
-		t.Fatalf("no development merchant:\n%s", srv.out.String())
-	}
+	srv := startBinary(t, bin, data, dbURL)
 	sk := dev.SecretKey
 	base := &keyedReq{kind: "tokenize", path: "/v1/tokens", key: "base", body: mustJSON(t, map[string]any{"card": card("4242424242424242")})}
 	if srv.send(base, sk) != answered || base.status != 201 {

@@ -155,6 +155,11 @@ func TestSenangPay(t *testing.T) {
 		f = payFields("ord-badhash", "200", good)
 		f["hash"] = spSign("wrong", mid)
 		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", f), 401)
+		// A hash is a hex digest, only compared: a run of its digits that
+		// looks like a card number is a wrong hash, not a card in free text.
+		f["hash"] = "4242424242424242" + spSign("wrong", mid)[16:]
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "form", f), 401)
+		spFail(t, spPost(t, s, "pay_cc", mid, sec, "json", f), 401)
 	})
 
 	t.Run("basic auth", func(t *testing.T) {

@@ -38,7 +38,7 @@ func CheckForm(f url.Values, rules Rules) *Error {
 		if len(vs) > 1 && !listed(rules.Repeat, k) {
 			return fieldError(CodeDuplicate, k, "is given more than once")
 		}
-		card := listed(rules.Card, k)
+		card := listed(rules.Card, k) || listed(rules.Opaque, k)
 		for _, v := range vs {
 			if e := checkText(k, v, card); e != nil {
 				return e

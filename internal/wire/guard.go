@@ -29,7 +29,7 @@ type scanner struct {
 
 func newScanner(b []byte, r Rules) *scanner {
 	s := &scanner{b: b}
-	for _, p := range r.Card {
+	for _, p := range append(r.Card[:len(r.Card):len(r.Card)], r.Opaque...) {
 		s.card = append(s.card, pattern(p))
 	}
 	return s

@@ -21,6 +21,10 @@ type Rules struct {
 	// without regard to case as encoding/json matches field names. A CVC
 	// needs no entry: 3 or 4 digits are never a card number.
 	Card []string
+	// Opaque lists the paths whose values are only compared, never stored
+	// or echoed — a signature, a hash —: a hex digest may hold any run of
+	// digits, so the card-number check skips them (the others still apply).
+	Opaque []string
 	// Strict refuses a field the target type does not have (JSON).
 	Strict bool
 	// Empty accepts an empty body as no fields at all (JSON).

@@ -248,3 +248,26 @@ func TestReadBodyAndWriteJSON(t *testing.T) {
 		t.Errorf("WriteJSON fallback: %d %q", w.Code, w.Body)
 	}
 }
+
+// A field that is only compared (a signature) may hold any digits; the
+// other rules still hold there, and a card number elsewhere is refused.
+func TestOpaqueFields(t *testing.T) {
+	digest := "4242424242424242" + strings.Repeat("ab", 24)
+	form := url.Values{"hash": {digest}}
+	if e := CheckForm(form, Rules{}); e == nil {
+		t.Fatal("a card number in a plain field passed")
+	}
+	if e := CheckForm(form, Rules{Opaque: []string{"hash"}}); e != nil {
+		t.Fatalf("opaque field refused: %v", e)
+	}
+	if e := CheckForm(url.Values{"hash": {"a\x00"}}, Rules{Opaque: []string{"hash"}}); e == nil {
+		t.Fatal("a NUL passed in an opaque field")
+	}
+	var v map[string]any
+	if e := DecodeJSON([]byte(`{"hash":"`+digest+`"}`), &v, Rules{Opaque: []string{"hash"}}); e != nil {
+		t.Fatalf("opaque JSON field refused: %v", e)
+	}
+	if e := DecodeJSON([]byte(`{"hash":"`+digest+`","name":"4242 4242 4242 4242"}`), &v, Rules{Opaque: []string{"hash"}}); e == nil || e.Param != "name" {
+		t.Fatalf("card number beside an opaque field: %v", e)
+	}
+}

@@ -244,6 +244,11 @@ func (d *Dialect) request(w http.ResponseWriter, r *http.Request, names ...strin
 	return m, secret, f, true
 }
 
+// opaque are the fields senangPay only compares with what Coffer computes:
+// its hashes are hex HMACs, whose digits may run long enough to look like a
+// card number.
+var opaque = []string{"hash"}
+
 // form reads a POST body as form-urlencoded, multipart/form-data or JSON
 // into single string values. Query parameters are ignored. Every encoding
 // passes wire's guard: a field given twice (or in two cases), text that is
@@ -261,7 +266,7 @@ func form(w http.ResponseWriter, r *http.Request, card ...string) (map[string]st
 		body, we := wire.ReadBody(w, r, 0)
 		var raw map[string]any
 		if we == nil {
-			we = wire.DecodeJSON(body, &raw, wire.Rules{Card: card, UseNumber: true})
+			we = wire.DecodeJSON(body, &raw, wire.Rules{Card: card, Opaque: opaque, UseNumber: true})
 		}
 		if we != nil {
 			return nil, bodyErr(we)
@@ -298,7 +303,7 @@ func form(w http.ResponseWriter, r *http.Request, card ...string) (map[string]st
 
 // fields is a guarded form's single values.
 func fields(f url.Values, card ...string) (map[string]string, error) {
-	if we := wire.CheckForm(f, wire.Rules{Card: card}); we != nil {
+	if we := wire.CheckForm(f, wire.Rules{Card: card, Opaque: opaque}); we != nil {
 		return nil, we
 	}
 	out := make(map[string]string, len(f))
