@@ -280,11 +280,8 @@ func (a *API) notFoundRoute(w http.ResponseWriter, r *http.Request) {
 // carry card data. An empty body is allowed when optional is set (calls
 // whose body is entirely optional).
 func decode(r *http.Request, v any, optional bool, card ...string) *apiError {
-	b, we := wire.ReadBody(nil, r, 0) // bounded by observe's MaxBytesReader
-	if we == nil {
-		we = wire.DecodeJSON(b, v, wire.Rules{Card: card, Strict: true, Empty: optional})
-	}
-	if we != nil {
+	// Bounded by observe's MaxBytesReader.
+	if we := wire.ReadJSON(nil, r, 0, v, wire.Rules{Card: card, Strict: true, Empty: optional}); we != nil {
 		return fromWire(we)
 	}
 	return nil
