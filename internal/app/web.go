@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/coffer-vault/coffer/internal/checkout"
 	"github.com/coffer-vault/coffer/internal/dialect/ottu"
 	"github.com/coffer-vault/coffer/internal/dialect/pivot"
 	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
@@ -59,7 +60,8 @@ func NewWeb(c WebConfig) (*Web, error) {
 	for i, d := range ds {
 		mount[i] = d
 	}
-	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Mount: mount})
+	pages := checkout.New(svc, svc, log)
+	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Pages: pages, Mount: mount})
 	return &Web{Handler: h, Formats: formats}, nil
 }
 

@@ -29,17 +29,24 @@ const DefaultMaxBody = 1 << 20
 
 // Config wires the API.
 type Config struct {
-	Service *payment.Service
-	Store   store.Store // readiness only
+	Service Service
+	Store   Pinger // what /readyz asks
 	Keeper  *idempotency.Keeper
 	Logger  *slog.Logger
 	MaxBody int64
-	// Pages serves the card holder's pages (3-D Secure challenge).
+	// Pages serves the card holder's pages (3-D Secure challenge, hosted
+	// checkout); nil serves none.
 	Pages *checkout.Pages
 	// Mount are further route sets served behind the API's middleware
 	// (request id, body limit, panic recovery, access log): app mounts the
 	// provider dialects here, so that this package knows none of them.
 	Mount []Routes
+}
+
+// Pinger is what /readyz asks: whether the database (and the keys) can
+// be reached.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // Routes is a set of routes another package serves on the API's mux.
@@ -49,9 +56,9 @@ type Routes interface {
 
 // API is the native API handler set.
 type API struct {
-	svc     *payment.Service
+	svc     Service
 	pages   *checkout.Pages
-	st      store.Store
+	st      Pinger
 	idem    idempotency.HTTP
 	log     *slog.Logger
 	maxBody int64
@@ -69,9 +76,6 @@ func New(cfg Config) http.Handler {
 			return status == http.StatusConflict && bytes.Contains(body, []byte(`"operation_in_progress"`))
 		},
 		Mark: payment.WithIdempotencyKey}
-	if a.pages == nil {
-		a.pages = checkout.New(cfg.Service, cfg.Service, cfg.Logger)
-	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
 	}

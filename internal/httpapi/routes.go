@@ -32,7 +32,7 @@ type route struct {
 // not here: app mounts each one's own routes (Config.Mount).
 func (a *API) table() []route {
 	const idem = true
-	return []route{
+	rs := []route{
 		{"GET /healthz", open, false, a.healthz},
 		{"GET /readyz", open, false, a.readyz},
 
@@ -82,7 +82,13 @@ func (a *API) table() []route {
 		{"GET /v1/events/{id}", secretKey, false, a.getEvent},
 		{"POST /v1/events/{id}/redeliver", secretKey, idem, a.redeliverEvent},
 
-		// Card holders' pages.
+		{"/", open, false, a.notFoundRoute},
+	}
+	if a.pages == nil {
+		return rs
+	}
+	// Card holders' pages.
+	return append(rs, []route{
 		{"GET /3ds/{id}", open, false, a.pages.Challenge},
 		{"POST /3ds/{id}", open, false, a.pages.Challenge},
 		{"GET /pay/{id}", open, false, a.pages.Checkout},
@@ -91,9 +97,7 @@ func (a *API) table() []route {
 		{"POST /pay/{id}/cancel", open, false, a.pages.CheckoutCancel},
 		{"GET /pay/{id}/qr.png", open, false, a.pages.CheckoutQR},
 		{"GET /assets/checkout.js", open, false, a.pages.Asset},
-
-		{"/", open, false, a.notFoundRoute},
-	}
+	}...)
 }
 
 // routes registers the table on mux, each route behind the middleware its

@@ -37,13 +37,13 @@ const maxBody = 64 << 10
 
 // Dialect serves /pivot.
 type Dialect struct {
-	svc    *payment.Service
+	svc    Service
 	keeper *idempotency.Keeper
 	log    *slog.Logger
 }
 
 // New returns the dialect over svc; keeper serves X-REQUEST-ID.
-func New(svc *payment.Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialect {
+func New(svc Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialect {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

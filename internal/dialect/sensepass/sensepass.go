@@ -51,12 +51,12 @@ const maxBody = 256 << 10
 
 // Dialect serves SensePass's API shape.
 type Dialect struct {
-	svc *payment.Service
+	svc Service
 	log *slog.Logger
 }
 
 // New returns the SensePass dialect over svc.
-func New(svc *payment.Service, log *slog.Logger) *Dialect {
+func New(svc Service, log *slog.Logger) *Dialect {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
