@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/event"
-	"github.com/coffer-vault/coffer/internal/httpapi"
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/keys"
@@ -309,10 +308,12 @@ func Serve(ctx context.Context, c Config) error {
 			return fmt.Errorf("registering the instance: %w", err)
 		}
 	}
-	dialects := httpapi.NewDialects(d.svc, keeper, log)
-	handler := httpapi.New(httpapi.Config{Service: d.svc, Store: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Dialects: dialects})
+	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           web.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -343,7 +344,7 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	go housekeeping(bg, keeper, d.vault, d.svc, log, sweepEvery)
 	dispatcher := event.New(event.Config{Store: d.store, Secrets: d.svc, Log: log, AllowPrivate: c.webhooksAllowPrivate(),
-		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: dialects.Formats()})
+		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: web.Formats})
 	dispatched := make(chan struct{})
 	go func() { defer close(dispatched); dispatcher.Run(bg) }()
 	defer func() { stopBG(); <-dispatched }() // in-flight deliveries end before the store closes

@@ -16,6 +16,7 @@ import (
 	"rsc.io/qr"
 
 	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // The hosted checkout page of a payment session, at /pay/{id}.
@@ -500,15 +501,8 @@ func seeOther(w http.ResponseWriter, to string) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"message":"Something went wrong."}}`)
-	}
-	h := w.Header()
-	noStore(h)
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	noStore(w.Header())
+	wire.WriteJSON(w, status, v, `{"error":{"message":"Something went wrong."}}`)
 }
 
 func writeJSONError(w http.ResponseWriter, status int, message, field string) {

@@ -17,11 +17,6 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/checkout"
-	"github.com/coffer-vault/coffer/internal/dialect/ottu"
-	"github.com/coffer-vault/coffer/internal/dialect/pivot"
-	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
-	"github.com/coffer-vault/coffer/internal/dialect/sensepass"
-	"github.com/coffer-vault/coffer/internal/event"
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
@@ -34,77 +29,61 @@ const DefaultMaxBody = 1 << 20
 
 // Config wires the API.
 type Config struct {
-	Service *payment.Service
-	Store   store.Store // readiness only
+	Service Service
+	Store   Pinger // what /readyz asks
 	Keeper  *idempotency.Keeper
 	Logger  *slog.Logger
 	MaxBody int64
-	// Pages serves the card holder's pages (3-D Secure challenge).
+	// Pages serves the card holder's pages (3-D Secure challenge, hosted
+	// checkout); nil serves none.
 	Pages *checkout.Pages
-	// Dialects serve the providers' API shapes; nil builds them. The server
-	// shares them with the dispatcher, which sends their callbacks.
-	Dialects *Dialects
+	// Mount are further route sets served behind the API's middleware
+	// (request id, body limit, panic recovery, access log): app mounts the
+	// provider dialects here, so that this package knows none of them.
+	Mount []Routes
 }
 
-// Dialects are the provider API shapes the server offers.
-type Dialects struct {
-	SenangPay *senangpay.Dialect
-	SensePass *sensepass.Dialect
-	Pivot     *pivot.Dialect
-	Ottu      *ottu.Dialect
+// Pinger is what /readyz asks: whether the database (and the keys) can
+// be reached.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
-// NewDialects builds every dialect over svc; keeper serves the dialects
-// whose provider has an idempotency header.
-func NewDialects(svc *payment.Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialects {
-	return &Dialects{SenangPay: senangpay.New(svc, log), SensePass: sensepass.New(svc, log),
-		Pivot: pivot.New(svc, keeper, log), Ottu: ottu.New(svc, keeper, log)}
-}
-
-// Formats are the dialects' callback formats, by the name sessions record
-// (store.Session.CallbackFormat), for the dispatcher.
-func (d *Dialects) Formats() map[string]event.Format {
-	return map[string]event.Format{
-		senangpay.Format:    d.SenangPay.Callbacks(),
-		sensepass.Format:    d.SensePass.Callbacks(),
-		sensepass.FormatGET: d.SensePass.CallbacksGET(),
-		pivot.Format:        d.Pivot.Callbacks(),
-		ottu.Format:         d.Ottu.Callbacks(),
-	}
+// Routes is a set of routes another package serves on the API's mux.
+type Routes interface {
+	Register(mux *http.ServeMux)
 }
 
 // API is the native API handler set.
 type API struct {
-	svc      *payment.Service
-	pages    *checkout.Pages
-	dialects *Dialects
-	st       store.Store
-	idem     idempotency.HTTP
-	log      *slog.Logger
-	maxBody  int64
+	svc     Service
+	pages   *checkout.Pages
+	st      Pinger
+	idem    idempotency.HTTP
+	log     *slog.Logger
+	maxBody int64
 }
 
 // New returns the API as one handler with its middleware.
 func New(cfg Config) http.Handler {
-	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages,
-		dialects: cfg.Dialects}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages}
 	a.idem = idempotency.HTTP{Keeper: cfg.Keeper, Sealer: cfg.Service, Log: cfg.Logger, Fail: a.idempotencyFailure,
 		// "In progress, retry shortly" invites a retry that must be able to succeed.
 		Retryable: func(status int, body []byte) bool {
 			return status == http.StatusConflict && bytes.Contains(body, []byte(`"operation_in_progress"`))
 		},
 		Mark: payment.WithIdempotencyKey}
-	if a.dialects == nil {
-		a.dialects = NewDialects(cfg.Service, cfg.Keeper, cfg.Logger)
-	}
-	if a.pages == nil {
-		a.pages = checkout.New(cfg.Service, cfg.Service, cfg.Logger)
-	}
 	if a.maxBody <= 0 {
 		a.maxBody = DefaultMaxBody
 	}
 	mux := http.NewServeMux()
 	a.routes(mux)
+	for _, m := range cfg.Mount {
+		m.Register(mux)
+	}
 	return a.observe(mux)
 }
 
@@ -305,11 +284,8 @@ func (a *API) notFoundRoute(w http.ResponseWriter, r *http.Request) {
 // carry card data. An empty body is allowed when optional is set (calls
 // whose body is entirely optional).
 func decode(r *http.Request, v any, optional bool, card ...string) *apiError {
-	b, we := wire.ReadBody(nil, r, 0) // bounded by observe's MaxBytesReader
-	if we == nil {
-		we = wire.DecodeJSON(b, v, wire.Rules{Card: card, Strict: true, Empty: optional})
-	}
-	if we != nil {
+	// Bounded by observe's MaxBytesReader.
+	if we := wire.ReadJSON(nil, r, 0, v, wire.Rules{Card: card, Strict: true, Empty: optional}); we != nil {
 		return fromWire(we)
 	}
 	return nil

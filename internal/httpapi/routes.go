@@ -2,109 +2,119 @@ package httpapi
 
 import "net/http"
 
-// routes lists every route of the native API in one place.
-func (a *API) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.HandleFunc("GET /readyz", a.readyz)
+// access is who may call a route; routes applies the middleware it names,
+// so that a route cannot be listed without saying how it is guarded.
+type access int
 
-	mux.Handle("GET /v1/merchant", a.merchant(a.getMerchant))
-	mux.Handle("PATCH /v1/merchant", a.merchant(a.updateMerchant))
+const (
+	// open routes take no API key: health checks, the card holder's pages
+	// (the unguessable id in the path is the only credential), the session
+	// stream (which authenticates itself: a secret key or the client
+	// secret) and the unknown-route answer.
+	open access = iota
+	// secretKey routes need the merchant's secret key (a.merchant).
+	secretKey
+	// sessionClient routes take the secret key, or the publishable key
+	// with the session's client_secret (a.sessionClient).
+	sessionClient
+)
 
-	mux.Handle("POST /v1/customers", a.merchant(a.idempotent(a.createCustomer)))
-	mux.Handle("GET /v1/customers", a.merchant(a.findCustomers))
-	mux.Handle("GET /v1/customers/{id}", a.merchant(a.getCustomer))
-	mux.Handle("DELETE /v1/customers/{id}", a.merchant(a.deleteCustomer))
+// route is one line of the native API's table.
+type route struct {
+	pattern string
+	access  access
+	// idempotent routes honour Idempotency-Key (every POST under /v1).
+	idempotent bool
+	handler    http.HandlerFunc
+}
 
-	mux.Handle("POST /v1/tokens", a.merchant(a.idempotent(a.createToken)))
-	mux.Handle("POST /v1/tokens/batch", a.merchant(a.idempotent(a.createTokens)))
-	mux.Handle("GET /v1/tokens", a.merchant(a.listTokens))
-	mux.Handle("GET /v1/tokens/{id}", a.merchant(a.getToken))
-	mux.Handle("GET /v1/tokens/{id}/audit", a.merchant(a.tokenAudit))
-	mux.Handle("POST /v1/tokens/{id}/disable", a.merchant(a.idempotent(a.disableToken)))
-	mux.Handle("POST /v1/tokens/{id}/enable", a.merchant(a.idempotent(a.enableToken)))
-	mux.Handle("POST /v1/tokens/{id}/validate", a.merchant(a.idempotent(a.validateToken)))
-	mux.Handle("DELETE /v1/tokens/{id}", a.merchant(a.deleteToken))
+// table lists every route of the native API in one place. Dialects are
+// not here: app mounts each one's own routes (Config.Mount).
+func (a *API) table() []route {
+	const idem = true
+	rs := []route{
+		{"GET /healthz", open, false, a.healthz},
+		{"GET /readyz", open, false, a.readyz},
 
-	mux.Handle("POST /v1/payments", a.merchant(a.idempotent(a.createPayment)))
-	mux.Handle("GET /v1/payments", a.merchant(a.listPayments))
-	mux.Handle("GET /v1/payments/{id}", a.merchant(a.getPayment))
-	mux.Handle("POST /v1/payments/{id}/capture", a.merchant(a.idempotent(a.capturePayment)))
-	mux.Handle("POST /v1/payments/{id}/cancel", a.merchant(a.idempotent(a.cancelPayment)))
-	mux.Handle("POST /v1/payments/{id}/refunds", a.merchant(a.idempotent(a.refundPayment)))
-	mux.Handle("GET /v1/payments/{id}/refunds", a.merchant(a.listRefunds))
+		{"GET /v1/merchant", secretKey, false, a.getMerchant},
+		{"PATCH /v1/merchant", secretKey, false, a.updateMerchant},
 
-	mux.Handle("POST /v1/sessions", a.merchant(a.idempotent(a.createSession)))
-	mux.Handle("GET /v1/sessions/{id}", a.merchant(a.getSession))
-	mux.Handle("POST /v1/sessions/{id}/cancel", a.merchant(a.idempotent(a.cancelSession)))
-	mux.Handle("POST /v1/sessions/{id}/confirm", a.sessionClient(a.idempotent(a.confirmSession)))
-	mux.HandleFunc("GET /v1/sessions/{id}/stream", a.sessionStream)
+		{"POST /v1/customers", secretKey, idem, a.createCustomer},
+		{"GET /v1/customers", secretKey, false, a.findCustomers},
+		{"GET /v1/customers/{id}", secretKey, false, a.getCustomer},
+		{"DELETE /v1/customers/{id}", secretKey, false, a.deleteCustomer},
 
-	mux.Handle("POST /v1/webhook_endpoints", a.merchant(a.idempotent(a.createWebhookEndpoint)))
-	mux.Handle("GET /v1/webhook_endpoints", a.merchant(a.listWebhookEndpoints))
-	mux.Handle("GET /v1/webhook_endpoints/{id}", a.merchant(a.getWebhookEndpoint))
-	mux.Handle("DELETE /v1/webhook_endpoints/{id}", a.merchant(a.deleteWebhookEndpoint))
-	mux.Handle("POST /v1/webhook_endpoints/{id}/rotate_secret", a.merchant(a.idempotent(a.rotateWebhookSecret)))
+		{"POST /v1/tokens", secretKey, idem, a.createToken},
+		{"POST /v1/tokens/batch", secretKey, idem, a.createTokens},
+		{"GET /v1/tokens", secretKey, false, a.listTokens},
+		{"GET /v1/tokens/{id}", secretKey, false, a.getToken},
+		{"GET /v1/tokens/{id}/audit", secretKey, false, a.tokenAudit},
+		{"POST /v1/tokens/{id}/disable", secretKey, idem, a.disableToken},
+		{"POST /v1/tokens/{id}/enable", secretKey, idem, a.enableToken},
+		{"POST /v1/tokens/{id}/validate", secretKey, idem, a.validateToken},
+		{"DELETE /v1/tokens/{id}", secretKey, false, a.deleteToken},
 
-	mux.Handle("POST /v1/device_keys", a.merchant(a.idempotent(a.createDeviceKey)))
-	mux.Handle("GET /v1/device_keys", a.merchant(a.listDeviceKeys))
-	mux.Handle("DELETE /v1/device_keys/{id}", a.merchant(a.revokeDeviceKey))
+		{"POST /v1/payments", secretKey, idem, a.createPayment},
+		{"GET /v1/payments", secretKey, false, a.listPayments},
+		{"GET /v1/payments/{id}", secretKey, false, a.getPayment},
+		{"POST /v1/payments/{id}/capture", secretKey, idem, a.capturePayment},
+		{"POST /v1/payments/{id}/cancel", secretKey, idem, a.cancelPayment},
+		{"POST /v1/payments/{id}/refunds", secretKey, idem, a.refundPayment},
+		{"GET /v1/payments/{id}/refunds", secretKey, false, a.listRefunds},
 
-	mux.Handle("GET /v1/events", a.merchant(a.listEvents))
-	mux.Handle("GET /v1/events/{id}", a.merchant(a.getEvent))
-	mux.Handle("POST /v1/events/{id}/redeliver", a.merchant(a.idempotent(a.redeliverEvent)))
+		{"POST /v1/sessions", secretKey, idem, a.createSession},
+		{"GET /v1/sessions/{id}", secretKey, false, a.getSession},
+		{"POST /v1/sessions/{id}/cancel", secretKey, idem, a.cancelSession},
+		{"POST /v1/sessions/{id}/confirm", sessionClient, idem, a.confirmSession},
+		{"GET /v1/sessions/{id}/stream", open, false, a.sessionStream},
 
-	// Card holders' pages: no API key; the unguessable id in the path is
-	// the only credential.
-	mux.HandleFunc("GET /3ds/{id}", a.pages.Challenge)
-	mux.HandleFunc("POST /3ds/{id}", a.pages.Challenge)
-	mux.HandleFunc("GET /pay/{id}", a.pages.Checkout)
-	mux.HandleFunc("POST /pay/{id}/confirm", a.pages.CheckoutConfirm)
-	mux.HandleFunc("GET /pay/{id}/return", a.pages.CheckoutReturn)
-	mux.HandleFunc("POST /pay/{id}/cancel", a.pages.CheckoutCancel)
-	mux.HandleFunc("GET /pay/{id}/qr.png", a.pages.CheckoutQR)
-	mux.HandleFunc("GET /assets/checkout.js", a.pages.Asset)
+		{"POST /v1/webhook_endpoints", secretKey, idem, a.createWebhookEndpoint},
+		{"GET /v1/webhook_endpoints", secretKey, false, a.listWebhookEndpoints},
+		{"GET /v1/webhook_endpoints/{id}", secretKey, false, a.getWebhookEndpoint},
+		{"DELETE /v1/webhook_endpoints/{id}", secretKey, false, a.deleteWebhookEndpoint},
+		{"POST /v1/webhook_endpoints/{id}/rotate_secret", secretKey, idem, a.rotateWebhookSecret},
 
-	// Provider dialects: each translates a provider's API shape to the core.
-	sp := a.dialects.SenangPay
-	mux.HandleFunc("GET /senangpay/tokenization/{merchant_id}", sp.GetToken)
-	mux.HandleFunc("POST /senangpay/tokenization/{merchant_id}", sp.GetToken)
-	mux.HandleFunc("GET /senangpay/tokenization/{merchant_id}/return", sp.TokenizationReturn)
-	mux.HandleFunc("POST /senangpay/apiv1/get_payment_token", sp.GetPaymentToken)
-	mux.HandleFunc("POST /senangpay/apiv1/pay_cc", sp.PayCC)
-	mux.HandleFunc("POST /senangpay/apiv1/update_token_status", sp.UpdateTokenStatus)
-	mux.HandleFunc("POST /senangpay/apiv1/validate_token", sp.ValidateToken)
-	mux.HandleFunc("GET /senangpay/apiv1/query_order_status", sp.QueryOrderStatus)
+		{"POST /v1/device_keys", secretKey, idem, a.createDeviceKey},
+		{"GET /v1/device_keys", secretKey, false, a.listDeviceKeys},
+		{"DELETE /v1/device_keys/{id}", secretKey, false, a.revokeDeviceKey},
 
-	sn := a.dialects.SensePass
-	mux.HandleFunc("POST /sensepass/api/transactions/init", sn.Init)
-	mux.HandleFunc("POST /sensepass/api/transactions/tokenize", sn.Tokenize)
-	mux.HandleFunc("POST /sensepass/api/transactions/pay", sn.Pay)
-	mux.HandleFunc("POST /sensepass/api/transactions/token-validation", sn.ValidateToken)
-	mux.HandleFunc("GET /sensepass/api/transactions/{transactionNumber}", sn.Get)
-	mux.HandleFunc("POST /sensepass/api/transactions/cancel/{transactionNumber}", sn.Cancel)
-	mux.HandleFunc("GET /sensepass/api/transactions/{transactionNumber}/socket", sn.Socket)
-	mux.HandleFunc("/sensepass/api/", sn.NotFound)
+		{"GET /v1/events", secretKey, false, a.listEvents},
+		{"GET /v1/events/{id}", secretKey, false, a.getEvent},
+		{"POST /v1/events/{id}/redeliver", secretKey, idem, a.redeliverEvent},
 
-	pv := a.dialects.Pivot
-	mux.HandleFunc("POST /pivot/v1/access-token", pv.AccessToken)
-	mux.HandleFunc("POST /pivot/v2/payments", pv.CreatePayment)
-	mux.HandleFunc("GET /pivot/v2/payments/{id}", pv.GetPayment)
-	mux.HandleFunc("POST /pivot/v2/payments/{id}/confirm", pv.ConfirmPayment)
-	mux.HandleFunc("GET /pivot/v1/customers/{customerId}", pv.GetCustomer)
-	mux.HandleFunc("/pivot/", pv.NotFound)
-
-	// Ottu's SDK sends some paths without the trailing slash its docs show
-	// and does not follow redirects: both spellings are served.
-	ot := a.dialects.Ottu
-	for _, sl := range []string{"", "/{$}"} {
-		mux.HandleFunc("POST /ottu/b/checkout/v1/pymt-txn"+sl, ot.CreateCheckout)
-		mux.HandleFunc("GET /ottu/b/checkout/v1/pymt-txn/{session_id}"+sl, ot.GetCheckout)
-		mux.HandleFunc("GET /ottu/b/pbl/v2/card"+sl, ot.ListCards)
-		mux.HandleFunc("POST /ottu/b/pbl/v2/card"+sl, ot.ListCards)
-		mux.HandleFunc("DELETE /ottu/b/pbl/v2/card/{token}"+sl, ot.DeleteCard)
-		mux.HandleFunc("POST /ottu/b/pbl/v2/auto-debit"+sl, ot.AutoDebit)
+		{"/", open, false, a.notFoundRoute},
 	}
-	mux.HandleFunc("/ottu/", ot.NotFound)
+	if a.pages == nil {
+		return rs
+	}
+	// Card holders' pages.
+	return append(rs, []route{
+		{"GET /3ds/{id}", open, false, a.pages.Challenge},
+		{"POST /3ds/{id}", open, false, a.pages.Challenge},
+		{"GET /pay/{id}", open, false, a.pages.Checkout},
+		{"POST /pay/{id}/confirm", open, false, a.pages.CheckoutConfirm},
+		{"GET /pay/{id}/return", open, false, a.pages.CheckoutReturn},
+		{"POST /pay/{id}/cancel", open, false, a.pages.CheckoutCancel},
+		{"GET /pay/{id}/qr.png", open, false, a.pages.CheckoutQR},
+		{"GET /assets/checkout.js", open, false, a.pages.Asset},
+	}...)
+}
 
-	mux.HandleFunc("/", a.notFoundRoute)
+// routes registers the table on mux, each route behind the middleware its
+// access and idempotency name.
+func (a *API) routes(mux *http.ServeMux) {
+	for _, rt := range a.table() {
+		h := rt.handler
+		if rt.idempotent {
+			h = a.idempotent(h)
+		}
+		switch rt.access {
+		case secretKey:
+			mux.Handle(rt.pattern, a.merchant(h))
+		case sessionClient:
+			mux.Handle(rt.pattern, a.sessionClient(h))
+		default:
+			mux.Handle(rt.pattern, h)
+		}
+	}
 }

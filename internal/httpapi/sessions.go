@@ -11,6 +11,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
@@ -70,9 +71,9 @@ func (a *API) sessionClient(next http.HandlerFunc) http.Handler {
 			secret.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			writeError(w, bodyError(err))
+		body, we := wire.ReadBody(nil, r, 0) // bounded by observe's MaxBytesReader
+		if we != nil {
+			writeError(w, fromWire(we))
 			return
 		}
 		var cs struct {

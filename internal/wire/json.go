@@ -41,8 +41,10 @@ const maxDepth = 100
 
 // DecodeJSON reads body, one JSON object, into v: the guard (see the
 // package comment), then encoding/json. An empty body is an error unless
-// rules.Empty (then v is left as it is).
+// rules.Empty (then v is left as it is). When v is a CardHolder, its card
+// paths are added to rules.Card.
 func DecodeJSON(body []byte, v any, rules Rules) *Error {
+	rules = withCardPaths(v, rules)
 	if len(bytes.TrimSpace(body)) == 0 {
 		if rules.Empty {
 			return nil

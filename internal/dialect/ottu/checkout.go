@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/card"
-	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // metaPrefix marks the session metadata this dialect keeps: the Ottu
@@ -42,7 +42,7 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 	f := fields{m: body, errs: fieldErrors{}}
 	typ := f.choice("type", true, "", "e_commerce", "payment_request")
 	ptype := f.choice("payment_type", false, "one_off", "one_off", "save_card", "auto_debit")
-	cur := strings.ToUpper(strings.TrimSpace(f.str("currency_code", true, false)))
+	cur := wire.NormalCurrency(f.str("currency_code", true, false), "")
 	amountText := f.str("amount", true, true)
 	pgCodes := f.strList("pg_codes", true)
 	customer := strings.TrimSpace(f.str("customer_id", false, false))
@@ -62,11 +62,8 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 	}
 
 	if cur != "" {
-		if err := money.ValidateCurrency(cur); err != nil {
-			var me *money.Error
-			if errors.As(err, &me) {
-				f.errs.add("currency_code", "%s", worded("", me.Message))
-			}
+		if _, we := wire.Currency("currency_code", cur, ""); we != nil {
+			f.errs.add("currency_code", "%s", worded("", we.Detail))
 			cur = ""
 		}
 	}

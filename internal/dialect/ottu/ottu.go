@@ -36,13 +36,13 @@ const maxBody = 1 << 20
 
 // Dialect serves /ottu.
 type Dialect struct {
-	svc    *payment.Service
+	svc    Service
 	keeper *idempotency.Keeper
 	log    *slog.Logger
 }
 
 // New returns the dialect over svc.
-func New(svc *payment.Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialect {
+func New(svc Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialect {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // Keys of the session metadata where the dialect keeps what Pivot's
@@ -105,15 +106,10 @@ type confirmRequest struct {
 	SaveForFuture        *bool            `json:"saveForFuture"`
 }
 
-// cardPaths are where create and confirm take card data: the encrypted
+// CardPaths are where create and confirm take card data: the encrypted
 // card (base64, which may hold any digits). cvc and token need no entry.
-func (*createRequest) cardPaths() []string  { return []string{"paymentMethod.card.encryptedCard"} }
-func (*confirmRequest) cardPaths() []string { return []string{"paymentMethod.card.encryptedCard"} }
-
-func absent(raw json.RawMessage) bool {
-	s := bytes.TrimSpace(raw)
-	return len(s) == 0 || string(s) == "null"
-}
+func (*createRequest) CardPaths() []string  { return []string{"paymentMethod.card.encryptedCard"} }
+func (*confirmRequest) CardPaths() []string { return []string{"paymentMethod.card.encryptedCard"} }
 
 // saveFlag is saveForFutureUse, or its other spelling saveForFuture.
 func saveFlag(a, b *bool) (*bool, *apiError) {
@@ -130,7 +126,7 @@ func saveFlag(a, b *bool) (*bool, *apiError) {
 // in the currency's major units (10000 IDR is Rp 10.000, 12.5 USD is
 // $12.50), never rounded. It returns minor units.
 func ParseAmount(raw json.RawMessage, currency string) (int64, *apiError) {
-	if absent(raw) {
+	if wire.Absent(raw) {
 		return 0, badRequest("amount.value is required")
 	}
 	s, ok := scalarText(raw)
@@ -235,7 +231,7 @@ func compactText(name string, raw json.RawMessage) (string, *apiError) {
 // merchantMetadata reads the merchant's metadata object: strings as they
 // are, other values as their compact JSON.
 func merchantMetadata(raw json.RawMessage, md map[string]string) *apiError {
-	if absent(raw) {
+	if wire.Absent(raw) {
 		return nil
 	}
 	var obj map[string]json.RawMessage
@@ -272,14 +268,9 @@ func sessionParams(m *store.Merchant, req *createRequest, now time.Time) (paymen
 	if req.Amount == nil {
 		return p, badRequest("amount is required: {\"value\":…,\"currency\":…}")
 	}
-	currency := strings.ToUpper(strings.TrimSpace(req.Amount.Currency))
-	if currency == "" {
-		currency = m.Settings.DefaultCurrency
-	}
-	if err := money.ValidateCurrency(currency); err != nil {
-		var me *money.Error
-		errors.As(err, &me)
-		return p, badRequest("amount.currency %s", me.Message)
+	currency, we := wire.Currency("amount.currency", req.Amount.Currency, m.Settings.DefaultCurrency)
+	if we != nil {
+		return p, fromWire(we)
 	}
 	amount, ae := ParseAmount(req.Amount.Value, currency)
 	if ae != nil {
@@ -354,7 +345,7 @@ func sessionParams(m *store.Merchant, req *createRequest, now time.Time) (paymen
 	p.CallbackFormat = Format
 	p.OrderID = req.ClientReferenceID
 	p.Description = req.StatementDescriptor
-	if !absent(req.OrderInformation) {
+	if !wire.Absent(req.OrderInformation) {
 		if t := bytes.TrimSpace(req.OrderInformation); t[0] != '{' {
 			return p, badRequest("orderInformation must be an object")
 		}
@@ -364,7 +355,7 @@ func sessionParams(m *store.Merchant, req *createRequest, now time.Time) (paymen
 		}
 		md[metaOrder] = s
 	}
-	if c := req.Customer; c != nil && !absent(c.RefundPreference) {
+	if c := req.Customer; c != nil && !wire.Absent(c.RefundPreference) {
 		s, ae := compactText("customer.refundPreference", c.RefundPreference)
 		if ae != nil {
 			return p, ae
@@ -399,11 +390,8 @@ func (d *Dialect) CreatePayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dialect) create(w http.ResponseWriter, r *http.Request, m *store.Merchant) {
-	b, ae := readBody(w, r)
 	var req createRequest
-	if ae == nil {
-		ae = decodeJSON(b, &req)
-	}
+	ae := readJSON(w, r, &req)
 	if ae != nil {
 		writeError(w, ae)
 		return
@@ -516,11 +504,8 @@ func (d *Dialect) ConfirmPayment(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *Dialect) confirm(w http.ResponseWriter, r *http.Request, m *store.Merchant, id string) {
-	b, ae := readBody(w, r)
 	var req confirmRequest
-	if ae == nil {
-		ae = decodeJSON(b, &req)
-	}
+	ae := readJSON(w, r, &req)
 	if ae != nil {
 		writeError(w, ae)
 		return

@@ -37,13 +37,13 @@ const maxBody = 64 << 10
 
 // Dialect serves /pivot.
 type Dialect struct {
-	svc    *payment.Service
+	svc    Service
 	keeper *idempotency.Keeper
 	log    *slog.Logger
 }
 
 // New returns the dialect over svc; keeper serves X-REQUEST-ID.
-func New(svc *payment.Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialect {
+func New(svc Service, keeper *idempotency.Keeper, log *slog.Logger) *Dialect {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -253,44 +253,26 @@ func (d *Dialect) fail(w http.ResponseWriter, r *http.Request, op string, err er
 	writeError(w, d.fromService(r, op, err))
 }
 
-// readBody reads a request body, bounded.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	b, e := wire.ReadBody(w, r, maxBody)
-	if e != nil {
-		return nil, fromWire(e)
-	}
-	return b, nil
-}
-
-// decodeJSON reads a JSON object into v through wire's guard; an empty body
-// is {}. Unknown fields are ignored (Pivot clients send fields Coffer has no
-// use for) but guarded like the rest: a key given twice in any case, text
-// that is not UTF-8 or holds a NUL, or a card number outside the paths v's
-// type declares as card data (cardHolder) is refused naming the field,
-// never echoing its value.
-func decodeJSON(b []byte, v any) *apiError {
-	var card []string
-	if c, ok := v.(cardHolder); ok {
-		card = c.cardPaths()
-	}
-	if e := wire.DecodeJSON(b, v, wire.Rules{Card: card, Empty: true}); e != nil {
+// readJSON reads a request's JSON object into v through wire's guard,
+// bounded; an empty body is {}. Unknown fields are ignored (Pivot clients
+// send fields Coffer has no use for) but guarded like the rest: a key given
+// twice in any case, text that is not UTF-8 or holds a NUL, or a card
+// number outside the paths v's type declares as card data
+// (wire.CardHolder) is refused naming the field, never echoing its value.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	if e := wire.ReadJSON(w, r, maxBody, v, wire.Rules{Empty: true}); e != nil {
 		return fromWire(e)
 	}
 	return nil
 }
-
-// cardHolder is a request type with fields that carry card data.
-type cardHolder interface{ cardPaths() []string }
 
 // fromWire words a refused body in Pivot's envelope.
 func fromWire(e *wire.Error) *apiError {
 	switch e.Code {
 	case wire.CodeTooLarge:
 		return newError(http.StatusRequestEntityTooLarge, codeTooLarge, "%s", e.Detail)
-	case wire.CodeType:
-		return badRequest("%s must not be a JSON %s", e.Param, e.Got)
 	}
-	return badRequest("%s", e.Error())
+	return badRequest("%s", e.Message())
 }
 
 // authorize finds the merchant of a request's access token, answering the

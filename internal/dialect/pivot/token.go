@@ -117,11 +117,8 @@ type accessTokenData struct {
 // AccessToken exchanges the merchant's id and secret key for an access
 // token: POST /v1/access-token.
 func (d *Dialect) AccessToken(w http.ResponseWriter, r *http.Request) {
-	b, ae := readBody(w, r)
 	var req accessTokenRequest
-	if ae == nil {
-		ae = decodeJSON(b, &req)
-	}
+	ae := readJSON(w, r, &req)
 	if ae == nil && req.GrantType != "" && req.GrantType != "client_credentials" {
 		ae = badRequest("grantType must be client_credentials")
 	}

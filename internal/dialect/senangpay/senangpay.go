@@ -55,12 +55,12 @@ const maxBody = 64 << 10
 
 // Dialect serves senangPay's API shape.
 type Dialect struct {
-	svc *payment.Service
+	svc Service
 	log *slog.Logger
 }
 
 // New returns the senangPay dialect over svc.
-func New(svc *payment.Service, log *slog.Logger) *Dialect {
+func New(svc Service, log *slog.Logger) *Dialect {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -84,7 +84,7 @@ type tokenizeRequest struct {
 	CreditCardDetails []cardIn `json:"creditCardDetails"`
 }
 
-func (*tokenizeRequest) cardPaths() []string { return []string{"creditCardDetails[].cardNumber"} }
+func (*tokenizeRequest) CardPaths() []string { return []string{"creditCardDetails[].cardNumber"} }
 
 // tokenized is one card of tokenize's answer. Unlike SensePass's, it never
 // carries the security code, and its cardNumber is masked.
@@ -185,7 +185,7 @@ type payRequest struct {
 	CreditCardDetails *cardIn         `json:"creditCardDetails"`
 }
 
-func (*payRequest) cardPaths() []string { return []string{"creditCardDetails.cardNumber"} }
+func (*payRequest) CardPaths() []string { return []string{"creditCardDetails.cardNumber"} }
 
 // confirmation is pay's proof of approval.
 type confirmation struct {
@@ -219,7 +219,7 @@ func payParams(m *store.Merchant, req *payRequest) (payment.PaymentParams, error
 	switch {
 	case !isCent:
 		return p, badRequest("This API does not support isCent=false: send amount in cents")
-	case !absent(req.TokenSource) || !absent(req.TokenData):
+	case !wire.Absent(req.TokenSource) || !wire.Absent(req.TokenData):
 		// No connector to another vault exists (Authorize.net profiles…).
 		return p, newError(http.StatusBadRequest, "unsupported_token_source", "unsupported token source")
 	case req.Token != "" && req.CreditCardDetails != nil:
@@ -229,10 +229,7 @@ func payParams(m *store.Merchant, req *payRequest) (payment.PaymentParams, error
 	case req.CreditCardDetails != nil && !m.Settings.AcceptRawCardData:
 		return p, rawCardsRefused("pay with a token")
 	}
-	currency := strings.ToUpper(strings.TrimSpace(req.Currency))
-	if currency == "" {
-		currency = m.Settings.DefaultCurrency
-	}
+	currency := wire.NormalCurrency(req.Currency, m.Settings.DefaultCurrency)
 	amount, _, err := ParseAmount(req.Amount, true, currency)
 	if err != nil {
 		return p, err

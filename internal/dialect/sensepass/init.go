@@ -12,6 +12,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/money"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 // Bounds of transactions/init's fields, those of the core's metadata and
@@ -51,11 +52,6 @@ var methods = map[string]string{
 	"payment": methodCapture, "sale": methodCapture, "authorize": methodAuthorize, "authorization": methodAuthorize,
 }
 
-func absent(raw json.RawMessage) bool {
-	s := bytes.TrimSpace(raw)
-	return len(s) == 0 || string(s) == "null"
-}
-
 // scalar reads a JSON number or a string holding one: its text, and
 // whether it was quoted.
 func scalar(raw json.RawMessage) (string, bool, bool) {
@@ -76,7 +72,7 @@ func scalar(raw json.RawMessage) (string, bool, bool) {
 // parseBool reads isCent: true or false, as JSON or as a string; absent is
 // def.
 func parseBool(name string, raw json.RawMessage, def bool) (bool, error) {
-	if absent(raw) {
+	if wire.Absent(raw) {
 		return def, nil
 	}
 	s := string(bytes.TrimSpace(raw))
@@ -94,7 +90,7 @@ func parseBool(name string, raw json.RawMessage, def bool) (bool, error) {
 // never rounds: more decimals than the currency has is an error. present is
 // false when no amount was sent.
 func ParseAmount(raw json.RawMessage, isCent bool, currency string) (amount int64, present bool, err error) {
-	if absent(raw) {
+	if wire.Absent(raw) {
 		return 0, false, nil
 	}
 	s, _, ok := scalar(raw)
@@ -146,7 +142,7 @@ func digitsOnly(s string) bool {
 // parseTimeOut reads timeOut: whole seconds from 60 to 86400; absent is
 // the core's default (900 s).
 func parseTimeOut(raw json.RawMessage) (*int64, error) {
-	if absent(raw) {
+	if wire.Absent(raw) {
 		return nil, nil
 	}
 	s, _, ok := scalar(raw)
@@ -175,7 +171,7 @@ const (
 // textOf is posData or products as stored: a string as it is, anything
 // else as its compact JSON (isJSON).
 func textOf(name string, raw json.RawMessage) (text string, isJSON bool, err error) {
-	if absent(raw) {
+	if wire.Absent(raw) {
 		return "", false, nil
 	}
 	var s string
@@ -201,15 +197,9 @@ func sessionParams(m *store.Merchant, req *initRequest) (payment.SessionParams, 
 	if !ok {
 		return p, badRequest("methodType must be Tokenize, Capture+Tokenize, Capture or Authorize")
 	}
-	// SensePass clients are not held to upper case, as the native API is.
-	currency := strings.ToUpper(strings.TrimSpace(req.Currency))
-	if currency == "" {
-		currency = m.Settings.DefaultCurrency
-	}
-	if err := money.ValidateCurrency(currency); err != nil {
-		var me *money.Error
-		errors.As(err, &me)
-		return p, badRequest("currency %s", me.Message)
+	currency, we := wire.Currency("currency", req.Currency, m.Settings.DefaultCurrency)
+	if we != nil {
+		return p, badRequest("%s", we.Message())
 	}
 	isCent, err := parseBool("isCent", req.IsCent, true)
 	if err != nil {
@@ -262,7 +252,7 @@ func sessionParams(m *store.Merchant, req *initRequest) (payment.SessionParams, 
 		return p, err
 	}
 	var products string
-	if !absent(req.Products) {
+	if !wire.Absent(req.Products) {
 		if t := bytes.TrimSpace(req.Products); t[0] != '[' {
 			return p, badRequest("products must be an array")
 		}
@@ -273,7 +263,7 @@ func sessionParams(m *store.Merchant, req *initRequest) (payment.SessionParams, 
 	for _, f := range []struct {
 		name, v string
 		keep    bool // stored even when empty: given back as sent
-	}{{metaPosData, posData, !absent(req.PosData)}, {"clientPhoneNumber", req.ClientPhoneNumber, false},
+	}{{metaPosData, posData, !wire.Absent(req.PosData)}, {"clientPhoneNumber", req.ClientPhoneNumber, false},
 		{"clientEmail", req.ClientEmail, false}, {"clientName", req.ClientName, false}, {metaProducts, products, false}} {
 		if f.v == "" && !f.keep {
 			continue

@@ -24,7 +24,6 @@
 package sensepass
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,12 +51,12 @@ const maxBody = 256 << 10
 
 // Dialect serves SensePass's API shape.
 type Dialect struct {
-	svc *payment.Service
+	svc Service
 	log *slog.Logger
 }
 
 // New returns the SensePass dialect over svc.
-func New(svc *payment.Service, log *slog.Logger) *Dialect {
+func New(svc Service, log *slog.Logger) *Dialect {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -244,34 +243,18 @@ func headerCredentials(r *http.Request) credentials {
 	return credentials{APIKey: strings.TrimSpace(r.Header.Get("apiKey")), DeviceID: strings.TrimSpace(r.Header.Get("deviceId"))}
 }
 
-// readBody reads a request body, bounded.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
-	b, e := wire.ReadBody(w, r, maxBody)
-	if e != nil {
-		return nil, fromWire(e)
-	}
-	return b, nil
-}
-
 // decodeJSON reads a JSON object into v through wire's guard. Unknown
 // fields are ignored (a SensePass client may send fields Coffer has no use
 // for) but guarded like the rest: a key given twice in any case, text that
 // is not UTF-8 or holds a NUL, or a card number outside the paths v's type
-// declares as card data (cardHolder) is refused naming the field, never
-// echoing its value.
+// declares as card data (wire.CardHolder) is refused naming the field,
+// never echoing its value.
 func decodeJSON(b []byte, v any) *apiError {
-	var card []string
-	if c, ok := v.(cardHolder); ok {
-		card = c.cardPaths()
-	}
-	if e := wire.DecodeJSON(b, v, wire.Rules{Card: card}); e != nil {
+	if e := wire.DecodeJSON(b, v, wire.Rules{}); e != nil {
 		return fromWire(e)
 	}
 	return nil
 }
-
-// cardHolder is a request type with fields that carry card numbers.
-type cardHolder interface{ cardPaths() []string }
 
 // fromWire words a refused body in the dialect's error shape.
 func fromWire(e *wire.Error) *apiError {
@@ -281,26 +264,20 @@ func fromWire(e *wire.Error) *apiError {
 	case wire.CodeUnreadable:
 		return newError(http.StatusBadRequest, e.Code, "%s", e.Detail)
 	case wire.CodeType:
-		return badRequest("%s must not be a JSON %s", e.Param, e.Got)
+		return badRequest("%s", e.Message())
 	case wire.CodeSyntax, wire.CodeEmpty:
 		return newError(http.StatusBadRequest, "json_invalid", "%s", e.Detail)
 	}
-	return newError(http.StatusBadRequest, e.Code, "%s", e.Error())
+	return newError(http.StatusBadRequest, e.Code, "%s", e.Message())
 }
 
 // request reads a request's JSON body into v, then its credentials (from
 // the body, or from headers when the body has none). It answers the client
 // itself when either fails.
 func (d *Dialect) request(w http.ResponseWriter, r *http.Request, v any, c *credentials, optional bool) (*store.Merchant, bool) {
-	b, ae := readBody(w, r)
-	if ae == nil {
-		if optional && len(bytes.TrimSpace(b)) == 0 {
-			b = []byte("{}")
-		}
-		ae = decodeJSON(b, v)
-	}
-	if ae != nil {
-		writeError(w, ae)
+	// An optional body left empty is {}: no fields.
+	if we := wire.ReadJSON(w, r, maxBody, v, wire.Rules{Empty: optional}); we != nil {
+		writeError(w, fromWire(we))
 		return nil, false
 	}
 	if c.APIKey == "" && c.DeviceID == "" {

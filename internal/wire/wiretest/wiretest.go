@@ -1,9 +1,10 @@
 // Package wiretest runs Coffer's HTTP handler in memory for fuzz targets of
-// request bodies: the real native API and dialects over a real payment
-// service and SQLite in a temporary folder, with the built-in simulator as
-// acquirer, and no background work — no webhook or callback is ever
-// delivered, so no fuzzed URL is ever dialled. Rows counts every table, so
-// that a target can tell a refused request stored nothing.
+// request bodies: the real native API and dialects, composed as app
+// composes them, over a real payment service and SQLite in a temporary
+// folder, with the built-in simulator as acquirer, and no background work:
+// no webhook or callback is ever delivered, so no fuzzed URL is ever
+// dialled. Rows counts every table, so that a target can tell a refused
+// request stored nothing.
 package wiretest
 
 import (
@@ -18,7 +19,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/coffer-vault/coffer/internal/httpapi"
+	"github.com/coffer-vault/coffer/internal/app"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/keys"
 	"github.com/coffer-vault/coffer/internal/logging"
@@ -67,8 +68,11 @@ func New(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	s := &Server{Merchant: *creds, Service: svc, db: db,
-		Handler: httpapi.New(httpapi.Config{Service: svc, Store: st, Keeper: idempotency.New(st), Logger: log})}
+	web, err := app.NewWeb(app.WebConfig{Service: svc, Ready: st, Keeper: idempotency.New(st), Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{Merchant: *creds, Service: svc, db: db, Handler: web.Handler}
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
 	if err != nil {
 		tb.Fatal(err)
