@@ -18,6 +18,18 @@ import (
 	"github.com/coffer-vault/coffer/internal/vault"
 )
 
+// Payments charge cards and tokens, and capture, cancel, refund and
+// reconcile what the acquirer left unsettled.
+type Payments struct {
+	*deps
+	sealer     *Sealer
+	events     *Events
+	cards      *CardGuard
+	tokens     *Tokens
+	challenges *Challenges
+	sessions   *Sessions // a session follows its payment's state
+}
+
 // PaymentParams creates a payment.
 type PaymentParams struct {
 	Amount        int64             `json:"amount"`
@@ -88,7 +100,7 @@ func opKey(ctx context.Context) string {
 }
 
 // paymentError is a card error that carries the recorded failed payment.
-func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
+func (s *Payments) paymentError(ctx context.Context, p *store.Payment) error {
 	e := &Error{Kind: KindCard, Code: p.Failure.Code, DeclineCode: p.Failure.DeclineCode, Message: p.Failure.Message}
 	v, err := s.GetPayment(ctx, p.MerchantID, p.ID)
 	if err == nil {
@@ -98,12 +110,12 @@ func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
 }
 
 // paymentEvent records a payment's state change with its current refunds.
-func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error {
+func (s *Payments) paymentEvent(tx store.Tx, p *store.Payment, typ string) error {
 	refunds, err := tx.ListRefunds(p.MerchantID, p.ID)
 	if err != nil {
 		return err
 	}
-	if err := s.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds)); err != nil {
+	if err := s.events.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds)); err != nil {
 		return err
 	}
 	return s.sessionPaymentChanged(tx, p, typ)
@@ -114,7 +126,7 @@ func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error 
 // of a session that has ended was captured, voided or refunded since: a
 // session.updated event in the same transaction. The session itself is
 // unchanged; its payment is what a listener reads.
-func (s *Service) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ string) error {
+func (s *Payments) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ string) error {
 	switch typ {
 	case "payment.captured", "payment.canceled", "payment.refunded":
 	default:
@@ -135,10 +147,10 @@ func (s *Service) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ strin
 	if ss.Status != store.SessionSucceeded || ss.PaymentID != p.ID {
 		return nil
 	}
-	return s.sessionEvent(tx, ss, "session.updated")
+	return s.sessions.sessionEvent(tx, ss, "session.updated")
 }
 
-func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
+func (s *Payments) validatePayment(m *store.Merchant, p *PaymentParams) error {
 	if p.Currency == nil {
 		p.Currency = &m.Settings.DefaultCurrency
 	}
@@ -170,7 +182,7 @@ func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
 
 // CreatePayment charges a token or a card. A decline is recorded as a failed
 // payment and returned as a card *Error carrying it.
-func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
+func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
 	if err := s.validatePayment(m, &params); err != nil {
 		return PaymentView{}, err
 	}
@@ -209,18 +221,18 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		}
 		p.Card = store.PaymentCard{Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
 			ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear}
-		fk, err := s.activeKey(ctx, m.ID, vault.PurposeFingerprint)
+		fk, err := s.sealer.activeKey(ctx, m.ID, vault.PurposeFingerprint)
 		if err != nil {
 			return PaymentView{}, err
 		}
 		if p.Card.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
 			return PaymentView{}, err
 		}
-		if err := s.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
+		if err := s.cards.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
 			return PaymentView{}, err
 		}
 		if mode != ThreeDSNever {
-			a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+			a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
 				Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
 			if err != nil {
 				return PaymentView{}, err
@@ -230,7 +242,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 				case processor.AuthChallengeRequired:
 					sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
 						AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
-					if challenge, err = s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
+					if challenge, err = s.challenges.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
 						p.Card.Fingerprint, params.ReturnURL, false, sec); err != nil {
 						return PaymentView{}, err
 					}
@@ -259,7 +271,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 			if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
 				return PaymentView{}, fromCardField("", err)
 			}
-			if err := s.admitCVC(ctx, m, tok); err != nil {
+			if err := s.cards.admitCVC(ctx, m, tok); err != nil {
 				return PaymentView{}, err
 			}
 		} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
@@ -289,7 +301,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	resumed := false
 	var audit *store.Audit
 	if chargeTok != nil {
-		audit = s.auditRecord(ctx, chargeTok, "payment "+p.ID)
+		audit = s.tokens.auditRecord(ctx, chargeTok, "payment "+p.ID)
 	}
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		resumed = false
@@ -354,7 +366,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if chargeTok != nil {
-		pan, err := s.decryptToken(ctx, chargeTok)
+		pan, err := s.tokens.decryptToken(ctx, chargeTok)
 		if err != nil {
 			return PaymentView{}, err
 		}
@@ -365,7 +377,7 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		// A card holder who is present (the merchant can send them to a
 		// challenge) is authenticated; a merchant-initiated charge of a
 		// saved card is not, unless the merchant requires it.
-		a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+		a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
 			Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
 		if err != nil {
 			// Nothing has moved: the payment fails, and may be tried again.
@@ -386,14 +398,14 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	}
 	view, err := s.authorize(ctx, p, pc, params.SaveCard, resumed)
 	if params.Card != nil || params.CVC != "" {
-		s.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
+		s.cards.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
 	}
 	return view, err
 }
 
 // authorize runs the authorization (or sale) of a payment recorded as
 // processing, and records its outcome and, if asked, the card as a token.
-func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool) (PaymentView, error) {
+func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool) (PaymentView, error) {
 	now := s.now()
 	// Immediate capture is one "sale" message to the acquirer; both calls are
 	// idempotent by our reference, so a resumed attempt gets the first
@@ -433,7 +445,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 			// from one saved for the holder's own later use by it.
 			tok.Metadata = map[string]string{"session": sid}
 		}
-		if err := s.sealToken(ctx, tok, pc.Number); err != nil {
+		if err := s.tokens.sealToken(ctx, tok, pc.Number); err != nil {
 			return PaymentView{}, err
 		}
 	}
@@ -452,7 +464,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 			if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
 				return err
 			}
-			return s.eventData(tx, p.MerchantID, evt, "payment", p.ID, data)
+			return s.events.eventData(tx, p.MerchantID, evt, "payment", p.ID, data)
 		})
 		if isNotFound(err) {
 			return PaymentView{}, badState("The payment was settled while this request ran.")
@@ -464,7 +476,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 		*p = done
 		if tok != nil {
 			t := *tok
-			_, err := s.saveToken(tx, &t, now)
+			_, err := s.tokens.saveToken(tx, &t, now)
 			switch {
 			case err == nil:
 				p.TokenID = t.ID
@@ -492,9 +504,9 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 // awaitChallenge parks a payment by token (recorded as processing, its card
 // opened) in requires_action until its card holder answers the challenge;
 // only the CVC, if any, is kept, sealed in the challenge.
-func (s *Service) awaitChallenge(ctx context.Context, m *store.Merchant, p *store.Payment, a *processor.Authentication,
+func (s *Payments) awaitChallenge(ctx context.Context, m *store.Merchant, p *store.Payment, a *processor.Authentication,
 	params PaymentParams, pc processor.Card) (PaymentView, error) {
-	c, err := s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, p.Card.Fingerprint, params.ReturnURL, false,
+	c, err := s.challenges.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, p.Card.Fingerprint, params.ReturnURL, false,
 		challengeSecret{CVC: pc.CVC})
 	if err != nil {
 		return PaymentView{}, err
@@ -535,7 +547,7 @@ func threeDSStatus(a *store.Authentication) string {
 }
 
 // finished answers a resumed payment that had already reached a final state.
-func (s *Service) finished(ctx context.Context, p *store.Payment) (PaymentView, error) {
+func (s *Payments) finished(ctx context.Context, p *store.Payment) (PaymentView, error) {
 	if p.Status == store.PaymentFailed {
 		return PaymentView{}, s.paymentError(ctx, p)
 	}
@@ -543,7 +555,7 @@ func (s *Service) finished(ctx context.Context, p *store.Payment) (PaymentView, 
 }
 
 // fail records a refused or failed authorization.
-func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
+func (s *Payments) fail(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
 	var d *processor.Decline
 	if !errors.As(cause, &d) {
 		return s.unsettled(ctx, p, cause)
@@ -578,7 +590,7 @@ func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (Paym
 // unknown — the card may have been charged — so the payment stays processing:
 // a retry with the same Idempotency-Key resumes it (the acquirer dedupes by
 // our reference), and otherwise Reconcile settles it with the acquirer.
-func (s *Service) unsettled(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
+func (s *Payments) unsettled(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
 	s.log.Error("processor failed", "payment", p.ID, "error", cause.Error())
 	if errors.Is(cause, processor.ErrInvalidRequest) {
 		p.Failure = &store.Failure{Code: "processing_error", Message: "The card processor refused the request; nothing was charged."}
@@ -606,7 +618,7 @@ func (s *Service) unsettled(ctx context.Context, p *store.Payment, cause error) 
 }
 
 // GetPayment reads a payment with its refunds.
-func (s *Service) GetPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
+func (s *Payments) GetPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
 	var v PaymentView
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		p, err := tx.GetPayment(merchantID, paymentID)
@@ -627,7 +639,7 @@ func (s *Service) GetPayment(ctx context.Context, merchantID, paymentID string) 
 }
 
 // ListPayments pages through a merchant's payments.
-func (s *Service) ListPayments(ctx context.Context, merchantID string, f store.PaymentFilter) ([]PaymentView, bool, error) {
+func (s *Payments) ListPayments(ctx context.Context, merchantID string, f store.PaymentFilter) ([]PaymentView, bool, error) {
 	var out []PaymentView
 	var more bool
 	err := s.store.Read(ctx, func(tx store.Tx) error {
@@ -652,7 +664,7 @@ func (s *Service) ListPayments(ctx context.Context, merchantID string, f store.P
 }
 
 // ListRefunds lists one payment's refunds.
-func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID string) ([]RefundView, error) {
+func (s *Payments) ListRefunds(ctx context.Context, merchantID, paymentID string) ([]RefundView, error) {
 	v, err := s.GetPayment(ctx, merchantID, paymentID)
 	if err != nil {
 		return nil, err
@@ -667,7 +679,7 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID string)
 // still held (it died mid-way) is taken over — the Idempotency-Key is the
 // retry's now, so the holder is gone — and its operation already done is
 // reported done, so the retry answers it as the first attempt would have.
-func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (p *store.Payment, done bool, err error) {
+func (s *Payments) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (p *store.Payment, done bool, err error) {
 	key := opKey(ctx)
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		done = false
@@ -708,7 +720,7 @@ var errClaimLost = &Error{Kind: KindConflict, Code: "operation_in_progress", Mes
 // release ends a claim, applying the outcome (if any) and its event. It acts
 // only while the stored claim is still the one p holds: a claim that lapsed
 // and was taken over must not be overwritten with this holder's stale row.
-func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *store.Payment), evt string) error {
+func (s *Payments) release(ctx context.Context, p *store.Payment, apply func(p *store.Payment), evt string) error {
 	base := *p
 	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*p = base
@@ -736,7 +748,7 @@ func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *s
 // settleFromAcquirer records what the acquirer did to a payment's
 // authorization when our record lags behind (a capture or void whose
 // outcome was lost to a crash). It reports whether it changed the payment.
-func (s *Service) settleFromAcquirer(ctx context.Context, p *store.Payment) (bool, error) {
+func (s *Payments) settleFromAcquirer(ctx context.Context, p *store.Payment) (bool, error) {
 	a, err := s.proc.Lookup(ctx, p.MerchantID, p.ID)
 	if err != nil {
 		return false, err
@@ -760,7 +772,7 @@ func upstreamErr(err error) error {
 }
 
 // CapturePayment captures an authorized payment, fully or partly, once.
-func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
+func (s *Payments) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
 	var amt int64
 	p, done, err := s.claim(ctx, merchantID, paymentID, "capture", func(p *store.Payment) error {
 		amt = p.AmountCapturable
@@ -805,7 +817,7 @@ func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID stri
 }
 
 // CancelPayment voids an authorized, uncaptured payment.
-func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
+func (s *Payments) CancelPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
 	p, done, err := s.claim(ctx, merchantID, paymentID, "cancel", func(*store.Payment) error { return nil })
 	if err != nil {
 		return PaymentView{}, err
@@ -838,7 +850,7 @@ func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID strin
 // RefundPayment refunds part or all of what was captured. The amount is
 // reserved on the payment in the same transaction that checks it, so
 // concurrent refunds can never add up to more than was captured.
-func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID string, amount *int64, reason string) (RefundView, error) {
+func (s *Payments) RefundPayment(ctx context.Context, merchantID, paymentID string, amount *int64, reason string) (RefundView, error) {
 	if err := checkText("reason", reason, 200); err != nil {
 		return RefundView{}, err
 	}
@@ -930,7 +942,7 @@ func definite(err error) bool {
 // settleRefund records a pending refund's outcome: succeeded, or failed with
 // its reservation on the payment released. Only a refund still pending is
 // changed, so a racing settlement (a retry, Reconcile) is applied once.
-func (s *Service) settleRefund(ctx context.Context, r *store.Refund, ref processor.Refund, perr error) error {
+func (s *Payments) settleRefund(ctx context.Context, r *store.Refund, ref processor.Refund, perr error) error {
 	base := *r
 	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*r = base
@@ -978,7 +990,7 @@ const StaleAfter = 2 * time.Minute
 // reference); an authorization that went through is reversed, since its
 // client never heard of success, and the payment is marked failed either way.
 // A client retrying with the same Idempotency-Key then gets that outcome.
-func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
+func (s *Payments) Reconcile(ctx context.Context) (settled int, err error) {
 	var stale []*store.Payment
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -1097,7 +1109,7 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 // answer that never came) by asking the acquirer for each one by its own
 // reference: made means succeeded, never made means failed and its amount
 // free to be refunded again.
-func (s *Service) reconcileRefunds(ctx context.Context) (int, error) {
+func (s *Payments) reconcileRefunds(ctx context.Context) (int, error) {
 	var stale []*store.Refund
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
