@@ -194,6 +194,46 @@ func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params 
 		return PaymentView{}, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	now := s.now()
+	p, err := s.newPayment(ctx, m, params, now)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	var c charge
+	if params.Card != nil {
+		c, err = s.cardPath(ctx, m, p, params, mode, now)
+	} else {
+		c, err = s.tokenPath(ctx, m, p, params, now)
+	}
+	if err != nil {
+		return PaymentView{}, err
+	}
+	resumed, err := s.record(ctx, m, p, c)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if resumed && p.Status != store.PaymentProcessing {
+		return s.finished(ctx, p)
+	}
+	if p.Status == store.PaymentFailed {
+		return PaymentView{}, s.paymentError(ctx, p)
+	}
+	if p.Status == store.PaymentRequiresAction {
+		return s.viewPayment(p, nil), nil
+	}
+	return s.settle(ctx, m, p, params, mode, c, resumed)
+}
+
+// charge is what the card or the token path decided before the payment is
+// recorded.
+type charge struct {
+	pc        processor.Card   // the card path's card; the token path's is read after recording
+	unusable  *store.Failure   // a token that must not be charged: recorded as a failed payment
+	challenge *store.Challenge // the card holder must pass 3-D Secure first
+	tok       *store.Token     // the token to detokenize once its audit record is durable
+}
+
+// newPayment is the payment record a request asks for, not yet stored.
+func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params PaymentParams, now time.Time) (*store.Payment, error) {
 	p := &store.Payment{ID: paymentID(ctx), MerchantID: m.ID, Status: store.PaymentProcessing, Amount: params.Amount,
 		Currency: *params.Currency, CaptureMethod: "automatic", TokenID: params.Token, CustomerID: params.Customer,
 		OrderID: params.OrderID, Description: params.Description, Metadata: params.Metadata, Created: now, Updated: now}
@@ -203,105 +243,114 @@ func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params 
 	if p.CustomerID != "" {
 		err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.CustomerID); return err })
 		if isNotFound(err) {
-			return PaymentView{}, notFound("customer", "customer", p.CustomerID)
+			return nil, notFound("customer", "customer", p.CustomerID)
 		} else if err != nil {
-			return PaymentView{}, err
+			return nil, err
 		}
 	}
+	return p, nil
+}
 
-	var pc processor.Card
-	var brand card.Brand
-	var unusable *store.Failure    // a token that must not be charged: recorded as a failed payment
-	var challenge *store.Challenge // the card holder must pass 3-D Secure first
-	var chargeTok *store.Token     // the token to detokenize once its audit record is durable
-	if params.Card != nil {
-		var err error
-		if pc, brand, err = parseCard(params.Card, now, "card."); err != nil {
-			return PaymentView{}, err
-		}
-		p.Card = store.PaymentCard{Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
-			ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear}
-		fk, err := s.sealer.activeKey(ctx, m.ID, vault.PurposeFingerprint)
-		if err != nil {
-			return PaymentView{}, err
-		}
-		if p.Card.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
-			return PaymentView{}, err
-		}
-		if err := s.cards.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
-			return PaymentView{}, err
-		}
-		if mode != ThreeDSNever {
-			a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
-				Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
-			if err != nil {
-				return PaymentView{}, err
-			}
-			if a != nil {
-				switch a.Status {
-				case processor.AuthChallengeRequired:
-					sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
-						AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
-					if challenge, err = s.challenges.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
-						p.Card.Fingerprint, params.ReturnURL, false, sec); err != nil {
-						return PaymentView{}, err
-					}
-					p.Status, p.ChallengeID = store.PaymentRequiresAction, challenge.ID
-				case processor.AuthFailed:
-					p.Authentication, unusable = recorded(*a), authFailure(msgAuthFailed)
-				default:
-					p.Authentication = recorded(*a)
-				}
-			}
-		}
-	} else {
-		var tok *store.Token
-		err := s.store.Read(ctx, func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
-		if isNotFound(err) {
-			return PaymentView{}, notFound("token", "token", params.Token)
-		} else if err != nil {
-			return PaymentView{}, err
-		}
-		if p.CustomerID == "" {
-			p.CustomerID = tok.CustomerID
-		} else if tok.CustomerID != "" && tok.CustomerID != p.CustomerID {
-			return PaymentView{}, invalid("customer", "parameter_invalid", "the token belongs to another customer")
-		}
-		if params.CVC != "" {
-			if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
-				return PaymentView{}, fromCardField("", err)
-			}
-			if err := s.cards.admitCVC(ctx, m, tok); err != nil {
-				return PaymentView{}, err
-			}
-		} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
-			return PaymentView{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
-		}
-		p.Card = store.PaymentCard{Brand: tok.Brand, BIN: tok.BIN, Last4: tok.Last4, Mask: tok.Mask, ExpMonth: tok.ExpMonth,
-			ExpYear: tok.ExpYear, Fingerprint: tok.Fingerprint}
-		switch {
-		case tok.Status == store.TokenDeleted:
-			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_deleted", Message: "The token was deleted and cannot be charged."}
-		case tok.Status == store.TokenDisabled:
-			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_disabled", Message: "The token is disabled and cannot be charged."}
-		case tok.Status != store.TokenActive:
-			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_inactive", Message: "The token is " + tok.Status + " and cannot be charged."}
-		case card.Expired(tok.ExpMonth, tok.ExpYear, now):
-			unusable = &store.Failure{Code: "expired_card", DeclineCode: "expired_card", Message: "The card has expired."}
-		}
-		if unusable == nil {
-			chargeTok = tok
-		}
+// cardPath checks a card given in the request, asks the card-testing guard,
+// and runs 3-D Secure if the mode asks: a challenge, once recorded, sends the
+// card holder away before anything is charged.
+func (s *Payments) cardPath(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, mode string, now time.Time) (charge, error) {
+	pc, brand, err := parseCard(params.Card, now, "card.")
+	if err != nil {
+		return charge{}, err
 	}
+	c := charge{pc: pc}
+	p.Card = store.PaymentCard{Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
+		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear}
+	if p.Card.Fingerprint, err = s.sealer.fingerprint(ctx, m.ID, pc.Number); err != nil {
+		return charge{}, err
+	}
+	if err := s.cards.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
+		return charge{}, err
+	}
+	if mode == ThreeDSNever {
+		return c, nil
+	}
+	a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+		Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
+	if err != nil || a == nil {
+		return c, err
+	}
+	switch a.Status {
+	case processor.AuthChallengeRequired:
+		sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
+			AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
+		if c.challenge, err = s.challenges.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
+			p.Card.Fingerprint, params.ReturnURL, false, sec); err != nil {
+			return charge{}, err
+		}
+		p.Status, p.ChallengeID = store.PaymentRequiresAction, c.challenge.ID
+	case processor.AuthFailed:
+		p.Authentication, c.unusable = recorded(*a), authFailure(msgAuthFailed)
+	default:
+		p.Authentication = recorded(*a)
+	}
+	return c, nil
+}
 
-	// Record the attempt durably before any money moves. Under an
-	// Idempotency-Key the id is deterministic: finding it already there means
-	// an earlier attempt died, and we resume it.
-	// The detokenization's audit record rides in the same transaction.
-	resumed := false
+// tokenPath checks a saved card: its customer, the CVC rules, and whether
+// the token may be charged at all (a token that may not is recorded as a
+// failed payment, not refused).
+func (s *Payments) tokenPath(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, now time.Time) (charge, error) {
+	var tok *store.Token
+	err := s.store.Read(ctx, func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
+	if isNotFound(err) {
+		return charge{}, notFound("token", "token", params.Token)
+	} else if err != nil {
+		return charge{}, err
+	}
+	if p.CustomerID == "" {
+		p.CustomerID = tok.CustomerID
+	} else if tok.CustomerID != "" && tok.CustomerID != p.CustomerID {
+		return charge{}, invalid("customer", "parameter_invalid", "the token belongs to another customer")
+	}
+	if params.CVC != "" {
+		if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
+			return charge{}, fromCardField("", err)
+		}
+		if err := s.cards.admitCVC(ctx, m, tok); err != nil {
+			return charge{}, err
+		}
+	} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
+		return charge{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
+	}
+	p.Card = store.PaymentCard{Brand: tok.Brand, BIN: tok.BIN, Last4: tok.Last4, Mask: tok.Mask, ExpMonth: tok.ExpMonth,
+		ExpYear: tok.ExpYear, Fingerprint: tok.Fingerprint}
+	c := charge{unusable: unusableToken(tok, now)}
+	if c.unusable == nil {
+		c.tok = tok
+	}
+	return c, nil
+}
+
+// unusableToken is why a token may not be charged at now, or nil if it may.
+func unusableToken(tok *store.Token, now time.Time) *store.Failure {
+	switch {
+	case tok.Status == store.TokenDeleted:
+		return &store.Failure{Code: "card_declined", DeclineCode: "token_deleted", Message: "The token was deleted and cannot be charged."}
+	case tok.Status == store.TokenDisabled:
+		return &store.Failure{Code: "card_declined", DeclineCode: "token_disabled", Message: "The token is disabled and cannot be charged."}
+	case tok.Status != store.TokenActive:
+		return &store.Failure{Code: "card_declined", DeclineCode: "token_inactive", Message: "The token is " + tok.Status + " and cannot be charged."}
+	case card.Expired(tok.ExpMonth, tok.ExpYear, now):
+		return &store.Failure{Code: "expired_card", DeclineCode: "expired_card", Message: "The card has expired."}
+	}
+	return nil
+}
+
+// record stores the attempt durably before any money moves. Under an
+// Idempotency-Key the id is deterministic: finding it already there means an
+// earlier attempt died, and we resume it (resumed, with p as it was stored).
+// The detokenization's audit record rides in the same transaction.
+func (s *Payments) record(ctx context.Context, m *store.Merchant, p *store.Payment, c charge) (resumed bool, err error) {
 	var audit *store.Audit
-	if chargeTok != nil {
-		audit = s.tokens.auditRecord(ctx, chargeTok, "payment "+p.ID)
+	if c.tok != nil {
+		audit = s.tokens.auditRecord(ctx, c.tok, "payment "+p.ID)
 	}
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		resumed = false
@@ -310,8 +359,8 @@ func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params 
 				return err
 			}
 		}
-		if unusable != nil {
-			p.Status, p.Failure = store.PaymentFailed, unusable
+		if c.unusable != nil {
+			p.Status, p.Failure = store.PaymentFailed, c.unusable
 		}
 		err := tx.InsertPayment(p)
 		if errors.Is(err, store.ErrConflict) {
@@ -342,38 +391,33 @@ func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params 
 		if err != nil {
 			return err
 		}
-		if challenge != nil {
-			return tx.InsertChallenge(challenge)
+		if c.challenge != nil {
+			return tx.InsertChallenge(c.challenge)
 		}
-		if unusable == nil {
+		if c.unusable == nil {
 			return nil
 		}
 		return s.paymentEvent(tx, p, "payment.failed")
 	})
-	if err != nil {
-		return PaymentView{}, err
-	}
-	if resumed && p.Status != store.PaymentProcessing {
-		return s.finished(ctx, p)
-	}
-	if p.Status == store.PaymentFailed {
-		return PaymentView{}, s.paymentError(ctx, p)
-	}
-	if p.Status == store.PaymentRequiresAction {
-		return s.viewPayment(p, nil), nil
-	}
-	// From here on money may move: finish regardless of the client.
+	return resumed, err
+}
+
+// settle moves the money for a recorded, processing payment: it reads the
+// saved card, authenticates a present card holder where the mode asks, and
+// authorizes. It finishes regardless of the client.
+func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, mode string, c charge, resumed bool) (PaymentView, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	if chargeTok != nil {
-		pan, err := s.tokens.decryptToken(ctx, chargeTok)
+	pc := c.pc
+	if c.tok != nil {
+		pan, err := s.tokens.decryptToken(ctx, c.tok)
 		if err != nil {
 			return PaymentView{}, err
 		}
-		pc = processor.Card{Number: pan, ExpMonth: chargeTok.ExpMonth, ExpYear: chargeTok.ExpYear, CVC: params.CVC, HolderName: chargeTok.HolderName}
+		pc = processor.Card{Number: pan, ExpMonth: c.tok.ExpMonth, ExpYear: c.tok.ExpYear, CVC: params.CVC, HolderName: c.tok.HolderName}
 	}
 
-	if chargeTok != nil && (mode == ThreeDSRequired || mode == ThreeDSIfRequired && params.ReturnURL != "") {
+	if c.tok != nil && (mode == ThreeDSRequired || mode == ThreeDSIfRequired && params.ReturnURL != "") {
 		// A card holder who is present (the merchant can send them to a
 		// challenge) is authenticated; a merchant-initiated charge of a
 		// saved card is not, unless the merchant requires it.
@@ -698,8 +742,8 @@ func (s *Payments) claim(ctx context.Context, merchantID, paymentID, op string, 
 		case p.PendingOp != "" && p.PendingUntil.After(now):
 			return &Error{Kind: KindConflict, Code: "operation_in_progress", Message: fmt.Sprintf("A %s of this payment is in progress; retry shortly.", p.PendingOp)}
 		}
-		if p.Status != store.PaymentRequiresCapture {
-			return badState("A payment in status %s cannot be %s.", p.Status, map[string]string{"capture": "captured", "cancel": "canceled"}[op])
+		if err := claimable(p.Status, op); err != nil {
+			return err
 		}
 		if err := check(p); err != nil {
 			return err
@@ -711,6 +755,57 @@ func (s *Payments) claim(ctx context.Context, merchantID, paymentID, op string, 
 		return nil, false, notFound("id", "payment", paymentID)
 	}
 	return p, done, err
+}
+
+// claimable says whether a payment in status may be captured or canceled
+// (op): only an authorization not yet captured may.
+func claimable(status, op string) error {
+	if status != store.PaymentRequiresCapture {
+		return badState("A payment in status %s cannot be %s.", status, map[string]string{"capture": "captured", "cancel": "canceled"}[op])
+	}
+	return nil
+}
+
+// captureAmount is how much a capture of p takes: amount, or all that is
+// authorized if nil; never more than is authorized.
+func captureAmount(p *store.Payment, amount *int64) (int64, error) {
+	amt := p.AmountCapturable
+	if amount != nil {
+		amt = *amount
+	}
+	if amt <= 0 {
+		return 0, invalid("amount", "parameter_invalid", "amount must be a positive integer")
+	}
+	if amt > p.AmountCapturable {
+		// The requested amount is not echoed: a client's number could be a card number.
+		return 0, invalid("amount", "amount_too_large", "amount is more than the %d authorized", p.AmountCapturable)
+	}
+	return amt, nil
+}
+
+// refundAmount is how much a new refund of p takes: amount, or all that is
+// captured and not yet refunded if nil; only a succeeded payment is refunded,
+// and never beyond what was captured.
+func refundAmount(p *store.Payment, amount *int64) (int64, error) {
+	if p.Status != store.PaymentSucceeded {
+		return 0, badState("A payment in status %s cannot be refunded.", p.Status)
+	}
+	remaining := p.AmountCaptured - p.AmountRefunded
+	if remaining <= 0 {
+		return 0, badState("The payment is already fully refunded.")
+	}
+	amt := remaining
+	if amount != nil {
+		amt = *amount
+	}
+	if amt <= 0 {
+		return 0, invalid("amount", "parameter_invalid", "amount must be a positive integer")
+	}
+	if amt > remaining {
+		// The requested amount is not echoed: a client's number could be a card number.
+		return 0, invalid("amount", "amount_too_large", "amount is more than the %d left to refund", remaining)
+	}
+	return amt, nil
 }
 
 // errClaimLost: the payment's claim changed hands (it lapsed and another
@@ -775,18 +870,9 @@ func upstreamErr(err error) error {
 func (s *Payments) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
 	var amt int64
 	p, done, err := s.claim(ctx, merchantID, paymentID, "capture", func(p *store.Payment) error {
-		amt = p.AmountCapturable
-		if amount != nil {
-			amt = *amount
-		}
-		if amt <= 0 {
-			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
-		}
-		if amt > p.AmountCapturable {
-			// The requested amount is not echoed: a client's number could be a card number.
-			return invalid("amount", "amount_too_large", "amount is more than the %d authorized", p.AmountCapturable)
-		}
-		return nil
+		var err error
+		amt, err = captureAmount(p, amount)
+		return err
 	})
 	if err != nil {
 		return PaymentView{}, err
@@ -876,23 +962,9 @@ func (s *Payments) RefundPayment(ctx context.Context, merchantID, paymentID stri
 				}
 			}
 		}
-		if p.Status != store.PaymentSucceeded {
-			return badState("A payment in status %s cannot be refunded.", p.Status)
-		}
-		remaining := p.AmountCaptured - p.AmountRefunded
-		if remaining <= 0 {
-			return badState("The payment is already fully refunded.")
-		}
-		amt := remaining
-		if amount != nil {
-			amt = *amount
-		}
-		if amt <= 0 {
-			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
-		}
-		if amt > remaining {
-			// The requested amount is not echoed: a client's number could be a card number.
-			return invalid("amount", "amount_too_large", "amount is more than the %d left to refund", remaining)
+		amt, err := refundAmount(p, amount)
+		if err != nil {
+			return err
 		}
 		now := s.now()
 		r = &store.Refund{ID: rid, MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,

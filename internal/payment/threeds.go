@@ -508,78 +508,9 @@ func (s *Challenges) AnswerChallenge(ctx context.Context, challengeID, otp strin
 	var res answer
 	var audit *store.Audit
 	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		audit = nil
-		cur, err := tx.GetChallenge(challengeID)
-		if err != nil {
-			return err
-		}
-		*c = *cur
-		now := s.now()
-		switch {
-		case c.Status != store.ChallengePending:
-			res = answerReplay
-			return nil
-		case !now.Before(c.ExpiresAt):
-			res = answerExpired
-			return s.expireInTx(tx, c)
-		}
-		if over, err := s.sessionOver(tx, c); err != nil {
-			return err
-		} else if over {
-			res = answerExpired
-			return s.expireInTx(tx, c)
-		}
-		// The card's count, read again where it is written: concurrent
-		// answers to its other challenges cannot both take its last guess.
-		f, err := cardFailures(tx, c.MerchantID, c.Fingerprint)
-		if err != nil {
-			return err
-		}
-		live := liveFailures(f, now)
-		c.Updated = now
-		switch {
-		case live >= MaxCardOTPFailures:
-			// Out of guesses since this answer was judged (or before):
-			// no attempt is counted and the challenge fails.
-			res = answerFailed
-			c.Status, c.SecretCT = store.ChallengeFailed, nil
-			if err := s.failObject(tx, c, failed, msgAuthFailed); err != nil {
-				return err
-			}
-			return tx.UpdateChallenge(c)
-		case ok:
-			c.Attempts++
-			res = answerRight
-			c.Status = store.ChallengeAuthenticated
-			if audit, err = s.challengeAuthenticated(tx, c, rec); err != nil {
-				return err
-			}
-			if live > 0 { // the card holder proved who they are
-				if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
-					LastFailure: f.LastFailure}); err != nil {
-					return err
-				}
-			}
-			return tx.UpdateChallenge(c)
-		}
-		c.Attempts++
-		if c.Fingerprint != "" {
-			live++
-			if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
-				Failures: live, LastFailure: now}); err != nil {
-				return err
-			}
-		}
-		if c.Attempts >= MaxChallengeAttempts || live >= MaxCardOTPFailures {
-			res = answerFailed
-			c.Status, c.SecretCT = store.ChallengeFailed, nil
-			if err := s.failObject(tx, c, rec, msgAuthFailed); err != nil {
-				return err
-			}
-		} else {
-			res = answerWrong
-		}
-		return tx.UpdateChallenge(c)
+		var err error
+		res, audit, err = s.countAnswer(tx, challengeID, c, rec, failed, ok)
+		return err
 	})
 	if err != nil {
 		return ChallengeOutcome{}, err
@@ -592,25 +523,103 @@ func (s *Challenges) AnswerChallenge(ctx context.Context, challengeID, otp strin
 		v.Error = "That code is not correct. Check the message from your bank and try again."
 		return ChallengeOutcome{View: v}, err
 	case answerRight:
-		// Money moves from here: finish even if the browser goes away.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-		defer cancel()
-		if c.ObjectType == "token" {
-			err = s.finishToken(fctx, c, rec)
-		} else {
-			err = s.finishPayment(fctx, c, rec, audit != nil)
-		}
-		s.eraseSecret(fctx, c.ID)
-		if err != nil {
-			// The card holder is still sent back: the object shows what is
-			// known (a payment left processing is settled by Reconcile).
-			s.log.Error("finishing after 3-D Secure failed", "challenge", c.ID, "object", c.ObjectID, "error", err.Error())
-		}
+		s.finishAnswered(ctx, c, rec, audit != nil)
 	}
 	if res != answerWrong {
 		s.settleSessionOf(ctx, c)
 	}
 	return s.outcome(ctx, c)
+}
+
+// countAnswer counts and records a judged answer inside the answering
+// transaction: c is reloaded, and the card's failure count is read again
+// where it is written, so concurrent answers to its other challenges cannot
+// both take its last guess. ok says the ACS found the answer right; rec is
+// what it said, failed what an answer that is not judged records.
+func (s *Challenges) countAnswer(tx store.Tx, challengeID string, c *store.Challenge, rec, failed *store.Authentication, ok bool) (answer, *store.Audit, error) {
+	cur, err := tx.GetChallenge(challengeID)
+	if err != nil {
+		return 0, nil, err
+	}
+	*c = *cur
+	now := s.now()
+	switch {
+	case c.Status != store.ChallengePending:
+		return answerReplay, nil, nil
+	case !now.Before(c.ExpiresAt):
+		return answerExpired, nil, s.expireInTx(tx, c)
+	}
+	if over, err := s.sessionOver(tx, c); err != nil {
+		return 0, nil, err
+	} else if over {
+		return answerExpired, nil, s.expireInTx(tx, c)
+	}
+	f, err := cardFailures(tx, c.MerchantID, c.Fingerprint)
+	if err != nil {
+		return 0, nil, err
+	}
+	live := liveFailures(f, now)
+	c.Updated = now
+	switch {
+	case live >= MaxCardOTPFailures:
+		// Out of guesses since this answer was judged (or before):
+		// no attempt is counted and the challenge fails.
+		c.Status, c.SecretCT = store.ChallengeFailed, nil
+		if err := s.failObject(tx, c, failed, msgAuthFailed); err != nil {
+			return 0, nil, err
+		}
+		return answerFailed, nil, tx.UpdateChallenge(c)
+	case ok:
+		c.Attempts++
+		c.Status = store.ChallengeAuthenticated
+		audit, err := s.challengeAuthenticated(tx, c, rec)
+		if err != nil {
+			return 0, nil, err
+		}
+		if live > 0 { // the card holder proved who they are
+			if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
+				LastFailure: f.LastFailure}); err != nil {
+				return 0, nil, err
+			}
+		}
+		return answerRight, audit, tx.UpdateChallenge(c)
+	}
+	c.Attempts++
+	if c.Fingerprint != "" {
+		live++
+		if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
+			Failures: live, LastFailure: now}); err != nil {
+			return 0, nil, err
+		}
+	}
+	if c.Attempts < MaxChallengeAttempts && live < MaxCardOTPFailures {
+		return answerWrong, nil, tx.UpdateChallenge(c)
+	}
+	c.Status, c.SecretCT = store.ChallengeFailed, nil
+	if err := s.failObject(tx, c, rec, msgAuthFailed); err != nil {
+		return 0, nil, err
+	}
+	return answerFailed, nil, tx.UpdateChallenge(c)
+}
+
+// finishAnswered finishes the object a right answer authenticated and
+// erases the challenge's secret. Money moves from here: it finishes even if
+// the browser goes away. A failure is logged, not returned: the card holder
+// is still sent back, and the object shows what is known (a payment left
+// processing is settled by Reconcile).
+func (s *Challenges) finishAnswered(ctx context.Context, c *store.Challenge, rec *store.Authentication, audited bool) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	var err error
+	if c.ObjectType == "token" {
+		err = s.finishToken(fctx, c, rec)
+	} else {
+		err = s.finishPayment(fctx, c, rec, audited)
+	}
+	s.eraseSecret(fctx, c.ID)
+	if err != nil {
+		s.log.Error("finishing after 3-D Secure failed", "challenge", c.ID, "object", c.ObjectID, "error", err.Error())
+	}
 }
 
 // challengeAuthenticated records a right answer on the challenge's object

@@ -91,23 +91,8 @@ func parseCard(in *CardInput, now time.Time, prefix string) (processor.Card, car
 // created is false when the customer already had this card: its existing
 // token is returned with the expiry brought up to date.
 func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenParams) (tok *store.Token, created bool, err error) {
-	if p.EncryptedCard != "" {
-		return nil, false, invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card instead")
-	}
-	if p.Card == nil {
-		return nil, false, invalid("card", "parameter_missing", "card is required")
-	}
-	mode, err := threeDSMode(p.ThreeDSecure, m, true)
+	mode, err := checkTokenParams(p, m, s.auth != nil)
 	if err != nil {
-		return nil, false, err
-	}
-	if mode == ThreeDSRequired && s.auth == nil {
-		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
-	}
-	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
-		return nil, false, invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL"+urlHostRule)
-	}
-	if err := ValidateMetadata(p.Metadata); err != nil {
 		return nil, false, err
 	}
 	now := s.now()
@@ -188,15 +173,49 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 		return nil, false, err
 	}
 
-	// A concurrent save of the same card can win the unique index between
-	// our lookup and insert (backends that do not serialise writers); the
-	// retry then finds its token and returns it.
+	if created, err = s.storeNewToken(ctx, tok, derived, now); err != nil {
+		return nil, false, err
+	}
+	return tok, created, nil
+}
+
+// checkTokenParams refuses a tokenization request that cannot be served and
+// returns its 3-D Secure mode; canAuthenticate says the processor offers
+// 3-D Secure.
+func checkTokenParams(p TokenParams, m *store.Merchant, canAuthenticate bool) (mode string, err error) {
+	if p.EncryptedCard != "" {
+		return "", invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card instead")
+	}
+	if p.Card == nil {
+		return "", invalid("card", "parameter_missing", "card is required")
+	}
+	if mode, err = threeDSMode(p.ThreeDSecure, m, true); err != nil {
+		return "", err
+	}
+	if mode == ThreeDSRequired && !canAuthenticate {
+		return "", invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
+	}
+	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
+		return "", invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL"+urlHostRule)
+	}
+	if err := ValidateMetadata(p.Metadata); err != nil {
+		return "", err
+	}
+	return mode, nil
+}
+
+// storeNewToken stores a sealed token, or finds the customer's existing
+// token for the same card (created false; tok becomes it). A concurrent save
+// of the same card can win the unique index between our lookup and insert
+// (backends that do not serialise writers); the retry then finds its token
+// and returns it.
+func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bool, now time.Time) (created bool, err error) {
 	fresh := *tok
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
 			*tok = fresh // fn may be retried by the backend: start clean
 			if derived {
-				if old, err := tx.GetTokenAny(m.ID, tok.ID); err == nil {
+				if old, err := tx.GetTokenAny(tok.MerchantID, tok.ID); err == nil {
 					*tok, created = *old, true // stored meanwhile by an attempt presumed dead
 					return nil
 				} else if !isNotFound(err) {
@@ -211,12 +230,9 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 		}
 	}
 	if isNotFound(err) {
-		return nil, false, notFound("customer", "customer", p.Customer)
+		return false, notFound("customer", "customer", fresh.CustomerID)
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	return tok, created, nil
+	return created, err
 }
 
 // tokenID is a random token id, or under an Idempotency-Key one derived from
