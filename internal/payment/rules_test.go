@@ -341,3 +341,51 @@ func TestNewWiresEveryPeer(t *testing.T) {
 		t.Error("Configure did not reach the sealer's deps")
 	}
 }
+
+// TestNewSession: a session request gets its defaults (redirect, no saving,
+// the merchant's currency, 15 minutes) and a session that charges nothing
+// always saves the card; each bad field is refused by name.
+func TestNewSession(t *testing.T) {
+	m := &store.Merchant{ID: "m_1", Settings: DefaultSettings()}
+	now := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	ss, err := newSession(m, SessionParams{Amount: 1000}, now, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss.Mode != "redirect" || ss.SaveCard != "off" || ss.Currency != "MYR" || ss.CaptureMethod != "automatic" ||
+		!ss.ExpiresAt.Equal(now.Add(DefaultSessionTTL)) || ss.Status != store.SessionOpen || !strings.HasPrefix(ss.ID, "ps_") {
+		t.Errorf("defaults: %+v", ss)
+	}
+	if ss, err := newSession(m, SessionParams{Amount: 0, SaveCard: "optional"}, now, false, false); err != nil || ss.SaveCard != "always" {
+		t.Errorf("zero amount: %v, %v", ss, err)
+	}
+	no := false
+	if ss, err := newSession(m, SessionParams{Amount: 1, Capture: &no, ExpiresIn: i64(60)}, now, false, false); err != nil ||
+		ss.CaptureMethod != "manual" || !ss.ExpiresAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("manual capture, 60 s: %v, %v", ss, err)
+	}
+	for param, p := range map[string]SessionParams{
+		"mode":           {Amount: 1, Mode: "popup"},
+		"amount":         {Amount: -1},
+		"save_card":      {Amount: 1, SaveCard: "sometimes"},
+		"three_d_secure": {Amount: 1, ThreeDSecure: ThreeDSRequired}, // no authenticator
+		"expires_in":     {Amount: 1, ExpiresIn: i64(59)},
+		"expires_at":     {Amount: 1, ExpiresAt: now.Add(25 * time.Hour)},
+		"success_url":    {Amount: 1, SuccessURL: "mailto:x@example.com"},
+		"return_url":     {Amount: 1, ForwardURLs: []string{"relative"}},
+		"callback_url":   {Amount: 1, CallbackURL: "http://127.0.0.1:9/cb"}, // private, not allowed here
+		"order_id":       {Amount: 1, OrderID: strings.Repeat("o", 256)},
+	} {
+		_, err := newSession(m, p, now, false, false)
+		if err == nil {
+			t.Errorf("%s: accepted", param)
+			continue
+		}
+		if e := asError(t, err); e.Param != param {
+			t.Errorf("%s: refused as %+v", param, e)
+		}
+	}
+	if _, err := newSession(m, SessionParams{Amount: 1, CallbackURL: "http://127.0.0.1:9/cb"}, now, false, true); err != nil {
+		t.Errorf("a private callback where allowed: %v", err)
+	}
+}

@@ -230,9 +230,11 @@ func hashClientSecret(secret string) []byte {
 	return h[:]
 }
 
-// CreateSession opens a payment session.
-func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p SessionParams) (SessionView, error) {
-	now := s.now()
+// newSession is the session a request asks for, checked and with its
+// defaults applied, not yet stored: everything that needs no lookup.
+// canAuthenticate says the processor offers 3-D Secure;
+// allowPrivateWebhooks lets callback_url be on a private address.
+func newSession(m *store.Merchant, p SessionParams, now time.Time, canAuthenticate, allowPrivateWebhooks bool) (*store.Session, error) {
 	ss := &store.Session{ID: id.NewBits("ps", sessionIDBits), MerchantID: m.ID, Status: store.SessionOpen, Mode: p.Mode,
 		Amount: p.Amount, SaveCard: p.SaveCard, ShowSavedCards: p.ShowSavedCards, CaptureMethod: "automatic",
 		OrderID: p.OrderID, Description: p.Description, SuccessURL: p.SuccessURL, FailureURL: p.FailureURL,
@@ -243,21 +245,21 @@ func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p Sessi
 		ss.Mode = "redirect"
 	case "redirect", "api":
 	default:
-		return SessionView{}, invalid("mode", "parameter_invalid", "mode must be redirect or api")
+		return nil, invalid("mode", "parameter_invalid", "mode must be redirect or api")
 	}
 	if p.Currency == nil {
 		p.Currency = &m.Settings.DefaultCurrency
 	}
 	ss.Currency = *p.Currency
 	if err := money.ValidateCurrency(ss.Currency); err != nil {
-		return SessionView{}, fromMoney(err)
+		return nil, fromMoney(err)
 	}
 	if ss.Amount < 0 {
-		return SessionView{}, invalid("amount", "parameter_invalid", "amount must be 0 (save the card only) or a positive number of minor units")
+		return nil, invalid("amount", "parameter_invalid", "amount must be 0 (save the card only) or a positive number of minor units")
 	}
 	if ss.Amount > 0 {
 		if err := money.ValidateAmount(ss.Amount, ss.Currency); err != nil {
-			return SessionView{}, fromMoney(err)
+			return nil, fromMoney(err)
 		}
 	}
 	switch ss.SaveCard {
@@ -265,7 +267,7 @@ func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p Sessi
 		ss.SaveCard = "off"
 	case "off", "optional", "always":
 	default:
-		return SessionView{}, invalid("save_card", "parameter_invalid", "save_card must be off, optional or always")
+		return nil, invalid("save_card", "parameter_invalid", "save_card must be off, optional or always")
 	}
 	if ss.Amount == 0 {
 		ss.SaveCard = "always" // a session that charges nothing exists to save the card
@@ -273,9 +275,9 @@ func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p Sessi
 	// Checked now, as each attempt will check it, so that a session no
 	// card can ever pay is refused rather than opened.
 	if mode, err := threeDSMode(p.ThreeDSecure, m, ss.SaveCard == "always"); err != nil {
-		return SessionView{}, err
-	} else if mode == ThreeDSRequired && s.auth == nil {
-		return SessionView{}, errThreeDSUnavailable()
+		return nil, err
+	} else if mode == ThreeDSRequired && !canAuthenticate {
+		return nil, errThreeDSUnavailable()
 	}
 	if p.Capture != nil && !*p.Capture {
 		ss.CaptureMethod = "manual"
@@ -284,13 +286,13 @@ func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p Sessi
 	if p.ExpiresIn != nil {
 		ttl = time.Duration(*p.ExpiresIn) * time.Second
 		if *p.ExpiresIn < int64(MinSessionTTL/time.Second) || *p.ExpiresIn > int64(MaxSessionTTL/time.Second) {
-			return SessionView{}, invalid("expires_in", "parameter_invalid", "expires_in must be between 60 and 86400 seconds")
+			return nil, invalid("expires_in", "parameter_invalid", "expires_in must be between 60 and 86400 seconds")
 		}
 	}
 	ss.ExpiresAt = now.Add(ttl)
 	if !p.ExpiresAt.IsZero() {
 		if ttl := p.ExpiresAt.Sub(now); ttl < MinSessionTTL || ttl > MaxSessionTTL {
-			return SessionView{}, invalid("expires_at", "parameter_invalid", "expires_at must be between 1 minute and 24 hours from now")
+			return nil, invalid("expires_at", "parameter_invalid", "expires_at must be between 1 minute and 24 hours from now")
 		}
 		ss.ExpiresAt = p.ExpiresAt.UTC()
 	}
@@ -301,7 +303,7 @@ func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p Sessi
 	}
 	for _, f := range urls {
 		if f.v != "" && !isHTTPURL(f.v) {
-			return SessionView{}, invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
+			return nil, invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
 		}
 	}
 	for _, f := range []struct {
@@ -309,15 +311,24 @@ func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p Sessi
 		max     int
 	}{{"order_id", p.OrderID, 255}, {"description", p.Description, 1000}, {"customer_reference", p.CustomerReference, 255}} {
 		if err := checkFreeText(f.name, f.v, f.max); err != nil {
-			return SessionView{}, err
+			return nil, err
 		}
 	}
 	if p.CallbackURL != "" {
-		if err := event.CheckURL(p.CallbackURL, s.allowPrivateWebhooks); err != nil {
-			return SessionView{}, invalid("callback_url", "url_forbidden", "callback_url is not allowed: %s", err.Error())
+		if err := event.CheckURL(p.CallbackURL, allowPrivateWebhooks); err != nil {
+			return nil, invalid("callback_url", "url_forbidden", "callback_url is not allowed: %s", err.Error())
 		}
 	}
 	if err := ValidateMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
+	return ss, nil
+}
+
+// CreateSession opens a payment session.
+func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p SessionParams) (SessionView, error) {
+	ss, err := newSession(m, p, s.now(), s.auth != nil, s.allowPrivateWebhooks)
+	if err != nil {
 		return SessionView{}, err
 	}
 	cust, err := s.sessionCustomer(ctx, m, p.Customer, strings.TrimSpace(p.CustomerReference), p.NewCustomer)
