@@ -90,29 +90,6 @@ func wants(filter []string, typ string) bool {
 	return false
 }
 
-// tokenEvent records a token's change.
-func (s *Tokens) tokenEvent(tx store.Tx, t *store.Token, typ string) error {
-	return s.events.event(tx, t.MerchantID, typ, "token", t.ID, s.ViewToken(t))
-}
-
-// sessionEvent records a session's change, with the session as the API
-// shows it (its encryption key aside, which events do not need).
-func (s *Sessions) sessionEvent(tx store.Tx, ss *store.Session, typ string) error {
-	v := s.sessionSnapshot(ss)
-	if ss.Status == store.SessionRequiresAction {
-		if ss.PaymentID != "" {
-			if p, err := tx.GetPayment(ss.MerchantID, ss.PaymentID); err == nil {
-				v.NextAction = s.challenges.nextAction(p.Status, p.ChallengeID)
-			}
-		} else if ss.TokenID != "" {
-			if t, err := tx.GetTokenAny(ss.MerchantID, ss.TokenID); err == nil {
-				v.NextAction = s.challenges.TokenNextAction(t)
-			}
-		}
-	}
-	return s.events.event(tx, ss.MerchantID, typ, "session", ss.ID, v)
-}
-
 // sessionStatusEvent is the event type for a session now in its status;
 // a change that leaves it open (a failed attempt) is session.updated.
 func sessionStatusEvent(status string) string {

@@ -1218,3 +1218,21 @@ func (s *Sessions) CancelFromPage(ctx context.Context, sessionID string) (string
 	}
 	return orPage(s.pageRedirect(ctx, ss), s.SessionURL(ss.ID)), nil
 }
+
+// sessionEvent records a session's change, with the session as the API
+// shows it (its encryption key aside, which events do not need).
+func (s *Sessions) sessionEvent(tx store.Tx, ss *store.Session, typ string) error {
+	v := s.sessionSnapshot(ss)
+	if ss.Status == store.SessionRequiresAction {
+		if ss.PaymentID != "" {
+			if p, err := tx.GetPayment(ss.MerchantID, ss.PaymentID); err == nil {
+				v.NextAction = s.challenges.nextAction(p.Status, p.ChallengeID)
+			}
+		} else if ss.TokenID != "" {
+			if t, err := tx.GetTokenAny(ss.MerchantID, ss.TokenID); err == nil {
+				v.NextAction = s.challenges.TokenNextAction(t)
+			}
+		}
+	}
+	return s.events.event(tx, ss.MerchantID, typ, "session", ss.ID, v)
+}

@@ -648,3 +648,8 @@ func (s *Tokens) AuditTrail(ctx context.Context, merchantID, objectID string) ([
 	})
 	return out, err
 }
+
+// tokenEvent records a token's change.
+func (s *Tokens) tokenEvent(tx store.Tx, t *store.Token, typ string) error {
+	return s.events.event(tx, t.MerchantID, typ, "token", t.ID, s.ViewToken(t))
+}
