@@ -14,6 +14,15 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
+// CardGuard is the card-testing defence every path that checks a card goes
+// through (tokens, payments, token validation): it asks the radar before a
+// card is tried and tells it the outcome after.
+type CardGuard struct {
+	*deps
+	events *Events
+	radar  *radar.Guard
+}
+
 // Card-testing control: every path that tokenizes, verifies or charges a
 // card the merchant does not already hold goes through admitCard first, and
 // tells the guard what the issuer said; every check of a stored card's CVC
@@ -49,7 +58,7 @@ func cardLimits(m *store.Merchant) radar.Limits {
 
 // admitCard asks the guard about a card about to be stored, verified or
 // charged; a refusal comes back as the error to answer.
-func (s *Service) admitCard(ctx context.Context, m *store.Merchant, bin, last4, fingerprint string, unverified bool) error {
+func (s *CardGuard) admitCard(ctx context.Context, m *store.Merchant, bin, last4, fingerprint string, unverified bool) error {
 	b := s.radar.Admit(m.ID, cardLimits(m), radar.Candidate{BIN: bin, Last4: last4, Fingerprint: fingerprint, Unverified: unverified})
 	if b == nil {
 		return nil
@@ -58,7 +67,7 @@ func (s *Service) admitCard(ctx context.Context, m *store.Merchant, bin, last4, 
 }
 
 // admitCVC asks the guard before a stored card's CVC is checked.
-func (s *Service) admitCVC(ctx context.Context, m *store.Merchant, t *store.Token) error {
+func (s *CardGuard) admitCVC(ctx context.Context, m *store.Merchant, t *store.Token) error {
 	b := s.radar.CheckCVC(m.ID, cardLimits(m), t.Fingerprint, t.BIN, t.Last4)
 	if b == nil {
 		return nil
@@ -70,7 +79,7 @@ func (s *Service) admitCVC(ctx context.Context, m *store.Merchant, t *store.Toke
 // err is what the verification or authorization returned (a declined card
 // is a processor.Decline or a card *Error). When this outcome trips a rule,
 // the trip is reported; the request itself keeps its own answer.
-func (s *Service) cardOutcome(ctx context.Context, m *store.Merchant, bin, last4, fingerprint, tokenID string, err error) {
+func (s *CardGuard) cardOutcome(ctx context.Context, m *store.Merchant, bin, last4, fingerprint, tokenID string, err error) {
 	declined, wrongCVC := false, false
 	var d *processor.Decline
 	var pe *Error
@@ -90,7 +99,7 @@ func (s *Service) cardOutcome(ctx context.Context, m *store.Merchant, bin, last4
 
 // refuse turns a guard's refusal into the 429 to answer, reporting it when
 // it opens an episode.
-func (s *Service) refuse(ctx context.Context, m *store.Merchant, b *radar.Block, tokenID string) error {
+func (s *CardGuard) refuse(ctx context.Context, m *store.Merchant, b *radar.Block, tokenID string) error {
 	if b.First {
 		s.report(ctx, m, b, tokenID)
 	}
@@ -105,7 +114,7 @@ func retrySeconds(d time.Duration) int {
 
 // report writes the audit record and the event of a rule that tripped. A
 // failure to report is logged, never turned into the request's answer.
-func (s *Service) report(ctx context.Context, m *store.Merchant, b *radar.Block, tokenID string) {
+func (s *CardGuard) report(ctx context.Context, m *store.Merchant, b *radar.Block, tokenID string) {
 	now := s.now()
 	v := CardTestingView{ID: id.NewOrdered("ctst"), Object: "card_testing", Rule: b.Rule, BIN: b.BIN, Last4: b.Last4, Token: tokenID,
 		Count: b.Count, Limit: b.Limit, WindowSeconds: int(b.Window / time.Second), RetryAfterSeconds: retrySeconds(b.RetryAfter), Created: now}
@@ -122,7 +131,7 @@ func (s *Service) report(ctx context.Context, m *store.Merchant, b *radar.Block,
 				Purpose: b.Rule, RequestID: RequestID(ctx), Created: now}); err != nil {
 				return err
 			}
-			return s.eventData(tx, m.ID, EventCardTesting, "card_testing", v.ID, data)
+			return s.events.eventData(tx, m.ID, EventCardTesting, "card_testing", v.ID, data)
 		})
 	}
 	if err != nil {

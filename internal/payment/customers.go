@@ -12,6 +12,12 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
+// Customers are a merchant's card holders; deleting one shreds its tokens.
+type Customers struct {
+	*deps
+	tokens *Tokens
+}
+
 // CustomerParams creates a customer.
 type CustomerParams struct {
 	Reference string            `json:"reference"`
@@ -58,7 +64,7 @@ func ValidateMetadata(md map[string]string) error {
 }
 
 // CreateCustomer creates a customer; a reference already in use is a conflict.
-func (s *Service) CreateCustomer(ctx context.Context, merchantID string, p CustomerParams) (*store.Customer, error) {
+func (s *Customers) CreateCustomer(ctx context.Context, merchantID string, p CustomerParams) (*store.Customer, error) {
 	p.Reference = strings.TrimSpace(p.Reference)
 	for _, f := range []struct {
 		name, v string
@@ -93,7 +99,7 @@ func (s *Service) CreateCustomer(ctx context.Context, merchantID string, p Custo
 }
 
 // GetCustomer returns a customer and its live tokens.
-func (s *Service) GetCustomer(ctx context.Context, merchantID, customerID string) (*store.Customer, []*store.Token, error) {
+func (s *Customers) GetCustomer(ctx context.Context, merchantID, customerID string) (*store.Customer, []*store.Token, error) {
 	var c *store.Customer
 	var toks []*store.Token
 	err := s.store.Read(ctx, func(tx store.Tx) error {
@@ -111,7 +117,7 @@ func (s *Service) GetCustomer(ctx context.Context, merchantID, customerID string
 }
 
 // FindCustomer finds a customer by the merchant's reference; nil if none.
-func (s *Service) FindCustomer(ctx context.Context, merchantID, reference string) (*store.Customer, error) {
+func (s *Customers) FindCustomer(ctx context.Context, merchantID, reference string) (*store.Customer, error) {
 	var c *store.Customer
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -125,7 +131,7 @@ func (s *Service) FindCustomer(ctx context.Context, merchantID, reference string
 }
 
 // DeleteCustomer deletes a customer and crypto-shreds all its cards in one transaction.
-func (s *Service) DeleteCustomer(ctx context.Context, merchantID, customerID string) error {
+func (s *Customers) DeleteCustomer(ctx context.Context, merchantID, customerID string) error {
 	now := s.now()
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		if err := tx.MarkCustomerDeleted(merchantID, customerID, now); err != nil {
@@ -143,7 +149,7 @@ func (s *Service) DeleteCustomer(ctx context.Context, merchantID, customerID str
 				}
 				gone := *t
 				gone.Status, gone.CardCT, gone.Updated, gone.Deleted = store.TokenDeleted, nil, now, &now
-				if err := s.tokenEvent(tx, &gone, "token.deleted"); err != nil {
+				if err := s.tokens.tokenEvent(tx, &gone, "token.deleted"); err != nil {
 					return err
 				}
 			}

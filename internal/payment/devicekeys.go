@@ -42,7 +42,7 @@ func hashDeviceKey(key string) []byte {
 }
 
 // CreateDeviceKey makes a device key; its value is shown only in the answer.
-func (s *Service) CreateDeviceKey(ctx context.Context, merchantID, name string) (DeviceKeyView, error) {
+func (s *Merchants) CreateDeviceKey(ctx context.Context, merchantID, name string) (DeviceKeyView, error) {
 	if err := checkFreeText("name", name, 100); err != nil {
 		return DeviceKeyView{}, err
 	}
@@ -74,7 +74,7 @@ func (s *Service) CreateDeviceKey(ctx context.Context, merchantID, name string) 
 }
 
 // ListDeviceKeys lists a merchant's device keys, revoked ones included.
-func (s *Service) ListDeviceKeys(ctx context.Context, merchantID string) ([]DeviceKeyView, error) {
+func (s *Merchants) ListDeviceKeys(ctx context.Context, merchantID string) ([]DeviceKeyView, error) {
 	keys, err := read(ctx, s.store, func(tx store.Tx) ([]*store.DeviceKey, error) { return tx.ListDeviceKeys(merchantID) })
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func (s *Service) ListDeviceKeys(ctx context.Context, merchantID string) ([]Devi
 }
 
 // RevokeDeviceKey stops a device key from working, at once and for good.
-func (s *Service) RevokeDeviceKey(ctx context.Context, merchantID, keyID string) (DeviceKeyView, error) {
+func (s *Merchants) RevokeDeviceKey(ctx context.Context, merchantID, keyID string) (DeviceKeyView, error) {
 	var k *store.DeviceKey
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		var err error
@@ -116,7 +116,7 @@ var ErrUnknownKey = errors.New("payment: unknown or revoked device key")
 
 // AuthenticateDevice finds the merchant of a live device key. It is not
 // cached: a revocation must take effect at once.
-func (s *Service) AuthenticateDevice(ctx context.Context, key string) (*store.Merchant, error) {
+func (s *Merchants) AuthenticateDevice(ctx context.Context, key string) (*store.Merchant, error) {
 	var m *store.Merchant
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		k, err := tx.GetDeviceKeyByHash(hashDeviceKey(key))

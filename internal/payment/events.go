@@ -9,6 +9,14 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
+// Events is the outbox and its webhook endpoints: every state change writes
+// its event (and one delivery per interested endpoint) in the change's own
+// transaction; endpoints' signing secrets are sealed.
+type Events struct {
+	*deps
+	sealer *Sealer
+}
+
 // The transactional outbox: every state change writes its event in the
 // same transaction as the change, and with it one delivery per webhook
 // endpoint that wants the event (and per session callback_url), so that
@@ -16,7 +24,7 @@ import (
 // The dispatcher (internal/event) sends the deliveries afterwards.
 
 // event appends an outbox event for obj inside tx.
-func (s *Service) event(tx store.Tx, merchantID, typ, objectType, objectID string, obj any) error {
+func (s *Events) event(tx store.Tx, merchantID, typ, objectType, objectID string, obj any) error {
 	data, err := json.Marshal(obj)
 	if err != nil {
 		return err
@@ -26,7 +34,7 @@ func (s *Service) event(tx store.Tx, merchantID, typ, objectType, objectID strin
 
 // eventData appends an event whose object JSON was rendered beforehand:
 // work done outside the transaction is work the single writer does not do.
-func (s *Service) eventData(tx store.Tx, merchantID, typ, objectType, objectID string, data []byte) error {
+func (s *Events) eventData(tx store.Tx, merchantID, typ, objectType, objectID string, data []byte) error {
 	e := &store.Event{ID: id.NewOrdered("evt"), MerchantID: merchantID, Type: typ, ObjectType: objectType,
 		ObjectID: objectID, Data: data, Created: s.now()}
 	if err := tx.InsertEvent(e); err != nil {
@@ -36,7 +44,7 @@ func (s *Service) eventData(tx store.Tx, merchantID, typ, objectType, objectID s
 }
 
 // fanOut queues an event's deliveries inside its transaction.
-func (s *Service) fanOut(tx store.Tx, e *store.Event) error {
+func (s *Events) fanOut(tx store.Tx, e *store.Event) error {
 	eps, err := tx.ListWebhookEndpoints(e.MerchantID)
 	if err != nil {
 		return err
@@ -63,7 +71,7 @@ func (s *Service) fanOut(tx store.Tx, e *store.Event) error {
 	return nil
 }
 
-func (s *Service) newDelivery(e *store.Event, endpointID, url string) *store.Delivery {
+func (s *Events) newDelivery(e *store.Event, endpointID, url string) *store.Delivery {
 	return &store.Delivery{ID: id.NewOrdered("dlv"), MerchantID: e.MerchantID, EventID: e.ID, EndpointID: endpointID, URL: url,
 		Status: store.DeliveryPending, NextAttempt: e.Created, Created: e.Created, Updated: e.Created}
 }
@@ -80,29 +88,6 @@ func wants(filter []string, typ string) bool {
 		}
 	}
 	return false
-}
-
-// tokenEvent records a token's change.
-func (s *Service) tokenEvent(tx store.Tx, t *store.Token, typ string) error {
-	return s.event(tx, t.MerchantID, typ, "token", t.ID, s.ViewToken(t))
-}
-
-// sessionEvent records a session's change, with the session as the API
-// shows it (its encryption key aside, which events do not need).
-func (s *Service) sessionEvent(tx store.Tx, ss *store.Session, typ string) error {
-	v := s.sessionSnapshot(ss)
-	if ss.Status == store.SessionRequiresAction {
-		if ss.PaymentID != "" {
-			if p, err := tx.GetPayment(ss.MerchantID, ss.PaymentID); err == nil {
-				v.NextAction = s.nextAction(p.Status, p.ChallengeID)
-			}
-		} else if ss.TokenID != "" {
-			if t, err := tx.GetTokenAny(ss.MerchantID, ss.TokenID); err == nil {
-				v.NextAction = s.TokenNextAction(t)
-			}
-		}
-	}
-	return s.event(tx, ss.MerchantID, typ, "session", ss.ID, v)
 }
 
 // sessionStatusEvent is the event type for a session now in its status;

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/id"
@@ -14,6 +15,29 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/vault"
 )
+
+// Merchants are the accounts that use Coffer: their settings, secret and
+// publishable keys, device keys, and a short cache of authenticated
+// merchants.
+type Merchants struct {
+	*deps
+	sealer *Sealer
+	events *Events // validates callback addresses
+
+	authMu    sync.Mutex
+	authCache map[string]authEntry // secret key hash → merchant, briefly
+}
+
+// authTTL bounds how long a merchant (and its settings) is served from
+// memory. Authenticating every request against the database costs about a
+// fifth of a tokenization's CPU; another process's settings change (the CLI,
+// another instance) is seen within this time, this process's at once.
+const authTTL = 3 * time.Second
+
+type authEntry struct {
+	m       *store.Merchant
+	expires time.Time
+}
 
 // Credentials are shown once, when a merchant is created; only the
 // publishable key and (sealed) HMAC secret are kept in a recoverable form.
@@ -31,7 +55,7 @@ func DefaultSettings() store.Settings {
 
 // CreateMerchant creates a merchant with fresh keys and its data keys, in one
 // transaction: a merchant without its fingerprint key could never be completed.
-func (s *Service) CreateMerchant(ctx context.Context, name string, settings store.Settings) (*Credentials, error) {
+func (s *Merchants) CreateMerchant(ctx context.Context, name string, settings store.Settings) (*Credentials, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return nil, invalid("name", "parameter_invalid", "name is required (at most 200 characters)")
@@ -39,7 +63,7 @@ func (s *Service) CreateMerchant(ctx context.Context, name string, settings stor
 	if err := validateSettings(&settings); err != nil {
 		return nil, err
 	}
-	if err := s.checkCallbackAddress(&settings.TokenizationCallbackURL); err != nil {
+	if err := s.events.checkCallbackAddress(&settings.TokenizationCallbackURL); err != nil {
 		return nil, err
 	}
 	c := &Credentials{
@@ -78,7 +102,7 @@ func (s *Service) CreateMerchant(ctx context.Context, name string, settings stor
 }
 
 // CountMerchants lets serve decide whether a fresh database needs a development merchant.
-func (s *Service) CountMerchants(ctx context.Context) (n int, err error) {
+func (s *Merchants) CountMerchants(ctx context.Context) (n int, err error) {
 	err = s.store.Read(ctx, func(tx store.Tx) error {
 		n, err = tx.CountMerchants()
 		return err
@@ -88,7 +112,7 @@ func (s *Service) CountMerchants(ctx context.Context) (n int, err error) {
 
 // Authenticate finds the merchant of a secret key. The lookup is by hash, so
 // no comparison ever touches the secret itself.
-func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Merchant, error) {
+func (s *Merchants) Authenticate(ctx context.Context, secretKey string) (*store.Merchant, error) {
 	h := string(HashSecretKey(secretKey))
 	now := time.Now()
 	s.authMu.Lock()
@@ -116,7 +140,7 @@ func (s *Service) Authenticate(ctx context.Context, secretKey string) (*store.Me
 }
 
 // forgetMerchant drops cached copies of a merchant after it changed.
-func (s *Service) forgetMerchant(merchantID string) {
+func (s *Merchants) forgetMerchant(merchantID string) {
 	s.authMu.Lock()
 	for h, e := range s.authCache {
 		if e.m.ID == merchantID {
@@ -127,7 +151,7 @@ func (s *Service) forgetMerchant(merchantID string) {
 }
 
 // GetMerchant reads one merchant.
-func (s *Service) GetMerchant(ctx context.Context, merchantID string) (*store.Merchant, error) {
+func (s *Merchants) GetMerchant(ctx context.Context, merchantID string) (*store.Merchant, error) {
 	var m *store.Merchant
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -141,8 +165,8 @@ func (s *Service) GetMerchant(ctx context.Context, merchantID string) (*store.Me
 }
 
 // HMACSecret returns a merchant's HMAC secret in clear, for signing.
-func (s *Service) HMACSecret(ctx context.Context, m *store.Merchant) (string, error) {
-	b, err := s.open(ctx, m.ID, "merchant.hmac_secret", m.ID, m.HMACSecretCT)
+func (s *Merchants) HMACSecret(ctx context.Context, m *store.Merchant) (string, error) {
+	b, err := s.sealer.open(ctx, m.ID, "merchant.hmac_secret", m.ID, m.HMACSecretCT)
 	return string(b), err
 }
 
@@ -198,8 +222,8 @@ func (p SettingsPatch) Apply(st *store.Settings) {
 }
 
 // UpdateSettings applies a patch atomically (read-modify-write in one transaction).
-func (s *Service) UpdateSettings(ctx context.Context, merchantID string, p SettingsPatch) (*store.Merchant, error) {
-	if err := s.checkCallbackAddress(p.TokenizationCallbackURL); err != nil {
+func (s *Merchants) UpdateSettings(ctx context.Context, merchantID string, p SettingsPatch) (*store.Merchant, error) {
+	if err := s.events.checkCallbackAddress(p.TokenizationCallbackURL); err != nil {
 		return nil, err
 	}
 	var m *store.Merchant

@@ -18,6 +18,18 @@ import (
 	"github.com/coffer-vault/coffer/internal/vault"
 )
 
+// Payments charge cards and tokens, and capture, cancel, refund and
+// reconcile what the acquirer left unsettled.
+type Payments struct {
+	*deps
+	sealer     *Sealer
+	events     *Events
+	cards      *CardGuard
+	tokens     *Tokens
+	challenges *Challenges
+	sessions   *Sessions // a session follows its payment's state
+}
+
 // PaymentParams creates a payment.
 type PaymentParams struct {
 	Amount        int64             `json:"amount"`
@@ -88,7 +100,7 @@ func opKey(ctx context.Context) string {
 }
 
 // paymentError is a card error that carries the recorded failed payment.
-func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
+func (s *Payments) paymentError(ctx context.Context, p *store.Payment) error {
 	e := &Error{Kind: KindCard, Code: p.Failure.Code, DeclineCode: p.Failure.DeclineCode, Message: p.Failure.Message}
 	v, err := s.GetPayment(ctx, p.MerchantID, p.ID)
 	if err == nil {
@@ -98,12 +110,12 @@ func (s *Service) paymentError(ctx context.Context, p *store.Payment) error {
 }
 
 // paymentEvent records a payment's state change with its current refunds.
-func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error {
+func (s *Payments) paymentEvent(tx store.Tx, p *store.Payment, typ string) error {
 	refunds, err := tx.ListRefunds(p.MerchantID, p.ID)
 	if err != nil {
 		return err
 	}
-	if err := s.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds)); err != nil {
+	if err := s.events.event(tx, p.MerchantID, typ, "payment", p.ID, s.viewPayment(p, refunds)); err != nil {
 		return err
 	}
 	return s.sessionPaymentChanged(tx, p, typ)
@@ -114,7 +126,7 @@ func (s *Service) paymentEvent(tx store.Tx, p *store.Payment, typ string) error 
 // of a session that has ended was captured, voided or refunded since: a
 // session.updated event in the same transaction. The session itself is
 // unchanged; its payment is what a listener reads.
-func (s *Service) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ string) error {
+func (s *Payments) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ string) error {
 	switch typ {
 	case "payment.captured", "payment.canceled", "payment.refunded":
 	default:
@@ -135,10 +147,10 @@ func (s *Service) sessionPaymentChanged(tx store.Tx, p *store.Payment, typ strin
 	if ss.Status != store.SessionSucceeded || ss.PaymentID != p.ID {
 		return nil
 	}
-	return s.sessionEvent(tx, ss, "session.updated")
+	return s.sessions.sessionEvent(tx, ss, "session.updated")
 }
 
-func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
+func (s *Payments) validatePayment(m *store.Merchant, p *PaymentParams) error {
 	if p.Currency == nil {
 		p.Currency = &m.Settings.DefaultCurrency
 	}
@@ -170,7 +182,7 @@ func (s *Service) validatePayment(m *store.Merchant, p *PaymentParams) error {
 
 // CreatePayment charges a token or a card. A decline is recorded as a failed
 // payment and returned as a card *Error carrying it.
-func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
+func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
 	if err := s.validatePayment(m, &params); err != nil {
 		return PaymentView{}, err
 	}
@@ -182,6 +194,46 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		return PaymentView{}, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	now := s.now()
+	p, err := s.newPayment(ctx, m, params, now)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	var c charge
+	if params.Card != nil {
+		c, err = s.cardPath(ctx, m, p, params, mode, now)
+	} else {
+		c, err = s.tokenPath(ctx, m, p, params, now)
+	}
+	if err != nil {
+		return PaymentView{}, err
+	}
+	resumed, err := s.record(ctx, m, p, c)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if resumed && p.Status != store.PaymentProcessing {
+		return s.finished(ctx, p)
+	}
+	if p.Status == store.PaymentFailed {
+		return PaymentView{}, s.paymentError(ctx, p)
+	}
+	if p.Status == store.PaymentRequiresAction {
+		return s.viewPayment(p, nil), nil
+	}
+	return s.settle(ctx, m, p, params, mode, c, resumed)
+}
+
+// charge is what the card or the token path decided before the payment is
+// recorded.
+type charge struct {
+	pc        processor.Card   // the card path's card; the token path's is read after recording
+	unusable  *store.Failure   // a token that must not be charged: recorded as a failed payment
+	challenge *store.Challenge // the card holder must pass 3-D Secure first
+	tok       *store.Token     // the token to detokenize once its audit record is durable
+}
+
+// newPayment is the payment record a request asks for, not yet stored.
+func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params PaymentParams, now time.Time) (*store.Payment, error) {
 	p := &store.Payment{ID: paymentID(ctx), MerchantID: m.ID, Status: store.PaymentProcessing, Amount: params.Amount,
 		Currency: *params.Currency, CaptureMethod: "automatic", TokenID: params.Token, CustomerID: params.Customer,
 		OrderID: params.OrderID, Description: params.Description, Metadata: params.Metadata, Created: now, Updated: now}
@@ -191,105 +243,114 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	if p.CustomerID != "" {
 		err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.CustomerID); return err })
 		if isNotFound(err) {
-			return PaymentView{}, notFound("customer", "customer", p.CustomerID)
+			return nil, notFound("customer", "customer", p.CustomerID)
 		} else if err != nil {
-			return PaymentView{}, err
+			return nil, err
 		}
 	}
+	return p, nil
+}
 
-	var pc processor.Card
-	var brand card.Brand
-	var unusable *store.Failure    // a token that must not be charged: recorded as a failed payment
-	var challenge *store.Challenge // the card holder must pass 3-D Secure first
-	var chargeTok *store.Token     // the token to detokenize once its audit record is durable
-	if params.Card != nil {
-		var err error
-		if pc, brand, err = parseCard(params.Card, now, "card."); err != nil {
-			return PaymentView{}, err
-		}
-		p.Card = store.PaymentCard{Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
-			ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear}
-		fk, err := s.activeKey(ctx, m.ID, vault.PurposeFingerprint)
-		if err != nil {
-			return PaymentView{}, err
-		}
-		if p.Card.Fingerprint, err = s.vault.Fingerprint(fk, pc.Number); err != nil {
-			return PaymentView{}, err
-		}
-		if err := s.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
-			return PaymentView{}, err
-		}
-		if mode != ThreeDSNever {
-			a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
-				Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
-			if err != nil {
-				return PaymentView{}, err
-			}
-			if a != nil {
-				switch a.Status {
-				case processor.AuthChallengeRequired:
-					sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
-						AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
-					if challenge, err = s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
-						p.Card.Fingerprint, params.ReturnURL, false, sec); err != nil {
-						return PaymentView{}, err
-					}
-					p.Status, p.ChallengeID = store.PaymentRequiresAction, challenge.ID
-				case processor.AuthFailed:
-					p.Authentication, unusable = recorded(*a), authFailure(msgAuthFailed)
-				default:
-					p.Authentication = recorded(*a)
-				}
-			}
-		}
-	} else {
-		var tok *store.Token
-		err := s.store.Read(ctx, func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
-		if isNotFound(err) {
-			return PaymentView{}, notFound("token", "token", params.Token)
-		} else if err != nil {
-			return PaymentView{}, err
-		}
-		if p.CustomerID == "" {
-			p.CustomerID = tok.CustomerID
-		} else if tok.CustomerID != "" && tok.CustomerID != p.CustomerID {
-			return PaymentView{}, invalid("customer", "parameter_invalid", "the token belongs to another customer")
-		}
-		if params.CVC != "" {
-			if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
-				return PaymentView{}, fromCardField("", err)
-			}
-			if err := s.admitCVC(ctx, m, tok); err != nil {
-				return PaymentView{}, err
-			}
-		} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
-			return PaymentView{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
-		}
-		p.Card = store.PaymentCard{Brand: tok.Brand, BIN: tok.BIN, Last4: tok.Last4, Mask: tok.Mask, ExpMonth: tok.ExpMonth,
-			ExpYear: tok.ExpYear, Fingerprint: tok.Fingerprint}
-		switch {
-		case tok.Status == store.TokenDeleted:
-			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_deleted", Message: "The token was deleted and cannot be charged."}
-		case tok.Status == store.TokenDisabled:
-			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_disabled", Message: "The token is disabled and cannot be charged."}
-		case tok.Status != store.TokenActive:
-			unusable = &store.Failure{Code: "card_declined", DeclineCode: "token_inactive", Message: "The token is " + tok.Status + " and cannot be charged."}
-		case card.Expired(tok.ExpMonth, tok.ExpYear, now):
-			unusable = &store.Failure{Code: "expired_card", DeclineCode: "expired_card", Message: "The card has expired."}
-		}
-		if unusable == nil {
-			chargeTok = tok
-		}
+// cardPath checks a card given in the request, asks the card-testing guard,
+// and runs 3-D Secure if the mode asks: a challenge, once recorded, sends the
+// card holder away before anything is charged.
+func (s *Payments) cardPath(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, mode string, now time.Time) (charge, error) {
+	pc, brand, err := parseCard(params.Card, now, "card.")
+	if err != nil {
+		return charge{}, err
 	}
+	c := charge{pc: pc}
+	p.Card = store.PaymentCard{Brand: string(brand), BIN: card.BIN(pc.Number), Last4: card.Last4(pc.Number), Mask: card.Mask(pc.Number),
+		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear}
+	if p.Card.Fingerprint, err = s.sealer.fingerprint(ctx, m.ID, pc.Number); err != nil {
+		return charge{}, err
+	}
+	if err := s.cards.admitCard(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, false); err != nil {
+		return charge{}, err
+	}
+	if mode == ThreeDSNever {
+		return c, nil
+	}
+	a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+		Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
+	if err != nil || a == nil {
+		return c, err
+	}
+	switch a.Status {
+	case processor.AuthChallengeRequired:
+		sec := challengeSecret{Number: pc.Number, ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, CVC: pc.CVC, HolderName: pc.HolderName,
+			AddressLine1: pc.AddressLine1, PostalCode: pc.PostalCode, Country: pc.Country, SaveCard: params.SaveCard}
+		if c.challenge, err = s.challenges.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask,
+			p.Card.Fingerprint, params.ReturnURL, false, sec); err != nil {
+			return charge{}, err
+		}
+		p.Status, p.ChallengeID = store.PaymentRequiresAction, c.challenge.ID
+	case processor.AuthFailed:
+		p.Authentication, c.unusable = recorded(*a), authFailure(msgAuthFailed)
+	default:
+		p.Authentication = recorded(*a)
+	}
+	return c, nil
+}
 
-	// Record the attempt durably before any money moves. Under an
-	// Idempotency-Key the id is deterministic: finding it already there means
-	// an earlier attempt died, and we resume it.
-	// The detokenization's audit record rides in the same transaction.
-	resumed := false
+// tokenPath checks a saved card: its customer, the CVC rules, and whether
+// the token may be charged at all (a token that may not is recorded as a
+// failed payment, not refused).
+func (s *Payments) tokenPath(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, now time.Time) (charge, error) {
+	var tok *store.Token
+	err := s.store.Read(ctx, func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
+	if isNotFound(err) {
+		return charge{}, notFound("token", "token", params.Token)
+	} else if err != nil {
+		return charge{}, err
+	}
+	if p.CustomerID == "" {
+		p.CustomerID = tok.CustomerID
+	} else if tok.CustomerID != "" && tok.CustomerID != p.CustomerID {
+		return charge{}, invalid("customer", "parameter_invalid", "the token belongs to another customer")
+	}
+	if params.CVC != "" {
+		if err := card.ValidateCVC(params.CVC, card.Brand(tok.Brand)); err != nil {
+			return charge{}, fromCardField("", err)
+		}
+		if err := s.cards.admitCVC(ctx, m, tok); err != nil {
+			return charge{}, err
+		}
+	} else if m.Settings.RequireCVCForSavedCards && !params.MerchantInitiated {
+		return charge{}, invalid("cvc", "parameter_missing", "cvc is required to charge a saved card (merchant setting require_cvc_for_saved_cards)")
+	}
+	p.Card = store.PaymentCard{Brand: tok.Brand, BIN: tok.BIN, Last4: tok.Last4, Mask: tok.Mask, ExpMonth: tok.ExpMonth,
+		ExpYear: tok.ExpYear, Fingerprint: tok.Fingerprint}
+	c := charge{unusable: unusableToken(tok, now)}
+	if c.unusable == nil {
+		c.tok = tok
+	}
+	return c, nil
+}
+
+// unusableToken is why a token may not be charged at now, or nil if it may.
+func unusableToken(tok *store.Token, now time.Time) *store.Failure {
+	switch {
+	case tok.Status == store.TokenDeleted:
+		return &store.Failure{Code: "card_declined", DeclineCode: "token_deleted", Message: "The token was deleted and cannot be charged."}
+	case tok.Status == store.TokenDisabled:
+		return &store.Failure{Code: "card_declined", DeclineCode: "token_disabled", Message: "The token is disabled and cannot be charged."}
+	case tok.Status != store.TokenActive:
+		return &store.Failure{Code: "card_declined", DeclineCode: "token_inactive", Message: "The token is " + tok.Status + " and cannot be charged."}
+	case card.Expired(tok.ExpMonth, tok.ExpYear, now):
+		return &store.Failure{Code: "expired_card", DeclineCode: "expired_card", Message: "The card has expired."}
+	}
+	return nil
+}
+
+// record stores the attempt durably before any money moves. Under an
+// Idempotency-Key the id is deterministic: finding it already there means an
+// earlier attempt died, and we resume it (resumed, with p as it was stored).
+// The detokenization's audit record rides in the same transaction.
+func (s *Payments) record(ctx context.Context, m *store.Merchant, p *store.Payment, c charge) (resumed bool, err error) {
 	var audit *store.Audit
-	if chargeTok != nil {
-		audit = s.auditRecord(ctx, chargeTok, "payment "+p.ID)
+	if c.tok != nil {
+		audit = s.tokens.auditRecord(ctx, c.tok, "payment "+p.ID)
 	}
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		resumed = false
@@ -298,8 +359,8 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 				return err
 			}
 		}
-		if unusable != nil {
-			p.Status, p.Failure = store.PaymentFailed, unusable
+		if c.unusable != nil {
+			p.Status, p.Failure = store.PaymentFailed, c.unusable
 		}
 		err := tx.InsertPayment(p)
 		if errors.Is(err, store.ErrConflict) {
@@ -330,42 +391,37 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 		if err != nil {
 			return err
 		}
-		if challenge != nil {
-			return tx.InsertChallenge(challenge)
+		if c.challenge != nil {
+			return tx.InsertChallenge(c.challenge)
 		}
-		if unusable == nil {
+		if c.unusable == nil {
 			return nil
 		}
 		return s.paymentEvent(tx, p, "payment.failed")
 	})
-	if err != nil {
-		return PaymentView{}, err
-	}
-	if resumed && p.Status != store.PaymentProcessing {
-		return s.finished(ctx, p)
-	}
-	if p.Status == store.PaymentFailed {
-		return PaymentView{}, s.paymentError(ctx, p)
-	}
-	if p.Status == store.PaymentRequiresAction {
-		return s.viewPayment(p, nil), nil
-	}
-	// From here on money may move: finish regardless of the client.
+	return resumed, err
+}
+
+// settle moves the money for a recorded, processing payment: it reads the
+// saved card, authenticates a present card holder where the mode asks, and
+// authorizes. It finishes regardless of the client.
+func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, mode string, c charge, resumed bool) (PaymentView, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	if chargeTok != nil {
-		pan, err := s.decryptToken(ctx, chargeTok)
+	pc := c.pc
+	if c.tok != nil {
+		pan, err := s.tokens.decryptToken(ctx, c.tok)
 		if err != nil {
 			return PaymentView{}, err
 		}
-		pc = processor.Card{Number: pan, ExpMonth: chargeTok.ExpMonth, ExpYear: chargeTok.ExpYear, CVC: params.CVC, HolderName: chargeTok.HolderName}
+		pc = processor.Card{Number: pan, ExpMonth: c.tok.ExpMonth, ExpYear: c.tok.ExpYear, CVC: params.CVC, HolderName: c.tok.HolderName}
 	}
 
-	if chargeTok != nil && (mode == ThreeDSRequired || mode == ThreeDSIfRequired && params.ReturnURL != "") {
+	if c.tok != nil && (mode == ThreeDSRequired || mode == ThreeDSIfRequired && params.ReturnURL != "") {
 		// A card holder who is present (the merchant can send them to a
 		// challenge) is authenticated; a merchant-initiated charge of a
 		// saved card is not, unless the merchant requires it.
-		a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
+		a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: p.ID, Card: pc,
 			Amount: p.Amount, Currency: p.Currency, Mandated: mode == ThreeDSRequired})
 		if err != nil {
 			// Nothing has moved: the payment fails, and may be tried again.
@@ -386,14 +442,14 @@ func (s *Service) CreatePayment(ctx context.Context, m *store.Merchant, params P
 	}
 	view, err := s.authorize(ctx, p, pc, params.SaveCard, resumed)
 	if params.Card != nil || params.CVC != "" {
-		s.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
+		s.cards.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
 	}
 	return view, err
 }
 
 // authorize runs the authorization (or sale) of a payment recorded as
 // processing, and records its outcome and, if asked, the card as a token.
-func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool) (PaymentView, error) {
+func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool) (PaymentView, error) {
 	now := s.now()
 	// Immediate capture is one "sale" message to the acquirer; both calls are
 	// idempotent by our reference, so a resumed attempt gets the first
@@ -433,7 +489,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 			// from one saved for the holder's own later use by it.
 			tok.Metadata = map[string]string{"session": sid}
 		}
-		if err := s.sealToken(ctx, tok, pc.Number); err != nil {
+		if err := s.tokens.sealToken(ctx, tok, pc.Number); err != nil {
 			return PaymentView{}, err
 		}
 	}
@@ -452,7 +508,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 			if err := tx.UpdatePaymentIf(p, store.PaymentProcessing); err != nil {
 				return err
 			}
-			return s.eventData(tx, p.MerchantID, evt, "payment", p.ID, data)
+			return s.events.eventData(tx, p.MerchantID, evt, "payment", p.ID, data)
 		})
 		if isNotFound(err) {
 			return PaymentView{}, badState("The payment was settled while this request ran.")
@@ -464,7 +520,7 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 		*p = done
 		if tok != nil {
 			t := *tok
-			_, err := s.saveToken(tx, &t, now)
+			_, err := s.tokens.saveToken(tx, &t, now)
 			switch {
 			case err == nil:
 				p.TokenID = t.ID
@@ -492,9 +548,9 @@ func (s *Service) authorize(ctx context.Context, p *store.Payment, pc processor.
 // awaitChallenge parks a payment by token (recorded as processing, its card
 // opened) in requires_action until its card holder answers the challenge;
 // only the CVC, if any, is kept, sealed in the challenge.
-func (s *Service) awaitChallenge(ctx context.Context, m *store.Merchant, p *store.Payment, a *processor.Authentication,
+func (s *Payments) awaitChallenge(ctx context.Context, m *store.Merchant, p *store.Payment, a *processor.Authentication,
 	params PaymentParams, pc processor.Card) (PaymentView, error) {
-	c, err := s.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, p.Card.Fingerprint, params.ReturnURL, false,
+	c, err := s.challenges.newChallenge(ctx, m, "payment", p.ID, a, p.Amount, p.Currency, p.Card.Brand, p.Card.Mask, p.Card.Fingerprint, params.ReturnURL, false,
 		challengeSecret{CVC: pc.CVC})
 	if err != nil {
 		return PaymentView{}, err
@@ -535,7 +591,7 @@ func threeDSStatus(a *store.Authentication) string {
 }
 
 // finished answers a resumed payment that had already reached a final state.
-func (s *Service) finished(ctx context.Context, p *store.Payment) (PaymentView, error) {
+func (s *Payments) finished(ctx context.Context, p *store.Payment) (PaymentView, error) {
 	if p.Status == store.PaymentFailed {
 		return PaymentView{}, s.paymentError(ctx, p)
 	}
@@ -543,7 +599,7 @@ func (s *Service) finished(ctx context.Context, p *store.Payment) (PaymentView, 
 }
 
 // fail records a refused or failed authorization.
-func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
+func (s *Payments) fail(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
 	var d *processor.Decline
 	if !errors.As(cause, &d) {
 		return s.unsettled(ctx, p, cause)
@@ -578,7 +634,7 @@ func (s *Service) fail(ctx context.Context, p *store.Payment, cause error) (Paym
 // unknown — the card may have been charged — so the payment stays processing:
 // a retry with the same Idempotency-Key resumes it (the acquirer dedupes by
 // our reference), and otherwise Reconcile settles it with the acquirer.
-func (s *Service) unsettled(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
+func (s *Payments) unsettled(ctx context.Context, p *store.Payment, cause error) (PaymentView, error) {
 	s.log.Error("processor failed", "payment", p.ID, "error", cause.Error())
 	if errors.Is(cause, processor.ErrInvalidRequest) {
 		p.Failure = &store.Failure{Code: "processing_error", Message: "The card processor refused the request; nothing was charged."}
@@ -606,7 +662,7 @@ func (s *Service) unsettled(ctx context.Context, p *store.Payment, cause error) 
 }
 
 // GetPayment reads a payment with its refunds.
-func (s *Service) GetPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
+func (s *Payments) GetPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
 	var v PaymentView
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		p, err := tx.GetPayment(merchantID, paymentID)
@@ -627,7 +683,7 @@ func (s *Service) GetPayment(ctx context.Context, merchantID, paymentID string) 
 }
 
 // ListPayments pages through a merchant's payments.
-func (s *Service) ListPayments(ctx context.Context, merchantID string, f store.PaymentFilter) ([]PaymentView, bool, error) {
+func (s *Payments) ListPayments(ctx context.Context, merchantID string, f store.PaymentFilter) ([]PaymentView, bool, error) {
 	var out []PaymentView
 	var more bool
 	err := s.store.Read(ctx, func(tx store.Tx) error {
@@ -652,7 +708,7 @@ func (s *Service) ListPayments(ctx context.Context, merchantID string, f store.P
 }
 
 // ListRefunds lists one payment's refunds.
-func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID string) ([]RefundView, error) {
+func (s *Payments) ListRefunds(ctx context.Context, merchantID, paymentID string) ([]RefundView, error) {
 	v, err := s.GetPayment(ctx, merchantID, paymentID)
 	if err != nil {
 		return nil, err
@@ -667,7 +723,7 @@ func (s *Service) ListRefunds(ctx context.Context, merchantID, paymentID string)
 // still held (it died mid-way) is taken over — the Idempotency-Key is the
 // retry's now, so the holder is gone — and its operation already done is
 // reported done, so the retry answers it as the first attempt would have.
-func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (p *store.Payment, done bool, err error) {
+func (s *Payments) claim(ctx context.Context, merchantID, paymentID, op string, check func(p *store.Payment) error) (p *store.Payment, done bool, err error) {
 	key := opKey(ctx)
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		done = false
@@ -686,8 +742,8 @@ func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, c
 		case p.PendingOp != "" && p.PendingUntil.After(now):
 			return &Error{Kind: KindConflict, Code: "operation_in_progress", Message: fmt.Sprintf("A %s of this payment is in progress; retry shortly.", p.PendingOp)}
 		}
-		if p.Status != store.PaymentRequiresCapture {
-			return badState("A payment in status %s cannot be %s.", p.Status, map[string]string{"capture": "captured", "cancel": "canceled"}[op])
+		if err := claimable(p.Status, op); err != nil {
+			return err
 		}
 		if err := check(p); err != nil {
 			return err
@@ -701,6 +757,57 @@ func (s *Service) claim(ctx context.Context, merchantID, paymentID, op string, c
 	return p, done, err
 }
 
+// claimable says whether a payment in status may be captured or canceled
+// (op): only an authorization not yet captured may.
+func claimable(status, op string) error {
+	if status != store.PaymentRequiresCapture {
+		return badState("A payment in status %s cannot be %s.", status, map[string]string{"capture": "captured", "cancel": "canceled"}[op])
+	}
+	return nil
+}
+
+// captureAmount is how much a capture of p takes: amount, or all that is
+// authorized if nil; never more than is authorized.
+func captureAmount(p *store.Payment, amount *int64) (int64, error) {
+	amt := p.AmountCapturable
+	if amount != nil {
+		amt = *amount
+	}
+	if amt <= 0 {
+		return 0, invalid("amount", "parameter_invalid", "amount must be a positive integer")
+	}
+	if amt > p.AmountCapturable {
+		// The requested amount is not echoed: a client's number could be a card number.
+		return 0, invalid("amount", "amount_too_large", "amount is more than the %d authorized", p.AmountCapturable)
+	}
+	return amt, nil
+}
+
+// refundAmount is how much a new refund of p takes: amount, or all that is
+// captured and not yet refunded if nil; only a succeeded payment is refunded,
+// and never beyond what was captured.
+func refundAmount(p *store.Payment, amount *int64) (int64, error) {
+	if p.Status != store.PaymentSucceeded {
+		return 0, badState("A payment in status %s cannot be refunded.", p.Status)
+	}
+	remaining := p.AmountCaptured - p.AmountRefunded
+	if remaining <= 0 {
+		return 0, badState("The payment is already fully refunded.")
+	}
+	amt := remaining
+	if amount != nil {
+		amt = *amount
+	}
+	if amt <= 0 {
+		return 0, invalid("amount", "parameter_invalid", "amount must be a positive integer")
+	}
+	if amt > remaining {
+		// The requested amount is not echoed: a client's number could be a card number.
+		return 0, invalid("amount", "amount_too_large", "amount is more than the %d left to refund", remaining)
+	}
+	return amt, nil
+}
+
 // errClaimLost: the payment's claim changed hands (it lapsed and another
 // request or Reconcile took it); the outcome is that holder's to record.
 var errClaimLost = &Error{Kind: KindConflict, Code: "operation_in_progress", Message: "Another operation on this payment took over; read the payment for its outcome."}
@@ -708,7 +815,7 @@ var errClaimLost = &Error{Kind: KindConflict, Code: "operation_in_progress", Mes
 // release ends a claim, applying the outcome (if any) and its event. It acts
 // only while the stored claim is still the one p holds: a claim that lapsed
 // and was taken over must not be overwritten with this holder's stale row.
-func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *store.Payment), evt string) error {
+func (s *Payments) release(ctx context.Context, p *store.Payment, apply func(p *store.Payment), evt string) error {
 	base := *p
 	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*p = base
@@ -736,7 +843,7 @@ func (s *Service) release(ctx context.Context, p *store.Payment, apply func(p *s
 // settleFromAcquirer records what the acquirer did to a payment's
 // authorization when our record lags behind (a capture or void whose
 // outcome was lost to a crash). It reports whether it changed the payment.
-func (s *Service) settleFromAcquirer(ctx context.Context, p *store.Payment) (bool, error) {
+func (s *Payments) settleFromAcquirer(ctx context.Context, p *store.Payment) (bool, error) {
 	a, err := s.proc.Lookup(ctx, p.MerchantID, p.ID)
 	if err != nil {
 		return false, err
@@ -760,21 +867,12 @@ func upstreamErr(err error) error {
 }
 
 // CapturePayment captures an authorized payment, fully or partly, once.
-func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
+func (s *Payments) CapturePayment(ctx context.Context, merchantID, paymentID string, amount *int64) (PaymentView, error) {
 	var amt int64
 	p, done, err := s.claim(ctx, merchantID, paymentID, "capture", func(p *store.Payment) error {
-		amt = p.AmountCapturable
-		if amount != nil {
-			amt = *amount
-		}
-		if amt <= 0 {
-			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
-		}
-		if amt > p.AmountCapturable {
-			// The requested amount is not echoed: a client's number could be a card number.
-			return invalid("amount", "amount_too_large", "amount is more than the %d authorized", p.AmountCapturable)
-		}
-		return nil
+		var err error
+		amt, err = captureAmount(p, amount)
+		return err
 	})
 	if err != nil {
 		return PaymentView{}, err
@@ -805,7 +903,7 @@ func (s *Service) CapturePayment(ctx context.Context, merchantID, paymentID stri
 }
 
 // CancelPayment voids an authorized, uncaptured payment.
-func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
+func (s *Payments) CancelPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
 	p, done, err := s.claim(ctx, merchantID, paymentID, "cancel", func(*store.Payment) error { return nil })
 	if err != nil {
 		return PaymentView{}, err
@@ -838,7 +936,7 @@ func (s *Service) CancelPayment(ctx context.Context, merchantID, paymentID strin
 // RefundPayment refunds part or all of what was captured. The amount is
 // reserved on the payment in the same transaction that checks it, so
 // concurrent refunds can never add up to more than was captured.
-func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID string, amount *int64, reason string) (RefundView, error) {
+func (s *Payments) RefundPayment(ctx context.Context, merchantID, paymentID string, amount *int64, reason string) (RefundView, error) {
 	if err := checkText("reason", reason, 200); err != nil {
 		return RefundView{}, err
 	}
@@ -864,23 +962,9 @@ func (s *Service) RefundPayment(ctx context.Context, merchantID, paymentID strin
 				}
 			}
 		}
-		if p.Status != store.PaymentSucceeded {
-			return badState("A payment in status %s cannot be refunded.", p.Status)
-		}
-		remaining := p.AmountCaptured - p.AmountRefunded
-		if remaining <= 0 {
-			return badState("The payment is already fully refunded.")
-		}
-		amt := remaining
-		if amount != nil {
-			amt = *amount
-		}
-		if amt <= 0 {
-			return invalid("amount", "parameter_invalid", "amount must be a positive integer")
-		}
-		if amt > remaining {
-			// The requested amount is not echoed: a client's number could be a card number.
-			return invalid("amount", "amount_too_large", "amount is more than the %d left to refund", remaining)
+		amt, err := refundAmount(p, amount)
+		if err != nil {
+			return err
 		}
 		now := s.now()
 		r = &store.Refund{ID: rid, MerchantID: merchantID, PaymentID: paymentID, Amount: amt, Currency: p.Currency,
@@ -930,7 +1014,7 @@ func definite(err error) bool {
 // settleRefund records a pending refund's outcome: succeeded, or failed with
 // its reservation on the payment released. Only a refund still pending is
 // changed, so a racing settlement (a retry, Reconcile) is applied once.
-func (s *Service) settleRefund(ctx context.Context, r *store.Refund, ref processor.Refund, perr error) error {
+func (s *Payments) settleRefund(ctx context.Context, r *store.Refund, ref processor.Refund, perr error) error {
 	base := *r
 	return s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		*r = base
@@ -978,7 +1062,7 @@ const StaleAfter = 2 * time.Minute
 // reference); an authorization that went through is reversed, since its
 // client never heard of success, and the payment is marked failed either way.
 // A client retrying with the same Idempotency-Key then gets that outcome.
-func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
+func (s *Payments) Reconcile(ctx context.Context) (settled int, err error) {
 	var stale []*store.Payment
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -1097,7 +1181,7 @@ func (s *Service) Reconcile(ctx context.Context) (settled int, err error) {
 // answer that never came) by asking the acquirer for each one by its own
 // reference: made means succeeded, never made means failed and its amount
 // free to be refunded again.
-func (s *Service) reconcileRefunds(ctx context.Context) (int, error) {
+func (s *Payments) reconcileRefunds(ctx context.Context) (int, error) {
 	var stale []*store.Refund
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error

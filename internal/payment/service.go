@@ -1,6 +1,20 @@
-// Package payment holds Coffer's domain services: merchants, customers and
-// tokens (payments and sessions join later). It orchestrates the vault, the
-// processor and the store; it is the only layer the HTTP APIs and dialects call.
+// Package payment holds Coffer's domain services, one small type per
+// aggregate: Merchants (and their secret, publishable and device keys),
+// Customers, Tokens, Payments (and refunds, reconciliation), Sessions (and
+// the hosted checkout page), Challenges (3-D Secure), Events (the outbox,
+// webhook endpoints) and CardGuard (card-testing defence). They share one
+// Sealer, which owns the data keys, seal/open, fingerprints and the key
+// caches, and one deps value (store, vault, processor, clock, settings).
+// Service composes them for the callers (the native API, the dialects, the
+// hosted pages), which see one method set.
+//
+// The services stay in one package on purpose: an aggregate's operations
+// reach into others inside one transaction (a payment's 3-D Secure result
+// settles its session; deleting a customer shreds its tokens and emits
+// their events) and share unexported views and errors. Separate packages
+// would have to export those internals or turn each into an interface for
+// no gain in isolation; separate types with explicit peer fields, wired in
+// New, give the same boundaries and keep the transactions as they are.
 package payment
 
 import (
@@ -10,9 +24,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/processor"
@@ -24,8 +37,10 @@ import (
 // VerifyAmount is the authorization made and voided to verify a card (senangPay's RM1).
 const VerifyAmount = 100
 
-// Service is the domain core.
-type Service struct {
+// deps are the dependencies and settings every domain service shares. There
+// is one value, embedded by pointer in each service, so Configure reaches
+// them all.
+type deps struct {
 	store store.Store
 	vault *vault.Vault
 	proc  processor.Processor
@@ -38,46 +53,67 @@ type Service struct {
 
 	allowPrivateWebhooks bool
 	now                  func() time.Time
-
-	mu   sync.RWMutex
-	deks map[string]vault.DataKey // data key id → key, and "active/<merchant>/<purpose>" → key
-
-	// radar counts card-testing signals; see cardtesting.go.
-	radar *radar.Guard
-
-	authMu    sync.Mutex
-	authCache map[string]authEntry // secret key hash → merchant, briefly
-
-	skMu      sync.Mutex
-	skCurrent map[string]*sessionKeyEntry // merchant → key for new sessions
-	pkMu      sync.Mutex
-	skPrivate map[string]*rsa.PrivateKey // merchant/kid → opened private key
 }
 
-// authTTL bounds how long a merchant (and its settings) is served from
-// memory. Authenticating every request against the database costs about a
-// fifth of a tokenization's CPU; another process's settings change (the CLI,
-// another instance) is seen within this time, this process's at once.
-const authTTL = 3 * time.Second
+// Service is the domain core as its callers see it: the per-aggregate
+// services, their exported methods promoted.
+type Service struct {
+	*Sealer
+	*Merchants
+	*Customers
+	*Tokens
+	*Payments
+	*Sessions
+	*Challenges
+	*Events
 
-type authEntry struct {
-	m       *store.Merchant
-	expires time.Time
+	cards *CardGuard
+	deps  *deps
 }
 
 // storeNow is the clock at the precision the stores keep (microseconds), so
 // an object answered at creation equals the same object read back.
 func storeNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// New wires a service.
+// New wires a service: every aggregate is built first, then given the peers
+// it calls, so no constructor depends on another.
 func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger) *Service {
-	s := &Service{store: st, vault: v, proc: p, log: log, now: storeNow, deks: map[string]vault.DataKey{}, authCache: map[string]authEntry{},
-		publicURL: "http://127.0.0.1:8080", challengeTTL: DefaultChallengeTTL,
+	d := &deps{store: st, vault: v, proc: p, log: log, now: storeNow,
+		publicURL: "http://127.0.0.1:8080", challengeTTL: DefaultChallengeTTL}
+	d.auth, _ = p.(processor.Authenticator)
+
+	sealer := &Sealer{deps: d, deks: map[string]vault.DataKey{},
 		skCurrent: map[string]*sessionKeyEntry{}, skPrivate: map[string]*rsa.PrivateKey{}}
-	s.radar = radar.New(func() time.Time { return s.now() })
-	s.auth, _ = p.(processor.Authenticator)
-	return s
+	events := &Events{deps: d, sealer: sealer}
+	cards := &CardGuard{deps: d, events: events, radar: radar.New(func() time.Time { return d.now() })}
+	merchants := &Merchants{deps: d, sealer: sealer, events: events, authCache: map[string]authEntry{}}
+	tokens := &Tokens{deps: d, sealer: sealer, events: events, cards: cards}
+	customers := &Customers{deps: d, tokens: tokens}
+	payments := &Payments{deps: d, sealer: sealer, events: events, cards: cards, tokens: tokens}
+	sessions := &Sessions{deps: d, sealer: sealer, events: events, merchants: merchants,
+		customers: customers, tokens: tokens, payments: payments}
+	challenges := &Challenges{deps: d, sealer: sealer, events: events, merchants: merchants,
+		tokens: tokens, payments: payments, sessions: sessions}
+	tokens.challenges, payments.challenges, sessions.challenges = challenges, challenges, challenges
+	payments.sessions = sessions
+
+	return &Service{Sealer: sealer, Merchants: merchants, Customers: customers, Tokens: tokens,
+		Payments: payments, Sessions: sessions, Challenges: challenges, Events: events, cards: cards, deps: d}
 }
+
+// Configure applies options; call it before serving.
+func (s *Service) Configure(o Options) {
+	s.deps.publicURL = strings.TrimRight(o.PublicURL, "/")
+	s.deps.testMode = o.TestMode
+	s.deps.allowPrivateWebhooks = o.WebhooksAllowPrivate
+	if o.ChallengeTTL > 0 {
+		s.deps.challengeTTL = o.ChallengeTTL
+	}
+}
+
+// PublicURL is the server's address as card holders' browsers see it, with
+// no trailing slash: the base of every page and return URL it hands out.
+func (s *Service) PublicURL() string { return s.deps.publicURL }
 
 type ctxKey int
 
@@ -107,149 +143,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// activeKey returns the merchant's current data key for a purpose, cached:
-// the set only grows and a merchant's keys are created with the merchant.
-func (s *Service) activeKey(ctx context.Context, merchantID, purpose string) (vault.DataKey, error) {
-	ck := "active/" + merchantID + "/" + purpose
-	s.mu.RLock()
-	dk, ok := s.deks[ck]
-	s.mu.RUnlock()
-	if ok {
-		return dk, nil
-	}
-	err := s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		dk, err = tx.ActiveDataKey(merchantID, purpose)
-		return err
-	})
-	if err != nil {
-		return vault.DataKey{}, fmt.Errorf("payment: %s key of %s: %w", purpose, merchantID, err)
-	}
-	s.mu.Lock()
-	s.deks[ck], s.deks[dk.ID] = dk, dk
-	s.mu.Unlock()
-	return dk, nil
-}
-
-// dataKey finds the key that sealed a ciphertext.
-func (s *Service) dataKey(ctx context.Context, ct []byte) (vault.DataKey, error) {
-	kid, err := vault.KeyID(ct)
-	if err != nil {
-		return vault.DataKey{}, err
-	}
-	s.mu.RLock()
-	dk, ok := s.deks[kid]
-	s.mu.RUnlock()
-	if ok {
-		return dk, nil
-	}
-	err = s.store.Read(ctx, func(tx store.Tx) error {
-		var err error
-		dk, err = tx.GetDataKey(kid)
-		return err
-	})
-	if err != nil {
-		return vault.DataKey{}, err
-	}
-	s.mu.Lock()
-	s.deks[kid] = dk
-	s.mu.Unlock()
-	return dk, nil
-}
-
-// seal encrypts data for one record of a merchant.
-func (s *Service) seal(ctx context.Context, merchantID, kind, recordID string, plain []byte) ([]byte, error) {
-	dk, err := s.activeKey(ctx, merchantID, vault.PurposeCard)
-	if err != nil {
-		return nil, err
-	}
-	return s.vault.Seal(dk, vault.AAD(merchantID, kind, recordID), plain)
-}
-
-// open decrypts data sealed for one record of a merchant.
-func (s *Service) open(ctx context.Context, merchantID, kind, recordID string, ct []byte) ([]byte, error) {
-	dk, err := s.dataKey(ctx, ct)
-	if err != nil {
-		return nil, err
-	}
-	if dk.MerchantID != merchantID {
-		return nil, vault.ErrDecrypt
-	}
-	return s.vault.Open(dk, vault.AAD(merchantID, kind, recordID), ct)
-}
-
-// RewrapAll rewraps every data key under the current KEK, page by page, each
-// page in its own durable transaction. It is safe while servers run: the plain
-// keys do not change, and a server that meets a KEK version it does not know
-// reloads its key source.
-func (s *Service) RewrapAll(ctx context.Context) (rewrapped int, err error) {
-	after := ""
-	cur := s.vault.CurrentKEKVersion()
-	for {
-		var page []vault.DataKey
-		if err := s.store.Read(ctx, func(tx store.Tx) error {
-			page, err = tx.ListDataKeys(after, 200)
-			return err
-		}); err != nil {
-			return rewrapped, err
-		}
-		if len(page) == 0 {
-			return rewrapped, nil
-		}
-		var redo []vault.DataKey
-		for _, dk := range page {
-			if dk.KEKVersion == cur {
-				continue
-			}
-			nk, err := s.vault.Rewrap(dk)
-			if err != nil {
-				return rewrapped, err
-			}
-			redo = append(redo, nk)
-		}
-		if err := s.store.Write(ctx, func(tx store.Tx) error {
-			for _, dk := range redo {
-				if err := tx.UpdateDataKeyWrap(dk.ID, dk.KEKVersion, dk.Wrapped); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return rewrapped, err
-		}
-		rewrapped += len(redo)
-		after = page[len(page)-1].ID
-	}
-}
-
-// Digest is a keyed, per-merchant digest of client-supplied data that must be
-// stored or compared (idempotency keys and request bodies): a plain hash is
-// not enough because such data may carry card numbers. purpose separates uses.
-func (s *Service) Digest(ctx context.Context, merchantID, purpose string, data []byte) ([]byte, error) {
-	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
-	if err != nil {
-		return nil, err
-	}
-	return s.vault.MAC(fk, "digest/"+purpose, data)
-}
-
 // isNotFound reports a store miss.
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
-
-// SealStoredResponse seals a response kept for an Idempotency-Key replay;
-// key is the key's digest, binding the ciphertext to its record.
-func (s *Service) SealStoredResponse(ctx context.Context, merchantID, key string, body []byte) ([]byte, error) {
-	return s.seal(ctx, merchantID, "idempotency", key, body)
-}
-
-// OpenStoredResponse opens what SealStoredResponse sealed. Records kept
-// before responses were sealed hold plain JSON and are returned as they are.
-func (s *Service) OpenStoredResponse(ctx context.Context, merchantID, key string, stored []byte) ([]byte, error) {
-	if len(stored) > 0 && (stored[0] == '{' || stored[0] == '[') {
-		return stored, nil
-	}
-	return s.open(ctx, merchantID, "idempotency", key, stored)
-}
 
 // read runs one lookup in a read transaction: most reads fetch one record.
 func read[T any](ctx context.Context, st store.Store, get func(store.Tx) (T, error)) (T, error) {

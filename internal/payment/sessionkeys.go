@@ -48,7 +48,7 @@ type sessionKeyEntry struct {
 
 // currentSessionKey returns the merchant's key for new sessions, making one
 // when the newest is older than the rotation period.
-func (s *Service) currentSessionKey(ctx context.Context, merchantID string) (*sessionKeyEntry, error) {
+func (s *Sealer) currentSessionKey(ctx context.Context, merchantID string) (*sessionKeyEntry, error) {
 	now := s.now()
 	s.skMu.Lock()
 	defer s.skMu.Unlock() // serialises generation: one new key, not one per concurrent request
@@ -75,7 +75,7 @@ func (s *Service) currentSessionKey(ctx context.Context, merchantID string) (*se
 	return e, nil
 }
 
-func (s *Service) newSessionKey(ctx context.Context, merchantID string) (*store.SessionKey, error) {
+func (s *Sealer) newSessionKey(ctx context.Context, merchantID string) (*store.SessionKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, sessionKeyBits)
 	if err != nil {
 		return nil, err
@@ -105,7 +105,7 @@ func (s *Service) newSessionKey(ctx context.Context, merchantID string) (*store.
 // sessionPrivateKey opens (once per process) the private half of one of a
 // merchant's keys. The cache is keyed by merchant too, so one merchant's
 // session can never reach another's key.
-func (s *Service) sessionPrivateKey(ctx context.Context, merchantID, kid string) (*rsa.PrivateKey, error) {
+func (s *Sealer) sessionPrivateKey(ctx context.Context, merchantID, kid string) (*rsa.PrivateKey, error) {
 	ck := merchantID + "/" + kid
 	s.pkMu.Lock()
 	priv := s.skPrivate[ck]
@@ -186,7 +186,7 @@ const maxEncryptedCard = 4096
 // decryptCard opens an encrypted_card sent for a session. Every failure is
 // the same 400: which step failed tells an attacker nothing useful, and the
 // plaintext (a card) never appears in an error.
-func (s *Service) decryptCard(ctx context.Context, sess *store.Session, b64 string, c *CardCipher) (*CardInput, error) {
+func (s *Sessions) decryptCard(ctx context.Context, sess *store.Session, b64 string, c *CardCipher) (*CardInput, error) {
 	bad := invalid("encrypted_card", "encrypted_card_invalid",
 		"encrypted_card could not be decrypted for this session: encrypt the card JSON with RSA-OAEP (SHA-256) under the session's key, with the session id as the OAEP label, and send it base64-encoded")
 	if c != nil {
@@ -200,7 +200,7 @@ func (s *Service) decryptCard(ctx context.Context, sess *store.Session, b64 stri
 	if !ok {
 		return nil, bad
 	}
-	priv, err := s.sessionPrivateKey(ctx, sess.MerchantID, sess.KeyID)
+	priv, err := s.sealer.sessionPrivateKey(ctx, sess.MerchantID, sess.KeyID)
 	if err != nil {
 		if isNotFound(err) {
 			return nil, bad

@@ -18,6 +18,21 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
+// Sessions are checkout sessions: created by a merchant, confirmed by the
+// card holder's browser (hosted page or the merchant's own, with the card
+// encrypted to a session key), settled by their payment or token, swept
+// when they expire.
+type Sessions struct {
+	*deps
+	sealer     *Sealer
+	events     *Events
+	merchants  *Merchants
+	customers  *Customers
+	tokens     *Tokens
+	payments   *Payments
+	challenges *Challenges
+}
+
 // Payment sessions: one card holder's visit to pay (or to save a card),
 // through Coffer's hosted checkout page (redirect mode) or a merchant's own
 // page that encrypts the card to the session's key (api mode).
@@ -132,14 +147,14 @@ type SessionView struct {
 }
 
 // SessionURL is the hosted checkout page of a session.
-func (s *Service) SessionURL(sessionID string) string { return s.publicURL + "/pay/" + sessionID }
+func (s *Sessions) SessionURL(sessionID string) string { return s.publicURL + "/pay/" + sessionID }
 
-func (s *Service) sessionReturnURL(sessionID string) string {
+func (s *Sessions) sessionReturnURL(sessionID string) string {
 	return s.SessionURL(sessionID) + "/return"
 }
 
 // viewSession renders a session; the key is looked up for the encryption_key.
-func (s *Service) viewSession(ctx context.Context, ss *store.Session) (SessionView, error) {
+func (s *Sessions) viewSession(ctx context.Context, ss *store.Session) (SessionView, error) {
 	v := s.sessionSnapshot(ss)
 	if ss.Status == store.SessionOpen {
 		k, err := s.keyOf(ctx, ss)
@@ -155,7 +170,7 @@ func (s *Service) viewSession(ctx context.Context, ss *store.Session) (SessionVi
 }
 
 // sessionSnapshot renders a session from its record alone.
-func (s *Service) sessionSnapshot(ss *store.Session) SessionView {
+func (s *Sessions) sessionSnapshot(ss *store.Session) SessionView {
 	md := ss.Metadata
 	if md == nil {
 		md = map[string]string{}
@@ -174,7 +189,7 @@ func (s *Service) sessionSnapshot(ss *store.Session) SessionView {
 }
 
 // keyOf is the public key a session's cards are encrypted to.
-func (s *Service) keyOf(ctx context.Context, ss *store.Session) (*EncryptionKey, error) {
+func (s *Sessions) keyOf(ctx context.Context, ss *store.Session) (*EncryptionKey, error) {
 	k, err := read(ctx, s.store, func(tx store.Tx) (*store.SessionKey, error) { return tx.GetSessionKey(ss.MerchantID, ss.KeyID) })
 	if err != nil {
 		return nil, err
@@ -187,20 +202,20 @@ func (s *Service) keyOf(ctx context.Context, ss *store.Session) (*EncryptionKey,
 }
 
 // sessionNextAction is the challenge a requires_action session waits for.
-func (s *Service) sessionNextAction(ctx context.Context, ss *store.Session) *NextAction {
+func (s *Sessions) sessionNextAction(ctx context.Context, ss *store.Session) *NextAction {
 	var na *NextAction
 	_ = s.store.Read(ctx, func(tx store.Tx) error {
 		if ss.PaymentID != "" {
 			p, err := tx.GetPayment(ss.MerchantID, ss.PaymentID)
 			if err == nil {
-				na = s.nextAction(p.Status, p.ChallengeID)
+				na = s.challenges.nextAction(p.Status, p.ChallengeID)
 			}
 			return nil
 		}
 		if ss.TokenID != "" {
 			t, err := tx.GetTokenAny(ss.MerchantID, ss.TokenID)
 			if err == nil {
-				na = s.TokenNextAction(t)
+				na = s.challenges.TokenNextAction(t)
 			}
 		}
 		return nil
@@ -215,9 +230,11 @@ func hashClientSecret(secret string) []byte {
 	return h[:]
 }
 
-// CreateSession opens a payment session.
-func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p SessionParams) (SessionView, error) {
-	now := s.now()
+// newSession is the session a request asks for, checked and with its
+// defaults applied, not yet stored: everything that needs no lookup.
+// canAuthenticate says the processor offers 3-D Secure;
+// allowPrivateWebhooks lets callback_url be on a private address.
+func newSession(m *store.Merchant, p SessionParams, now time.Time, canAuthenticate, allowPrivateWebhooks bool) (*store.Session, error) {
 	ss := &store.Session{ID: id.NewBits("ps", sessionIDBits), MerchantID: m.ID, Status: store.SessionOpen, Mode: p.Mode,
 		Amount: p.Amount, SaveCard: p.SaveCard, ShowSavedCards: p.ShowSavedCards, CaptureMethod: "automatic",
 		OrderID: p.OrderID, Description: p.Description, SuccessURL: p.SuccessURL, FailureURL: p.FailureURL,
@@ -228,21 +245,21 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		ss.Mode = "redirect"
 	case "redirect", "api":
 	default:
-		return SessionView{}, invalid("mode", "parameter_invalid", "mode must be redirect or api")
+		return nil, invalid("mode", "parameter_invalid", "mode must be redirect or api")
 	}
 	if p.Currency == nil {
 		p.Currency = &m.Settings.DefaultCurrency
 	}
 	ss.Currency = *p.Currency
 	if err := money.ValidateCurrency(ss.Currency); err != nil {
-		return SessionView{}, fromMoney(err)
+		return nil, fromMoney(err)
 	}
 	if ss.Amount < 0 {
-		return SessionView{}, invalid("amount", "parameter_invalid", "amount must be 0 (save the card only) or a positive number of minor units")
+		return nil, invalid("amount", "parameter_invalid", "amount must be 0 (save the card only) or a positive number of minor units")
 	}
 	if ss.Amount > 0 {
 		if err := money.ValidateAmount(ss.Amount, ss.Currency); err != nil {
-			return SessionView{}, fromMoney(err)
+			return nil, fromMoney(err)
 		}
 	}
 	switch ss.SaveCard {
@@ -250,7 +267,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		ss.SaveCard = "off"
 	case "off", "optional", "always":
 	default:
-		return SessionView{}, invalid("save_card", "parameter_invalid", "save_card must be off, optional or always")
+		return nil, invalid("save_card", "parameter_invalid", "save_card must be off, optional or always")
 	}
 	if ss.Amount == 0 {
 		ss.SaveCard = "always" // a session that charges nothing exists to save the card
@@ -258,9 +275,9 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	// Checked now, as each attempt will check it, so that a session no
 	// card can ever pay is refused rather than opened.
 	if mode, err := threeDSMode(p.ThreeDSecure, m, ss.SaveCard == "always"); err != nil {
-		return SessionView{}, err
-	} else if mode == ThreeDSRequired && s.auth == nil {
-		return SessionView{}, errThreeDSUnavailable()
+		return nil, err
+	} else if mode == ThreeDSRequired && !canAuthenticate {
+		return nil, errThreeDSUnavailable()
 	}
 	if p.Capture != nil && !*p.Capture {
 		ss.CaptureMethod = "manual"
@@ -269,13 +286,13 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	if p.ExpiresIn != nil {
 		ttl = time.Duration(*p.ExpiresIn) * time.Second
 		if *p.ExpiresIn < int64(MinSessionTTL/time.Second) || *p.ExpiresIn > int64(MaxSessionTTL/time.Second) {
-			return SessionView{}, invalid("expires_in", "parameter_invalid", "expires_in must be between 60 and 86400 seconds")
+			return nil, invalid("expires_in", "parameter_invalid", "expires_in must be between 60 and 86400 seconds")
 		}
 	}
 	ss.ExpiresAt = now.Add(ttl)
 	if !p.ExpiresAt.IsZero() {
 		if ttl := p.ExpiresAt.Sub(now); ttl < MinSessionTTL || ttl > MaxSessionTTL {
-			return SessionView{}, invalid("expires_at", "parameter_invalid", "expires_at must be between 1 minute and 24 hours from now")
+			return nil, invalid("expires_at", "parameter_invalid", "expires_at must be between 1 minute and 24 hours from now")
 		}
 		ss.ExpiresAt = p.ExpiresAt.UTC()
 	}
@@ -286,7 +303,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	}
 	for _, f := range urls {
 		if f.v != "" && !isHTTPURL(f.v) {
-			return SessionView{}, invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
+			return nil, invalid(f.name, "url_invalid", "%s must be an absolute http(s) URL"+urlHostRule, f.name)
 		}
 	}
 	for _, f := range []struct {
@@ -294,15 +311,24 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 		max     int
 	}{{"order_id", p.OrderID, 255}, {"description", p.Description, 1000}, {"customer_reference", p.CustomerReference, 255}} {
 		if err := checkFreeText(f.name, f.v, f.max); err != nil {
-			return SessionView{}, err
+			return nil, err
 		}
 	}
 	if p.CallbackURL != "" {
-		if err := event.CheckURL(p.CallbackURL, s.allowPrivateWebhooks); err != nil {
-			return SessionView{}, invalid("callback_url", "url_forbidden", "callback_url is not allowed: %s", err.Error())
+		if err := event.CheckURL(p.CallbackURL, allowPrivateWebhooks); err != nil {
+			return nil, invalid("callback_url", "url_forbidden", "callback_url is not allowed: %s", err.Error())
 		}
 	}
 	if err := ValidateMetadata(p.Metadata); err != nil {
+		return nil, err
+	}
+	return ss, nil
+}
+
+// CreateSession opens a payment session.
+func (s *Sessions) CreateSession(ctx context.Context, m *store.Merchant, p SessionParams) (SessionView, error) {
+	ss, err := newSession(m, p, s.now(), s.auth != nil, s.allowPrivateWebhooks)
+	if err != nil {
 		return SessionView{}, err
 	}
 	cust, err := s.sessionCustomer(ctx, m, p.Customer, strings.TrimSpace(p.CustomerReference), p.NewCustomer)
@@ -313,7 +339,7 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 	if ss.ShowSavedCards && ss.CustomerID == "" {
 		return SessionView{}, invalid("show_saved_cards", "parameter_invalid", "show_saved_cards needs a customer or customer_reference")
 	}
-	key, err := s.currentSessionKey(ctx, m.ID)
+	key, err := s.sealer.currentSessionKey(ctx, m.ID)
 	if err != nil {
 		return SessionView{}, err
 	}
@@ -336,9 +362,9 @@ func (s *Service) CreateSession(ctx context.Context, m *store.Merchant, p Sessio
 
 // sessionCustomer resolves customer / customer_reference, creating the
 // customer for a reference not seen before (as details, when given).
-func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, customerID, reference string, details *CustomerParams) (string, error) {
+func (s *Sessions) sessionCustomer(ctx context.Context, m *store.Merchant, customerID, reference string, details *CustomerParams) (string, error) {
 	if customerID != "" {
-		c, _, err := s.GetCustomer(ctx, m.ID, customerID)
+		c, _, err := s.customers.GetCustomer(ctx, m.ID, customerID)
 		var pe *Error
 		if errors.As(err, &pe) && pe.Kind == KindNotFound {
 			return "", notFound("customer", "customer", customerID)
@@ -359,21 +385,21 @@ func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, custom
 		if details == nil {
 			return "", nil
 		}
-		c, err := s.CreateCustomer(ctx, m.ID, create)
+		c, err := s.customers.CreateCustomer(ctx, m.ID, create)
 		if err != nil {
 			return "", err
 		}
 		return c.ID, nil
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		c, err := s.FindCustomer(ctx, m.ID, reference)
+		c, err := s.customers.FindCustomer(ctx, m.ID, reference)
 		if err != nil {
 			return "", err
 		}
 		if c != nil {
 			return c.ID, nil
 		}
-		c, err = s.CreateCustomer(ctx, m.ID, create)
+		c, err = s.customers.CreateCustomer(ctx, m.ID, create)
 		if err == nil {
 			return c.ID, nil
 		}
@@ -387,7 +413,7 @@ func (s *Service) sessionCustomer(ctx context.Context, m *store.Merchant, custom
 }
 
 // getSession reads a session of a merchant, bringing it up to date first.
-func (s *Service) getSession(ctx context.Context, merchantID, sessionID string) (*store.Session, error) {
+func (s *Sessions) getSession(ctx context.Context, merchantID, sessionID string) (*store.Session, error) {
 	ss, err := read(ctx, s.store, func(tx store.Tx) (*store.Session, error) { return tx.GetSession(merchantID, sessionID) })
 	if isNotFound(err) {
 		return nil, notFound("id", "session", sessionID)
@@ -401,7 +427,7 @@ func (s *Service) getSession(ctx context.Context, merchantID, sessionID string) 
 // freshSession brings a session up to date before it is shown or used:
 // the outcome of its 3-D Secure challenge, and its expiry (the sweeper
 // would get there too, a little later).
-func (s *Service) freshSession(ctx context.Context, ss *store.Session) (*store.Session, error) {
+func (s *Sessions) freshSession(ctx context.Context, ss *store.Session) (*store.Session, error) {
 	ss, err := s.syncSession(ctx, ss)
 	if err != nil {
 		return nil, err
@@ -419,7 +445,7 @@ func (s *Service) freshSession(ctx context.Context, ss *store.Session) (*store.S
 }
 
 // GetSession reads a session: the source of truth for its outcome.
-func (s *Service) GetSession(ctx context.Context, merchantID, sessionID string) (SessionView, error) {
+func (s *Sessions) GetSession(ctx context.Context, merchantID, sessionID string) (SessionView, error) {
 	ss, err := s.getSession(ctx, merchantID, sessionID)
 	if err != nil {
 		return SessionView{}, err
@@ -428,7 +454,7 @@ func (s *Service) GetSession(ctx context.Context, merchantID, sessionID string) 
 }
 
 // CancelSession cancels an open session.
-func (s *Service) CancelSession(ctx context.Context, merchantID, sessionID string) (SessionView, error) {
+func (s *Sessions) CancelSession(ctx context.Context, merchantID, sessionID string) (SessionView, error) {
 	ss, err := s.getSession(ctx, merchantID, sessionID)
 	if err != nil {
 		return SessionView{}, err
@@ -439,7 +465,7 @@ func (s *Service) CancelSession(ctx context.Context, merchantID, sessionID strin
 	return s.viewSession(ctx, ss)
 }
 
-func (s *Service) cancel(ctx context.Context, ss *store.Session) (*store.Session, error) {
+func (s *Sessions) cancel(ctx context.Context, ss *store.Session) (*store.Session, error) {
 	var out *store.Session
 	var refused error
 	err := s.store.Write(ctx, func(tx store.Tx) error {
@@ -487,7 +513,7 @@ func sessionNotOpen(ss *store.Session) error {
 // sessionBySecret finds a session's merchant by the session's client
 // secret (and, when given, the merchant's publishable key); an unknown
 // session, a wrong key or a wrong secret all look the same (not found).
-func (s *Service) sessionBySecret(ctx context.Context, sessionID, clientSecret string, publishableKey *string) (*store.Merchant, error) {
+func (s *Sessions) sessionBySecret(ctx context.Context, sessionID, clientSecret string, publishableKey *string) (*store.Merchant, error) {
 	nf := notFound("id", "session", sessionID)
 	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 || clientSecret == "" {
 		return nil, nf
@@ -498,7 +524,7 @@ func (s *Service) sessionBySecret(ctx context.Context, sessionID, clientSecret s
 	} else if err != nil {
 		return nil, err
 	}
-	m, err := s.GetMerchant(ctx, ss.MerchantID)
+	m, err := s.merchants.GetMerchant(ctx, ss.MerchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -514,19 +540,19 @@ func (s *Service) sessionBySecret(ctx context.Context, sessionID, clientSecret s
 
 // SessionClientAuth authenticates a browser confirming a session with the
 // merchant's publishable key and the session's client secret.
-func (s *Service) SessionClientAuth(ctx context.Context, publishableKey, sessionID, clientSecret string) (*store.Merchant, error) {
+func (s *Sessions) SessionClientAuth(ctx context.Context, publishableKey, sessionID, clientSecret string) (*store.Merchant, error) {
 	return s.sessionBySecret(ctx, sessionID, clientSecret, &publishableKey)
 }
 
 // SessionSecretAuth authenticates a live stream by the session's client
 // secret alone (browsers cannot send headers on a WebSocket).
-func (s *Service) SessionSecretAuth(ctx context.Context, sessionID, clientSecret string) (*store.Merchant, error) {
+func (s *Sessions) SessionSecretAuth(ctx context.Context, sessionID, clientSecret string) (*store.Merchant, error) {
 	return s.sessionBySecret(ctx, sessionID, clientSecret, nil)
 }
 
 // SessionEvents lists a session's events after a sequence number, oldest
 // first: what a live stream sends, every change in order.
-func (s *Service) SessionEvents(ctx context.Context, merchantID, sessionID string, afterSeq int64) ([]*store.Event, error) {
+func (s *Sessions) SessionEvents(ctx context.Context, merchantID, sessionID string, afterSeq int64) ([]*store.Event, error) {
 	var evs []*store.Event
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -537,7 +563,7 @@ func (s *Service) SessionEvents(ctx context.Context, merchantID, sessionID strin
 }
 
 // ConfirmSession pays (or saves the card of) a session through the API.
-func (s *Service) ConfirmSession(ctx context.Context, m *store.Merchant, sessionID string, p ConfirmParams) (SessionView, error) {
+func (s *Sessions) ConfirmSession(ctx context.Context, m *store.Merchant, sessionID string, p ConfirmParams) (SessionView, error) {
 	ss, err := s.getSession(ctx, m.ID, sessionID)
 	if err != nil {
 		return SessionView{}, err
@@ -564,7 +590,7 @@ type confirmInput struct {
 // confirm runs one attempt at a session: it claims the session, charges
 // (or verifies and saves) the card, and records the outcome. A declined or
 // failed card leaves the session open for another, up to MaxSessionAttempts.
-func (s *Service) confirm(ctx context.Context, m *store.Merchant, ss *store.Session, in confirmInput) (*store.Session, error) {
+func (s *Sessions) confirm(ctx context.Context, m *store.Merchant, ss *store.Session, in confirmInput) (*store.Session, error) {
 	switch {
 	case in.encrypted == "" && in.token == "":
 		return nil, invalid("encrypted_card", "parameter_missing", "encrypted_card or token is required")
@@ -587,7 +613,7 @@ func (s *Service) confirm(ctx context.Context, m *store.Merchant, ss *store.Sess
 
 // claimSession takes a session for one confirmation; it returns the number
 // of attempts made so far. A session found past its expiry is expired.
-func (s *Service) claimSession(ctx context.Context, ss *store.Session) (int, error) {
+func (s *Sessions) claimSession(ctx context.Context, ss *store.Session) (int, error) {
 	attempt := 0
 	var refused error
 	err := s.store.Write(ctx, func(tx store.Tx) error {
@@ -622,7 +648,7 @@ func (s *Service) claimSession(ctx context.Context, ss *store.Session) (int, err
 }
 
 // expireSession marks an open session past its expiry as expired.
-func (s *Service) expireSession(ctx context.Context, merchantID, sessionID string) {
+func (s *Sessions) expireSession(ctx context.Context, merchantID, sessionID string) {
 	_ = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		cur, err := tx.GetSession(merchantID, sessionID)
 		if err != nil || cur.Status != store.SessionOpen || s.now().Before(cur.ExpiresAt) || cur.ConfirmingUntil.After(s.now()) {
@@ -644,7 +670,7 @@ type attemptOutcome struct {
 }
 
 // attempt charges or saves the card for one confirmation.
-func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Session, in confirmInput) (attemptOutcome, error) {
+func (s *Sessions) attempt(ctx context.Context, m *store.Merchant, ss *store.Session, in confirmInput) (attemptOutcome, error) {
 	var ci *CardInput
 	if in.encrypted != "" {
 		var err error
@@ -657,7 +683,7 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 	ret := s.sessionReturnURL(ss.ID)
 	ctx = withChallengeDeadline(ctx, ss.ExpiresAt) // a challenge must not outlive its session
 	if ss.Amount == 0 {
-		tok, _, err := s.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure,
+		tok, _, err := s.tokens.CreateToken(ctx, m, TokenParams{Card: ci, Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure,
 			Metadata: map[string]string{"session": ss.ID}})
 		if err != nil {
 			return attemptOutcome{}, err
@@ -672,7 +698,7 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 	if in.merchantInitiated {
 		ret = "" // no card holder to send to a challenge
 	}
-	v, err := s.CreatePayment(ctx, m, PaymentParams{Amount: ss.Amount, Currency: &ss.Currency, Card: ci, Token: in.token, CVC: in.cvc,
+	v, err := s.payments.CreatePayment(ctx, m, PaymentParams{Amount: ss.Amount, Currency: &ss.Currency, Card: ci, Token: in.token, CVC: in.cvc,
 		SaveCard: in.save && ci != nil, Capture: &capture, OrderID: ss.OrderID, Description: ss.Description,
 		Customer: ss.CustomerID, ReturnURL: ret, ThreeDSecure: ss.ThreeDSecure, Metadata: map[string]string{"session": ss.ID},
 		MerchantInitiated: in.merchantInitiated})
@@ -690,11 +716,11 @@ func (s *Service) attempt(ctx context.Context, m *store.Merchant, ss *store.Sess
 }
 
 // checkSavedCard lets a session pay only with its own customer's cards.
-func (s *Service) checkSavedCard(ctx context.Context, ss *store.Session, tokenID string) error {
+func (s *Sessions) checkSavedCard(ctx context.Context, ss *store.Session, tokenID string) error {
 	if ss.CustomerID == "" {
 		return invalid("token", "parameter_invalid", "this session has no customer, so no saved cards")
 	}
-	t, err := s.GetToken(ctx, ss.MerchantID, tokenID)
+	t, err := s.tokens.GetToken(ctx, ss.MerchantID, tokenID)
 	if err != nil {
 		return err
 	}
@@ -707,7 +733,7 @@ func (s *Service) checkSavedCard(ctx context.Context, ss *store.Session, tokenID
 // recordAttempt applies an attempt's outcome to its session and ends the
 // claim. A card error (decline, failed verification) counts as a failed
 // attempt; a bad request does not.
-func (s *Service) recordAttempt(ctx context.Context, ss *store.Session, out attemptOutcome, perr error) (*store.Session, error) {
+func (s *Sessions) recordAttempt(ctx context.Context, ss *store.Session, out attemptOutcome, perr error) (*store.Session, error) {
 	var pe *Error
 	cardErr := errors.As(perr, &pe) && pe.Kind == KindCard
 	var res *store.Session
@@ -763,7 +789,7 @@ func (s *Service) recordAttempt(ctx context.Context, ss *store.Session, out atte
 
 // syncSession brings a session waiting on 3-D Secure up to date with its
 // payment or token, which the challenge page moves on.
-func (s *Service) syncSession(ctx context.Context, ss *store.Session) (*store.Session, error) {
+func (s *Sessions) syncSession(ctx context.Context, ss *store.Session) (*store.Session, error) {
 	// An expired session whose last payment went through anyway (its
 	// charge was under way when time ran out) is paid: the money decides.
 	expiredPaid := ss.Status == store.SessionExpired && ss.PaymentID != ""
@@ -874,7 +900,7 @@ func cardMessage(code string) string {
 // SweepSessions expires sessions past their time: those left open, and
 // those whose card holder never finished 3-D Secure (their challenge is
 // expired too, so the payment cannot complete afterwards).
-func (s *Service) SweepSessions(ctx context.Context) (int, error) {
+func (s *Sessions) SweepSessions(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		var batch []*store.Session
@@ -937,7 +963,7 @@ func (s *Service) SweepSessions(ctx context.Context) (int, error) {
 
 // expireChallengeOf ends the pending challenge a session's payment or token
 // waits for, as if its time had run out.
-func (s *Service) expireChallengeOf(ctx context.Context, ss *store.Session) error {
+func (s *Sessions) expireChallengeOf(ctx context.Context, ss *store.Session) error {
 	return s.store.Write(ctx, func(tx store.Tx) error {
 		cid := ""
 		if ss.PaymentID != "" {
@@ -960,7 +986,7 @@ func (s *Service) expireChallengeOf(ctx context.Context, ss *store.Session) erro
 		if err != nil || c.Status != store.ChallengePending {
 			return err
 		}
-		return s.expireInTx(tx, c)
+		return s.challenges.expireInTx(tx, c)
 	})
 }
 
@@ -977,7 +1003,7 @@ func withSessionID(raw, sessionID string) string {
 // ---- the hosted page
 
 // sessionByPage finds a session from its page URL (the id alone).
-func (s *Service) sessionByPage(ctx context.Context, sessionID string) (*store.Session, *store.Merchant, error) {
+func (s *Sessions) sessionByPage(ctx context.Context, sessionID string) (*store.Session, *store.Merchant, error) {
 	if !id.HasPrefix(sessionID, "ps") || len(sessionID) > 64 {
 		return nil, nil, notFound("", "session", "")
 	}
@@ -991,7 +1017,7 @@ func (s *Service) sessionByPage(ctx context.Context, sessionID string) (*store.S
 	if ss, err = s.freshSession(ctx, ss); err != nil {
 		return nil, nil, err
 	}
-	m, err := s.GetMerchant(ctx, ss.MerchantID)
+	m, err := s.merchants.GetMerchant(ctx, ss.MerchantID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -1000,7 +1026,7 @@ func (s *Service) sessionByPage(ctx context.Context, sessionID string) (*store.S
 
 // pageRedirect is where the browser goes for a session that is no longer
 // open ("" to show the page's own final state).
-func (s *Service) pageRedirect(ctx context.Context, ss *store.Session) string {
+func (s *Sessions) pageRedirect(ctx context.Context, ss *store.Session) string {
 	target := map[string]string{store.SessionSucceeded: ss.SuccessURL, store.SessionFailed: ss.FailureURL,
 		store.SessionExpired: ss.ExpiredURL, store.SessionCanceled: ss.CancelURL}[ss.Status]
 	if ss.Status == store.SessionRequiresAction {
@@ -1018,7 +1044,7 @@ func (s *Service) pageRedirect(ctx context.Context, ss *store.Session) string {
 // hostedSession is sessionByPage for the hosted page itself: an api-mode
 // session has none (its id alone must not open the customer's saved cards
 // or pay; the merchant's page uses the client secret through the API).
-func (s *Service) hostedSession(ctx context.Context, sessionID string) (*store.Session, *store.Merchant, error) {
+func (s *Sessions) hostedSession(ctx context.Context, sessionID string) (*store.Session, *store.Merchant, error) {
 	ss, m, err := s.sessionByPage(ctx, sessionID)
 	if err == nil && ss.Mode != "redirect" {
 		return nil, nil, notFound("", "session", "")
@@ -1027,7 +1053,7 @@ func (s *Service) hostedSession(ctx context.Context, sessionID string) (*store.S
 }
 
 // CheckoutPage is what the hosted checkout page shows now.
-func (s *Service) CheckoutPage(ctx context.Context, sessionID string) (CheckoutView, error) {
+func (s *Sessions) CheckoutPage(ctx context.Context, sessionID string) (CheckoutView, error) {
 	ss, m, err := s.hostedSession(ctx, sessionID)
 	if err != nil {
 		return CheckoutView{}, err
@@ -1061,7 +1087,7 @@ func (s *Service) CheckoutPage(ctx context.Context, sessionID string) (CheckoutV
 	}
 	v.KeyJWK, v.KeyID = jwk, k.KID
 	if ss.ShowSavedCards && ss.CustomerID != "" && ss.Amount > 0 {
-		toks, _, err := s.ListTokens(ctx, ss.MerchantID, store.TokenFilter{CustomerID: ss.CustomerID, Limit: 20})
+		toks, _, err := s.tokens.ListTokens(ctx, ss.MerchantID, store.TokenFilter{CustomerID: ss.CustomerID, Limit: 20})
 		if err != nil {
 			return CheckoutView{}, err
 		}
@@ -1076,7 +1102,7 @@ func (s *Service) CheckoutPage(ctx context.Context, sessionID string) (CheckoutV
 }
 
 // ConfirmFromPage takes the checkout page's confirmation.
-func (s *Service) ConfirmFromPage(ctx context.Context, sessionID string, c PageConfirm) (PageResult, error) {
+func (s *Sessions) ConfirmFromPage(ctx context.Context, sessionID string, c PageConfirm) (PageResult, error) {
 	ss, m, err := s.hostedSession(ctx, sessionID)
 	if err != nil {
 		return PageResult{}, err
@@ -1162,7 +1188,7 @@ func pageField(e *Error) string {
 // SessionReturn is where the 3-D Secure challenge sends the card holder
 // back: on to the merchant's URL for the outcome, or back to the page to
 // try another card.
-func (s *Service) SessionReturn(ctx context.Context, sessionID string) (string, error) {
+func (s *Sessions) SessionReturn(ctx context.Context, sessionID string) (string, error) {
 	ss, _, err := s.sessionByPage(ctx, sessionID)
 	if err != nil {
 		return "", err
@@ -1175,7 +1201,7 @@ func (s *Service) SessionReturn(ctx context.Context, sessionID string) (string, 
 
 // CancelFromPage cancels the session from its page (the card holder's
 // "cancel" button) and says where to go.
-func (s *Service) CancelFromPage(ctx context.Context, sessionID string) (string, error) {
+func (s *Sessions) CancelFromPage(ctx context.Context, sessionID string) (string, error) {
 	ss, _, err := s.hostedSession(ctx, sessionID)
 	if err != nil {
 		return "", err
@@ -1191,4 +1217,22 @@ func (s *Service) CancelFromPage(ctx context.Context, sessionID string) (string,
 		}
 	}
 	return orPage(s.pageRedirect(ctx, ss), s.SessionURL(ss.ID)), nil
+}
+
+// sessionEvent records a session's change, with the session as the API
+// shows it (its encryption key aside, which events do not need).
+func (s *Sessions) sessionEvent(tx store.Tx, ss *store.Session, typ string) error {
+	v := s.sessionSnapshot(ss)
+	if ss.Status == store.SessionRequiresAction {
+		if ss.PaymentID != "" {
+			if p, err := tx.GetPayment(ss.MerchantID, ss.PaymentID); err == nil {
+				v.NextAction = s.challenges.nextAction(p.Status, p.ChallengeID)
+			}
+		} else if ss.TokenID != "" {
+			if t, err := tx.GetTokenAny(ss.MerchantID, ss.TokenID); err == nil {
+				v.NextAction = s.challenges.TokenNextAction(t)
+			}
+		}
+	}
+	return s.events.event(tx, ss.MerchantID, typ, "session", ss.ID, v)
 }

@@ -17,6 +17,19 @@ import (
 	"github.com/coffer-vault/coffer/internal/vault"
 )
 
+// Challenges are 3-D Secure OTP challenges: opened for a token or payment,
+// answered on the challenge page, finished into the object that waits on
+// them, swept when they expire.
+type Challenges struct {
+	*deps
+	sealer    *Sealer
+	events    *Events
+	merchants *Merchants
+	tokens    *Tokens
+	payments  *Payments
+	sessions  *Sessions
+}
+
 // 3-D Secure. The issuer (through processor.Authenticator) decides whether a
 // card holder must be challenged; Coffer keeps the challenge's state durably
 // — attempts, expiry, the sealed card data needed to finish — so that any
@@ -69,22 +82,8 @@ type Options struct {
 	WebhooksAllowPrivate bool
 }
 
-// Configure applies options; call it before serving.
-func (s *Service) Configure(o Options) {
-	s.publicURL = strings.TrimRight(o.PublicURL, "/")
-	s.testMode = o.TestMode
-	s.allowPrivateWebhooks = o.WebhooksAllowPrivate
-	if o.ChallengeTTL > 0 {
-		s.challengeTTL = o.ChallengeTTL
-	}
-}
-
-// PublicURL is the server's address as card holders' browsers see it, with
-// no trailing slash: the base of every page and return URL it hands out.
-func (s *Service) PublicURL() string { return s.publicURL }
-
 // ChallengeURL is the challenge page card holders are sent to.
-func (s *Service) ChallengeURL(challengeID string) string {
+func (s *Challenges) ChallengeURL(challengeID string) string {
 	return s.publicURL + "/3ds/" + challengeID
 }
 
@@ -95,7 +94,7 @@ type NextAction struct {
 }
 
 // nextAction returns the redirect for an object waiting on a challenge.
-func (s *Service) nextAction(status, challengeID string) *NextAction {
+func (s *Challenges) nextAction(status, challengeID string) *NextAction {
 	if challengeID == "" || status != store.TokenRequiresAction {
 		return nil
 	}
@@ -103,7 +102,7 @@ func (s *Service) nextAction(status, challengeID string) *NextAction {
 }
 
 // TokenNextAction is the redirect a requires_action token waits on.
-func (s *Service) TokenNextAction(t *store.Token) *NextAction {
+func (s *Challenges) TokenNextAction(t *store.Token) *NextAction {
 	return s.nextAction(t.Status, t.ChallengeID)
 }
 
@@ -135,7 +134,7 @@ func errThreeDSUnavailable() error {
 // Secure was not run (no authenticator is configured and none was required).
 // A card that used up its wrong codes (MaxCardOTPFailures) fails at once,
 // without asking the issuer: asking would send the card holder another code.
-func (s *Service) authenticate(ctx context.Context, r processor.AuthenticateRequest) (*processor.Authentication, error) {
+func (s *Challenges) authenticate(ctx context.Context, r processor.AuthenticateRequest) (*processor.Authentication, error) {
 	if s.auth == nil {
 		if r.Mandated {
 			return nil, errThreeDSUnavailable()
@@ -178,11 +177,11 @@ func liveFailures(f *store.CardAuthFailures, now time.Time) int {
 
 // cardLocked reports whether a card (by its number) has used up its wrong
 // codes for now.
-func (s *Service) cardLocked(ctx context.Context, merchantID, pan string) (bool, error) {
+func (s *Challenges) cardLocked(ctx context.Context, merchantID, pan string) (bool, error) {
 	if pan == "" {
 		return false, nil
 	}
-	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
+	fk, err := s.sealer.activeKey(ctx, merchantID, vault.PurposeFingerprint)
 	if err != nil {
 		return false, err
 	}
@@ -238,7 +237,7 @@ func withChallengeDeadline(ctx context.Context, t time.Time) context.Context {
 // newChallenge prepares a pending challenge for an object, sealing what must
 // survive until the authorization. The caller inserts it in the same
 // transaction that puts the object in requires_action.
-func (s *Service) newChallenge(ctx context.Context, m *store.Merchant, objectType, objectID string, a *processor.Authentication,
+func (s *Challenges) newChallenge(ctx context.Context, m *store.Merchant, objectType, objectID string, a *processor.Authentication,
 	amount int64, currency, brand, mask, fingerprint, returnURL string, verify bool, secret challengeSecret) (*store.Challenge, error) {
 	now := s.now()
 	expires := now.Add(s.challengeTTL)
@@ -254,7 +253,7 @@ func (s *Service) newChallenge(ctx context.Context, m *store.Merchant, objectTyp
 		if err != nil {
 			return nil, err
 		}
-		if c.SecretCT, err = s.seal(ctx, m.ID, "challenge", c.ID, plain); err != nil {
+		if c.SecretCT, err = s.sealer.seal(ctx, m.ID, "challenge", c.ID, plain); err != nil {
 			return nil, err
 		}
 	}
@@ -262,12 +261,12 @@ func (s *Service) newChallenge(ctx context.Context, m *store.Merchant, objectTyp
 }
 
 // openSecret decrypts a challenge's sealed card data.
-func (s *Service) openSecret(ctx context.Context, c *store.Challenge) (challengeSecret, error) {
+func (s *Challenges) openSecret(ctx context.Context, c *store.Challenge) (challengeSecret, error) {
 	var sec challengeSecret
 	if c.SecretCT == nil {
 		return sec, nil
 	}
-	plain, err := s.open(ctx, c.MerchantID, "challenge", c.ID, c.SecretCT)
+	plain, err := s.sealer.open(ctx, c.MerchantID, "challenge", c.ID, c.SecretCT)
 	if err != nil {
 		return sec, err
 	}
@@ -277,7 +276,7 @@ func (s *Service) openSecret(ctx context.Context, c *store.Challenge) (challenge
 
 // eraseSecret drops a challenge's sealed card data once its authorization
 // has ended, whatever the outcome.
-func (s *Service) eraseSecret(ctx context.Context, challengeID string) {
+func (s *Challenges) eraseSecret(ctx context.Context, challengeID string) {
 	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		c, err := tx.GetChallenge(challengeID)
 		if err != nil || c.SecretCT == nil {
@@ -294,7 +293,7 @@ func (s *Service) eraseSecret(ctx context.Context, challengeID string) {
 
 // failObject records, inside tx, that a challenge's token or payment failed
 // authentication: a token keeps no card, a payment fails with its event.
-func (s *Service) failObject(tx store.Tx, c *store.Challenge, auth *store.Authentication, msg string) error {
+func (s *Challenges) failObject(tx store.Tx, c *store.Challenge, auth *store.Authentication, msg string) error {
 	now := s.now()
 	switch c.ObjectType {
 	case "token":
@@ -311,7 +310,7 @@ func (s *Service) failObject(tx store.Tx, c *store.Challenge, auth *store.Authen
 		if err := tx.UpdateToken(t); err != nil {
 			return err
 		}
-		return s.tokenEvent(tx, t, "token.failed")
+		return s.tokens.tokenEvent(tx, t, "token.failed")
 	case "payment":
 		p, err := tx.GetPayment(c.MerchantID, c.ObjectID)
 		if err != nil {
@@ -324,7 +323,7 @@ func (s *Service) failObject(tx store.Tx, c *store.Challenge, auth *store.Authen
 		if err := tx.UpdatePayment(p); err != nil {
 			return err
 		}
-		return s.paymentEvent(tx, p, "payment.failed")
+		return s.payments.paymentEvent(tx, p, "payment.failed")
 	}
 	return fmt.Errorf("payment: challenge %s has unknown object type %q", c.ID, c.ObjectType)
 }
@@ -338,7 +337,7 @@ func ignoreNotFound(err error) error {
 
 // crashedToken fails a token whose verification after a passed challenge
 // was interrupted: processing_error, with the authentication recorded.
-func (s *Service) crashedToken(tx store.Tx, c *store.Challenge) error {
+func (s *Challenges) crashedToken(tx store.Tx, c *store.Challenge) error {
 	if c.ObjectType != "token" {
 		return nil // a payment left processing is Reconcile's
 	}
@@ -356,7 +355,7 @@ func (s *Service) crashedToken(tx store.Tx, c *store.Challenge) error {
 	if err := tx.UpdateToken(t); err != nil {
 		return err
 	}
-	return s.tokenEvent(tx, t, "token.failed")
+	return s.tokens.tokenEvent(tx, t, "token.failed")
 }
 
 // failToken marks a token failed and crypto-shreds its card: a card that
@@ -370,7 +369,7 @@ func failToken(t *store.Token, code string, auth *store.Authentication, now time
 }
 
 // expireInTx ends a pending challenge that ran out of time.
-func (s *Service) expireInTx(tx store.Tx, c *store.Challenge) error {
+func (s *Challenges) expireInTx(tx store.Tx, c *store.Challenge) error {
 	c.Status, c.SecretCT, c.Updated = store.ChallengeExpired, nil, s.now()
 	if err := tx.UpdateChallenge(c); err != nil {
 		return err
@@ -419,7 +418,7 @@ func validChallengeID(s string) bool {
 
 var errNoChallenge = &Error{Kind: KindNotFound, Code: "resource_missing", Message: "No such challenge."}
 
-func (s *Service) getChallenge(ctx context.Context, challengeID string) (*store.Challenge, error) {
+func (s *Challenges) getChallenge(ctx context.Context, challengeID string) (*store.Challenge, error) {
 	if !validChallengeID(challengeID) {
 		return nil, errNoChallenge
 	}
@@ -432,7 +431,7 @@ func (s *Service) getChallenge(ctx context.Context, challengeID string) (*store.
 
 // ChallengePage is what the challenge page shows now. Opening a challenge
 // that ran out of time expires it (the sweeper would, a little later).
-func (s *Service) ChallengePage(ctx context.Context, challengeID string) (ChallengeView, error) {
+func (s *Challenges) ChallengePage(ctx context.Context, challengeID string) (ChallengeView, error) {
 	c, err := s.getChallenge(ctx, challengeID)
 	if err != nil {
 		return ChallengeView{}, err
@@ -447,7 +446,7 @@ func (s *Service) ChallengePage(ctx context.Context, challengeID string) (Challe
 }
 
 // expire ends a pending challenge past its expiry, atomically.
-func (s *Service) expire(ctx context.Context, challengeID string) (*store.Challenge, error) {
+func (s *Challenges) expire(ctx context.Context, challengeID string) (*store.Challenge, error) {
 	var c *store.Challenge
 	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		var err error
@@ -477,7 +476,7 @@ const (
 // judged in one transaction, so concurrent submissions get MaxChallengeAttempts
 // tries between them and no more, and only one right answer moves the
 // challenge on: a replayed or doubled submission finds it already ended.
-func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) (ChallengeOutcome, error) {
+func (s *Challenges) AnswerChallenge(ctx context.Context, challengeID, otp string) (ChallengeOutcome, error) {
 	c, err := s.getChallenge(ctx, challengeID)
 	if err != nil {
 		return ChallengeOutcome{}, err
@@ -509,78 +508,9 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 	var res answer
 	var audit *store.Audit
 	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		audit = nil
-		cur, err := tx.GetChallenge(challengeID)
-		if err != nil {
-			return err
-		}
-		*c = *cur
-		now := s.now()
-		switch {
-		case c.Status != store.ChallengePending:
-			res = answerReplay
-			return nil
-		case !now.Before(c.ExpiresAt):
-			res = answerExpired
-			return s.expireInTx(tx, c)
-		}
-		if over, err := s.sessionOver(tx, c); err != nil {
-			return err
-		} else if over {
-			res = answerExpired
-			return s.expireInTx(tx, c)
-		}
-		// The card's count, read again where it is written: concurrent
-		// answers to its other challenges cannot both take its last guess.
-		f, err := cardFailures(tx, c.MerchantID, c.Fingerprint)
-		if err != nil {
-			return err
-		}
-		live := liveFailures(f, now)
-		c.Updated = now
-		switch {
-		case live >= MaxCardOTPFailures:
-			// Out of guesses since this answer was judged (or before):
-			// no attempt is counted and the challenge fails.
-			res = answerFailed
-			c.Status, c.SecretCT = store.ChallengeFailed, nil
-			if err := s.failObject(tx, c, failed, msgAuthFailed); err != nil {
-				return err
-			}
-			return tx.UpdateChallenge(c)
-		case ok:
-			c.Attempts++
-			res = answerRight
-			c.Status = store.ChallengeAuthenticated
-			if audit, err = s.challengeAuthenticated(tx, c, rec); err != nil {
-				return err
-			}
-			if live > 0 { // the card holder proved who they are
-				if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
-					LastFailure: f.LastFailure}); err != nil {
-					return err
-				}
-			}
-			return tx.UpdateChallenge(c)
-		}
-		c.Attempts++
-		if c.Fingerprint != "" {
-			live++
-			if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
-				Failures: live, LastFailure: now}); err != nil {
-				return err
-			}
-		}
-		if c.Attempts >= MaxChallengeAttempts || live >= MaxCardOTPFailures {
-			res = answerFailed
-			c.Status, c.SecretCT = store.ChallengeFailed, nil
-			if err := s.failObject(tx, c, rec, msgAuthFailed); err != nil {
-				return err
-			}
-		} else {
-			res = answerWrong
-		}
-		return tx.UpdateChallenge(c)
+		var err error
+		res, audit, err = s.countAnswer(tx, challengeID, c, rec, failed, ok)
+		return err
 	})
 	if err != nil {
 		return ChallengeOutcome{}, err
@@ -593,20 +523,7 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 		v.Error = "That code is not correct. Check the message from your bank and try again."
 		return ChallengeOutcome{View: v}, err
 	case answerRight:
-		// Money moves from here: finish even if the browser goes away.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-		defer cancel()
-		if c.ObjectType == "token" {
-			err = s.finishToken(fctx, c, rec)
-		} else {
-			err = s.finishPayment(fctx, c, rec, audit != nil)
-		}
-		s.eraseSecret(fctx, c.ID)
-		if err != nil {
-			// The card holder is still sent back: the object shows what is
-			// known (a payment left processing is settled by Reconcile).
-			s.log.Error("finishing after 3-D Secure failed", "challenge", c.ID, "object", c.ObjectID, "error", err.Error())
-		}
+		s.finishAnswered(ctx, c, rec, audit != nil)
 	}
 	if res != answerWrong {
 		s.settleSessionOf(ctx, c)
@@ -614,11 +531,102 @@ func (s *Service) AnswerChallenge(ctx context.Context, challengeID, otp string) 
 	return s.outcome(ctx, c)
 }
 
+// countAnswer counts and records a judged answer inside the answering
+// transaction: c is reloaded, and the card's failure count is read again
+// where it is written, so concurrent answers to its other challenges cannot
+// both take its last guess. ok says the ACS found the answer right; rec is
+// what it said, failed what an answer that is not judged records.
+func (s *Challenges) countAnswer(tx store.Tx, challengeID string, c *store.Challenge, rec, failed *store.Authentication, ok bool) (answer, *store.Audit, error) {
+	cur, err := tx.GetChallenge(challengeID)
+	if err != nil {
+		return 0, nil, err
+	}
+	*c = *cur
+	now := s.now()
+	switch {
+	case c.Status != store.ChallengePending:
+		return answerReplay, nil, nil
+	case !now.Before(c.ExpiresAt):
+		return answerExpired, nil, s.expireInTx(tx, c)
+	}
+	if over, err := s.sessionOver(tx, c); err != nil {
+		return 0, nil, err
+	} else if over {
+		return answerExpired, nil, s.expireInTx(tx, c)
+	}
+	f, err := cardFailures(tx, c.MerchantID, c.Fingerprint)
+	if err != nil {
+		return 0, nil, err
+	}
+	live := liveFailures(f, now)
+	c.Updated = now
+	switch {
+	case live >= MaxCardOTPFailures:
+		// Out of guesses since this answer was judged (or before):
+		// no attempt is counted and the challenge fails.
+		c.Status, c.SecretCT = store.ChallengeFailed, nil
+		if err := s.failObject(tx, c, failed, msgAuthFailed); err != nil {
+			return 0, nil, err
+		}
+		return answerFailed, nil, tx.UpdateChallenge(c)
+	case ok:
+		c.Attempts++
+		c.Status = store.ChallengeAuthenticated
+		audit, err := s.challengeAuthenticated(tx, c, rec)
+		if err != nil {
+			return 0, nil, err
+		}
+		if live > 0 { // the card holder proved who they are
+			if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
+				LastFailure: f.LastFailure}); err != nil {
+				return 0, nil, err
+			}
+		}
+		return answerRight, audit, tx.UpdateChallenge(c)
+	}
+	c.Attempts++
+	if c.Fingerprint != "" {
+		live++
+		if err := tx.PutCardAuthFailures(&store.CardAuthFailures{MerchantID: c.MerchantID, Fingerprint: c.Fingerprint,
+			Failures: live, LastFailure: now}); err != nil {
+			return 0, nil, err
+		}
+	}
+	if c.Attempts < MaxChallengeAttempts && live < MaxCardOTPFailures {
+		return answerWrong, nil, tx.UpdateChallenge(c)
+	}
+	c.Status, c.SecretCT = store.ChallengeFailed, nil
+	if err := s.failObject(tx, c, rec, msgAuthFailed); err != nil {
+		return 0, nil, err
+	}
+	return answerFailed, nil, tx.UpdateChallenge(c)
+}
+
+// finishAnswered finishes the object a right answer authenticated and
+// erases the challenge's secret. Money moves from here: it finishes even if
+// the browser goes away. A failure is logged, not returned: the card holder
+// is still sent back, and the object shows what is known (a payment left
+// processing is settled by Reconcile).
+func (s *Challenges) finishAnswered(ctx context.Context, c *store.Challenge, rec *store.Authentication, audited bool) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	var err error
+	if c.ObjectType == "token" {
+		err = s.finishToken(fctx, c, rec)
+	} else {
+		err = s.finishPayment(fctx, c, rec, audited)
+	}
+	s.eraseSecret(fctx, c.ID)
+	if err != nil {
+		s.log.Error("finishing after 3-D Secure failed", "challenge", c.ID, "object", c.ObjectID, "error", err.Error())
+	}
+}
+
 // challengeAuthenticated records a right answer on the challenge's object
 // inside the answering transaction. A payment moves to processing (so the
 // authorization that follows is reconciled if we crash); a payment by token
 // gets its detokenization audit record, written before the card is opened.
-func (s *Service) challengeAuthenticated(tx store.Tx, c *store.Challenge, auth *store.Authentication) (*store.Audit, error) {
+func (s *Challenges) challengeAuthenticated(tx store.Tx, c *store.Challenge, auth *store.Authentication) (*store.Audit, error) {
 	if c.ObjectType == "token" {
 		// Recorded now so that a verification interrupted after this point
 		// can be finished (by the sweeper) with the real result.
@@ -647,13 +655,13 @@ func (s *Service) challengeAuthenticated(tx store.Tx, c *store.Challenge, auth *
 	if err != nil {
 		return nil, err
 	}
-	a := s.auditRecord(context.Background(), t, "payment "+p.ID+" after 3-D Secure")
+	a := s.tokens.auditRecord(context.Background(), t, "payment "+p.ID+" after 3-D Secure")
 	return a, tx.InsertAudit(a)
 }
 
 // finishToken runs a token's verification after its challenge passed: the
 // token becomes active, or failed (its card erased) if the issuer declines.
-func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *store.Authentication) error {
+func (s *Challenges) finishToken(ctx context.Context, c *store.Challenge, auth *store.Authentication) error {
 	t, err := read(ctx, s.store, func(tx store.Tx) (*store.Token, error) { return tx.GetToken(c.MerchantID, c.ObjectID) })
 	if err != nil {
 		if isNotFound(err) {
@@ -672,7 +680,7 @@ func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *sto
 	v := store.Verification{Status: "unverified", ThreeDSecure: auth.Status, CVCCheck: "unchecked", AVSCheck: "unchecked", Authentication: auth}
 	failed := ""
 	if c.Verify {
-		pan, err := s.decryptToken(ctx, t)
+		pan, err := s.tokens.decryptToken(ctx, t)
 		if err != nil {
 			return err
 		}
@@ -711,18 +719,18 @@ func (s *Service) finishToken(ctx context.Context, c *store.Challenge, auth *sto
 			if err := tx.UpdateToken(cur); err != nil {
 				return err
 			}
-			return s.tokenEvent(tx, cur, "token.failed")
+			return s.tokens.tokenEvent(tx, cur, "token.failed")
 		}
 		cur.Status = store.TokenActive
 		if err := tx.UpdateToken(cur); err != nil {
 			return err
 		}
-		return s.event(tx, cur.MerchantID, "token.activated", "token", cur.ID, s.ViewToken(cur))
+		return s.events.event(tx, cur.MerchantID, "token.activated", "token", cur.ID, s.tokens.ViewToken(cur))
 	})
 }
 
 // finishPayment authorizes a payment whose challenge passed.
-func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *store.Authentication, audited bool) error {
+func (s *Challenges) finishPayment(ctx context.Context, c *store.Challenge, auth *store.Authentication, audited bool) error {
 	var p *store.Payment
 	var t *store.Token
 	if err := s.store.Read(ctx, func(tx store.Tx) error {
@@ -752,7 +760,7 @@ func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *s
 			return s.failQuietly(ctx, p, &processor.Decline{Code: processor.CodeCardDeclined, DeclineCode: "token_inactive",
 				Message: "The saved card can no longer be charged."})
 		}
-		pan, err := s.decryptToken(ctx, t)
+		pan, err := s.tokens.decryptToken(ctx, t)
 		if err != nil {
 			return err
 		}
@@ -761,13 +769,13 @@ func (s *Service) finishPayment(ctx context.Context, c *store.Challenge, auth *s
 	if pc.Number == "" {
 		return fmt.Errorf("payment: challenge %s holds no card for payment %s", c.ID, p.ID)
 	}
-	_, err = s.authorize(ctx, p, pc, sec.SaveCard, false)
+	_, err = s.payments.authorize(ctx, p, pc, sec.SaveCard, false)
 	return declineIsOutcome(err)
 }
 
 // failQuietly records a payment's failure; the decline is its outcome.
-func (s *Service) failQuietly(ctx context.Context, p *store.Payment, d *processor.Decline) error {
-	_, err := s.fail(ctx, p, d)
+func (s *Challenges) failQuietly(ctx context.Context, p *store.Payment, d *processor.Decline) error {
+	_, err := s.payments.fail(ctx, p, d)
 	return declineIsOutcome(err)
 }
 
@@ -782,7 +790,7 @@ func declineIsOutcome(err error) error {
 }
 
 // replayed answers a submission to a challenge that had already ended.
-func (s *Service) replayed(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
+func (s *Challenges) replayed(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
 	v, err := s.challengeView(ctx, c)
 	if err != nil || v.State == "expired" {
 		return ChallengeOutcome{View: v}, err
@@ -794,7 +802,7 @@ func (s *Service) replayed(ctx context.Context, c *store.Challenge) (ChallengeOu
 
 // outcome sends the card holder back to the merchant when the challenge has
 // ended, or shows the final page when the merchant gave no return URL.
-func (s *Service) outcome(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
+func (s *Challenges) outcome(ctx context.Context, c *store.Challenge) (ChallengeOutcome, error) {
 	v, err := s.challengeView(ctx, c)
 	if err != nil {
 		return ChallengeOutcome{}, err
@@ -807,8 +815,8 @@ func (s *Service) outcome(ctx context.Context, c *store.Challenge) (ChallengeOut
 
 // challengeView renders a challenge with its object's outcome. For a final
 // state ReturnURL carries the outcome in its query.
-func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (ChallengeView, error) {
-	m, err := s.GetMerchant(ctx, c.MerchantID)
+func (s *Challenges) challengeView(ctx context.Context, c *store.Challenge) (ChallengeView, error) {
+	m, err := s.merchants.GetMerchant(ctx, c.MerchantID)
 	if err != nil {
 		return ChallengeView{}, err
 	}
@@ -886,7 +894,7 @@ func (s *Service) challengeView(ctx context.Context, c *store.Challenge) (Challe
 
 // challengeSession is the checkout session a challenge was started for,
 // known by the return URL sessions give their payments and tokens.
-func (s *Service) challengeSession(returnURL string) (string, bool) {
+func (s *Challenges) challengeSession(returnURL string) (string, bool) {
 	rest, ok := strings.CutPrefix(returnURL, s.publicURL+"/pay/")
 	sid, ok2 := strings.CutSuffix(rest, "/return")
 	if !ok || !ok2 || strings.Contains(sid, "/") {
@@ -898,7 +906,7 @@ func (s *Service) challengeSession(returnURL string) (string, bool) {
 // settleSessionOf brings the checkout session a challenge belongs to up to
 // date at once, so its outcome (event, callback, stream) does not wait for
 // somebody to read the session.
-func (s *Service) settleSessionOf(ctx context.Context, c *store.Challenge) {
+func (s *Challenges) settleSessionOf(ctx context.Context, c *store.Challenge) {
 	sid, ok := s.challengeSession(c.ReturnURL)
 	if !ok {
 		return
@@ -907,14 +915,14 @@ func (s *Service) settleSessionOf(ctx context.Context, c *store.Challenge) {
 	if err != nil {
 		return
 	}
-	if _, err := s.syncSession(context.WithoutCancel(ctx), ss); err != nil {
+	if _, err := s.sessions.syncSession(context.WithoutCancel(ctx), ss); err != nil {
 		s.log.Error("settling a session after its challenge failed", "session", sid, "error", err.Error())
 	}
 }
 
 // sessionOver reports, inside tx, whether the session a challenge belongs
 // to can no longer be paid: a challenge must not outlive its session.
-func (s *Service) sessionOver(tx store.Tx, c *store.Challenge) (bool, error) {
+func (s *Challenges) sessionOver(tx store.Tx, c *store.Challenge) (bool, error) {
 	sid, ok := s.challengeSession(c.ReturnURL)
 	if !ok {
 		return false, nil
@@ -934,7 +942,7 @@ func (s *Service) sessionOver(tx store.Tx, c *store.Challenge) (bool, error) {
 
 // sessionTargets lists where a challenge started by a checkout session may
 // finally send the card holder: the session's own URLs.
-func (s *Service) sessionTargets(ctx context.Context, returnURL string) []string {
+func (s *Challenges) sessionTargets(ctx context.Context, returnURL string) []string {
 	sid, ok := s.challengeSession(returnURL)
 	if !ok {
 		return nil
@@ -970,7 +978,7 @@ func withQuery(raw string, add url.Values) string {
 // SweepChallenges expires challenges nobody answered in time and erases the
 // card data of any challenge past its expiry (a crash between authorization
 // and erasure leaves some). It returns how many it changed.
-func (s *Service) SweepChallenges(ctx context.Context) (int, error) {
+func (s *Challenges) SweepChallenges(ctx context.Context) (int, error) {
 	n := 0
 	for {
 		var batch []*store.Challenge
@@ -1001,7 +1009,7 @@ func (s *Service) SweepChallenges(ctx context.Context) (int, error) {
 
 // sweepChallenge deals with one challenge past its expiry and reports
 // whether it changed anything.
-func (s *Service) sweepChallenge(ctx context.Context, c *store.Challenge) (bool, error) {
+func (s *Challenges) sweepChallenge(ctx context.Context, c *store.Challenge) (bool, error) {
 	if c.Status == store.ChallengeAuthenticated && c.ObjectType == "token" {
 		// The card holder passed but the verification after it did not
 		// finish (a crash, or it is running now): finish it — Verify is

@@ -17,6 +17,16 @@ import (
 	"github.com/coffer-vault/coffer/internal/vault"
 )
 
+// Tokens vault cards: create (with verification and 3-D Secure), read,
+// disable, enable, validate, delete (crypto-shredding) and audit.
+type Tokens struct {
+	*deps
+	sealer     *Sealer
+	events     *Events
+	cards      *CardGuard
+	challenges *Challenges
+}
+
 // CardInput is a card as a client sends it. It holds a PAN and CVC, so it
 // formats itself masked: a stray %v or slog call cannot leak it.
 type CardInput struct {
@@ -80,24 +90,9 @@ func parseCard(in *CardInput, now time.Time, prefix string) (processor.Card, car
 // CreateToken verifies a card (unless told not to) and stores it encrypted.
 // created is false when the customer already had this card: its existing
 // token is returned with the expiry brought up to date.
-func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenParams) (tok *store.Token, created bool, err error) {
-	if p.EncryptedCard != "" {
-		return nil, false, invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card instead")
-	}
-	if p.Card == nil {
-		return nil, false, invalid("card", "parameter_missing", "card is required")
-	}
-	mode, err := threeDSMode(p.ThreeDSecure, m, true)
+func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenParams) (tok *store.Token, created bool, err error) {
+	mode, err := checkTokenParams(p, m, s.auth != nil)
 	if err != nil {
-		return nil, false, err
-	}
-	if mode == ThreeDSRequired && s.auth == nil {
-		return nil, false, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
-	}
-	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
-		return nil, false, invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL"+urlHostRule)
-	}
-	if err := ValidateMetadata(p.Metadata); err != nil {
 		return nil, false, err
 	}
 	now := s.now()
@@ -130,18 +125,18 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		ExpMonth: pc.ExpMonth, ExpYear: pc.ExpYear, HolderName: pc.HolderName, Metadata: p.Metadata, Created: now, Updated: now}
 	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: processor.AuthNotRequired, CVCCheck: "unchecked", AVSCheck: "unchecked"}
 	verify := p.Verify == nil || *p.Verify
-	if tok.Fingerprint, err = s.fingerprint(ctx, m.ID, pc.Number); err != nil {
+	if tok.Fingerprint, err = s.sealer.fingerprint(ctx, m.ID, pc.Number); err != nil {
 		return nil, false, err
 	}
 	// Before anything answers "same card": that answer is the oracle.
-	if err := s.admitCard(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, !verify); err != nil {
+	if err := s.cards.admitCard(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, !verify); err != nil {
 		return nil, false, err
 	}
 	var authn *store.Authentication
 	// 3-D Secure guards the verification authorization; a card stored
 	// without one (verify:false) is authenticated only when required.
 	if mode == ThreeDSRequired || mode == ThreeDSIfRequired && verify {
-		a, err := s.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
+		a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
 			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Mandated: mode == ThreeDSRequired})
 		if err != nil {
 			return nil, false, err
@@ -165,7 +160,7 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 	if verify {
 		v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
 			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Authentication: processorAuth(authn)})
-		s.cardOutcome(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, "", err)
+		s.cards.cardOutcome(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, "", err)
 		if err != nil {
 			return nil, false, fromDecline(err)
 		}
@@ -178,15 +173,49 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		return nil, false, err
 	}
 
-	// A concurrent save of the same card can win the unique index between
-	// our lookup and insert (backends that do not serialise writers); the
-	// retry then finds its token and returns it.
+	if created, err = s.storeNewToken(ctx, tok, derived, now); err != nil {
+		return nil, false, err
+	}
+	return tok, created, nil
+}
+
+// checkTokenParams refuses a tokenization request that cannot be served and
+// returns its 3-D Secure mode; canAuthenticate says the processor offers
+// 3-D Secure.
+func checkTokenParams(p TokenParams, m *store.Merchant, canAuthenticate bool) (mode string, err error) {
+	if p.EncryptedCard != "" {
+		return "", invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card instead")
+	}
+	if p.Card == nil {
+		return "", invalid("card", "parameter_missing", "card is required")
+	}
+	if mode, err = threeDSMode(p.ThreeDSecure, m, true); err != nil {
+		return "", err
+	}
+	if mode == ThreeDSRequired && !canAuthenticate {
+		return "", invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
+	}
+	if p.ReturnURL != "" && !isHTTPURL(p.ReturnURL) {
+		return "", invalid("return_url", "url_invalid", "return_url must be an absolute http(s) URL"+urlHostRule)
+	}
+	if err := ValidateMetadata(p.Metadata); err != nil {
+		return "", err
+	}
+	return mode, nil
+}
+
+// storeNewToken stores a sealed token, or finds the customer's existing
+// token for the same card (created false; tok becomes it). A concurrent save
+// of the same card can win the unique index between our lookup and insert
+// (backends that do not serialise writers); the retry then finds its token
+// and returns it.
+func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bool, now time.Time) (created bool, err error) {
 	fresh := *tok
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
 			*tok = fresh // fn may be retried by the backend: start clean
 			if derived {
-				if old, err := tx.GetTokenAny(m.ID, tok.ID); err == nil {
+				if old, err := tx.GetTokenAny(tok.MerchantID, tok.ID); err == nil {
 					*tok, created = *old, true // stored meanwhile by an attempt presumed dead
 					return nil
 				} else if !isNotFound(err) {
@@ -201,12 +230,9 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 		}
 	}
 	if isNotFound(err) {
-		return nil, false, notFound("customer", "customer", p.Customer)
+		return false, notFound("customer", "customer", fresh.CustomerID)
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	return tok, created, nil
+	return created, err
 }
 
 // tokenID is a random token id, or under an Idempotency-Key one derived from
@@ -214,12 +240,12 @@ func (s *Service) CreateToken(ctx context.Context, m *store.Merchant, p TokenPar
 // crash finds the token its first attempt stored instead of storing the card
 // a second time. The derivation is keyed with the merchant's digest key: a
 // derived id is as unguessable as a random one, whatever the key's source.
-func (s *Service) tokenID(ctx context.Context, merchantID string) (id string, derived bool, err error) {
+func (s *Tokens) tokenID(ctx context.Context, merchantID string) (id string, derived bool, err error) {
 	d, _ := ctx.Value(idempotencyKey).(string)
 	if d == "" {
 		return vault.NewToken(), false, nil
 	}
-	mac, err := s.Digest(ctx, merchantID, "token-id", []byte(d))
+	mac, err := s.sealer.Digest(ctx, merchantID, "token-id", []byte(d))
 	if err != nil {
 		return "", false, err
 	}
@@ -227,7 +253,7 @@ func (s *Service) tokenID(ctx context.Context, merchantID string) (id string, de
 }
 
 // priorToken is the token with a derived id, or nil when none is stored.
-func (s *Service) priorToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+func (s *Tokens) priorToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
 	var t *store.Token
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -244,12 +270,12 @@ func (s *Service) priorToken(ctx context.Context, merchantID, tokenID string) (*
 // challenge: its card sealed as usual, its CVC sealed in the challenge until
 // the verification after it. If the customer already has this card, that
 // token is returned instead, as any save of a known card does.
-func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *store.Token, pc processor.Card, a *processor.Authentication,
+func (s *Tokens) tokenChallenge(ctx context.Context, m *store.Merchant, tok *store.Token, pc processor.Card, a *processor.Authentication,
 	returnURL string, verify bool) (*store.Token, bool, error) {
 	if err := s.sealToken(ctx, tok, pc.Number); err != nil {
 		return nil, false, err
 	}
-	c, err := s.newChallenge(ctx, m, "token", tok.ID, a, VerifyAmount, m.Settings.DefaultCurrency, tok.Brand, tok.Mask, tok.Fingerprint, returnURL, verify,
+	c, err := s.challenges.newChallenge(ctx, m, "token", tok.ID, a, VerifyAmount, m.Settings.DefaultCurrency, tok.Brand, tok.Mask, tok.Fingerprint, returnURL, verify,
 		challengeSecret{CVC: pc.CVC})
 	if err != nil {
 		return nil, false, err
@@ -301,28 +327,19 @@ func (s *Service) tokenChallenge(ctx context.Context, m *store.Merchant, tok *st
 }
 
 // sealToken fills a token's fingerprint and card ciphertext.
-func (s *Service) sealToken(ctx context.Context, tok *store.Token, pan string) error {
+func (s *Tokens) sealToken(ctx context.Context, tok *store.Token, pan string) error {
 	var err error
-	if tok.Fingerprint, err = s.fingerprint(ctx, tok.MerchantID, pan); err != nil {
+	if tok.Fingerprint, err = s.sealer.fingerprint(ctx, tok.MerchantID, pan); err != nil {
 		return err
 	}
-	tok.CardCT, err = s.seal(ctx, tok.MerchantID, "token", tok.ID, []byte(pan))
+	tok.CardCT, err = s.sealer.seal(ctx, tok.MerchantID, "token", tok.ID, []byte(pan))
 	return err
-}
-
-// fingerprint is the merchant's fingerprint of a card number.
-func (s *Service) fingerprint(ctx context.Context, merchantID, pan string) (string, error) {
-	fk, err := s.activeKey(ctx, merchantID, vault.PurposeFingerprint)
-	if err != nil {
-		return "", err
-	}
-	return s.vault.Fingerprint(fk, pan)
 }
 
 // saveToken stores a sealed token inside a transaction. When its customer
 // already has this card, the existing token is updated (expiry, holder,
 // verification) and *tok becomes it; created is then false.
-func (s *Service) saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err error) {
+func (s *Tokens) saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err error) {
 	if tok.CustomerID != "" {
 		// Checked inside the write: the customer may have been deleted meanwhile.
 		if _, err := tx.GetCustomer(tok.MerchantID, tok.CustomerID); err != nil {
@@ -386,7 +403,7 @@ const MaxBatch = 100
 
 // CreateTokens tokenizes many cards; each succeeds or fails on its own.
 // A few run at once, since each waits on the processor and on a commit.
-func (s *Service) CreateTokens(ctx context.Context, m *store.Merchant, items []TokenParams) []BatchResult {
+func (s *Tokens) CreateTokens(ctx context.Context, m *store.Merchant, items []TokenParams) []BatchResult {
 	out := make([]BatchResult, len(items))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
@@ -410,7 +427,7 @@ func (s *Service) CreateTokens(ctx context.Context, m *store.Merchant, items []T
 }
 
 // GetToken reads a live token.
-func (s *Service) GetToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+func (s *Tokens) GetToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
 	var t *store.Token
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -424,7 +441,7 @@ func (s *Service) GetToken(ctx context.Context, merchantID, tokenID string) (*st
 }
 
 // ListTokens pages through a merchant's tokens, optionally one customer's.
-func (s *Service) ListTokens(ctx context.Context, merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
+func (s *Tokens) ListTokens(ctx context.Context, merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
 	var out []*store.Token
 	var more bool
 	missing := ""
@@ -450,7 +467,7 @@ func (s *Service) ListTokens(ctx context.Context, merchantID string, f store.Tok
 
 // setStatus moves a token between active and disabled; asking for the
 // state it is already in changes nothing.
-func (s *Service) setStatus(ctx context.Context, merchantID, tokenID, to string) (*store.Token, error) {
+func (s *Tokens) setStatus(ctx context.Context, merchantID, tokenID, to string) (*store.Token, error) {
 	var t *store.Token
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		var err error
@@ -476,17 +493,17 @@ func (s *Service) setStatus(ctx context.Context, merchantID, tokenID, to string)
 }
 
 // DisableToken stops a token from being charged.
-func (s *Service) DisableToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+func (s *Tokens) DisableToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
 	return s.setStatus(ctx, merchantID, tokenID, store.TokenDisabled)
 }
 
 // EnableToken re-activates a disabled token.
-func (s *Service) EnableToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
+func (s *Tokens) EnableToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error) {
 	return s.setStatus(ctx, merchantID, tokenID, store.TokenActive)
 }
 
 // DeleteToken crypto-shreds a token: the ciphertext is erased, not flagged.
-func (s *Service) DeleteToken(ctx context.Context, merchantID, tokenID string) error {
+func (s *Tokens) DeleteToken(ctx context.Context, merchantID, tokenID string) error {
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		t, err := tx.GetToken(merchantID, tokenID)
 		if err != nil {
@@ -536,7 +553,7 @@ func reasonFor(err error) string {
 
 // ValidateToken checks that a token can be charged: its status, its expiry,
 // then the issuer, with a small authorization that is voided at once.
-func (s *Service) ValidateToken(ctx context.Context, m *store.Merchant, tokenID, cvc string) (*Validation, error) {
+func (s *Tokens) ValidateToken(ctx context.Context, m *store.Merchant, tokenID, cvc string) (*Validation, error) {
 	t, err := s.GetToken(ctx, m.ID, tokenID)
 	if err != nil {
 		return nil, err
@@ -558,7 +575,7 @@ func (s *Service) ValidateToken(ctx context.Context, m *store.Merchant, tokenID,
 	}
 	if cvc != "" {
 		// A CVC answered right or wrong is an oracle too.
-		if err := s.admitCVC(ctx, m, t); err != nil {
+		if err := s.cards.admitCVC(ctx, m, t); err != nil {
 			return nil, err
 		}
 	}
@@ -570,7 +587,7 @@ func (s *Service) ValidateToken(ctx context.Context, m *store.Merchant, tokenID,
 		Card:   processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: cvc, HolderName: t.HolderName},
 		Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency})
 	if cvc != "" {
-		s.cardOutcome(ctx, m, t.BIN, t.Last4, t.Fingerprint, t.ID, err)
+		s.cards.cardOutcome(ctx, m, t.BIN, t.Last4, t.Fingerprint, t.ID, err)
 	}
 	if err != nil {
 		var d *processor.Decline
@@ -593,7 +610,7 @@ func orDefault(v, d string) string {
 
 // detokenize decrypts a token's card number. The audit record is made
 // durable first: no card leaves the vault without a trace.
-func (s *Service) detokenize(ctx context.Context, t *store.Token, purpose string) (string, error) {
+func (s *Tokens) detokenize(ctx context.Context, t *store.Token, purpose string) (string, error) {
 	if t.CardCT == nil {
 		return "", badState("The token %s holds no card.", t.ID)
 	}
@@ -604,17 +621,17 @@ func (s *Service) detokenize(ctx context.Context, t *store.Token, purpose string
 	return s.decryptToken(ctx, t)
 }
 
-func (s *Service) auditRecord(ctx context.Context, t *store.Token, purpose string) *store.Audit {
+func (s *Tokens) auditRecord(ctx context.Context, t *store.Token, purpose string) *store.Audit {
 	return &store.Audit{ID: id.NewOrdered("aud"), MerchantID: t.MerchantID, Action: "detokenize", ObjectID: t.ID,
 		Purpose: purpose, RequestID: RequestID(ctx), Created: s.now()}
 }
 
 // decryptToken opens a token's card; callers have made its audit record durable.
-func (s *Service) decryptToken(ctx context.Context, t *store.Token) (string, error) {
+func (s *Tokens) decryptToken(ctx context.Context, t *store.Token) (string, error) {
 	if t.CardCT == nil {
 		return "", badState("The token %s holds no card.", t.ID)
 	}
-	pan, err := s.open(ctx, t.MerchantID, "token", t.ID, t.CardCT)
+	pan, err := s.sealer.open(ctx, t.MerchantID, "token", t.ID, t.CardCT)
 	if err != nil {
 		return "", err
 	}
@@ -622,7 +639,7 @@ func (s *Service) decryptToken(ctx context.Context, t *store.Token) (string, err
 }
 
 // AuditTrail lists the audit records of one object.
-func (s *Service) AuditTrail(ctx context.Context, merchantID, objectID string) ([]*store.Audit, error) {
+func (s *Tokens) AuditTrail(ctx context.Context, merchantID, objectID string) ([]*store.Audit, error) {
 	var out []*store.Audit
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -630,4 +647,9 @@ func (s *Service) AuditTrail(ctx context.Context, merchantID, objectID string) (
 		return err
 	})
 	return out, err
+}
+
+// tokenEvent records a token's change.
+func (s *Tokens) tokenEvent(tx store.Tx, t *store.Token, typ string) error {
+	return s.events.event(tx, t.MerchantID, typ, "token", t.ID, s.ViewToken(t))
 }

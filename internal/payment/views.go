@@ -86,9 +86,9 @@ func ViewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
 
 // viewPayment is ViewPayment with the next action's URL, which needs the
 // service's public URL.
-func (s *Service) viewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
+func (s *Payments) viewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
 	v := ViewPayment(p, refunds)
-	v.NextAction = s.nextAction(p.Status, p.ChallengeID)
+	v.NextAction = s.challenges.nextAction(p.Status, p.ChallengeID)
 	return v
 }
 
@@ -126,7 +126,7 @@ type TokenView struct {
 }
 
 // ViewToken renders a token.
-func (s *Service) ViewToken(t *store.Token) TokenView {
+func (s *Tokens) ViewToken(t *store.Token) TokenView {
 	md := t.Metadata
 	if md == nil {
 		md = map[string]string{}
@@ -134,5 +134,5 @@ func (s *Service) ViewToken(t *store.Token) TokenView {
 	return TokenView{ID: t.ID, Object: "token", Status: t.Status, Customer: optional(t.CustomerID),
 		Card: CardView{Brand: t.Brand, BIN: t.BIN, Last4: t.Last4, Mask: t.Mask, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear,
 			HolderName: t.HolderName, Fingerprint: t.Fingerprint},
-		Verification: t.Verification, NextAction: s.TokenNextAction(t), Created: t.Created, Updated: t.Updated, Metadata: md}
+		Verification: t.Verification, NextAction: s.challenges.TokenNextAction(t), Created: t.Created, Updated: t.Updated, Metadata: md}
 }

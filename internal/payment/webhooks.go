@@ -77,7 +77,7 @@ func validEventFilter(f string) bool {
 }
 
 // CreateWebhookEndpoint registers a URL for a merchant's events.
-func (s *Service) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p WebhookEndpointParams) (WebhookEndpointView, error) {
+func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p WebhookEndpointParams) (WebhookEndpointView, error) {
 	if p.URL == "" {
 		return WebhookEndpointView{}, invalid("url", "parameter_missing", "url is required")
 	}
@@ -106,7 +106,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, 
 		Created: now, Updated: now}
 	secret := event.NewSecret()
 	var err error
-	if ep.SecretCT, err = s.seal(ctx, m.ID, "webhook_secret", ep.ID, []byte(secret)); err != nil {
+	if ep.SecretCT, err = s.sealer.seal(ctx, m.ID, "webhook_secret", ep.ID, []byte(secret)); err != nil {
 		return WebhookEndpointView{}, err
 	}
 	// Counted in the inserting transaction: two concurrent creations cannot
@@ -135,7 +135,7 @@ func (s *Service) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, 
 // change), so a forbidden address is refused then, naming the field, rather
 // than only when a callback is first sent. A URL of the wrong form is left to
 // validateSettings' own message.
-func (s *Service) checkCallbackAddress(v *string) error {
+func (s *Events) checkCallbackAddress(v *string) error {
 	if v == nil || *v == "" || !isHTTPURL(*v) {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (s *Service) checkCallbackAddress(v *string) error {
 	return nil
 }
 
-func (s *Service) getEndpoint(ctx context.Context, merchantID, endpointID string) (*store.WebhookEndpoint, error) {
+func (s *Events) getEndpoint(ctx context.Context, merchantID, endpointID string) (*store.WebhookEndpoint, error) {
 	ep, err := read(ctx, s.store, func(tx store.Tx) (*store.WebhookEndpoint, error) {
 		return tx.GetWebhookEndpoint(merchantID, endpointID)
 	})
@@ -156,7 +156,7 @@ func (s *Service) getEndpoint(ctx context.Context, merchantID, endpointID string
 }
 
 // GetWebhookEndpoint reads an endpoint.
-func (s *Service) GetWebhookEndpoint(ctx context.Context, merchantID, endpointID string) (WebhookEndpointView, error) {
+func (s *Events) GetWebhookEndpoint(ctx context.Context, merchantID, endpointID string) (WebhookEndpointView, error) {
 	ep, err := s.getEndpoint(ctx, merchantID, endpointID)
 	if err != nil {
 		return WebhookEndpointView{}, err
@@ -165,7 +165,7 @@ func (s *Service) GetWebhookEndpoint(ctx context.Context, merchantID, endpointID
 }
 
 // ListWebhookEndpoints lists a merchant's endpoints.
-func (s *Service) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]WebhookEndpointView, error) {
+func (s *Events) ListWebhookEndpoints(ctx context.Context, merchantID string) ([]WebhookEndpointView, error) {
 	var eps []*store.WebhookEndpoint
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -181,7 +181,7 @@ func (s *Service) ListWebhookEndpoints(ctx context.Context, merchantID string) (
 
 // DeleteWebhookEndpoint stops an endpoint: no new deliveries, and the
 // pending ones are dropped by the dispatcher.
-func (s *Service) DeleteWebhookEndpoint(ctx context.Context, merchantID, endpointID string) error {
+func (s *Events) DeleteWebhookEndpoint(ctx context.Context, merchantID, endpointID string) error {
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		ep, err := tx.GetWebhookEndpoint(merchantID, endpointID)
 		if err != nil {
@@ -202,9 +202,9 @@ func (s *Service) DeleteWebhookEndpoint(ctx context.Context, merchantID, endpoin
 
 // RotateWebhookSecret gives an endpoint a new secret; the old one keeps
 // signing beside it for SecretRotationGrace.
-func (s *Service) RotateWebhookSecret(ctx context.Context, merchantID, endpointID string) (WebhookEndpointView, error) {
+func (s *Events) RotateWebhookSecret(ctx context.Context, merchantID, endpointID string) (WebhookEndpointView, error) {
 	secret := event.NewSecret()
-	ct, err := s.seal(ctx, merchantID, "webhook_secret", endpointID, []byte(secret))
+	ct, err := s.sealer.seal(ctx, merchantID, "webhook_secret", endpointID, []byte(secret))
 	if err != nil {
 		return WebhookEndpointView{}, err
 	}
@@ -234,7 +234,7 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, merchantID, endpointI
 
 // EndpointSecrets opens an endpoint's signing secrets for the dispatcher:
 // the current one and, during a rotation's grace, the previous one.
-func (s *Service) EndpointSecrets(ctx context.Context, ep *store.WebhookEndpoint) ([]byte, []byte, error) {
+func (s *Events) EndpointSecrets(ctx context.Context, ep *store.WebhookEndpoint) ([]byte, []byte, error) {
 	if ep.SecretCT == nil {
 		return nil, nil, errors.New("payment: webhook endpoint has no secret (deleted)")
 	}
@@ -249,8 +249,8 @@ func (s *Service) EndpointSecrets(ctx context.Context, ep *store.WebhookEndpoint
 	return cur, prev, err
 }
 
-func (s *Service) openSecretString(ctx context.Context, ep *store.WebhookEndpoint, ct []byte) ([]byte, error) {
-	plain, err := s.open(ctx, ep.MerchantID, "webhook_secret", ep.ID, ct)
+func (s *Events) openSecretString(ctx context.Context, ep *store.WebhookEndpoint, ct []byte) ([]byte, error) {
+	plain, err := s.sealer.open(ctx, ep.MerchantID, "webhook_secret", ep.ID, ct)
 	if err != nil {
 		return nil, err
 	}
@@ -260,12 +260,12 @@ func (s *Service) openSecretString(ctx context.Context, ep *store.WebhookEndpoin
 // CallbackSecret is the key a merchant's session callbacks are signed
 // with: derived from its own per-merchant secret, so it needs no storage
 // and survives key rotation; GET /v1/merchant shows it.
-func (s *Service) CallbackSecret(ctx context.Context, merchantID string) ([]byte, error) {
-	return s.Digest(ctx, merchantID, "session-callback-signing-secret", nil)
+func (s *Events) CallbackSecret(ctx context.Context, merchantID string) ([]byte, error) {
+	return s.sealer.Digest(ctx, merchantID, "session-callback-signing-secret", nil)
 }
 
 // CallbackSecretString is CallbackSecret as receivers configure it.
-func (s *Service) CallbackSecretString(ctx context.Context, merchantID string) (string, error) {
+func (s *Events) CallbackSecretString(ctx context.Context, merchantID string) (string, error) {
 	b, err := s.CallbackSecret(ctx, merchantID)
 	if err != nil {
 		return "", err
@@ -274,7 +274,7 @@ func (s *Service) CallbackSecretString(ctx context.Context, merchantID string) (
 }
 
 // ListEvents pages through a merchant's events, newest first.
-func (s *Service) ListEvents(ctx context.Context, merchantID string, f store.EventFilter) ([]EventView, bool, error) {
+func (s *Events) ListEvents(ctx context.Context, merchantID string, f store.EventFilter) ([]EventView, bool, error) {
 	var evs []*store.Event
 	var more bool
 	err := s.store.Read(ctx, func(tx store.Tx) error {
@@ -293,7 +293,7 @@ func (s *Service) ListEvents(ctx context.Context, merchantID string, f store.Eve
 }
 
 // GetEvent reads an event with its deliveries and their attempt logs.
-func (s *Service) GetEvent(ctx context.Context, merchantID, eventID string) (EventView, error) {
+func (s *Events) GetEvent(ctx context.Context, merchantID, eventID string) (EventView, error) {
 	var v EventView
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		e, err := tx.GetEvent(merchantID, eventID)
@@ -336,7 +336,7 @@ func (s *Service) GetEvent(ctx context.Context, merchantID, eventID string) (Eve
 
 // RedeliverEvent sends an event again to every endpoint (and session
 // callback) that wants it now, as new deliveries with their own logs.
-func (s *Service) RedeliverEvent(ctx context.Context, merchantID, eventID string) (EventView, error) {
+func (s *Events) RedeliverEvent(ctx context.Context, merchantID, eventID string) (EventView, error) {
 	err := s.store.Write(ctx, func(tx store.Tx) error {
 		e, err := tx.GetEvent(merchantID, eventID)
 		if err != nil {
