@@ -250,24 +250,70 @@ func keyOf(dl *store.Delivery) string {
 
 // poll claims what is due and can be sent now, and starts sending it.
 func (d *Dispatcher) poll(ctx context.Context) {
-	d.mu.Lock()
-	free := d.c.Workers - d.inflight
-	busy := make(map[string]int, len(d.keys))
-	pace := make(map[string]time.Duration, len(d.keys))
-	until := make(map[string]time.Time, len(d.keys))
-	now := time.Now().UTC()
-	for k, s := range d.keys {
-		busy[k] = len(s.starts)
-		pace[k] = s.estimate(now)
-		until[k] = s.until
-	}
-	d.mu.Unlock()
-	if free <= 0 || ctx.Err() != nil {
+	v := d.load()
+	if v.free <= 0 || ctx.Err() != nil {
 		return
 	}
+	due := d.due(ctx, v.now)
+	if len(due) == 0 {
+		return
+	}
+	// When the page is full, deliveries further down cannot be seen until
+	// those above it go: a busy endpoint's backlog would hide every other
+	// endpoint's deliveries. So the busy endpoint's surplus is parked —
+	// leased, unsent, until about when the endpoint should be ready for it.
+	full := len(due) >= d.page
+	if !d.actionable(due, v.busy, v.free, full, v.now) {
+		return // all due deliveries wait for busy endpoints: no need to write
+	}
 
+	var c claimSet
+	err := d.c.Store.Write(ctx, func(tx store.Tx) error {
+		return d.claim(tx, due, v, full, &c)
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Warn("webhooks: claiming deliveries failed", "error", err)
+		}
+		return
+	}
+	d.parked.Add(int64(len(c.parked)))
+	d.held.Add(int64(c.held))
+	d.start(ctx, &c, v.now)
+}
+
+// loadView is the keys' load as poll saw it, copied under the lock so the
+// store is never read while holding it.
+type loadView struct {
+	free  int
+	busy  map[string]int
+	pace  map[string]time.Duration
+	until map[string]time.Time
+	now   time.Time
+}
+
+func (d *Dispatcher) load() loadView {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v := loadView{
+		free:  d.c.Workers - d.inflight,
+		busy:  make(map[string]int, len(d.keys)),
+		pace:  make(map[string]time.Duration, len(d.keys)),
+		until: make(map[string]time.Time, len(d.keys)),
+		now:   time.Now().UTC(),
+	}
+	for k, s := range d.keys {
+		v.busy[k] = len(s.starts)
+		v.pace[k] = s.estimate(v.now)
+		v.until[k] = s.until
+	}
+	return v
+}
+
+// due lists a page of due deliveries; on failure it logs and returns none.
+func (d *Dispatcher) due(ctx context.Context, now time.Time) []*store.Delivery {
 	// Looking first in a read keeps an idle dispatcher off the write path
-	// (SQLite has one writer); the claim below re-checks every row.
+	// (SQLite has one writer); the claim re-checks every row.
 	var due []*store.Delivery
 	err := d.c.Store.Read(ctx, func(tx store.Tx) error {
 		var err error
@@ -278,115 +324,115 @@ func (d *Dispatcher) poll(ctx context.Context) {
 		if ctx.Err() == nil {
 			d.log.Warn("webhooks: listing due deliveries failed", "error", err)
 		}
-		return
-	}
-	if len(due) == 0 {
-		return
-	}
-	// When the page is full, deliveries further down cannot be seen until
-	// those above it go: a busy endpoint's backlog would hide every other
-	// endpoint's deliveries. So the busy endpoint's surplus is parked —
-	// leased, unsent, until about when the endpoint should be ready for it.
-	full := len(due) >= d.page
-	if !d.actionable(due, busy, free, full, now) {
-		return // all due deliveries wait for busy endpoints: no need to write
-	}
-
-	type parkedRow struct {
-		dl    *store.Delivery
-		until time.Time
-	}
-	var claimed []*store.Delivery
-	var parked []parkedRow
-	var frontier map[string]time.Time
-	var held int
-	err = d.c.Store.Write(ctx, func(tx store.Tx) error {
-		// The store may run this more than once: start afresh each time.
-		claimed, parked, frontier, held = claimed[:0], parked[:0], map[string]time.Time{}, 0
-		taken := map[string]int{}
-		now := time.Now().UTC()
-		for _, row := range due {
-			k := keyOf(row)
-			wait := d.waitFor(row, now)
-			// A held delivery is never claimed: its object's earlier
-			// delivery to the same target goes first.
-			open := !row.Held && busy[k]+taken[k] < d.c.PerURL
-			switch {
-			case !wait.IsZero():
-				// Set aside until the earlier delivery's retry: it cannot
-				// be done before then, and meanwhile this one takes no room
-				// in the pages.
-			case open && len(claimed) >= free:
-				continue // waiting for a worker, not for its endpoint
-			case !open && !full:
-				continue // its endpoint is busy, or the delivery it waits for is due or under way: next poll
-			}
-			dl, err := tx.GetDelivery(row.ID)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			if dl.Status != store.DeliveryPending || dl.LockedUntil.After(now) || dl.NextAttempt.After(now) {
-				continue // another dispatcher got there first
-			}
-			switch {
-			case !wait.IsZero():
-				dl.LockedUntil = wait
-				held++
-			case open:
-				taken[k]++
-				dl.LockedUntil = now.Add(d.c.Timeout + leaseSlack)
-				claimed = append(claimed, dl)
-			default:
-				at, ok := frontier[k]
-				if !ok {
-					at = until[k]
-				}
-				if at.Before(now) {
-					at = now
-				}
-				p, ok := pace[k]
-				if !ok {
-					p = minPace // a new endpoint: assume it is quick until it shows otherwise
-				}
-				at = at.Add(p / time.Duration(d.c.PerURL))
-				if limit := now.Add(maxPark); at.After(limit) {
-					at = limit
-				} else {
-					frontier[k] = at
-				}
-				dl.LockedUntil = at
-				parked = append(parked, parkedRow{dl, at})
-			}
-			if err := tx.UpdateDelivery(dl); err != nil {
-				return err
-			}
-		}
 		return nil
-	})
-	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Warn("webhooks: claiming deliveries failed", "error", err)
-		}
-		return
 	}
-	d.parked.Add(int64(len(parked)))
-	d.held.Add(int64(held))
+	return due
+}
 
+type parkedRow struct {
+	dl    *store.Delivery
+	until time.Time
+}
+
+// claimSet is what one poll's write leased: to send now, parked, or held.
+type claimSet struct {
+	claimed  []*store.Delivery
+	parked   []parkedRow
+	frontier map[string]time.Time
+	held     int
+}
+
+// claim leases, in tx, the due rows that can be sent now and parks or sets
+// aside the rest, into c.
+func (d *Dispatcher) claim(tx store.Tx, due []*store.Delivery, v loadView, full bool, c *claimSet) error {
+	// The store may run this more than once: start afresh each time.
+	c.claimed, c.parked, c.frontier, c.held = c.claimed[:0], c.parked[:0], map[string]time.Time{}, 0
+	taken := map[string]int{}
+	now := time.Now().UTC()
+	for _, row := range due {
+		k := keyOf(row)
+		wait := d.waitFor(row, now)
+		// A held delivery is never claimed: its object's earlier
+		// delivery to the same target goes first.
+		open := !row.Held && v.busy[k]+taken[k] < d.c.PerURL
+		switch {
+		case !wait.IsZero():
+			// Set aside until the earlier delivery's retry: it cannot
+			// be done before then, and meanwhile this one takes no room
+			// in the pages.
+		case open && len(c.claimed) >= v.free:
+			continue // waiting for a worker, not for its endpoint
+		case !open && !full:
+			continue // its endpoint is busy, or the delivery it waits for is due or under way: next poll
+		}
+		dl, err := tx.GetDelivery(row.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if dl.Status != store.DeliveryPending || dl.LockedUntil.After(now) || dl.NextAttempt.After(now) {
+			continue // another dispatcher got there first
+		}
+		switch {
+		case !wait.IsZero():
+			dl.LockedUntil = wait
+			c.held++
+		case open:
+			taken[k]++
+			dl.LockedUntil = now.Add(d.c.Timeout + leaseSlack)
+			c.claimed = append(c.claimed, dl)
+		default:
+			at := d.parkUntil(k, v, c.frontier, now)
+			dl.LockedUntil = at
+			c.parked = append(c.parked, parkedRow{dl, at})
+		}
+		if err := tx.UpdateDelivery(dl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parkUntil spaces a busy key's surplus by its pace, one after another from
+// its frontier, so parked deliveries come back about when there is room.
+func (d *Dispatcher) parkUntil(k string, v loadView, frontier map[string]time.Time, now time.Time) time.Time {
+	at, ok := frontier[k]
+	if !ok {
+		at = v.until[k]
+	}
+	if at.Before(now) {
+		at = now
+	}
+	p, ok := v.pace[k]
+	if !ok {
+		p = minPace // a new endpoint: assume it is quick until it shows otherwise
+	}
+	at = at.Add(p / time.Duration(d.c.PerURL))
+	if limit := now.Add(maxPark); at.After(limit) {
+		at = limit
+	} else {
+		frontier[k] = at
+	}
+	return at
+}
+
+// start counts the claimed deliveries against their keys before any is
+// sent, so the next poll sees them busy, then sends each.
+func (d *Dispatcher) start(ctx context.Context, c *claimSet, now time.Time) {
 	d.mu.Lock()
-	for k, at := range frontier {
+	for k, at := range c.frontier {
 		d.key(k, now).until = at
 	}
 	start := time.Now()
-	for _, dl := range claimed {
+	for _, dl := range c.claimed {
 		s := d.key(keyOf(dl), start)
 		s.starts = append(s.starts, start)
 		d.inflight++
 	}
 	d.mu.Unlock()
-	for _, dl := range claimed {
+	for _, dl := range c.claimed {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
