@@ -61,6 +61,52 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 		f.errs.add("customer_email", "Enter a valid email address.")
 	}
 
+	cur, amount := checkoutMoney(f, cur, amountText, ptype)
+	if customer == "" && ptype != "one_off" {
+		f.errs.add("customer_id", "This field is required for payment_type %s.", ptype)
+	}
+	if customer != "" {
+		md[metaPrefix+"customer_id"] = customer
+	}
+
+	agreement := checkoutAgreement(f, body, ptype, md)
+	token, cvv := checkoutInstrument(f, m, ptype, customer)
+	ttl := checkoutTTL(f, expText)
+	if len(pgCodes) > 0 {
+		b, _ := json.Marshal(pgCodes)
+		md[metaPrefix+"pg_codes"] = string(b)
+	}
+	if redirect != "" {
+		md[metaPrefix+"redirect_url"] = redirect
+	}
+	if ae := f.errs.err(); ae != nil {
+		return checkoutRequest{}, ae
+	}
+	if token != "" {
+		if ae := d.checkInstrument(ctx, m, customer, token, cvv, ptype, agreement); ae != nil {
+			return checkoutRequest{}, ae
+		}
+	}
+
+	saveMode := "off"
+	switch {
+	case ptype != "one_off":
+		saveMode = "always" // save_card exists to save it; auto_debit charges it later
+	case customer != "":
+		saveMode = "optional" // the holder's "Save Your Card"
+	}
+	secs := int64(ttl / time.Second)
+	capture := op == "purchase"
+	back := returnURL(redirect, order)
+	p := payment.SessionParams{Mode: "redirect", Amount: amount, Currency: &cur, CustomerReference: customer, SaveCard: saveMode,
+		ShowSavedCards: customer != "" && amount > 0, Capture: &capture, OrderID: order, SuccessURL: back, FailureURL: back,
+		ExpiredURL: back, CancelURL: back, CallbackURL: webhook, ExpiresIn: &secs, Metadata: md, CallbackFormat: Format}
+	return checkoutRequest{params: p, instrument: token, cvv: cvv, merchantInitiated: ptype == "auto_debit"}, nil
+}
+
+// checkoutMoney checks currency_code and amount together: an amount is read
+// in its currency's minor units, so a bad currency leaves it unread.
+func checkoutMoney(f fields, cur, amountText, ptype string) (string, int64) {
 	if cur != "" {
 		if _, we := wire.Currency("currency_code", cur, ""); we != nil {
 			f.errs.add("currency_code", "%s", worded("", we.Detail))
@@ -80,13 +126,11 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 		}
 		amount = v
 	}
-	if customer == "" && ptype != "one_off" {
-		f.errs.add("customer_id", "This field is required for payment_type %s.", ptype)
-	}
-	if customer != "" {
-		md[metaPrefix+"customer_id"] = customer
-	}
+	return cur, amount
+}
 
+// checkoutAgreement checks and keeps the agreement, and returns its id.
+func checkoutAgreement(f fields, body map[string]any, ptype string, md map[string]string) string {
 	// An agreement is the merchant's standing permission to charge the
 	// saved card later (auto_debit); its fields are kept as sent.
 	if a, ok := f.object("agreement", ptype == "auto_debit"); ok {
@@ -99,10 +143,16 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 			md[metaPrefix+"agreement"] = string(b)
 		}
 	}
-	var token, cvv, agreement string
+	var agreement string
 	if a, ok := body["agreement"].(map[string]any); ok {
 		agreement = idText(a["id"])
 	}
+	return agreement
+}
+
+// checkoutInstrument checks payment_instrument's shape against the
+// payment type; whose card the token is, is checked once the body is valid.
+func checkoutInstrument(f fields, m *store.Merchant, ptype, customer string) (token, cvv string) {
 	if pi, ok := f.object("payment_instrument", false); ok {
 		pi.choice("instrument_type", true, "", "token")
 		if pl, ok := pi.object("payload", true); ok {
@@ -122,6 +172,11 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 			f.errs.add("customer_id", "This field is required to pay with a token.")
 		}
 	}
+	return token, cvv
+}
+
+// checkoutTTL reads expiration_time, within the core's bounds.
+func checkoutTTL(f fields, expText string) time.Duration {
 	ttl := DefaultExpiration
 	if expText != "" {
 		t, err := ParseExpiration(expText)
@@ -134,48 +189,28 @@ func (d *Dialect) parseCheckout(ctx context.Context, m *store.Merchant, body map
 			ttl = t
 		}
 	}
-	if len(pgCodes) > 0 {
-		b, _ := json.Marshal(pgCodes)
-		md[metaPrefix+"pg_codes"] = string(b)
-	}
-	if redirect != "" {
-		md[metaPrefix+"redirect_url"] = redirect
-	}
-	if ae := f.errs.err(); ae != nil {
-		return checkoutRequest{}, ae
-	}
-	if token != "" {
-		t, ae := d.ownedToken(ctx, m, customer, token)
-		if ae != nil {
-			return checkoutRequest{}, invalid("payment_instrument.payload.token", "No such saved card for this customer.")
-		}
-		if ptype == "auto_debit" {
-			// Merchant initiated: only a card the holder saved under this
-			// very agreement (an auto_debit checkout they paid).
-			if _, id := d.tokenAgreement(ctx, m, t); id == "" || id != agreement {
-				return checkoutRequest{}, invalid("payment_instrument.payload.token", "%s", notUnderAgreement)
-			}
-		} else if cvv != "" {
-			if err := card.ValidateCVC(cvv, card.Brand(t.Brand)); err != nil {
-				return checkoutRequest{}, invalid("payment_instrument.payload.cvv", "%s", worded("", err.Error()))
-			}
-		}
-	}
+	return ttl
+}
 
-	saveMode := "off"
-	switch {
-	case ptype != "one_off":
-		saveMode = "always" // save_card exists to save it; auto_debit charges it later
-	case customer != "":
-		saveMode = "optional" // the holder's "Save Your Card"
+// checkInstrument checks that the token may pay this checkout: the
+// customer's own card, and for auto_debit one saved under this agreement.
+func (d *Dialect) checkInstrument(ctx context.Context, m *store.Merchant, customer, token, cvv, ptype, agreement string) *apiError {
+	t, ae := d.ownedToken(ctx, m, customer, token)
+	if ae != nil {
+		return invalid("payment_instrument.payload.token", "No such saved card for this customer.")
 	}
-	secs := int64(ttl / time.Second)
-	capture := op == "purchase"
-	back := returnURL(redirect, order)
-	p := payment.SessionParams{Mode: "redirect", Amount: amount, Currency: &cur, CustomerReference: customer, SaveCard: saveMode,
-		ShowSavedCards: customer != "" && amount > 0, Capture: &capture, OrderID: order, SuccessURL: back, FailureURL: back,
-		ExpiredURL: back, CancelURL: back, CallbackURL: webhook, ExpiresIn: &secs, Metadata: md, CallbackFormat: Format}
-	return checkoutRequest{params: p, instrument: token, cvv: cvv, merchantInitiated: ptype == "auto_debit"}, nil
+	if ptype == "auto_debit" {
+		// Merchant initiated: only a card the holder saved under this
+		// very agreement (an auto_debit checkout they paid).
+		if _, id := d.tokenAgreement(ctx, m, t); id == "" || id != agreement {
+			return invalid("payment_instrument.payload.token", "%s", notUnderAgreement)
+		}
+	} else if cvv != "" {
+		if err := card.ValidateCVC(cvv, card.Brand(t.Brand)); err != nil {
+			return invalid("payment_instrument.payload.cvv", "%s", worded("", err.Error()))
+		}
+	}
+	return nil
 }
 
 // returnURL is where the card holder goes after the checkout, whatever
