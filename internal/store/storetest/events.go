@@ -14,6 +14,23 @@ import (
 func eventID(e *store.Event) string { return e.ID }
 
 func testEvents(t *testing.T, open Opener) {
+	fx := writeEvents(t, open)
+	testGetEvent(t, fx)
+	testListEventPages(t, fx)
+	testListEventsCursor(t, fx)
+	testEventsAfter(t, fx)
+}
+
+// eventsFixture is two merchants' events on the same objects, written so
+// that neither ids nor creation times follow insertion order.
+type eventsFixture struct {
+	s            store.Store
+	m, m2        *store.Merchant
+	objA, objC   string
+	mine, theirs []*store.Event // by insertion (seq) order
+}
+
+func writeEvents(t *testing.T, open Opener) eventsFixture {
 	s := fresh(t, open)
 	m, m2 := addMerchant(t, s), addMerchant(t, s)
 	t0 := now()
@@ -60,7 +77,11 @@ func testEvents(t *testing.T, open Opener) {
 			t.Fatalf("event %d of the merchant has seq %d after %v", i, e.Seq, mine[:i])
 		}
 	}
+	return eventsFixture{s: s, m: m, m2: m2, objA: objA, objC: objC, mine: mine, theirs: theirs}
+}
 
+func testGetEvent(t *testing.T, fx eventsFixture) {
+	s, m, m2, mine, theirs := fx.s, fx.m, fx.m2, fx.mine, fx.theirs
 	read(t, s, func(tx store.Tx) error {
 		for _, e := range append(slices.Clone(mine), theirs...) {
 			got, err := tx.GetEvent(e.MerchantID, e.ID)
@@ -77,45 +98,57 @@ func testEvents(t *testing.T, open Opener) {
 		wantErr(t, "GetEvent(unknown)", err, store.ErrNotFound)
 		return nil
 	})
+}
 
-	newestFirst := func(evs []*store.Event, keep func(*store.Event) bool) []*store.Event {
-		var out []*store.Event
-		for i := len(evs) - 1; i >= 0; i-- {
-			if keep(evs[i]) {
-				out = append(out, evs[i])
-			}
+func newestFirst(evs []*store.Event, keep func(*store.Event) bool) []*store.Event {
+	var out []*store.Event
+	for i := len(evs) - 1; i >= 0; i-- {
+		if keep(evs[i]) {
+			out = append(out, evs[i])
 		}
-		return out
 	}
-	list := func(merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
-		var page []*store.Event
-		var more bool
-		err := s.Read(t.Context(), func(tx store.Tx) (err error) { page, more, err = tx.ListEvents(merchantID, f); return })
-		return page, more, err
+	return out
+}
+
+func listEvents(t *testing.T, s store.Store, merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
+	var page []*store.Event
+	var more bool
+	err := s.Read(t.Context(), func(tx store.Tx) (err error) { page, more, err = tx.ListEvents(merchantID, f); return })
+	return page, more, err
+}
+
+// eventPages walks every page of the list and checks it is want, with
+// has_more right on each page.
+func eventPages(t *testing.T, s store.Store, what, merchantID string, f store.EventFilter, want []*store.Event) {
+	t.Helper()
+	var got []*store.Event
+	f.StartingAfter = ""
+	for n := 0; ; n++ {
+		page, more, err := listEvents(t, s, merchantID, f)
+		if err != nil {
+			t.Fatalf("%s: ListEvents(%+v): %v", what, f, err)
+		}
+		if len(page) > f.Limit {
+			t.Fatalf("%s: ListEvents(%+v) returned %d events", what, f, len(page))
+		}
+		got = append(got, page...)
+		if wantMore := len(got) < len(want); more != wantMore {
+			t.Errorf("%s: page %d: has_more = %v, want %v", what, n, more, wantMore)
+		}
+		if !more || len(page) == 0 || n > len(want) {
+			break
+		}
+		f.StartingAfter = page[len(page)-1].ID
 	}
+	same(t, what+" (ids)", ids(got, eventID), ids(want, eventID))
+	same(t, what, got, want)
+}
+
+func testListEventPages(t *testing.T, fx eventsFixture) {
+	s, m, m2, objA, mine, theirs := fx.s, fx.m, fx.m2, fx.objA, fx.mine, fx.theirs
 	pages := func(what, merchantID string, f store.EventFilter, want []*store.Event) {
 		t.Helper()
-		var got []*store.Event
-		f.StartingAfter = ""
-		for n := 0; ; n++ {
-			page, more, err := list(merchantID, f)
-			if err != nil {
-				t.Fatalf("%s: ListEvents(%+v): %v", what, f, err)
-			}
-			if len(page) > f.Limit {
-				t.Fatalf("%s: ListEvents(%+v) returned %d events", what, f, len(page))
-			}
-			got = append(got, page...)
-			if wantMore := len(got) < len(want); more != wantMore {
-				t.Errorf("%s: page %d: has_more = %v, want %v", what, n, more, wantMore)
-			}
-			if !more || len(page) == 0 || n > len(want) {
-				break
-			}
-			f.StartingAfter = page[len(page)-1].ID
-		}
-		same(t, what+" (ids)", ids(got, eventID), ids(want, eventID))
-		same(t, what, got, want)
+		eventPages(t, s, what, merchantID, f, want)
 	}
 	all := func(*store.Event) bool { return true }
 	for _, limit := range []int{1, 2, 3, 9, 10, 50} {
@@ -134,9 +167,12 @@ func testEvents(t *testing.T, open Opener) {
 	}
 	pages("ListEvents (no such type)", m.ID, store.EventFilter{Limit: 10, Type: "payment.captured"}, nil)
 	pages("ListEvents (unknown merchant)", id.New("mer"), store.EventFilter{Limit: 10}, nil)
+}
 
+func testListEventsCursor(t *testing.T, fx eventsFixture) {
+	s, m, m2, mine := fx.s, fx.m, fx.m2, fx.mine
 	// The cursor need not match the filter: the page continues below its seq.
-	page, more, err := list(m.ID, store.EventFilter{Limit: 10, Type: "payment.processing", StartingAfter: mine[4].ID})
+	page, more, err := listEvents(t, s, m.ID, store.EventFilter{Limit: 10, Type: "payment.processing", StartingAfter: mine[4].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,12 +180,15 @@ func testEvents(t *testing.T, open Opener) {
 	if more {
 		t.Error("ListEvents (type, after an event of another type): has_more = true, want false")
 	}
-	_, _, err = list(m.ID, store.EventFilter{Limit: 10, StartingAfter: id.New("evt")})
+	_, _, err = listEvents(t, s, m.ID, store.EventFilter{Limit: 10, StartingAfter: id.New("evt")})
 	wantErr(t, "ListEvents after an unknown event", err, store.ErrNotFound)
-	_, _, err = list(m2.ID, store.EventFilter{Limit: 10, StartingAfter: mine[3].ID})
+	_, _, err = listEvents(t, s, m2.ID, store.EventFilter{Limit: 10, StartingAfter: mine[3].ID})
 	wantErr(t, "ListEvents after another merchant's event", err, store.ErrNotFound)
+}
 
-	// EventsAfter: one object's events above a seq, oldest first.
+// testEventsAfter: one object's events above a seq, oldest first.
+func testEventsAfter(t *testing.T, fx eventsFixture) {
+	s, m, m2, objA, objC, mine, theirs := fx.s, fx.m, fx.m2, fx.objA, fx.objC, fx.mine, fx.theirs
 	after := func(what, merchantID, objectID string, afterSeq int64, limit int, want ...*store.Event) {
 		t.Helper()
 		read(t, s, func(tx store.Tx) error {
