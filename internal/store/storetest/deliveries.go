@@ -31,6 +31,24 @@ func storedEndpoint(e *store.WebhookEndpoint) *store.WebhookEndpoint {
 }
 
 func testWebhookEndpoints(t *testing.T, open Opener) {
+	fx := writeEndpoints(t, open)
+	checkEndpoints(t, fx.s, "after insert", fx.full, fx.bare, fx.elsewhere)
+	testEndpointRefusedInserts(t, fx)
+	testEndpointUpdates(t, fx)
+	testEndpointList(t, fx)
+}
+
+// endpointsFixture is one endpoint with every field set, one with every
+// optional field zero, and another merchant's; the scenarios edit them in
+// place and go on from there.
+type endpointsFixture struct {
+	s                     store.Store
+	m, m2                 *store.Merchant
+	t0                    time.Time
+	full, bare, elsewhere *store.WebhookEndpoint
+}
+
+func writeEndpoints(t *testing.T, open Opener) endpointsFixture {
 	s := fresh(t, open)
 	m, m2 := addMerchant(t, s), addMerchant(t, s)
 	t0 := now()
@@ -44,28 +62,33 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 	write(t, s, func(tx store.Tx) error {
 		return errors.Join(tx.InsertWebhookEndpoint(full), tx.InsertWebhookEndpoint(bare), tx.InsertWebhookEndpoint(elsewhere))
 	})
+	return endpointsFixture{s: s, m: m, m2: m2, t0: t0, full: full, bare: bare, elsewhere: elsewhere}
+}
 
-	check := func(what string, want ...*store.WebhookEndpoint) {
-		t.Helper()
-		read(t, s, func(tx store.Tx) error {
-			for _, w := range want {
-				got, err := tx.GetWebhookEndpoint(w.MerchantID, w.ID)
-				if err != nil {
-					return fmt.Errorf("%s: GetWebhookEndpoint(%s): %w", what, w.ID, err)
-				}
-				same(t, what+": GetWebhookEndpoint", got, storedEndpoint(w))
-				if (got.PreviousCT == nil) != (w.PreviousCT == nil) || (got.Deleted == nil) != (w.Deleted == nil) ||
-					got.PreviousUntil.IsZero() != w.PreviousUntil.IsZero() || got.Events == nil {
-					t.Errorf("%s: GetWebhookEndpoint(%s): PreviousCT nil %v, Deleted nil %v, PreviousUntil zero %v, Events nil %v; want %v, %v, %v, false",
-						what, w.ID, got.PreviousCT == nil, got.Deleted == nil, got.PreviousUntil.IsZero(), got.Events == nil,
-						w.PreviousCT == nil, w.Deleted == nil, w.PreviousUntil.IsZero())
-				}
+// checkEndpoints reads each of want back and compares it field by field,
+// telling nil from empty where the store must keep the difference.
+func checkEndpoints(t *testing.T, s store.Store, what string, want ...*store.WebhookEndpoint) {
+	t.Helper()
+	read(t, s, func(tx store.Tx) error {
+		for _, w := range want {
+			got, err := tx.GetWebhookEndpoint(w.MerchantID, w.ID)
+			if err != nil {
+				return fmt.Errorf("%s: GetWebhookEndpoint(%s): %w", what, w.ID, err)
 			}
-			return nil
-		})
-	}
-	check("after insert", full, bare, elsewhere)
+			same(t, what+": GetWebhookEndpoint", got, storedEndpoint(w))
+			if (got.PreviousCT == nil) != (w.PreviousCT == nil) || (got.Deleted == nil) != (w.Deleted == nil) ||
+				got.PreviousUntil.IsZero() != w.PreviousUntil.IsZero() || got.Events == nil {
+				t.Errorf("%s: GetWebhookEndpoint(%s): PreviousCT nil %v, Deleted nil %v, PreviousUntil zero %v, Events nil %v; want %v, %v, %v, false",
+					what, w.ID, got.PreviousCT == nil, got.Deleted == nil, got.PreviousUntil.IsZero(), got.Events == nil,
+					w.PreviousCT == nil, w.Deleted == nil, w.PreviousUntil.IsZero())
+			}
+		}
+		return nil
+	})
+}
 
+func testEndpointRefusedInserts(t *testing.T, fx endpointsFixture) {
+	s, m, m2, t0, full, elsewhere := fx.s, fx.m, fx.m2, fx.t0, fx.full, fx.elsewhere
 	read(t, s, func(tx store.Tx) error {
 		_, err := tx.GetWebhookEndpoint(m2.ID, full.ID)
 		wantErr(t, "GetWebhookEndpoint (another merchant's)", err, store.ErrNotFound)
@@ -81,8 +104,11 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 		err := s.Write(t.Context(), func(tx store.Tx) error { return tx.InsertWebhookEndpoint(dup) })
 		wantErr(t, "InsertWebhookEndpoint with an existing id", err, store.ErrConflict)
 	}
-	check("after refused inserts", full)
+	checkEndpoints(t, s, "after refused inserts", full)
+}
 
+func testEndpointUpdates(t *testing.T, fx endpointsFixture) {
+	s, m, m2, t0, full, bare, elsewhere := fx.s, fx.m, fx.m2, fx.t0, fx.full, fx.bare, fx.elsewhere
 	// UpdateWebhookEndpoint writes each mutable field, one at a time, to a
 	// new value and back to its zero value; the others stay as they were.
 	oldSecret := full.SecretCT
@@ -104,13 +130,13 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 	} {
 		c.edit(full)
 		write(t, s, func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(full) })
-		check("UpdateWebhookEndpoint ("+c.what+")", full, bare, elsewhere)
+		checkEndpoints(t, s, "UpdateWebhookEndpoint ("+c.what+")", full, bare, elsewhere)
 	}
 	// A rotation from never rotated, all at once.
 	bare.PreviousCT, bare.SecretCT = bare.SecretCT, randBytes(72)
 	bare.PreviousUntil, bare.Updated = t0.Add(24*time.Hour), t0
 	write(t, s, func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(bare) })
-	check("UpdateWebhookEndpoint (rotation)", full, bare, elsewhere)
+	checkEndpoints(t, s, "UpdateWebhookEndpoint (rotation)", full, bare, elsewhere)
 
 	foreign := *full
 	foreign.MerchantID, foreign.URL = m2.ID, "https://evil.example/"
@@ -118,9 +144,13 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 	wantErr(t, "UpdateWebhookEndpoint (another merchant's)", err, store.ErrNotFound)
 	err = s.Write(t.Context(), func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(newWebhookEndpoint(m.ID, t0)) })
 	wantErr(t, "UpdateWebhookEndpoint(unknown)", err, store.ErrNotFound)
-	check("after refused updates", full, bare, elsewhere)
+	checkEndpoints(t, s, "after refused updates", full, bare, elsewhere)
+}
 
-	// Listing: live endpoints only, oldest first, then by id (byte order).
+// testEndpointList: live endpoints only, oldest first, then by id (byte
+// order); a deleted one can still be read.
+func testEndpointList(t *testing.T, fx endpointsFixture) {
+	s, m, m2, t0, full, bare, elsewhere := fx.s, fx.m, fx.m2, fx.t0, fx.full, fx.bare, fx.elsewhere
 	suffix := hex.EncodeToString(randBytes(8))
 	tie1, tie2 := newWebhookEndpoint(m.ID, t0.Add(-45*time.Minute)), newWebhookEndpoint(m.ID, t0.Add(-45*time.Minute))
 	tie1.ID, tie2.ID = "we_B"+suffix, "we_a"+suffix
@@ -149,7 +179,7 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 	listed("ListWebhookEndpoints", m.ID, full, tie1, tie2, bare, newest)
 	listed("ListWebhookEndpoints (other merchant)", m2.ID, elsewhere)
 	listed("ListWebhookEndpoints (unknown merchant)", id.New("mer"))
-	check("deleted endpoint", deleted)
+	checkEndpoints(t, s, "deleted endpoint", deleted)
 
 	// Deleting is an update that sets Deleted: the endpoint leaves the list
 	// but can still be read (a delivery under way may name it).
@@ -157,7 +187,7 @@ func testWebhookEndpoints(t *testing.T, open Opener) {
 	tie1.Deleted, tie1.Updated = &at, at
 	write(t, s, func(tx store.Tx) error { return tx.UpdateWebhookEndpoint(tie1) })
 	listed("ListWebhookEndpoints (after a delete)", m.ID, full, tie2, bare, newest)
-	check("after a delete", tie1, tie2, full)
+	checkEndpoints(t, s, "after a delete", tie1, tie2, full)
 }
 
 // newDelivery is a delivery with every field set to something other than
