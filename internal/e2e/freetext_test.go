@@ -502,7 +502,10 @@ func TestFreeTextSenangPay(t *testing.T) {
 	}
 	encs := []string{"form", "multipart", "json"}
 	i := 0
-	for _, k := range []string{"name", "email", "phone", "detail", "order_id", "amount", "token", "hash"} {
+	// hash is only compared with what Coffer computes, never stored or
+	// echoed (wire.Rules.Opaque): a card number there is a wrong hash (401),
+	// checked in TestSenangPay.
+	for _, k := range []string{"name", "email", "phone", "detail", "order_id", "amount", "token"} {
 		for _, enc := range encs {
 			f := payFields()
 			f[k] = ftForms[i%3]

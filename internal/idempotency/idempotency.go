@@ -108,6 +108,11 @@ func (k *Keeper) Begin(ctx context.Context, merchantID, key string, requestHash 
 		case errors.Is(err, store.ErrConflict):
 			// Another instance inserted the claim between our read and
 			// insert: it holds the key now, so wait like any duplicate.
+		case err != nil && ctx.Err() != nil:
+			// The caller's patience ran out while the database was slow to
+			// answer: to the caller that is the same as waiting for a holder
+			// (retry shortly), not a failure of the store.
+			return nil, nil, ErrInProgress
 		case err != nil:
 			return nil, nil, err
 		case replay != nil:
