@@ -347,7 +347,9 @@ func TestFreeTextPivot(t *testing.T) {
 		ftRefused(t, s, "pivot create with a new customer and a bad callbackUrl", func() resp {
 			return s.call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
 				"customer": map[string]any{"givenName": "Siti", "email": "siti.new@example.id"}, "callbackUrl": cb})
-		}, func(r resp) bool { return r.str("code") == "4000" && strings.HasPrefix(r.str("message"), "callbackUrl ") })
+		}, func(r resp) bool {
+			return r.str("code") == "4000" && strings.HasPrefix(r.str("message"), "callbackUrl ")
+		})
 	}
 	// A real phone number passes.
 	r := s.call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
