@@ -63,9 +63,13 @@ func FuzzOttuBody(f *testing.F) {
 			if json.Unmarshal(out, &e) != nil || len(e) == 0 {
 				t.Fatalf("not DRF's error shape: %s", out)
 			}
-			if run := wiretest.LongRun(out); run != "" {
-				t.Fatalf("the error holds the digit run %s: %s", run, out)
-			}
+			// As the client reads it: JSON's own escapes ("\u0026") are not
+			// the client's digits.
+			wiretest.Texts(wiretest.Decode(out), func(_, x string) {
+				if run := wiretest.LongRun([]byte(x)); run != "" {
+					t.Fatalf("the error holds the digit run %s: %s", run, out)
+				}
+			})
 			if !wiretest.Same(before, s.Rows(t)) {
 				t.Fatalf("%s refused %q (%s) but stored rows", call.path, body, out)
 			}

@@ -308,7 +308,9 @@ func fields(f url.Values, card ...string) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(f))
 	for k, vs := range f {
-		out[k] = vs[0]
+		if len(vs) > 0 {
+			out[k] = vs[0]
+		}
 	}
 	return out, nil
 }
