@@ -73,34 +73,21 @@ var Defaults = Limits{
 // WithDefaults fills every zero field from Defaults.
 func (l Limits) WithDefaults() Limits {
 	d := Defaults
-	if l.SuffixCards > 0 {
-		d.SuffixCards = l.SuffixCards
+	return Limits{
+		SuffixCards: or(l.SuffixCards, d.SuffixCards), SuffixWindow: or(l.SuffixWindow, d.SuffixWindow),
+		UnverifiedPerMinute: or(l.UnverifiedPerMinute, d.UnverifiedPerMinute),
+		DeclineMin:          or(l.DeclineMin, d.DeclineMin), DeclineRatio: or(l.DeclineRatio, d.DeclineRatio),
+		DeclineWindow: or(l.DeclineWindow, d.DeclineWindow), DeclineCooldown: or(l.DeclineCooldown, d.DeclineCooldown),
+		CVCFailures: or(l.CVCFailures, d.CVCFailures), CVCWindow: or(l.CVCWindow, d.CVCWindow),
 	}
-	if l.SuffixWindow > 0 {
-		d.SuffixWindow = l.SuffixWindow
+}
+
+// or is v when it is set (positive), else the default.
+func or[T int | float64 | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
 	}
-	if l.UnverifiedPerMinute > 0 {
-		d.UnverifiedPerMinute = l.UnverifiedPerMinute
-	}
-	if l.DeclineMin > 0 {
-		d.DeclineMin = l.DeclineMin
-	}
-	if l.DeclineRatio > 0 {
-		d.DeclineRatio = l.DeclineRatio
-	}
-	if l.DeclineWindow > 0 {
-		d.DeclineWindow = l.DeclineWindow
-	}
-	if l.DeclineCooldown > 0 {
-		d.DeclineCooldown = l.DeclineCooldown
-	}
-	if l.CVCFailures > 0 {
-		d.CVCFailures = l.CVCFailures
-	}
-	if l.CVCWindow > 0 {
-		d.CVCWindow = l.CVCWindow
-	}
-	return d
+	return def
 }
 
 // Candidate is a card about to be tokenized, verified or charged.

@@ -218,18 +218,8 @@ func (s *scanner) object(depth int) *Error {
 			return e
 		}
 		s.path = s.path[:len(s.path)-1]
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.syntax()
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return nil
-		default:
-			return s.syntax()
+		if done, e := s.next('}'); done || e != nil {
+			return e
 		}
 	}
 }
@@ -247,18 +237,8 @@ func (s *scanner) array(depth int) *Error {
 			return e
 		}
 		s.path = s.path[:len(s.path)-1]
-		s.ws()
-		if s.i >= len(s.b) {
-			return s.syntax()
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return nil
-		default:
-			return s.syntax()
+		if done, e := s.next(']'); done || e != nil {
+			return e
 		}
 	}
 }
@@ -463,4 +443,21 @@ func (ks *keySet) add(k string) (first string, dup bool) {
 		ks.small = nil
 	}
 	return "", false
+}
+
+// next reads what follows a member of an object or an array: a comma (more
+// to come) or its closing byte (done).
+func (s *scanner) next(closing byte) (done bool, e *Error) {
+	s.ws()
+	switch {
+	case s.i >= len(s.b):
+		return false, s.syntax()
+	case s.b[s.i] == ',':
+		s.i++
+		return false, nil
+	case s.b[s.i] == closing:
+		s.i++
+		return true, nil
+	}
+	return false, s.syntax()
 }
