@@ -282,43 +282,21 @@ func TestIdempotencyRecordDoesNotRevealCard(t *testing.T) {
 	if json.Valid(stored) || bytes.Contains(stored, []byte(tok.str("card", "bin"))) {
 		t.Errorf("the stored response is readable: %q", stored)
 	}
-	prefix, last4 := tok.str("card", "bin"), tok.str("card", "last4")
-	middle := 16 - len(prefix) - len(last4)
-	limit := 1
-	for range middle {
-		limit *= 10
+	// An attacker with the database enumerates every Luhn-valid number with
+	// the token's BIN and last 4 and every CVC (about 10^7 bodies with a
+	// 6-digit BIN), hashing each as the server might have. Only the body the
+	// client really sent can match, so hashing that one body under each
+	// framing decides whether the search would succeed, without the
+	// minute of CPU the search itself costs.
+	if bin, last4 := tok.str("card", "bin"), tok.str("card", "last4"); !strings.HasPrefix(pan, bin) || !strings.HasSuffix(pan, last4) {
+		t.Fatalf("the token shows %s…%s, not the card's own digits", bin, last4)
 	}
-	framings := [][]byte{[]byte("POST /v1/tokens?\n"), nil}
-	// The body as the client sent it, with holes for the number and the CVC.
-	i, j := bytes.Index(body, []byte(`"cvc":"`+cvc+`"`)), bytes.Index(body, []byte(pan))
-	if i < 0 || j < i {
-		t.Fatalf("unexpected body layout: %s", body)
-	}
-	i += len(`"cvc":"`)
-	head, mid, tail := body[:i], body[i+len(cvc):j], body[j+len(pan):]
-	buf := make([]byte, 0, len(body))
-	tried := 0
-	for m := 0; m < limit; m++ {
-		cand := fmt.Sprintf("%s%0*d%s", prefix, middle, m, last4)
-		if !lkLuhn(cand) {
-			continue
-		}
-		for c := 0; c < 1000; c++ {
-			buf = append(buf[:0], head...)
-			buf = append(buf, byte('0'+c/100), byte('0'+c/10%10), byte('0'+c%10))
-			buf = append(buf, mid...)
-			buf = append(buf, cand...)
-			buf = append(buf, tail...)
-			tried++
-			for _, f := range framings {
-				h := sha256.New()
-				h.Write(f)
-				h.Write(buf)
-				if bytes.Equal(h.Sum(nil), hash) {
-					t.Fatalf("the stored idempotency request hash is an unkeyed SHA-256 of the body: card %s…%s and its CVC were recovered from the database after %d guesses; key the hash (HMAC under a server secret)",
-						cand[:6], cand[12:], tried)
-				}
-			}
+	for _, f := range [][]byte{[]byte("POST /v1/tokens?\n"), []byte("POST /v1/tokens\n"), nil} {
+		h := sha256.New()
+		h.Write(f)
+		h.Write(body)
+		if bytes.Equal(h.Sum(nil), hash) {
+			t.Fatalf("the stored idempotency request hash is an unkeyed SHA-256 of the body (framing %q): the card and its CVC can be recovered from the database by enumeration; key the hash (HMAC under a server secret)", f)
 		}
 	}
 }

@@ -520,6 +520,9 @@ type payGateProc struct {
 	*simulator.Simulator
 	armed    atomic.Bool
 	captured chan struct{}
+	// released is closed by the test once the client has gone: the
+	// acquirer's answer then arrives to a request nobody waits for.
+	released chan struct{}
 }
 
 func (g *payGateProc) Capture(ctx context.Context, authorizationID string, amount int64) (processor.Capture, error) {
@@ -527,8 +530,8 @@ func (g *payGateProc) Capture(ctx context.Context, authorizationID string, amoun
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.captured)
 		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Second):
+		case <-g.released:
+		case <-time.After(10 * time.Second): // a bound, in case the test failed first
 		}
 	}
 	return c, err
@@ -540,8 +543,8 @@ func (g *payGateProc) Sale(ctx context.Context, r processor.AuthorizeRequest) (p
 	if g.armed.CompareAndSwap(true, false) {
 		close(g.captured)
 		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Second):
+		case <-g.released:
+		case <-time.After(10 * time.Second): // a bound, in case the test failed first
 		}
 	}
 	return a, c, err
@@ -559,7 +562,7 @@ func TestPaymentClientGoneAfterCapture(t *testing.T) { backends(t, testPaymentCl
 
 func testPaymentClientGoneAfterCapture(t *testing.T, opts ...option) {
 	inner := simulator.New()
-	gp := &payGateProc{Simulator: inner, captured: make(chan struct{})}
+	gp := &payGateProc{Simulator: inner, captured: make(chan struct{}), released: make(chan struct{})}
 	s := start(t, append(opts, payWithProcessor(gp))...)
 	sk := s.Dev.SecretKey
 	tok := payToken(t, s, sk, "4242424242424242")
@@ -592,6 +595,7 @@ func testPaymentClientGoneAfterCapture(t *testing.T, opts ...option) {
 	}
 	cancel() // the client gives up
 	<-gone
+	close(gp.released)
 
 	// The retry: same key, same body (it waits for the abandoned attempt to end).
 	r := s.call("POST", "/v1/payments", sk, body, "Idempotency-Key", "timeout-key")

@@ -50,6 +50,12 @@ func (s *Merchants) CreateDeviceKey(ctx context.Context, merchantID, name string
 	k := &store.DeviceKey{ID: id.New("dk"), MerchantID: merchantID, Name: name, KeyHash: hashDeviceKey(key),
 		Last4: key[len(key)-4:], Created: s.now()}
 	err := s.store.Write(ctx, func(tx store.Tx) error {
+		// Reading the merchant in the write locks its row where writes run
+		// under row locks (PostgreSQL), so two creations are counted one
+		// after the other; SQLite's one writer does so by itself.
+		if _, err := tx.GetMerchant(merchantID); err != nil {
+			return err
+		}
 		live := 0
 		keys, err := tx.ListDeviceKeys(merchantID)
 		if err != nil {

@@ -110,9 +110,13 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 		return WebhookEndpointView{}, err
 	}
 	// Counted in the inserting transaction: two concurrent creations cannot
-	// both take the last place (SQLite has one writer; PostgreSQL's
-	// serializable transactions make one of them retry and see the other).
+	// both take the last place. SQLite has one writer; on PostgreSQL reading
+	// the merchant in the write locks its row, so the second creation counts
+	// after the first has committed.
 	if err := s.store.Write(ctx, func(tx store.Tx) error {
+		if _, err := tx.GetMerchant(m.ID); err != nil {
+			return err
+		}
 		live, err := tx.ListWebhookEndpoints(m.ID)
 		if err != nil {
 			return err

@@ -1,16 +1,25 @@
 // Package postgres is the scale-out store: PostgreSQL through pgx's
 // database/sql driver, shared by any number of `coffer serve` processes.
 //
-// Each Write is one SERIALIZABLE transaction, so a Write that reads and then
-// writes (idempotency claims, token de-duplication, read-modify-write of a
-// record) behaves as it does on SQLite, where one writer runs them one after
-// another. PostgreSQL already commits concurrent transactions together (one
-// WAL flush for many commits), so no batching is needed here for group
-// commit. synchronous_commit is forced on for every session, so a nil Write is
+// Each Write is one READ COMMITTED transaction whose reads of the records it
+// may change lock them (sqlstore's RowLocks: SELECT … FOR UPDATE, and a named
+// advisory lock for a count whose row may not exist yet), and whose inserts
+// meet unique constraints (an idempotency claim, a customer's reference, a
+// customer's card). So a Write that reads and then writes behaves as it does
+// on SQLite, where one writer runs writes one after another, while writes of
+// different records never wait for or abort each other. SERIALIZABLE would
+// give the same answers without the locks, but at the price of aborting
+// writers whose reads merely touched the same index pages: under load a
+// merchant's concurrent payments were aborted until their retries ran out
+// (409 operation_in_progress) where SQLite would have served every one.
+//
+// PostgreSQL already commits concurrent transactions together (one WAL flush
+// for many commits), so no batching is needed here for group commit.
+// synchronous_commit is forced on for every session, so a nil Write is
 // durable whatever the server's or the database's defaults say.
 //
-// A transaction that PostgreSQL aborts to keep the serial order (40001) or to
-// break a deadlock (40P01) is run again, whole: fn may be called more than once
+// A transaction that PostgreSQL aborts to break a deadlock (40P01) or to keep
+// a serial order (40001) is run again, whole: fn may be called more than once
 // and must not depend on state it changed in an earlier attempt.
 package postgres
 
@@ -73,6 +82,10 @@ const (
 var dialect = &sqlstore.Dialect{Positional: true, EventSeqSequence: true, IsUniqueViolation: func(err error) bool {
 	return errors.Is(err, errNothingInserted) || sqlState(err) == codeUniqueViolation
 }}
+
+// writeDialect is dialect for Writes: their reads of what they may change
+// take row locks (a read-only transaction may not).
+var writeDialect = func() *sqlstore.Dialect { d := *dialect; d.RowLocks = true; return &d }()
 
 func sqlState(err error) string {
 	var pe *pgconn.PgError
@@ -206,10 +219,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // A Read sees one snapshot (REPEATABLE READ, which is a snapshot in
-// PostgreSQL) and cannot write; a Write is SERIALIZABLE.
+// PostgreSQL) and cannot write; a Write is READ COMMITTED with row locks (see
+// the package comment).
 var (
 	readOptions  = &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}
-	writeOptions = &sql.TxOptions{Isolation: sql.LevelSerializable}
+	writeOptions = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 )
 
 // Read runs fn in a read-only transaction on one consistent snapshot.
@@ -225,8 +239,9 @@ func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 	return fn(sqlstore.NewTx(ctx, tx, dialect))
 }
 
-// Write runs fn in a serializable transaction and commits it; nil means the
-// commit is durable. A serialization failure or deadlock runs fn again (up to
+// Write runs fn in a READ COMMITTED transaction with row locks and commits
+// it; nil means the commit is durable. A deadlock or serialization failure
+// runs fn again (up to
 // MaxAttempts in all, with a short random back-off between attempts).
 func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	backoff := 2 * time.Millisecond
@@ -273,7 +288,7 @@ func (s *Store) write(ctx context.Context, fn func(store.Tx) error) (retry bool,
 	}
 	defer tx.Rollback() // a no-op after Commit
 	q := &querier{tx: tx}
-	if err := call(fn, sqlstore.NewTx(ctx, q, dialect)); err != nil {
+	if err := call(fn, sqlstore.NewTx(ctx, q, writeDialect)); err != nil {
 		var p panicError
 		return !errors.As(err, &p) && (q.retry || retryable(err)), err
 	}

@@ -32,7 +32,7 @@ func scanChallenge(sc scanner) (*store.Challenge, error) {
 }
 
 func (t *Tx) GetChallenge(id string) (*store.Challenge, error) {
-	return scanChallenge(t.row(`SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
+	return scanChallenge(t.rowForUpdate(`SELECT `+challengeCols+` FROM challenges WHERE id = ?`, id))
 }
 
 // UpdateChallenge writes what a challenge's life changes; what it was issued
@@ -60,6 +60,11 @@ func (t *Tx) SweepableChallenges(before time.Time, limit int) ([]*store.Challeng
 
 func (t *Tx) GetCardAuthFailures(merchantID, fingerprint string) (*store.CardAuthFailures, error) {
 	f := store.CardAuthFailures{MerchantID: merchantID, Fingerprint: fingerprint}
+	// The count is read to be raised: two wrong answers for one card are
+	// counted one after the other, even for a card with no row yet.
+	if err := t.lockName("card_auth_failures:" + merchantID + ":" + fingerprint); err != nil {
+		return nil, err
+	}
 	var last int64
 	if err := t.row(`SELECT failures, last_failure FROM card_auth_failures WHERE merchant_id = ? AND fingerprint = ?`,
 		merchantID, fingerprint).Scan(&f.Failures, &last); err != nil {

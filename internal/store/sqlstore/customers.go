@@ -34,11 +34,11 @@ func scanCustomer(r *sql.Row) (*store.Customer, error) {
 }
 
 func (t *Tx) GetCustomer(merchantID, id string) (*store.Customer, error) {
-	return scanCustomer(t.row(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
+	return scanCustomer(t.rowForUpdate(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
 }
 
 func (t *Tx) GetCustomerByReference(merchantID, reference string) (*store.Customer, error) {
-	return scanCustomer(t.row(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND reference = ? AND deleted_at IS NULL`, merchantID, reference))
+	return scanCustomer(t.rowForUpdate(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND reference = ? AND deleted_at IS NULL`, merchantID, reference))
 }
 
 func (t *Tx) MarkCustomerDeleted(merchantID, id string, at time.Time) error {

@@ -47,7 +47,7 @@ func scanWebhookEndpoint(sc scanner) (*store.WebhookEndpoint, error) {
 // GetWebhookEndpoint finds an endpoint deleted or not (Deleted tells): a
 // delivery already on its way may name one deleted since.
 func (t *Tx) GetWebhookEndpoint(merchantID, id string) (*store.WebhookEndpoint, error) {
-	return scanWebhookEndpoint(t.row(`SELECT `+webhookEndpointCols+` FROM webhook_endpoints WHERE merchant_id = ? AND id = ?`,
+	return scanWebhookEndpoint(t.rowForUpdate(`SELECT `+webhookEndpointCols+` FROM webhook_endpoints WHERE merchant_id = ? AND id = ?`,
 		merchantID, id))
 }
 
@@ -98,7 +98,7 @@ func scanDelivery(sc scanner) (*store.Delivery, error) {
 // GetDelivery finds a delivery by id alone, for the dispatcher, which works
 // across merchants.
 func (t *Tx) GetDelivery(id string) (*store.Delivery, error) {
-	return scanDelivery(t.row(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ?`, id))
+	return scanDelivery(t.rowForUpdate(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ?`, id))
 }
 
 // UpdateDelivery writes what a delivery's life changes; what it delivers

@@ -7,9 +7,15 @@ import (
 )
 
 func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) {
+	// A key is read to be claimed, and may have no row yet: concurrent
+	// claims of one key take turns, so the second finds the first's row
+	// instead of colliding with its insert.
+	if err := t.lockName("idempotency:" + merchantID + ":" + key); err != nil {
+		return nil, err
+	}
 	var r store.Idempotency
 	var created, locked int64
-	err := t.row(`SELECT merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner
+	err := t.rowForUpdate(`SELECT merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner
 		FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key).
 		Scan(&r.MerchantID, &r.Key, &r.RequestHash, &r.State, &r.StatusCode, &r.Response, &created, &locked, &r.Owner)
 	if err != nil {

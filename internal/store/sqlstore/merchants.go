@@ -32,7 +32,7 @@ func scanMerchant(r *sql.Row) (*store.Merchant, error) {
 }
 
 func (t *Tx) GetMerchant(id string) (*store.Merchant, error) {
-	return scanMerchant(t.row(`SELECT `+merchantCols+` FROM merchants WHERE id = ?`, id))
+	return scanMerchant(t.rowForUpdate(`SELECT `+merchantCols+` FROM merchants WHERE id = ?`, id))
 }
 
 func (t *Tx) GetMerchantBySecretHash(hash []byte) (*store.Merchant, error) {
@@ -79,7 +79,7 @@ func (t *Tx) GetDeviceKeyByHash(hash []byte) (*store.DeviceKey, error) {
 }
 
 func (t *Tx) GetDeviceKey(merchantID, id string) (*store.DeviceKey, error) {
-	return scanDeviceKey(t.row(`SELECT `+deviceKeyCols+` FROM device_keys WHERE merchant_id = ? AND id = ?`, merchantID, id))
+	return scanDeviceKey(t.rowForUpdate(`SELECT `+deviceKeyCols+` FROM device_keys WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
 func (t *Tx) ListDeviceKeys(merchantID string) ([]*store.DeviceKey, error) {

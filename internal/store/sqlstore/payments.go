@@ -56,7 +56,7 @@ func scanPayment(sc scanner) (*store.Payment, error) {
 }
 
 func (t *Tx) GetPayment(merchantID, id string) (*store.Payment, error) {
-	return scanPayment(t.row(`SELECT `+paymentCols+` FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, id))
+	return scanPayment(t.rowForUpdate(`SELECT `+paymentCols+` FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
 func (t *Tx) UpdatePayment(p *store.Payment) error { return t.updatePayment(p, "") }

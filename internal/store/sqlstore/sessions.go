@@ -63,11 +63,11 @@ func scanSession(sc scanner) (*store.Session, error) {
 }
 
 func (t *Tx) GetSession(merchantID, id string) (*store.Session, error) {
-	return scanSession(t.row(`SELECT `+sessionCols+` FROM sessions WHERE merchant_id = ? AND id = ?`, merchantID, id))
+	return scanSession(t.rowForUpdate(`SELECT `+sessionCols+` FROM sessions WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
 func (t *Tx) GetSessionByID(id string) (*store.Session, error) {
-	return scanSession(t.row(`SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+	return scanSession(t.rowForUpdate(`SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
 }
 
 // UpdateSession writes what a session's life changes; what it was created

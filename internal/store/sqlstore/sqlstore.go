@@ -29,9 +29,17 @@ type Dialect struct {
 	IsUniqueViolation func(error) bool
 	// EventSeqSequence numbers events from the database sequence
 	// event_seq (increasing per merchant, with gaps) instead of the
-	// merchant's MAX(seq)+1: under SERIALIZABLE isolation that read makes
-	// every two concurrent writers of one merchant conflict.
+	// merchant's MAX(seq)+1: where writers of one merchant run side by side
+	// that read would make them take the same number.
 	EventSeqSequence bool
+	// RowLocks is set on backends whose writes run under READ COMMITTED
+	// (PostgreSQL): a write's single-row reads of records it may go on to
+	// change take the row's lock (SELECT … FOR UPDATE), and a read of a
+	// count it may go on to raise takes a lock named after it. Two writes of
+	// one record then run one after the other, each seeing the other's
+	// result, as SQLite's one writer runs every write; writes of different
+	// records never wait for each other.
+	RowLocks bool
 }
 
 // Querier is satisfied by *sql.Tx and *sql.Conn.
@@ -207,6 +215,27 @@ func (t *Tx) row(q string, args ...any) *sql.Row {
 		return st.QueryRowContext(t.ctx, args...)
 	}
 	return t.q.QueryRowContext(t.ctx, q, args...)
+}
+
+// rowForUpdate is row for a record the transaction may go on to change: with
+// RowLocks it holds the record's row lock until the transaction ends. Under
+// READ COMMITTED the row it returns is the newest committed version, even
+// when it had to wait for another writer's lock.
+func (t *Tx) rowForUpdate(q string, args ...any) *sql.Row {
+	if t.d.RowLocks {
+		q += ` FOR UPDATE`
+	}
+	return t.row(q, args...)
+}
+
+// lockName takes, with RowLocks, a lock named name until the transaction
+// ends: for a record that may not exist yet, which no row lock can cover.
+func (t *Tx) lockName(name string) error {
+	if !t.d.RowLocks {
+		return nil
+	}
+	var ok string
+	return t.row(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))::text`, name).Scan(&ok)
 }
 
 func (t *Tx) rows(q string, args ...any) (*sql.Rows, error) {

@@ -43,11 +43,11 @@ func scanToken(sc scanner) (*store.Token, error) {
 }
 
 func (t *Tx) GetToken(merchantID, id string) (*store.Token, error) {
-	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
+	return scanToken(t.rowForUpdate(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
 }
 
 func (t *Tx) FindTokenByFingerprint(merchantID, customerID, fingerprint string) (*store.Token, error) {
-	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND customer_id = ? AND fingerprint = ?
+	return scanToken(t.rowForUpdate(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND customer_id = ? AND fingerprint = ?
 		AND deleted_at IS NULL AND status <> 'failed' ORDER BY created DESC LIMIT 1`, merchantID, customerID, fingerprint))
 }
 
@@ -86,5 +86,5 @@ func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (i
 }
 
 func (t *Tx) GetTokenAny(merchantID, id string) (*store.Token, error) {
-	return scanToken(t.row(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, id))
+	return scanToken(t.rowForUpdate(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }

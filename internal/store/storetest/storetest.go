@@ -41,11 +41,11 @@ type Opener func(t *testing.T, name string) store.Store
 //
 // Beyond the Tx methods, the contract is: Write is atomic (if fn returns an
 // error, or panics, nothing it wrote persists and only its own Write fails),
-// isolated and serializable (concurrent Writes behave as if run one after
-// another, so read-modify-write loses nothing), and durable (a nil Write
-// survives Close and Open). fn may run more than once (PostgreSQL runs it
-// again after a serialization failure), so it must not keep state from an
-// earlier attempt. Inside fn, store.ErrConflict does not spoil the
+// isolated (concurrent Writes that read and then change one record, or claim
+// one key, behave as if run one after another, so read-modify-write loses
+// nothing), and durable (a nil Write survives Close and Open). fn may run
+// more than once (PostgreSQL runs it again after a deadlock), so it must not
+// keep state from an earlier attempt. Inside fn, store.ErrConflict does not spoil the
 // transaction: fn may carry on, and what it wrote before and after persists.
 // Read is read-only. Lookups of another merchant's records are
 // store.ErrNotFound; unique rules are store.ErrConflict.

@@ -238,8 +238,9 @@ func testPanic(t *testing.T, open Opener) {
 	addCustomer(t, s, m.ID, "after-panic")
 }
 
-// Concurrent read-modify-write of one record loses nothing: Writes are
-// serializable. (On PostgreSQL this takes retries, so fn runs again.)
+// Concurrent read-modify-write of one record loses nothing: Writes of one
+// record run one after another (SQLite's one writer; PostgreSQL's row lock
+// taken by the read).
 func testSerializable(t *testing.T, open Opener) {
 	s := fresh(t, open)
 	m := addMerchant(t, s)
