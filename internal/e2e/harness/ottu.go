@@ -111,3 +111,22 @@ func OttuHooks(t testing.TB, rv *Recorder, secret string, n int) []map[string]an
 	}
 	return bodies
 }
+
+// OttuPayNative pays a checkout as its hosted page would: a card encrypted
+// to the session's key, confirmed (save_card as save); it expects 200.
+func OttuPayNative(t testing.TB, s *Server, sk, sid, pan, cvc string, save bool) Resp {
+	t.Helper()
+	sess := s.Call("GET", "/v1/sessions/"+sid, sk, nil).Want(t, 200)
+	return s.Call("POST", "/v1/sessions/"+sid+"/confirm", sk, map[string]any{"encrypted_card": EncryptFor(t, sess, pan, cvc),
+		"save_card": save}).Want(t, 200)
+}
+
+// OttuLink creates the seed's (004) payment link for customer_id
+// user_example as the development merchant, ending on rs, its webhooks
+// going to rv; it expects 201.
+func OttuLink(t testing.TB, s *Server, order, amount string, rs *ReturnSite, rv *Recorder) Resp {
+	t.Helper()
+	return OttuCheckout(t, s, s.Dev.SecretKey, map[string]any{"type": "payment_request", "pg_codes": []string{"ottu_pg_kwd_tkn"},
+		"amount": amount, "customer_id": "user_example", "order_no": order, "currency_code": "KWD", "redirect_url": rs.URL,
+		"webhook_url": rv.URL, "customer_first_name": "example-customer"})
+}

@@ -2,12 +2,14 @@ package harness
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
@@ -178,4 +180,22 @@ func (rv *Recorder) Hits() []Hit {
 	rv.mu.Lock()
 	defer rv.mu.Unlock()
 	return append([]Hit(nil), rv.got...)
+}
+
+// Await waits (15 s at most) until the recorder holds n requests and
+// returns them all, with each POST body decoded (nil for other methods); a
+// POST body that is not JSON fails the test.
+func (rv *Recorder) Await(t testing.TB, n int) ([]Hit, []map[string]any) {
+	t.Helper()
+	WaitUntil(t, 15*time.Second, fmt.Sprintf("%d callbacks", n), func() bool { return len(rv.Hits()) >= n })
+	hooks := rv.Hits()
+	bodies := make([]map[string]any, len(hooks))
+	for i, h := range hooks {
+		if h.Method == http.MethodPost {
+			if err := json.Unmarshal(h.Body, &bodies[i]); err != nil {
+				t.Fatalf("callback %d is not JSON: %s", i, h.Body)
+			}
+		}
+	}
+	return hooks, bodies
 }

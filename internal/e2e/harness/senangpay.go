@@ -3,7 +3,8 @@ package harness
 // The senangPay dialect (/senangpay) as merchants speak it: its hash,
 // its server-to-server calls in each body encoding with Basic auth, its
 // get-token request fields and return fields, and the merchant's
-// Tokenization Callback URL.
+// Tokenization Callback URL, and the get-token flow's browser side over
+// HTTP (no browser; see page.go for that).
 
 import (
 	"bytes"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"testing"
@@ -217,4 +219,148 @@ func (cb *SenangPayCallbacks) Arrivals() []SenangPayArrival {
 	cb.mu.Lock()
 	defer cb.mu.Unlock()
 	return append([]SenangPayArrival(nil), cb.got...)
+}
+
+// SenangPayShop is a merchant set up for the get-token flow: its
+// tokenization_return_url is a recording ReturnSite, its
+// tokenization_callback_url a SenangPayCallbacks.
+type SenangPayShop struct {
+	Creds
+	Return    *ReturnSite
+	Callbacks *SenangPayCallbacks
+}
+
+// NewSenangPayShop creates merchant "Kedai Abu" with a new return site and
+// callback receiver (answering "received" to the first notOK callbacks) as
+// its tokenization URLs.
+func NewSenangPayShop(t testing.TB, s *Server, notOK int) SenangPayShop {
+	t.Helper()
+	sh := SenangPayShop{Creds: s.NewMerchant("Kedai Abu"), Return: NewReturnSite(t), Callbacks: NewSenangPayCallbacks(t, notOK)}
+	s.Call("PATCH", "/v1/merchant", sh.SecretKey, map[string]any{"tokenization_return_url": sh.Return.URL,
+		"tokenization_callback_url": sh.Callbacks.URL}).Want(t, 200)
+	return sh
+}
+
+// SenangPayGetToken sends a get-token request as a browser would: enc is
+// "query" (GET), "form" or "multipart" (POST). Redirects are not followed.
+func SenangPayGetToken(t testing.TB, s *Server, merchantID, enc string, f url.Values) Page {
+	t.Helper()
+	u := s.URL + "/senangpay/tokenization/" + merchantID
+	var req *http.Request
+	var err error
+	switch enc {
+	case "query":
+		req, err = http.NewRequest("GET", u+"?"+f.Encode(), nil)
+	case "form":
+		req, err = http.NewRequest("POST", u, strings.NewReader(f.Encode()))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	case "multipart":
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		for k, vs := range f {
+			for _, v := range vs {
+				mw.WriteField(k, v)
+			}
+		}
+		mw.Close()
+		req, err = http.NewRequest("POST", u, &b)
+		if req != nil {
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+		}
+	default:
+		t.Fatalf("encoding %q", enc)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := NoRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ReadPage(t, res)
+}
+
+// SenangPayStarted checks a get-token answer is a 303 to a hosted page and
+// returns the session id.
+func SenangPayStarted(t testing.TB, s *Server, p Page) string {
+	t.Helper()
+	if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, s.URL+"/pay/ps_") {
+		t.Fatalf("get-token: want a 303 to a hosted page, got %d Location %q:\n%s", p.Status, p.Location, p.Body)
+	}
+	return path.Base(p.Location)
+}
+
+// SenangPayRefused checks a get-token answer is the small error page with
+// status, naming field ("" for none).
+func SenangPayRefused(t testing.TB, p Page, status int, field string) {
+	t.Helper()
+	if p.Status != status {
+		t.Fatalf("status %d, want %d:\n%s", p.Status, status, p.Body)
+	}
+	h := p.Header
+	if !strings.HasPrefix(h.Get("Content-Type"), "text/html") || h.Get("Cache-Control") != "no-store" ||
+		!strings.HasPrefix(h.Get("Content-Security-Policy"), "default-src 'none'") || h.Get("Location") != "" {
+		t.Errorf("error page headers: %v", h)
+	}
+	if field != "" && !strings.Contains(p.Body, `<code id="field">`+field+`</code>`) {
+		t.Errorf("the page does not name the field %s:\n%s", field, p.Body)
+	}
+}
+
+// SenangPayFollow follows redirects from u (GET, at most 10) until an
+// answer that is not one, which must be a 200, and returns the URL it
+// ended at.
+func SenangPayFollow(t testing.TB, u string) string {
+	t.Helper()
+	for range 10 {
+		res, err := NoRedirect.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ReadPage(t, res)
+		if p.Status != http.StatusSeeOther && p.Status != http.StatusFound {
+			if p.Status != 200 {
+				t.Fatalf("GET %s: %d:\n%s", u, p.Status, p.Body)
+			}
+			return u
+		}
+		next, err := url.Parse(p.Location)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, _ := url.Parse(u)
+		u = base.ResolveReference(next).String()
+	}
+	t.Fatalf("too many redirects, at %s", u)
+	return ""
+}
+
+// SenangPayResult checks the URL the browser landed on is the shop's
+// return URL with its own query (cart=42) kept and exactly senangPay's
+// seven fields beside it (SenangPayCheckFields); it returns those fields.
+func SenangPayResult(t testing.TB, sh SenangPayShop, landed string, want map[string]string) url.Values {
+	t.Helper()
+	base := strings.Split(sh.Return.URL, "?")[0]
+	if !strings.HasPrefix(landed, base+"?") {
+		t.Fatalf("landed on %s, want the tokenization_return_url %s", landed, sh.Return.URL)
+	}
+	u, _ := url.Parse(landed)
+	q := u.Query()
+	if q.Get("cart") != "42" {
+		t.Errorf("the return URL's own query is lost: %v", q)
+	}
+	q.Del("cart")
+	SenangPayCheckFields(t, sh.Creds, q, want)
+	return q
+}
+
+// SenangPayConfirm pays a get-token session's hosted page through the API
+// with number (CVC 123): the page's own confirmation, minus the browser;
+// it expects 200.
+func SenangPayConfirm(t testing.TB, s *Server, sh SenangPayShop, sid, number string) Resp {
+	t.Helper()
+	g := s.Call("GET", "/v1/sessions/"+sid, sh.SecretKey, nil).Want(t, 200)
+	return s.Call("POST", "/v1/sessions/"+sid+"/confirm", sh.SecretKey, map[string]any{"encrypted_card": EncryptFor(t, g, number, "123")}).Want(t, 200)
 }

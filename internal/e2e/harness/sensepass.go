@@ -3,8 +3,8 @@ package harness
 // The SensePass dialect (/sensepass/api) as its clients speak it, the
 // seed's (002) example answers to compare shapes with, and the checks of
 // its callbacks (caught with NewRecorder(t, "/sensepass/callback")) and of
-// its live socket. Await and ContainsIsolated are shared by the other
-// dialects' tests too.
+// its live socket. ContainsIsolated is shared by the other dialects' tests
+// too (Recorder.Await is in receiver.go).
 
 import (
 	"bytes"
@@ -187,6 +187,15 @@ func SensePassSession(t testing.TB, s *Server, sk, number string) Resp {
 	return s.Call("GET", "/v1/sessions/"+number, sk, nil).Want(t, 200)
 }
 
+// SensePassConfirm pays an open transaction's session through the native
+// API, as the hosted page would, with a card encrypted to the session's key
+// (CVC 123); the answer is returned unchecked.
+func SensePassConfirm(t testing.TB, s *Server, sk, number, pan string) Resp {
+	t.Helper()
+	sess := SensePassSession(t, s, sk, number)
+	return s.Call("POST", "/v1/sessions/"+number+"/confirm", sk, map[string]any{"encrypted_card": EncryptFor(t, sess, pan, "123")})
+}
+
 // SensePassExp is the expiry the native session encryption gives cards
 // (12 of four years from now), as SensePass writes it: MMYY.
 func SensePassExp() string { return fmt.Sprintf("12%02d", (time.Now().Year()+4)%100) }
@@ -206,24 +215,6 @@ func SensePassVerifyCallback(t testing.TB, secret string, h Hit) {
 	if want := hex.EncodeToString(mac.Sum(nil)); len(nonce) < 16 || got != want {
 		t.Errorf("callback signature: HMAC-Random-Key %q, HMAC-Authorization %q, want %q", nonce, got, want)
 	}
-}
-
-// Await waits (15 s at most) until the recorder holds n requests and
-// returns them all, with each POST body decoded (nil for other methods); a
-// POST body that is not JSON fails the test.
-func (rv *Recorder) Await(t testing.TB, n int) ([]Hit, []map[string]any) {
-	t.Helper()
-	WaitUntil(t, 15*time.Second, fmt.Sprintf("%d callbacks", n), func() bool { return len(rv.Hits()) >= n })
-	hooks := rv.Hits()
-	bodies := make([]map[string]any, len(hooks))
-	for i, h := range hooks {
-		if h.Method == http.MethodPost {
-			if err := json.Unmarshal(h.Body, &bodies[i]); err != nil {
-				t.Fatalf("callback %d is not JSON: %s", i, h.Body)
-			}
-		}
-	}
-	return hooks, bodies
 }
 
 // SensePassSocketURL is a transaction's live socket (ws://).
