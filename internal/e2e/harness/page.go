@@ -143,9 +143,9 @@ func PageLocation(t *testing.T, ctx context.Context) string {
 	return RunStep(t, ctx, "read the location", chromedp.Location())
 }
 
-// NoPAN fails if the page, as rendered or in its markup, holds the full
+// PageNoPAN fails if the page, as rendered or in its markup, holds the full
 // card number.
-func NoPAN(t *testing.T, ctx context.Context, number string) {
+func PageNoPAN(t *testing.T, ctx context.Context, number string) {
 	t.Helper()
 	if strings.Contains(PageText(t, ctx), number) || strings.Contains(PageHTML(t, ctx), number) {
 		t.Errorf("the page shows the full card number %s", number)
