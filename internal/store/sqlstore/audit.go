@@ -2,13 +2,16 @@ package sqlstore
 
 import "github.com/coffer-vault/coffer/internal/store"
 
-func (t *Tx) InsertAudit(a *store.Audit) error {
+// auditQueries are the queries of store.AuditTx.
+type auditQueries struct{ *conn }
+
+func (t auditQueries) InsertAudit(a *store.Audit) error {
 	_, err := t.exec(`INSERT INTO audit_log (id, merchant_id, action, object_id, purpose, request_id, created) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.MerchantID, a.Action, a.ObjectID, a.Purpose, a.RequestID, ts(a.Created))
 	return err
 }
 
-func (t *Tx) ListAudit(merchantID, objectID string) ([]*store.Audit, error) {
+func (t auditQueries) ListAudit(merchantID, objectID string) ([]*store.Audit, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, action, object_id, purpose, request_id, created FROM audit_log
 		WHERE merchant_id = ? AND object_id = ? ORDER BY created, id`, merchantID, objectID)
 	return collect(rs, err, func(sc scanner) (*store.Audit, error) {

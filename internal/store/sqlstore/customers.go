@@ -8,7 +8,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (t *Tx) InsertCustomer(c *store.Customer) error {
+// customerQueries are the queries of store.CustomerTx.
+type customerQueries struct{ *conn }
+
+func (t customerQueries) InsertCustomer(c *store.Customer) error {
 	_, err := t.exec(`INSERT INTO customers (id, merchant_id, reference, name, email, phone, metadata, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.MerchantID, nullStr(c.Reference), c.Name, c.Email, c.Phone, mustJSON(orEmpty(c.Metadata)), ts(c.Created))
 	return err
@@ -33,15 +36,15 @@ func scanCustomer(r *sql.Row) (*store.Customer, error) {
 	return &c, nil
 }
 
-func (t *Tx) GetCustomer(merchantID, id string) (*store.Customer, error) {
+func (t customerQueries) GetCustomer(merchantID, id string) (*store.Customer, error) {
 	return scanCustomer(t.rowForUpdate(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
 }
 
-func (t *Tx) GetCustomerByReference(merchantID, reference string) (*store.Customer, error) {
+func (t customerQueries) GetCustomerByReference(merchantID, reference string) (*store.Customer, error) {
 	return scanCustomer(t.rowForUpdate(`SELECT `+customerCols+` FROM customers WHERE merchant_id = ? AND reference = ? AND deleted_at IS NULL`, merchantID, reference))
 }
 
-func (t *Tx) MarkCustomerDeleted(merchantID, id string, at time.Time) error {
+func (t customerQueries) MarkCustomerDeleted(merchantID, id string, at time.Time) error {
 	res, err := t.exec(`UPDATE customers SET deleted_at = ?, name = '', email = '', phone = '', metadata = '{}'
 		WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, ts(at), merchantID, id)
 	if err != nil {

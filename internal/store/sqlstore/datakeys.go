@@ -7,7 +7,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/vault"
 )
 
-func (t *Tx) InsertDataKey(dk vault.DataKey) error {
+// dataKeyQueries are the queries of store.DataKeyTx.
+type dataKeyQueries struct{ *conn }
+
+func (t dataKeyQueries) InsertDataKey(dk vault.DataKey) error {
 	_, err := t.exec(`INSERT INTO data_keys (id, merchant_id, purpose, kek_version, wrapped, created) VALUES (?, ?, ?, ?, ?, ?)`,
 		dk.ID, dk.MerchantID, dk.Purpose, int64(dk.KEKVersion), dk.Wrapped, ts(dk.Created))
 	return err
@@ -25,21 +28,21 @@ func scanDataKey(sc scanner) (vault.DataKey, error) {
 	return dk, nil
 }
 
-func (t *Tx) GetDataKey(id string) (vault.DataKey, error) {
+func (t dataKeyQueries) GetDataKey(id string) (vault.DataKey, error) {
 	return scanDataKey(t.row(`SELECT `+dataKeyCols+` FROM data_keys WHERE id = ?`, id))
 }
 
-func (t *Tx) ActiveDataKey(merchantID, purpose string) (vault.DataKey, error) {
+func (t dataKeyQueries) ActiveDataKey(merchantID, purpose string) (vault.DataKey, error) {
 	return scanDataKey(t.row(`SELECT `+dataKeyCols+` FROM data_keys WHERE merchant_id = ? AND purpose = ?
 		ORDER BY created DESC, id DESC LIMIT 1`, merchantID, purpose))
 }
 
-func (t *Tx) ListDataKeys(afterID string, limit int) ([]vault.DataKey, error) {
+func (t dataKeyQueries) ListDataKeys(afterID string, limit int) ([]vault.DataKey, error) {
 	rs, err := t.rows(`SELECT `+dataKeyCols+` FROM data_keys WHERE id > ? ORDER BY id LIMIT ?`, afterID, limit)
 	return collect(rs, err, scanDataKey)
 }
 
-func (t *Tx) UpdateDataKeyWrap(id string, kekVersion uint32, wrapped []byte) error {
+func (t dataKeyQueries) UpdateDataKeyWrap(id string, kekVersion uint32, wrapped []byte) error {
 	res, err := t.exec(`UPDATE data_keys SET kek_version = ?, wrapped = ? WHERE id = ?`, int64(kekVersion), wrapped, id)
 	if err != nil {
 		return err
@@ -49,7 +52,7 @@ func (t *Tx) UpdateDataKeyWrap(id string, kekVersion uint32, wrapped []byte) err
 
 // ---- key-encryption key checks
 
-func (t *Tx) KEKChecks() (map[uint32][]byte, error) {
+func (t dataKeyQueries) KEKChecks() (map[uint32][]byte, error) {
 	rs, err := t.rows(`SELECT kek_version, check_value FROM kek_checks`)
 	if err != nil {
 		return nil, err
@@ -67,14 +70,14 @@ func (t *Tx) KEKChecks() (map[uint32][]byte, error) {
 	return out, rs.Err()
 }
 
-func (t *Tx) InsertKEKCheck(version uint32, value []byte, at time.Time) error {
+func (t dataKeyQueries) InsertKEKCheck(version uint32, value []byte, at time.Time) error {
 	_, err := t.exec(`INSERT INTO kek_checks (kek_version, check_value, created) VALUES (?, ?, ?)`, int64(version), value, ts(at))
 	return err
 }
 
 // KEKSample takes the lowest data key id of each KEK version, from the
 // (kek_version, id) index.
-func (t *Tx) KEKSample() ([]vault.DataKey, error) {
+func (t dataKeyQueries) KEKSample() ([]vault.DataKey, error) {
 	rs, err := t.rows(`SELECT ` + dataKeyCols + ` FROM data_keys WHERE id IN (SELECT MIN(id) FROM data_keys GROUP BY kek_version) ORDER BY kek_version`)
 	return collect(rs, err, scanDataKey)
 }

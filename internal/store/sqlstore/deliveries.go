@@ -9,6 +9,9 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
+// deliveryQueries are the queries of store.DeliveryTx.
+type deliveryQueries struct{ *conn }
+
 func orEmptyList(l []string) []string {
 	if l == nil {
 		return []string{}
@@ -16,7 +19,7 @@ func orEmptyList(l []string) []string {
 	return l
 }
 
-func (t *Tx) InsertWebhookEndpoint(e *store.WebhookEndpoint) error {
+func (t deliveryQueries) InsertWebhookEndpoint(e *store.WebhookEndpoint) error {
 	_, err := t.exec(`INSERT INTO webhook_endpoints (id, merchant_id, url, events, secret_ct, previous_ct, previous_until,
 		description, created, updated, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -46,12 +49,12 @@ func scanWebhookEndpoint(sc scanner) (*store.WebhookEndpoint, error) {
 
 // GetWebhookEndpoint finds an endpoint deleted or not (Deleted tells): a
 // delivery already on its way may name one deleted since.
-func (t *Tx) GetWebhookEndpoint(merchantID, id string) (*store.WebhookEndpoint, error) {
+func (t deliveryQueries) GetWebhookEndpoint(merchantID, id string) (*store.WebhookEndpoint, error) {
 	return scanWebhookEndpoint(t.rowForUpdate(`SELECT `+webhookEndpointCols+` FROM webhook_endpoints WHERE merchant_id = ? AND id = ?`,
 		merchantID, id))
 }
 
-func (t *Tx) ListWebhookEndpoints(merchantID string) ([]*store.WebhookEndpoint, error) {
+func (t deliveryQueries) ListWebhookEndpoints(merchantID string) ([]*store.WebhookEndpoint, error) {
 	rs, err := t.rows(`SELECT `+webhookEndpointCols+` FROM webhook_endpoints WHERE merchant_id = ? AND deleted_at IS NULL
 		ORDER BY created, id`, merchantID)
 	return collect(rs, err, scanWebhookEndpoint)
@@ -59,7 +62,7 @@ func (t *Tx) ListWebhookEndpoints(merchantID string) ([]*store.WebhookEndpoint, 
 
 // UpdateWebhookEndpoint writes everything but the owner and creation time;
 // setting Deleted is how an endpoint is deleted.
-func (t *Tx) UpdateWebhookEndpoint(e *store.WebhookEndpoint) error {
+func (t deliveryQueries) UpdateWebhookEndpoint(e *store.WebhookEndpoint) error {
 	res, err := t.exec(`UPDATE webhook_endpoints SET url = ?, events = ?, secret_ct = ?, previous_ct = ?, previous_until = ?,
 		description = ?, updated = ?, deleted_at = ? WHERE merchant_id = ? AND id = ?`,
 		e.URL, mustJSON(orEmptyList(e.Events)), e.SecretCT, e.PreviousCT, ts(e.PreviousUntil),
@@ -72,7 +75,7 @@ func (t *Tx) UpdateWebhookEndpoint(e *store.WebhookEndpoint) error {
 
 // ---- webhook deliveries
 
-func (t *Tx) InsertDelivery(d *store.Delivery) error {
+func (t deliveryQueries) InsertDelivery(d *store.Delivery) error {
 	_, err := t.exec(`INSERT INTO deliveries (id, merchant_id, event_id, endpoint_id, url, status, attempts,
 		next_attempt, locked_until, last_status, created, updated, format)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -97,13 +100,13 @@ func scanDelivery(sc scanner) (*store.Delivery, error) {
 
 // GetDelivery finds a delivery by id alone, for the dispatcher, which works
 // across merchants.
-func (t *Tx) GetDelivery(id string) (*store.Delivery, error) {
+func (t deliveryQueries) GetDelivery(id string) (*store.Delivery, error) {
 	return scanDelivery(t.rowForUpdate(`SELECT `+deliveryCols+` FROM deliveries WHERE id = ?`, id))
 }
 
 // UpdateDelivery writes what a delivery's life changes; what it delivers
 // (event, endpoint, URL) is fixed at insert.
-func (t *Tx) UpdateDelivery(d *store.Delivery) error {
+func (t deliveryQueries) UpdateDelivery(d *store.Delivery) error {
 	res, err := t.exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, locked_until = ?, last_status = ?,
 		updated = ? WHERE id = ?`,
 		d.Status, d.Attempts, ts(d.NextAttempt), ts(d.LockedUntil), d.LastStatus, ts(d.Updated), d.ID)
@@ -113,7 +116,7 @@ func (t *Tx) UpdateDelivery(d *store.Delivery) error {
 	return affected(res)
 }
 
-func (t *Tx) ListDeliveries(merchantID, eventID string) ([]*store.Delivery, error) {
+func (t deliveryQueries) ListDeliveries(merchantID, eventID string) ([]*store.Delivery, error) {
 	rs, err := t.rows(`SELECT `+deliveryCols+` FROM deliveries WHERE merchant_id = ? AND event_id = ?
 		ORDER BY created, id`, merchantID, eventID)
 	return collect(rs, err, scanDelivery)
@@ -130,7 +133,7 @@ func (t *Tx) ListDeliveries(merchantID, eventID string) ([]*store.Delivery, erro
 // only (through events_object and deliveries_event), so a long queue of
 // held deliveries costs no more per call than a page: the dispatcher leases
 // them aside until their predecessor's retry.
-func (t *Tx) DueDeliveries(now time.Time, limit int) ([]*store.Delivery, error) {
+func (t deliveryQueries) DueDeliveries(now time.Time, limit int) ([]*store.Delivery, error) {
 	rs, err := t.rows(`SELECT `+deliveryCols+`,
 		(SELECT MAX(CASE WHEN p.next_attempt > ? THEN p.next_attempt ELSE 0 END) FROM events me
 			JOIN events e ON e.merchant_id = me.merchant_id AND e.object_id = me.object_id AND e.seq < me.seq
@@ -159,13 +162,13 @@ func (t *Tx) DueDeliveries(now time.Time, limit int) ([]*store.Delivery, error) 
 	})
 }
 
-func (t *Tx) InsertDeliveryAttempt(a *store.DeliveryAttempt) error {
+func (t deliveryQueries) InsertDeliveryAttempt(a *store.DeliveryAttempt) error {
 	_, err := t.exec(`INSERT INTO delivery_attempts (id, delivery_id, attempt, at, status_code, latency_ms, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, a.ID, a.DeliveryID, a.Attempt, ts(a.At), a.StatusCode, a.LatencyMS, a.Error)
 	return err
 }
 
-func (t *Tx) ListDeliveryAttempts(deliveryID string) ([]*store.DeliveryAttempt, error) {
+func (t deliveryQueries) ListDeliveryAttempts(deliveryID string) ([]*store.DeliveryAttempt, error) {
 	rs, err := t.rows(`SELECT id, delivery_id, attempt, at, status_code, latency_ms, error FROM delivery_attempts
 		WHERE delivery_id = ? ORDER BY attempt, id`, deliveryID)
 	return collect(rs, err, func(sc scanner) (*store.DeliveryAttempt, error) {

@@ -2,7 +2,10 @@ package sqlstore
 
 import "github.com/coffer-vault/coffer/internal/store"
 
-func (t *Tx) InsertEvent(e *store.Event) error {
+// eventQueries are the queries of store.EventTx.
+type eventQueries struct{ *conn }
+
+func (t eventQueries) InsertEvent(e *store.Event) error {
 	var err error
 	if t.d.EventSeqSequence {
 		err = t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq)
@@ -17,7 +20,7 @@ func (t *Tx) InsertEvent(e *store.Event) error {
 	return err
 }
 
-func (t *Tx) ListEventsFor(merchantID, objectID string) ([]*store.Event, error) {
+func (t eventQueries) ListEventsFor(merchantID, objectID string) ([]*store.Event, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, seq, type, object_type, object_id, data, created FROM events
 		WHERE merchant_id = ? AND object_id = ? ORDER BY seq`, merchantID, objectID)
 	return collect(rs, err, func(sc scanner) (*store.Event, error) {
@@ -47,13 +50,13 @@ func scanEvent(sc scanner) (*store.Event, error) {
 	return &e, nil
 }
 
-func (t *Tx) GetEvent(merchantID, id string) (*store.Event, error) {
+func (t eventQueries) GetEvent(merchantID, id string) (*store.Event, error) {
 	return scanEvent(t.row(`SELECT `+eventCols+` FROM events WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
 // ListEvents pages by seq, the merchant's own order of events: the cursor is
 // the previous page's last event, and the next page starts below its seq.
-func (t *Tx) ListEvents(merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
+func (t eventQueries) ListEvents(merchantID string, f store.EventFilter) ([]*store.Event, bool, error) {
 	q := `SELECT ` + eventCols + ` FROM events WHERE merchant_id = ?`
 	args := []any{merchantID}
 	if f.Type != "" {
@@ -85,7 +88,7 @@ func (t *Tx) ListEvents(merchantID string, f store.EventFilter) ([]*store.Event,
 	return out, false, nil
 }
 
-func (t *Tx) EventsAfter(merchantID, objectID string, afterSeq int64, limit int) ([]*store.Event, error) {
+func (t eventQueries) EventsAfter(merchantID, objectID string, afterSeq int64, limit int) ([]*store.Event, error) {
 	rs, err := t.rows(`SELECT `+eventCols+` FROM events WHERE merchant_id = ? AND object_id = ? AND seq > ?
 		ORDER BY seq LIMIT ?`, merchantID, objectID, afterSeq, limit)
 	return collect(rs, err, scanEvent)

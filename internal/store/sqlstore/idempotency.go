@@ -6,7 +6,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) {
+// idempotencyQueries are the queries of store.IdempotencyTx.
+type idempotencyQueries struct{ *conn }
+
+func (t idempotencyQueries) GetIdempotency(merchantID, key string) (*store.Idempotency, error) {
 	// A key is read to be claimed, and may have no row yet: concurrent
 	// claims of one key take turns, so the second finds the first's row
 	// instead of colliding with its insert.
@@ -25,13 +28,13 @@ func (t *Tx) GetIdempotency(merchantID, key string) (*store.Idempotency, error) 
 	return &r, nil
 }
 
-func (t *Tx) InsertIdempotency(r *store.Idempotency) error {
+func (t idempotencyQueries) InsertIdempotency(r *store.Idempotency) error {
 	_, err := t.exec(`INSERT INTO idempotency_keys (merchant_id, idem_key, request_hash, state, status_code, response, created, locked_until, owner)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, r.MerchantID, r.Key, r.RequestHash, r.State, r.StatusCode, r.Response, ts(r.Created), ts(r.LockedUntil), r.Owner)
 	return err
 }
 
-func (t *Tx) UpdateIdempotency(r *store.Idempotency) error {
+func (t idempotencyQueries) UpdateIdempotency(r *store.Idempotency) error {
 	res, err := t.exec(`UPDATE idempotency_keys SET state = ?, status_code = ?, response = ?, locked_until = ?, owner = ?
 		WHERE merchant_id = ? AND idem_key = ?`, r.State, r.StatusCode, r.Response, ts(r.LockedUntil), r.Owner, r.MerchantID, r.Key)
 	if err != nil {
@@ -40,12 +43,12 @@ func (t *Tx) UpdateIdempotency(r *store.Idempotency) error {
 	return affected(res)
 }
 
-func (t *Tx) DeleteIdempotency(merchantID, key string) error {
+func (t idempotencyQueries) DeleteIdempotency(merchantID, key string) error {
 	_, err := t.exec(`DELETE FROM idempotency_keys WHERE merchant_id = ? AND idem_key = ?`, merchantID, key)
 	return err
 }
 
-func (t *Tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
+func (t idempotencyQueries) DeleteIdempotencyBefore(before time.Time) (int, error) {
 	res, err := t.exec(`DELETE FROM idempotency_keys WHERE created < ?`, ts(before))
 	if err != nil {
 		return 0, err
@@ -54,7 +57,7 @@ func (t *Tx) DeleteIdempotencyBefore(before time.Time) (int, error) {
 	return int(n), err
 }
 
-func (t *Tx) EndIdempotencyLeases() (int, error) {
+func (t idempotencyQueries) EndIdempotencyLeases() (int, error) {
 	res, err := t.exec(`UPDATE idempotency_keys SET locked_until = 0 WHERE state = 'started' AND locked_until > 0`)
 	if err != nil {
 		return 0, err

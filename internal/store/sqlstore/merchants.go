@@ -9,7 +9,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (t *Tx) InsertMerchant(m *store.Merchant) error {
+// merchantQueries are the queries of store.MerchantTx.
+type merchantQueries struct{ *conn }
+
+func (t merchantQueries) InsertMerchant(m *store.Merchant) error {
 	_, err := t.exec(`INSERT INTO merchants (id, name, secret_key_hash, publishable_key, hmac_secret_ct, settings, created)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Name, m.SecretKeyHash, m.PublishableKey, m.HMACSecretCT, mustJSON(m.Settings), ts(m.Created))
 	return err
@@ -31,15 +34,15 @@ func scanMerchant(r *sql.Row) (*store.Merchant, error) {
 	return &m, nil
 }
 
-func (t *Tx) GetMerchant(id string) (*store.Merchant, error) {
+func (t merchantQueries) GetMerchant(id string) (*store.Merchant, error) {
 	return scanMerchant(t.rowForUpdate(`SELECT `+merchantCols+` FROM merchants WHERE id = ?`, id))
 }
 
-func (t *Tx) GetMerchantBySecretHash(hash []byte) (*store.Merchant, error) {
+func (t merchantQueries) GetMerchantBySecretHash(hash []byte) (*store.Merchant, error) {
 	return scanMerchant(t.row(`SELECT `+merchantCols+` FROM merchants WHERE secret_key_hash = ?`, hash))
 }
 
-func (t *Tx) UpdateMerchantSettings(id string, s store.Settings) error {
+func (t merchantQueries) UpdateMerchantSettings(id string, s store.Settings) error {
 	res, err := t.exec(`UPDATE merchants SET settings = ? WHERE id = ?`, mustJSON(s), id)
 	if err != nil {
 		return err
@@ -47,7 +50,7 @@ func (t *Tx) UpdateMerchantSettings(id string, s store.Settings) error {
 	return affected(res)
 }
 
-func (t *Tx) CountMerchants() (int, error) {
+func (t merchantQueries) CountMerchants() (int, error) {
 	var n int
 	err := t.row(`SELECT COUNT(*) FROM merchants`).Scan(&n)
 	return n, err
@@ -55,7 +58,7 @@ func (t *Tx) CountMerchants() (int, error) {
 
 // ---- device keys
 
-func (t *Tx) InsertDeviceKey(k *store.DeviceKey) error {
+func (t merchantQueries) InsertDeviceKey(k *store.DeviceKey) error {
 	_, err := t.exec(`INSERT INTO device_keys (id, merchant_id, name, key_hash, last4, created, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, k.ID, k.MerchantID, k.Name, k.KeyHash, k.Last4, ts(k.Created), nullTS(k.Revoked))
 	return err
@@ -74,20 +77,20 @@ func scanDeviceKey(sc scanner) (*store.DeviceKey, error) {
 	return &k, nil
 }
 
-func (t *Tx) GetDeviceKeyByHash(hash []byte) (*store.DeviceKey, error) {
+func (t merchantQueries) GetDeviceKeyByHash(hash []byte) (*store.DeviceKey, error) {
 	return scanDeviceKey(t.row(`SELECT `+deviceKeyCols+` FROM device_keys WHERE key_hash = ?`, hash))
 }
 
-func (t *Tx) GetDeviceKey(merchantID, id string) (*store.DeviceKey, error) {
+func (t merchantQueries) GetDeviceKey(merchantID, id string) (*store.DeviceKey, error) {
 	return scanDeviceKey(t.rowForUpdate(`SELECT `+deviceKeyCols+` FROM device_keys WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
-func (t *Tx) ListDeviceKeys(merchantID string) ([]*store.DeviceKey, error) {
+func (t merchantQueries) ListDeviceKeys(merchantID string) ([]*store.DeviceKey, error) {
 	rs, err := t.rows(`SELECT `+deviceKeyCols+` FROM device_keys WHERE merchant_id = ? ORDER BY created, id`, merchantID)
 	return collect(rs, err, scanDeviceKey)
 }
 
-func (t *Tx) RevokeDeviceKey(merchantID, id string, at time.Time) error {
+func (t merchantQueries) RevokeDeviceKey(merchantID, id string, at time.Time) error {
 	res, err := t.exec(`UPDATE device_keys SET revoked_at = ? WHERE merchant_id = ? AND id = ? AND revoked_at IS NULL`,
 		ts(at), merchantID, id)
 	if err != nil {

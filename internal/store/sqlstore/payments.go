@@ -8,7 +8,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (t *Tx) InsertPayment(p *store.Payment) error {
+// paymentQueries are the queries of store.PaymentTx.
+type paymentQueries struct{ *conn }
+
+func (t paymentQueries) InsertPayment(p *store.Payment) error {
 	_, err := t.exec(`INSERT INTO payments (id, merchant_id, status, amount, amount_capturable, amount_captured, amount_refunded,
 		currency, capture_method, token_id, customer_id, order_id, description, metadata, card, processor, failure,
 		pending_op, pending_until, authentication, challenge_id, created, updated, op_key)
@@ -55,17 +58,17 @@ func scanPayment(sc scanner) (*store.Payment, error) {
 	return &p, nil
 }
 
-func (t *Tx) GetPayment(merchantID, id string) (*store.Payment, error) {
+func (t paymentQueries) GetPayment(merchantID, id string) (*store.Payment, error) {
 	return scanPayment(t.rowForUpdate(`SELECT `+paymentCols+` FROM payments WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
-func (t *Tx) UpdatePayment(p *store.Payment) error { return t.updatePayment(p, "") }
+func (t paymentQueries) UpdatePayment(p *store.Payment) error { return t.updatePayment(p, "") }
 
-func (t *Tx) UpdatePaymentIf(p *store.Payment, status string) error {
+func (t paymentQueries) UpdatePaymentIf(p *store.Payment, status string) error {
 	return t.updatePayment(p, status)
 }
 
-func (t *Tx) updatePayment(p *store.Payment, ifStatus string) error {
+func (t paymentQueries) updatePayment(p *store.Payment, ifStatus string) error {
 	q := `UPDATE payments SET status = ?, amount_capturable = ?, amount_captured = ?, amount_refunded = ?,
 		token_id = ?, customer_id = ?, metadata = ?, card = ?, processor = ?, failure = ?, pending_op = ?, pending_until = ?,
 		authentication = ?, challenge_id = ?, updated = ?, op_key = ?
@@ -86,7 +89,7 @@ func (t *Tx) updatePayment(p *store.Payment, ifStatus string) error {
 }
 
 // ListPayments returns a page of payments, newest first.
-func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Payment, bool, error) {
+func (t paymentQueries) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Payment, bool, error) {
 	cond, args := "", []any{}
 	if f.OrderID != "" {
 		cond += ` AND order_id = ?`
@@ -96,26 +99,26 @@ func (t *Tx) ListPayments(merchantID string, f store.PaymentFilter) ([]*store.Pa
 		cond += ` AND customer_id = ?`
 		args = append(args, f.CustomerID)
 	}
-	return page(t, "payments", paymentCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanPayment)
+	return page(t.conn, "payments", paymentCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanPayment)
 }
 
 // StaleProcessing spells the status out so the partial index can serve it.
-func (t *Tx) StaleProcessing(updatedBefore time.Time, limit int) ([]*store.Payment, error) {
+func (t paymentQueries) StaleProcessing(updatedBefore time.Time, limit int) ([]*store.Payment, error) {
 	return t.paymentsWhere(`status = 'processing' AND updated < ? ORDER BY updated LIMIT ?`, ts(updatedBefore), limit)
 }
 
-func (t *Tx) LapsedClaims(before time.Time, limit int) ([]*store.Payment, error) {
+func (t paymentQueries) LapsedClaims(before time.Time, limit int) ([]*store.Payment, error) {
 	return t.paymentsWhere(`pending_op <> '' AND pending_until < ? ORDER BY pending_until LIMIT ?`, ts(before), limit)
 }
 
-func (t *Tx) paymentsWhere(cond string, args ...any) ([]*store.Payment, error) {
+func (t paymentQueries) paymentsWhere(cond string, args ...any) ([]*store.Payment, error) {
 	rs, err := t.rows(`SELECT `+paymentCols+` FROM payments WHERE `+cond, args...)
 	return collect(rs, err, scanPayment)
 }
 
 // ---- refunds
 
-func (t *Tx) InsertRefund(r *store.Refund) error {
+func (t paymentQueries) InsertRefund(r *store.Refund) error {
 	var failure any
 	if r.Failure != nil {
 		failure = mustJSON(r.Failure)
@@ -126,7 +129,7 @@ func (t *Tx) InsertRefund(r *store.Refund) error {
 	return err
 }
 
-func (t *Tx) UpdateRefund(r *store.Refund) error {
+func (t paymentQueries) UpdateRefund(r *store.Refund) error {
 	var failure any
 	if r.Failure != nil {
 		failure = mustJSON(r.Failure)
@@ -139,15 +142,15 @@ func (t *Tx) UpdateRefund(r *store.Refund) error {
 	return affected(res)
 }
 
-func (t *Tx) ListRefunds(merchantID, paymentID string) ([]*store.Refund, error) {
+func (t paymentQueries) ListRefunds(merchantID, paymentID string) ([]*store.Refund, error) {
 	return t.refundsWhere(`merchant_id = ? AND payment_id = ? ORDER BY created, id`, merchantID, paymentID)
 }
 
-func (t *Tx) StaleRefunds(updatedBefore time.Time, limit int) ([]*store.Refund, error) {
+func (t paymentQueries) StaleRefunds(updatedBefore time.Time, limit int) ([]*store.Refund, error) {
 	return t.refundsWhere(`status = 'pending' AND updated < ? ORDER BY updated LIMIT ?`, ts(updatedBefore), limit)
 }
 
-func (t *Tx) refundsWhere(cond string, args ...any) ([]*store.Refund, error) {
+func (t paymentQueries) refundsWhere(cond string, args ...any) ([]*store.Refund, error) {
 	rs, err := t.rows(`SELECT id, merchant_id, payment_id, amount, currency, status, reason, processor_ref, failure, created, updated
 		FROM refunds WHERE `+cond, args...)
 	return collect(rs, err, scanRefund)

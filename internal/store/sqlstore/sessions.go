@@ -8,7 +8,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (t *Tx) InsertSession(s *store.Session) error {
+// sessionQueries are the queries of store.SessionTx.
+type sessionQueries struct{ *conn }
+
+func (t sessionQueries) InsertSession(s *store.Session) error {
 	_, err := t.exec(`INSERT INTO sessions (id, merchant_id, mode, status, amount, currency, customer_id, save_card,
 		show_saved_cards, capture_method, order_id, description, success_url, failure_url, expired_url, cancel_url,
 		callback_url, client_secret_hash, key_id, payment_id, token_id, attempts, failure, metadata,
@@ -62,17 +65,17 @@ func scanSession(sc scanner) (*store.Session, error) {
 	return &s, nil
 }
 
-func (t *Tx) GetSession(merchantID, id string) (*store.Session, error) {
+func (t sessionQueries) GetSession(merchantID, id string) (*store.Session, error) {
 	return scanSession(t.rowForUpdate(`SELECT `+sessionCols+` FROM sessions WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
 
-func (t *Tx) GetSessionByID(id string) (*store.Session, error) {
+func (t sessionQueries) GetSessionByID(id string) (*store.Session, error) {
 	return scanSession(t.rowForUpdate(`SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
 }
 
 // UpdateSession writes what a session's life changes; what it was created
 // for (mode, amount, options, URLs, client secret) is fixed at insert.
-func (t *Tx) UpdateSession(s *store.Session) error {
+func (t sessionQueries) UpdateSession(s *store.Session) error {
 	res, err := t.exec(`UPDATE sessions SET status = ?, customer_id = ?, payment_id = ?, token_id = ?, attempts = ?,
 		failure = ?, confirming_until = ?, key_id = ?, metadata = ?, updated = ?, expires_at = ?
 		WHERE merchant_id = ? AND id = ?`,
@@ -87,7 +90,7 @@ func (t *Tx) UpdateSession(s *store.Session) error {
 
 // SweepableSessions spells out the partial index's predicate, literals and
 // all: SQLite uses a partial index only when the query repeats its WHERE.
-func (t *Tx) SweepableSessions(before time.Time, limit int) ([]*store.Session, error) {
+func (t sessionQueries) SweepableSessions(before time.Time, limit int) ([]*store.Session, error) {
 	rs, err := t.rows(`SELECT `+sessionCols+` FROM sessions
 		WHERE status IN ('open', 'requires_action') AND expires_at < ? ORDER BY expires_at, id LIMIT ?`, ts(before), limit)
 	return collect(rs, err, scanSession)
@@ -95,7 +98,7 @@ func (t *Tx) SweepableSessions(before time.Time, limit int) ([]*store.Session, e
 
 // ---- session keys
 
-func (t *Tx) InsertSessionKey(k *store.SessionKey) error {
+func (t sessionQueries) InsertSessionKey(k *store.SessionKey) error {
 	_, err := t.exec(`INSERT INTO session_keys (id, merchant_id, private_ct, public, created) VALUES (?, ?, ?, ?, ?)`,
 		k.ID, k.MerchantID, k.PrivateCT, k.Public, ts(k.Created))
 	return err
@@ -113,11 +116,11 @@ func scanSessionKey(r *sql.Row) (*store.SessionKey, error) {
 	return &k, nil
 }
 
-func (t *Tx) CurrentSessionKey(merchantID string, createdSince time.Time) (*store.SessionKey, error) {
+func (t sessionQueries) CurrentSessionKey(merchantID string, createdSince time.Time) (*store.SessionKey, error) {
 	return scanSessionKey(t.row(`SELECT `+sessionKeyCols+` FROM session_keys WHERE merchant_id = ? AND created >= ?
 		ORDER BY created DESC, id DESC LIMIT 1`, merchantID, ts(createdSince)))
 }
 
-func (t *Tx) GetSessionKey(merchantID, id string) (*store.SessionKey, error) {
+func (t sessionQueries) GetSessionKey(merchantID, id string) (*store.SessionKey, error) {
 	return scanSessionKey(t.row(`SELECT `+sessionKeyCols+` FROM session_keys WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }

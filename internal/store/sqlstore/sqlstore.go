@@ -49,8 +49,9 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// Tx adapts a Querier to store.Tx.
-type Tx struct {
+// conn is what every entity's queries share: the transaction, its context,
+// the dialect and the statement cache.
+type conn struct {
 	ctx   context.Context
 	q     Querier
 	d     *Dialect
@@ -58,14 +59,39 @@ type Tx struct {
 	stmts *Stmts
 }
 
+// Tx adapts a Querier to store.Tx: one value per entity's queries, each in
+// the file named after its repository in package store, all on one conn.
+type Tx struct {
+	*conn
+	auditQueries
+	challengeQueries
+	customerQueries
+	dataKeyQueries
+	deliveryQueries
+	eventQueries
+	idempotencyQueries
+	instanceQueries
+	merchantQueries
+	paymentQueries
+	sessionQueries
+	tokenQueries
+}
+
+func newTx(c *conn) *Tx {
+	return &Tx{conn: c, auditQueries: auditQueries{c}, challengeQueries: challengeQueries{c}, customerQueries: customerQueries{c},
+		dataKeyQueries: dataKeyQueries{c}, deliveryQueries: deliveryQueries{c}, eventQueries: eventQueries{c},
+		idempotencyQueries: idempotencyQueries{c}, instanceQueries: instanceQueries{c}, merchantQueries: merchantQueries{c},
+		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c}}
+}
+
 // NewTx wraps q, valid for the life of the transaction it belongs to.
-func NewTx(ctx context.Context, q Querier, d *Dialect) *Tx { return &Tx{ctx: ctx, q: q, d: d} }
+func NewTx(ctx context.Context, q Querier, d *Dialect) *Tx { return newTx(&conn{ctx: ctx, q: q, d: d}) }
 
 // NewCachedTx wraps a transaction whose statements come from a cache of
 // prepared statements: parsing SQL on every call costs more CPU than running
 // the small queries a request makes.
 func NewCachedTx(ctx context.Context, tx *sql.Tx, d *Dialect, stmts *Stmts) *Tx {
-	return &Tx{ctx: ctx, q: tx, d: d, tx: tx, stmts: stmts}
+	return newTx(&conn{ctx: ctx, q: tx, d: d, tx: tx, stmts: stmts})
 }
 
 // Stmts caches prepared statements of one *sql.DB by query text. The set of
@@ -146,7 +172,7 @@ func (c *Stmts) Close() {
 
 // stmt returns the transaction-bound prepared statement for q, or nil when
 // this Tx does not cache.
-func (t *Tx) stmt(q string) (*sql.Stmt, error) {
+func (t *conn) stmt(q string) (*sql.Stmt, error) {
 	if t.stmts == nil {
 		return nil, nil
 	}
@@ -160,7 +186,7 @@ func (t *Tx) stmt(q string) (*sql.Stmt, error) {
 }
 
 // Exec runs a statement without arguments through the cache (savepoints).
-func (t *Tx) Exec(q string) error {
+func (t *conn) Exec(q string) error {
 	_, err := t.exec(q)
 	return err
 }
@@ -168,7 +194,7 @@ func (t *Tx) Exec(q string) error {
 var _ store.Tx = (*Tx)(nil)
 
 // rebind rewrites ? placeholders as $n for positional dialects.
-func (t *Tx) rebind(q string) string {
+func (t *conn) rebind(q string) string {
 	if !t.d.Positional {
 		return q
 	}
@@ -191,7 +217,7 @@ func Rebind(q string) string {
 	return b.String()
 }
 
-func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
+func (t *conn) exec(q string, args ...any) (sql.Result, error) {
 	q = t.rebind(q)
 	var res sql.Result
 	st, err := t.stmt(q)
@@ -209,7 +235,7 @@ func (t *Tx) exec(q string, args ...any) (sql.Result, error) {
 }
 
 // row runs a single-row query through the statement cache when there is one.
-func (t *Tx) row(q string, args ...any) *sql.Row {
+func (t *conn) row(q string, args ...any) *sql.Row {
 	q = t.rebind(q)
 	if st, _ := t.stmt(q); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
@@ -221,7 +247,7 @@ func (t *Tx) row(q string, args ...any) *sql.Row {
 // RowLocks it holds the record's row lock until the transaction ends. Under
 // READ COMMITTED the row it returns is the newest committed version, even
 // when it had to wait for another writer's lock.
-func (t *Tx) rowForUpdate(q string, args ...any) *sql.Row {
+func (t *conn) rowForUpdate(q string, args ...any) *sql.Row {
 	if t.d.RowLocks {
 		q += ` FOR UPDATE`
 	}
@@ -230,7 +256,7 @@ func (t *Tx) rowForUpdate(q string, args ...any) *sql.Row {
 
 // lockName takes, with RowLocks, a lock named name until the transaction
 // ends: for a record that may not exist yet, which no row lock can cover.
-func (t *Tx) lockName(name string) error {
+func (t *conn) lockName(name string) error {
 	if !t.d.RowLocks {
 		return nil
 	}
@@ -238,7 +264,7 @@ func (t *Tx) lockName(name string) error {
 	return t.row(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))::text`, name).Scan(&ok)
 }
 
-func (t *Tx) rows(q string, args ...any) (*sql.Rows, error) {
+func (t *conn) rows(q string, args ...any) (*sql.Rows, error) {
 	q = t.rebind(q)
 	st, err := t.stmt(q)
 	if err != nil {
@@ -326,7 +352,7 @@ func collect[T any](rs *sql.Rows, err error, scan func(scanner) (T, error)) ([]T
 // page returns one newest-first page of a merchant's rows of table matching
 // cond. The cursor is the id of the previous page's last row: its (created,
 // id) position continues the order, so inserts never shift a page.
-func page[T any](t *Tx, table, cols, cond string, args []any, merchantID, after string, limit int, scan func(scanner) (T, error)) ([]T, bool, error) {
+func page[T any](t *conn, table, cols, cond string, args []any, merchantID, after string, limit int, scan func(scanner) (T, error)) ([]T, bool, error) {
 	q := `SELECT ` + cols + ` FROM ` + table + ` WHERE merchant_id = ?` + cond
 	args = append([]any{merchantID}, args...)
 	if after != "" {

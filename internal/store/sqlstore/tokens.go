@@ -8,7 +8,10 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (t *Tx) InsertToken(k *store.Token) error {
+// tokenQueries are the queries of store.TokenTx.
+type tokenQueries struct{ *conn }
+
+func (t tokenQueries) InsertToken(k *store.Token) error {
 	_, err := t.exec(`INSERT INTO tokens (id, merchant_id, customer_id, status, brand, bin, last4, mask, exp_month, exp_year,
 		holder_name, fingerprint, card_ct, verification, metadata, challenge_id, created, updated, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -42,16 +45,16 @@ func scanToken(sc scanner) (*store.Token, error) {
 	return &k, nil
 }
 
-func (t *Tx) GetToken(merchantID, id string) (*store.Token, error) {
+func (t tokenQueries) GetToken(merchantID, id string) (*store.Token, error) {
 	return scanToken(t.rowForUpdate(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ? AND deleted_at IS NULL`, merchantID, id))
 }
 
-func (t *Tx) FindTokenByFingerprint(merchantID, customerID, fingerprint string) (*store.Token, error) {
+func (t tokenQueries) FindTokenByFingerprint(merchantID, customerID, fingerprint string) (*store.Token, error) {
 	return scanToken(t.rowForUpdate(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND customer_id = ? AND fingerprint = ?
 		AND deleted_at IS NULL AND status <> 'failed' ORDER BY created DESC LIMIT 1`, merchantID, customerID, fingerprint))
 }
 
-func (t *Tx) UpdateToken(k *store.Token) error {
+func (t tokenQueries) UpdateToken(k *store.Token) error {
 	res, err := t.exec(`UPDATE tokens SET status = ?, exp_month = ?, exp_year = ?, holder_name = ?, card_ct = ?, verification = ?,
 		metadata = ?, challenge_id = ?, updated = ?, deleted_at = ? WHERE merchant_id = ? AND id = ?`,
 		k.Status, k.ExpMonth, k.ExpYear, k.HolderName, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)),
@@ -63,7 +66,7 @@ func (t *Tx) UpdateToken(k *store.Token) error {
 }
 
 // ListTokens returns a page of tokens, newest first.
-func (t *Tx) ListTokens(merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
+func (t tokenQueries) ListTokens(merchantID string, f store.TokenFilter) ([]*store.Token, bool, error) {
 	cond, args := "", []any{}
 	if !f.IncludeGone {
 		cond += ` AND deleted_at IS NULL`
@@ -72,10 +75,10 @@ func (t *Tx) ListTokens(merchantID string, f store.TokenFilter) ([]*store.Token,
 		cond += ` AND customer_id = ?`
 		args = append(args, f.CustomerID)
 	}
-	return page(t, "tokens", tokenCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanToken)
+	return page(t.conn, "tokens", tokenCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanToken)
 }
 
-func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (int, error) {
+func (t tokenQueries) EraseCustomerTokens(merchantID, customerID string, at time.Time) (int, error) {
 	res, err := t.exec(`UPDATE tokens SET status = 'deleted', card_ct = NULL, updated = ?, deleted_at = ?
 		WHERE merchant_id = ? AND customer_id = ? AND deleted_at IS NULL`, ts(at), ts(at), merchantID, customerID)
 	if err != nil {
@@ -85,6 +88,6 @@ func (t *Tx) EraseCustomerTokens(merchantID, customerID string, at time.Time) (i
 	return int(n), err
 }
 
-func (t *Tx) GetTokenAny(merchantID, id string) (*store.Token, error) {
+func (t tokenQueries) GetTokenAny(merchantID, id string) (*store.Token, error) {
 	return scanToken(t.rowForUpdate(`SELECT `+tokenCols+` FROM tokens WHERE merchant_id = ? AND id = ?`, merchantID, id))
 }
