@@ -2,7 +2,7 @@ package httpapi
 
 import "net/http"
 
-func (a *API) createDeviceKey(w http.ResponseWriter, r *http.Request) {
+func (a accountHandlers) createDeviceKey(w http.ResponseWriter, r *http.Request) {
 	var p struct {
 		Name string `json:"name"`
 	}
@@ -18,7 +18,7 @@ func (a *API) createDeviceKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, v)
 }
 
-func (a *API) listDeviceKeys(w http.ResponseWriter, r *http.Request) {
+func (a accountHandlers) listDeviceKeys(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.ListDeviceKeys(r.Context(), merchantOf(r).ID)
 	if err != nil {
 		a.fail(w, r, err)
@@ -27,7 +27,7 @@ func (a *API) listDeviceKeys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, list(v, false))
 }
 
-func (a *API) revokeDeviceKey(w http.ResponseWriter, r *http.Request) {
+func (a accountHandlers) revokeDeviceKey(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.RevokeDeviceKey(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)

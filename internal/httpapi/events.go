@@ -7,7 +7,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (a *API) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p payment.WebhookEndpointParams
 	if e := decode(r, &p, false); e != nil {
 		writeError(w, e)
@@ -21,7 +21,7 @@ func (a *API) createWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, v)
 }
 
-func (a *API) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.ListWebhookEndpoints(r.Context(), merchantOf(r).ID)
 	if err != nil {
 		a.fail(w, r, err)
@@ -30,7 +30,7 @@ func (a *API) listWebhookEndpoints(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, list(v, false))
 }
 
-func (a *API) getWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) getWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.GetWebhookEndpoint(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -39,7 +39,7 @@ func (a *API) getWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if err := a.svc.DeleteWebhookEndpoint(r.Context(), merchantOf(r).ID, id); err != nil {
 		a.fail(w, r, err)
@@ -48,7 +48,7 @@ func (a *API) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]any{"id": id, "object": "webhook_endpoint", "deleted": true})
 }
 
-func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.RotateWebhookSecret(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -57,7 +57,7 @@ func (a *API) rotateWebhookSecret(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) listEvents(w http.ResponseWriter, r *http.Request) {
 	limit, after, e := pageParams(r)
 	if e != nil {
 		writeError(w, e)
@@ -73,7 +73,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, list(v, more))
 }
 
-func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) getEvent(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.GetEvent(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -82,7 +82,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) redeliverEvent(w http.ResponseWriter, r *http.Request) {
+func (a eventHandlers) redeliverEvent(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.RedeliverEvent(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)

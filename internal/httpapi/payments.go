@@ -7,7 +7,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-func (a *API) createPayment(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) createPayment(w http.ResponseWriter, r *http.Request) {
 	var p payment.PaymentParams
 	if e := decode(r, &p, false, "card.number", "encrypted_card"); e != nil {
 		writeError(w, e)
@@ -21,7 +21,7 @@ func (a *API) createPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, v)
 }
 
-func (a *API) getPayment(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) getPayment(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.GetPayment(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -30,7 +30,7 @@ func (a *API) getPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) listPayments(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) listPayments(w http.ResponseWriter, r *http.Request) {
 	limit, after, e := pageParams(r)
 	if e != nil {
 		writeError(w, e)
@@ -52,7 +52,7 @@ type amountBody struct {
 	Reason string `json:"reason"`
 }
 
-func (a *API) capturePayment(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) capturePayment(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		Amount *int64 `json:"amount"`
 	}
@@ -68,7 +68,7 @@ func (a *API) capturePayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) cancelPayment(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) cancelPayment(w http.ResponseWriter, r *http.Request) {
 	if e := decode(r, &struct{}{}, true); e != nil {
 		writeError(w, e)
 		return
@@ -81,7 +81,7 @@ func (a *API) cancelPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) refundPayment(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) refundPayment(w http.ResponseWriter, r *http.Request) {
 	var b amountBody
 	if e := decode(r, &b, true); e != nil {
 		writeError(w, e)
@@ -95,7 +95,7 @@ func (a *API) refundPayment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, v)
 }
 
-func (a *API) listRefunds(w http.ResponseWriter, r *http.Request) {
+func (a paymentHandlers) listRefunds(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.ListRefunds(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/wire"
 )
 
-func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
+func (a sessionHandlers) createSession(w http.ResponseWriter, r *http.Request) {
 	var p payment.SessionParams
 	if e := decode(r, &p, false); e != nil {
 		writeError(w, e)
@@ -28,7 +28,7 @@ func (a *API) createSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, v)
 }
 
-func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
+func (a sessionHandlers) getSession(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.GetSession(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -37,7 +37,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) {
+func (a sessionHandlers) cancelSession(w http.ResponseWriter, r *http.Request) {
 	v, err := a.svc.CancelSession(r.Context(), merchantOf(r).ID, r.PathValue("id"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -46,7 +46,7 @@ func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, v)
 }
 
-func (a *API) confirmSession(w http.ResponseWriter, r *http.Request) {
+func (a sessionHandlers) confirmSession(w http.ResponseWriter, r *http.Request) {
 	var p payment.ConfirmParams
 	if e := decode(r, &p, false, "encrypted_card"); e != nil {
 		writeError(w, e)

@@ -25,7 +25,7 @@ const streamMaxAge = 25 * time.Hour
 // session object now and on every change, and closes once the session is
 // final. It takes the secret key, or — from a browser, which cannot set
 // headers on a WebSocket — the session's client_secret in the query.
-func (a *API) sessionStream(w http.ResponseWriter, r *http.Request) {
+func (a sessionHandlers) sessionStream(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var m *store.Merchant
 	if key, ok := bearer(r); ok && strings.HasPrefix(key, "sk_") {
