@@ -161,6 +161,38 @@ func PaymentShape(t testing.TB, v any) map[string]any {
 	if _, ok := p["metadata"].(map[string]any); !ok {
 		fail("metadata must be an object")
 	}
+	paymentCardAndOutcome(p, status, fail)
+	refunds, ok := p["refunds"].([]any)
+	if !ok {
+		fail("refunds must be an array")
+	}
+	var sum int64
+	for _, r := range refunds {
+		RefundShape(t, r)
+		if Dig(r, "payment") != p["id"] {
+			fail("refund of another payment listed")
+		}
+		if Dig(r, "status") != "failed" {
+			sum += Int(r, "amount")
+		}
+	}
+	if sum != refundedAmt {
+		fail("refunds sum to %d, amount_refunded is %d", sum, refundedAmt)
+	}
+	for _, k := range []string{"created", "updated"} {
+		if s, _ := p[k].(string); !rfc3339.MatchString(s) {
+			fail("%s must be an RFC 3339 UTC time", k)
+		}
+	}
+	if paymentCVCField.Match(j) {
+		fail("a payment must never hold a cvc")
+	}
+	return p
+}
+
+// paymentCardAndOutcome is PaymentShape's check of the card, the acquirer's
+// answer and the failure, which depend on the status.
+func paymentCardAndOutcome(p map[string]any, status string, fail func(format string, args ...any)) {
 	if c, ok := p["card"].(map[string]any); ok {
 		for _, k := range []string{"brand", "bin", "last4", "mask", "exp_month", "exp_year", "fingerprint"} {
 			if _, ok := c[k]; !ok {
@@ -204,32 +236,6 @@ func PaymentShape(t testing.TB, v any) map[string]any {
 	} else if p["failure"] != nil {
 		fail("failure must be null unless failed")
 	}
-	refunds, ok := p["refunds"].([]any)
-	if !ok {
-		fail("refunds must be an array")
-	}
-	var sum int64
-	for _, r := range refunds {
-		RefundShape(t, r)
-		if Dig(r, "payment") != p["id"] {
-			fail("refund of another payment listed")
-		}
-		if Dig(r, "status") != "failed" {
-			sum += Int(r, "amount")
-		}
-	}
-	if sum != refundedAmt {
-		fail("refunds sum to %d, amount_refunded is %d", sum, refundedAmt)
-	}
-	for _, k := range []string{"created", "updated"} {
-		if s, _ := p[k].(string); !rfc3339.MatchString(s) {
-			fail("%s must be an RFC 3339 UTC time", k)
-		}
-	}
-	if paymentCVCField.Match(j) {
-		fail("a payment must never hold a cvc")
-	}
-	return p
 }
 
 // RefundShape checks one refund object against the contract's shape and
