@@ -25,6 +25,10 @@ type AuthorizeRequest struct {
 	// Authentication is the 3-D Secure result the authorization carries
 	// (nil: none was done).
 	Authentication *Authentication
+	// ReturnURL is where an acquirer that runs 3-D Secure itself sends the
+	// card holder back after its challenge ("" when no card holder is
+	// present: the acquirer must then decline rather than ask for action).
+	ReturnURL string
 }
 
 // Authorization is an approved hold on a card.
@@ -130,7 +134,27 @@ func (d *Decline) Error() string {
 	return s
 }
 
+// ActionRequired is an acquirer's answer that the card holder must first
+// authenticate on a page of its own (3-D Secure run by the acquirer, e.g. a
+// Stripe PaymentIntent in requires_action): nothing is decided yet. The
+// caller sends the card holder to RedirectURL; the outcome is then learned
+// with Lookup (same merchant and reference).
+type ActionRequired struct {
+	AuthorizationID string // the acquirer's reference of the pending authorization
+	RedirectURL     string
+}
+
+func (a *ActionRequired) Error() string { return "processor: card holder action required" }
+
 var (
+	// ErrUnreachable means the request never reached the acquirer (no
+	// connection, a TLS failure, an open circuit): nothing happened there, so
+	// another account may be tried at once.
+	ErrUnreachable = errors.New("processor: acquirer unreachable")
+	// ErrUnavailable means the acquirer may or may not have acted on the
+	// request (a timeout after it was sent, a 5xx answer): before trying
+	// another account, ask this one (Lookup) whether it did.
+	ErrUnavailable = errors.New("processor: acquirer unavailable")
 	// ErrNotFound means the acquirer knows no authorization or capture with that id.
 	ErrNotFound = errors.New("processor: not found")
 	// ErrInvalidState means the operation is not allowed in the object's current state, e.g. a
