@@ -2,12 +2,15 @@ package event
 
 import (
 	"errors"
-	"github.com/coffer-vault/coffer/internal/logging"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/logging"
 )
 
 // AddressError says why a webhook may not go to an address. Its text is
@@ -225,5 +228,28 @@ func dialControl(allowPrivate bool) func(network, address string, _ syscall.RawC
 			return &AddressError{Host: host, Reason: "not an IP address", Private: false}
 		}
 		return checkAddr(ap.Addr().WithZone("").Unmap().String(), ap.Addr(), allowPrivate)
+	}
+}
+
+// OutboundClient is an HTTP client for any call Coffer makes to an address
+// a merchant chose (a processor account's base_url, a relay destination):
+// the same rules as webhooks, applied to the address it actually connects
+// to, no proxy from the environment, no redirects followed (a 3xx is the
+// answer), and every call bounded by timeout.
+func OutboundClient(allowPrivate bool, timeout time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second, Control: dialControl(allowPrivate)}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			ForceAttemptHTTP2:      true,
+			TLSHandshakeTimeout:    timeout,
+			ResponseHeaderTimeout:  timeout,
+			MaxResponseHeaderBytes: 64 << 10,
+			MaxIdleConnsPerHost:    16,
+			IdleConnTimeout:        90 * time.Second,
+		},
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
