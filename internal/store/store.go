@@ -56,4 +56,5 @@ type Tx interface {
 	IdempotencyTx
 	InstanceTx
 	AuditTx
+	ProcessorAccountTx
 }

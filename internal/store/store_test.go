@@ -26,6 +26,7 @@ func TestTxIsItsEntityInterfaces(t *testing.T) {
 		reflect.TypeFor[store.IdempotencyTx](),
 		reflect.TypeFor[store.InstanceTx](),
 		reflect.TypeFor[store.AuditTx](),
+		reflect.TypeFor[store.ProcessorAccountTx](),
 	}
 	tx := reflect.TypeFor[store.Tx]()
 	owner := map[string]string{}

@@ -75,13 +75,15 @@ type Tx struct {
 	paymentQueries
 	sessionQueries
 	tokenQueries
+	processorAccountQueries
 }
 
 func newTx(c *conn) *Tx {
 	return &Tx{conn: c, auditQueries: auditQueries{c}, challengeQueries: challengeQueries{c}, customerQueries: customerQueries{c},
 		dataKeyQueries: dataKeyQueries{c}, deliveryQueries: deliveryQueries{c}, eventQueries: eventQueries{c},
 		idempotencyQueries: idempotencyQueries{c}, instanceQueries: instanceQueries{c}, merchantQueries: merchantQueries{c},
-		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c}}
+		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c},
+		processorAccountQueries: processorAccountQueries{c}}
 }
 
 // NewTx wraps q, valid for the life of the transaction it belongs to.

@@ -1,0 +1,18 @@
+-- A merchant's accounts at real acquirers. The credentials are sealed under
+-- the merchant's data key like card data (purpose processor_credentials) and
+-- never read back out through the API. A deleted account keeps its row:
+-- payments made through it are still captured, refunded and reconciled there.
+CREATE TABLE processor_accounts (
+    id             TEXT PRIMARY KEY,
+    merchant_id    TEXT NOT NULL REFERENCES merchants(id),
+    type           TEXT NOT NULL,
+    name           TEXT NOT NULL DEFAULT '',
+    mode           TEXT NOT NULL,
+    currencies     TEXT NOT NULL DEFAULT '[]',
+    priority       INTEGER NOT NULL DEFAULT 0,
+    base_url       TEXT NOT NULL DEFAULT '',
+    credentials_ct BLOB NOT NULL,
+    created        INTEGER NOT NULL,
+    deleted_at     INTEGER
+);
+CREATE INDEX processor_accounts_merchant ON processor_accounts (merchant_id, priority, created, id);
