@@ -1,4 +1,4 @@
-package e2e
+package security
 
 // Issue 15, point 3 and the JSON part of point 4, over HTTP: one input
 // guard (internal/wire) checks every field a client sends, on the native
@@ -7,14 +7,13 @@ package e2e
 // without storing anything (every table's row count is the same after the
 // request, and at the end the number is nowhere in the database nor the
 // logs); a key given twice in another case, text that is not UTF-8 and a
-// NUL are refused the same way; real phone numbers still pass. Helper
-// names start with ft. SQLite only: the guard runs before any storage.
+// NUL are refused the same way; real phone numbers still pass. SQLite
+// only: the guard runs before any storage.
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"sort"
@@ -23,25 +22,26 @@ import (
 	"time"
 
 	cardpkg "github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/e2e/harness"
 	"github.com/coffer-vault/coffer/internal/logging"
 )
 
-// ftPAN is written into fields; it is never a card anywhere in this test.
-const ftPAN = "4000056655665556"
+// fieldPAN is written into fields; it is never a card anywhere in this test.
+const fieldPAN = "4000056655665556"
 
-// ftForms are the ways a card number is written; cases rotate through them.
-var ftForms = []string{ftPAN, "4000 0566 5566 5556", "4000-0566-5566-5556"}
+// panForms are the ways a card number is written; cases rotate through them.
+var panForms = []string{fieldPAN, "4000 0566 5566 5556", "4000-0566-5566-5556"}
 
-// ftCase puts a card number where "@PAN@" stands in body (JSON text) and
+// fieldCase puts a card number where "@PAN@" stands in body (JSON text) and
 // expects the error to name field ("" for the body as a whole).
-type ftCase struct {
+type fieldCase struct {
 	method, path, body, field string
 }
 
-// ftRows counts the rows of every table.
-func ftRows(t testing.TB, s *server) map[string]int {
+// rowCounts counts the rows of every table.
+func rowCounts(t testing.TB, s *harness.Server) map[string]int {
 	t.Helper()
-	db := openDB(t, s)
+	db := s.OpenDB(t)
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table'`)
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +64,8 @@ func ftRows(t testing.TB, s *server) map[string]int {
 	return out
 }
 
-// ftChanged names the tables whose row count differs.
-func ftChanged(a, b map[string]int) []string {
+// changedTables names the tables whose row count differs.
+func changedTables(a, b map[string]int) []string {
 	var out []string
 	for k, v := range b {
 		if a[k] != v {
@@ -76,49 +76,49 @@ func ftChanged(a, b map[string]int) []string {
 	return out
 }
 
-// ftRefused runs one request that must be refused: status 400, named by
+// refusedClean runs one request that must be refused: status 400, named by
 // named (which reads the dialect's error shape), the number not echoed,
 // nothing stored.
-func ftRefused(t *testing.T, s *server, what string, send func() resp, named func(r resp) bool) {
+func refusedClean(t *testing.T, s *harness.Server, what string, send func() harness.Resp, named func(r harness.Resp) bool) {
 	t.Helper()
-	before := ftRows(t, s)
+	before := rowCounts(t, s)
 	r := send()
 	if r.Status != http.StatusBadRequest || !named(r) {
 		t.Errorf("%s: want 400 naming the field, got %d %s", what, r.Status, r.Raw)
 	}
-	for _, f := range ftForms {
+	for _, f := range panForms {
 		if bytes.Contains(r.Raw, []byte(f)) || bytes.Contains(r.Raw, []byte(f[:12])) {
 			t.Errorf("%s: the answer echoes the card number: %s", what, r.Raw)
 		}
 	}
-	if ch := ftChanged(before, ftRows(t, s)); len(ch) > 0 {
+	if ch := changedTables(before, rowCounts(t, s)); len(ch) > 0 {
 		t.Errorf("%s: refused, yet rows changed: %v", what, ch)
 	}
 }
 
-// ftRun runs each case with the card number in one of its forms.
-func ftRun(t *testing.T, s *server, shape string, cases []ftCase, send func(c ftCase, body string) resp, named func(r resp, field string) bool) {
+// runCases runs each case with the card number in one of its forms.
+func runCases(t *testing.T, s *harness.Server, shape string, cases []fieldCase, send func(c fieldCase, body string) harness.Resp, named func(r harness.Resp, field string) bool) {
 	t.Helper()
 	for i, c := range cases {
-		body := strings.ReplaceAll(c.body, "@PAN@", ftForms[i%len(ftForms)])
-		ftRefused(t, s, fmt.Sprintf("%s %s %s [%s]", shape, c.method, c.path, c.field),
-			func() resp { return send(c, body) }, func(r resp) bool { return named(r, c.field) })
+		body := strings.ReplaceAll(c.body, "@PAN@", panForms[i%len(panForms)])
+		refusedClean(t, s, fmt.Sprintf("%s %s %s [%s]", shape, c.method, c.path, c.field),
+			func() harness.Resp { return send(c, body) }, func(r harness.Resp) bool { return named(r, c.field) })
 	}
 }
 
-// ftNative reads the native envelope: error.param is the field.
-func ftNative(r resp, field string) bool {
+// nativeNames reads the native envelope: error.param is the field.
+func nativeNames(r harness.Resp, field string) bool {
 	if field == "" {
-		return r.str("error", "param") == "" && strings.Contains(r.str("error", "message"), "card number")
+		return r.Str("error", "param") == "" && strings.Contains(r.Str("error", "message"), "card number")
 	}
-	return r.str("error", "param") == field && r.str("error", "type") == "invalid_request_error"
+	return r.Str("error", "param") == field && r.Str("error", "type") == "invalid_request_error"
 }
 
-// ftMessage reads an envelope whose message starts with the field (Pivot,
+// messageNames reads an envelope whose message starts with the field (Pivot,
 // SensePass, senangPay).
-func ftMessage(key string) func(r resp, field string) bool {
-	return func(r resp, field string) bool {
-		msg := r.str(key)
+func messageNames(key string) func(r harness.Resp, field string) bool {
+	return func(r harness.Resp, field string) bool {
+		msg := r.Str(key)
 		if field == "" {
 			return strings.Contains(msg, "key that holds a card number")
 		}
@@ -126,33 +126,30 @@ func ftMessage(key string) func(r resp, field string) bool {
 	}
 }
 
-// ftOttu reads DRF's shape: the field's path nests; the body's is detail.
-func ftOttu(r resp, field string) bool {
+// ottuNames reads DRF's shape: the field's path nests; the body's is detail.
+func ottuNames(r harness.Resp, field string) bool {
 	if field == "" {
-		return strings.Contains(r.str("detail"), "card number")
+		return strings.Contains(r.Str("detail"), "card number")
 	}
-	return dig(r.Body, strings.Split(field, ".")...) != nil
+	return harness.Dig(r.Body, strings.Split(field, ".")...) != nil
 }
 
-func ftJSON(s *server, method, path, key, body string, hdr ...string) resp {
-	return s.call(method, path, key, body, hdr...)
-}
-
-// ftPhone12 is a real-looking Malaysian mobile number of 12 digits that
+// phone12 is a real-looking Malaysian mobile number of 12 digits that
 // passes Luhn: refused by a Luhn-only rule one time in ten, accepted here.
-var ftPhone12 = func() string {
+var phone12 = func() string {
 	p := cardpkg.CompleteLuhn("60193456789")
 	return "+" + p[:2] + " " + p[2:4] + "-" + p[4:8] + " " + p[8:]
 }()
 
 func TestFreeTextNative(t *testing.T) {
-	s := start(t)
+	t.Parallel()
+	s := harness.Start(t)
 	sk := s.Dev.SecretKey
 	year := time.Now().Year() + 4
-	cus := s.call("POST", "/v1/customers", sk, map[string]any{"reference": "ft_c1"}).want(t, 201).str("id")
-	tok := payToken(t, s, sk, "4242424242424242", "customer", cus)
-	pay := s.call("POST", "/v1/payments", sk, map[string]any{"amount": 1000, "token": tok}).want(t, 201).str("id")
-	sess := newSession(t, s, sk, map[string]any{"amount": 1000, "mode": "api", "customer": cus}).str("id")
+	cus := s.Call("POST", "/v1/customers", sk, map[string]any{"reference": "ft_c1"}).Want(t, 201).Str("id")
+	tok := s.NewToken(t, sk, "4242424242424242", "customer", cus)
+	pay := s.Call("POST", "/v1/payments", sk, map[string]any{"amount": 1000, "token": tok}).Want(t, 201).Str("id")
+	sess := s.NewSession(t, sk, map[string]any{"amount": 1000, "mode": "api", "customer": cus}).Str("id")
 	card := func(k, v string) string {
 		m := map[string]any{"number": "4242424242424242", "exp_month": 12, "exp_year": year, "cvc": "123", "holder_name": "Abu"}
 		if k != "" {
@@ -166,7 +163,7 @@ func TestFreeTextNative(t *testing.T) {
 	hook := func(extra string) string {
 		return `{"url":"http://127.0.0.1:9/hook","events":["*"],` + extra + `}`
 	}
-	cases := []ftCase{
+	cases := []fieldCase{
 		{"POST", "/v1/customers", `{"reference":"@PAN@"}`, "reference"},
 		{"POST", "/v1/customers", `{"reference":"ft_x","name":"@PAN@"}`, "name"},
 		{"POST", "/v1/customers", `{"reference":"ft_x","email":"@PAN@@example.com"}`, "email"},
@@ -221,9 +218,9 @@ func TestFreeTextNative(t *testing.T) {
 		{"PATCH", "/v1/merchant", `{"frame_ancestors":["https://shop.example","http://@PAN@.example"]}`, "frame_ancestors[1]"},
 		{"POST", "/v1/device_keys", `{"name":"@PAN@"}`, "name"},
 	}
-	merchantBefore := s.call("GET", "/v1/merchant", sk, nil).want(t, 200).Raw
-	ftRun(t, s, "native", cases, func(c ftCase, body string) resp { return ftJSON(s, c.method, c.path, sk, body) }, ftNative)
-	if after := s.call("GET", "/v1/merchant", sk, nil).want(t, 200).Raw; !bytes.Equal(merchantBefore, after) {
+	merchantBefore := s.Call("GET", "/v1/merchant", sk, nil).Want(t, 200).Raw
+	runCases(t, s, "native", cases, func(c fieldCase, body string) harness.Resp { return s.Call(c.method, c.path, sk, body) }, nativeNames)
+	if after := s.Call("GET", "/v1/merchant", sk, nil).Want(t, 200).Raw; !bytes.Equal(merchantBefore, after) {
 		t.Errorf("refused PATCHes changed the merchant:\n%s\n%s", merchantBefore, after)
 	}
 
@@ -243,38 +240,38 @@ func TestFreeTextNative(t *testing.T) {
 		if strings.Contains(c.body, `"card"`) {
 			path = "/v1/tokens"
 		}
-		ftRefused(t, s, "native "+c.body, func() resp { return ftJSON(s, "POST", path, sk, c.body) }, func(r resp) bool {
-			_, code, param := r.errInfo()
+		refusedClean(t, s, "native "+c.body, func() harness.Resp { return s.Call("POST", path, sk, c.body) }, func(r harness.Resp) bool {
+			_, code, param := r.ErrInfo()
 			return code == c.code && param == c.param
 		})
 	}
 
 	// Phone numbers pass, a 12-digit one that passes Luhn included, and
 	// read back as sent; a card number in the phone does not.
-	if logging.Redact(ftPhone12) == ftPhone12 {
-		t.Fatalf("the test's phone %q should pass Luhn", ftPhone12)
+	if logging.Redact(phone12) == phone12 {
+		t.Fatalf("the test's phone %q should pass Luhn", phone12)
 	}
-	for i, ph := range []string{"+60 12-345 6789", ftPhone12} {
-		c := s.call("POST", "/v1/customers", sk, map[string]any{"reference": fmt.Sprint("ft_phone", i), "phone": ph,
-			"metadata": map[string]string{"phone": ph}}).want(t, 201)
-		got := s.call("GET", "/v1/customers/"+c.str("id"), sk, nil).want(t, 200)
-		if got.str("phone") != ph || got.str("metadata", "phone") != ph {
+	for i, ph := range []string{"+60 12-345 6789", phone12} {
+		c := s.Call("POST", "/v1/customers", sk, map[string]any{"reference": fmt.Sprint("ft_phone", i), "phone": ph,
+			"metadata": map[string]string{"phone": ph}}).Want(t, 201)
+		got := s.Call("GET", "/v1/customers/"+c.Str("id"), sk, nil).Want(t, 200)
+		if got.Str("phone") != ph || got.Str("metadata", "phone") != ph {
 			t.Errorf("phone %q read back as %s", ph, got.Raw)
 		}
 	}
-	ftRefused(t, s, "a card number as the phone", func() resp {
-		return s.call("POST", "/v1/customers", sk, map[string]any{"reference": "ft_p", "phone": "4242 4242 4242 4242"})
-	}, func(r resp) bool { return ftNative(r, "phone") })
-	ftClean(t, s)
+	refusedClean(t, s, "a card number as the phone", func() harness.Resp {
+		return s.Call("POST", "/v1/customers", sk, map[string]any{"reference": "ft_p", "phone": "4242 4242 4242 4242"})
+	}, func(r harness.Resp) bool { return nativeNames(r, "phone") })
+	nothingAtRest(t, s)
 }
 
-// ftClean: the card numbers written into fields are nowhere at rest.
-func ftClean(t *testing.T, s *server) {
+// nothingAtRest: the card numbers written into fields are nowhere at rest.
+func nothingAtRest(t *testing.T, s *harness.Server) {
 	t.Helper()
-	for table, rows := range lkDumpDB(t, openDB(t, s)) {
+	for table, rows := range harness.DumpDB(t, s.OpenDB(t)) {
 		for _, row := range rows {
 			for col, v := range row {
-				for _, f := range ftForms {
+				for _, f := range panForms {
 					if strings.Contains(v, f) {
 						t.Errorf("the card number is stored in %s.%s", table, col)
 					}
@@ -282,7 +279,7 @@ func ftClean(t *testing.T, s *server) {
 			}
 		}
 	}
-	for _, f := range ftForms {
+	for _, f := range panForms {
 		if strings.Contains(s.Logs.String(), f) {
 			t.Errorf("the card number reached the logs")
 		}
@@ -290,12 +287,13 @@ func ftClean(t *testing.T, s *server) {
 }
 
 func TestFreeTextPivot(t *testing.T) {
-	s := start(t)
-	tok := pvToken(t, s, s.Dev.ID, s.Dev.SecretKey)
+	t.Parallel()
+	s := harness.Start(t)
+	tok := harness.PivotToken(t, s, s.Dev.ID, s.Dev.SecretKey)
 	base := `"amount":{"value":10000,"currency":"IDR"},"mode":"API"`
 	with := func(extra string) string { return `{` + base + `,` + extra + `}` }
-	sid := pvOK(t, "a session", s.call("POST", "/pivot/v2/payments", tok, `{`+base+`}`))["id"].(string)
-	cases := []ftCase{
+	sid := harness.PivotOK(t, "a session", s.Call("POST", "/pivot/v2/payments", tok, `{`+base+`}`))["id"].(string)
+	cases := []fieldCase{
 		{"POST", "/pivot/v2/payments", with(`"clientReferenceId":"@PAN@"`), "clientReferenceId"},
 		{"POST", "/pivot/v2/payments", `{"amount":{"value":10000,"currency":"@PAN@"}}`, "amount.currency"},
 		{"POST", "/pivot/v2/payments", `{"amount":{"value":"@PAN@","currency":"IDR"}}`, "amount.value"},
@@ -327,45 +325,50 @@ func TestFreeTextPivot(t *testing.T) {
 		{"POST", "/pivot/v2/payments/" + sid + "/confirm", `{"paymentMethod":{"type":"CARD","card":{"token":"@PAN@","cvc":"123"}}}`, "paymentMethod.card.token"},
 		{"POST", "/pivot/v2/payments/" + sid + "/confirm", `{"paymentMethod":{"type":"CARD","card":{"token":"tok_x","cvc":"@PAN@"}}}`, "paymentMethod.card.cvc"},
 	}
-	ftRun(t, s, "pivot", cases, func(c ftCase, body string) resp { return ftJSON(s, c.method, c.path, tok, body) },
-		func(r resp, field string) bool { return r.str("code") == "4000" && ftMessage("message")(r, field) })
-	ftRefused(t, s, "pivot access-token grantType", func() resp {
-		return s.call("POST", "/pivot/v1/access-token", "", `{"grantType":"`+ftPAN+`"}`, "X-MERCHANT-ID", s.Dev.ID, "X-MERCHANT-SECRET", s.Dev.SecretKey)
-	}, func(r resp) bool { return ftMessage("message")(r, "grantType") })
+	runCases(t, s, "pivot", cases, func(c fieldCase, body string) harness.Resp { return s.Call(c.method, c.path, tok, body) },
+		func(r harness.Resp, field string) bool {
+			return r.Str("code") == "4000" && messageNames("message")(r, field)
+		})
+	refusedClean(t, s, "pivot access-token grantType", func() harness.Resp {
+		return s.Call("POST", "/pivot/v1/access-token", "", `{"grantType":"`+fieldPAN+`"}`, "X-MERCHANT-ID", s.Dev.ID, "X-MERCHANT-SECRET", s.Dev.SecretKey)
+	}, func(r harness.Resp) bool { return messageNames("message")(r, "grantType") })
 	for _, c := range []struct{ body, field string }{
 		{`{"amount":{"value":10000,"currency":"IDR","Currency":"USD"}}`, "amount.Currency is given more than once"},
 		{"{\"amount\":{\"value\":10000,\"currency\":\"IDR\"},\"clientReferenceId\":\"a\xffb\"}", "clientReferenceId must be valid UTF-8"},
 		{`{"amount":{"value":10000,"currency":"IDR"},"clientReferenceId":"a\u0000"}`, "clientReferenceId must not contain a NUL"},
 	} {
-		ftRefused(t, s, "pivot "+c.body, func() resp { return ftJSON(s, "POST", "/pivot/v2/payments", tok, c.body) },
-			func(r resp) bool { return r.str("code") == "4000" && strings.HasPrefix(r.str("message"), c.field) })
+		refusedClean(t, s, "pivot "+c.body, func() harness.Resp { return s.Call("POST", "/pivot/v2/payments", tok, c.body) },
+			func(r harness.Resp) bool {
+				return r.Str("code") == "4000" && strings.HasPrefix(r.Str("message"), c.field)
+			})
 	}
 	// A request refused by the core after naming a new customer leaves no
 	// customer behind (the customer was created before the session's
 	// checks, and stayed).
 	for _, cb := range []string{"ftp://x", "http://169.254.169.254/"} {
-		ftRefused(t, s, "pivot create with a new customer and a bad callbackUrl", func() resp {
-			return s.call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
+		refusedClean(t, s, "pivot create with a new customer and a bad callbackUrl", func() harness.Resp {
+			return s.Call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
 				"customer": map[string]any{"givenName": "Siti", "email": "siti.new@example.id"}, "callbackUrl": cb})
-		}, func(r resp) bool {
-			return r.str("code") == "4000" && strings.HasPrefix(r.str("message"), "callbackUrl ")
+		}, func(r harness.Resp) bool {
+			return r.Str("code") == "4000" && strings.HasPrefix(r.Str("message"), "callbackUrl ")
 		})
 	}
 	// A real phone number passes.
-	r := s.call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
-		"customer": map[string]any{"givenName": "Siti", "phoneNumber": map[string]any{"countryCode": "60", "number": ftPhone12[4:]}}})
-	if d := pvOK(t, "a real phone", r); d["customerId"] == nil {
+	r := s.Call("POST", "/pivot/v2/payments", tok, map[string]any{"amount": map[string]any{"value": 10000, "currency": "IDR"},
+		"customer": map[string]any{"givenName": "Siti", "phoneNumber": map[string]any{"countryCode": "60", "number": phone12[4:]}}})
+	if d := harness.PivotOK(t, "a real phone", r); d["customerId"] == nil {
 		t.Errorf("a real phone: %s", r.Raw)
 	}
-	ftClean(t, s)
+	nothingAtRest(t, s)
 }
 
 func TestFreeTextSensePass(t *testing.T) {
-	s := start(t)
+	t.Parallel()
+	s := harness.Start(t)
 	sk := s.Dev.SecretKey
-	tok := payToken(t, s, sk, "4242424242424242")
+	tok := s.NewToken(t, sk, "4242424242424242")
 	init := func(extra string) string { return `{"apiKey":"` + sk + `","amount":100,` + extra + `}` }
-	cases := []ftCase{
+	cases := []fieldCase{
 		{"POST", "init", init(`"currency":"@PAN@"`), "currency"},
 		{"POST", "init", init(`"methodType":"@PAN@"`), "methodType"},
 		{"POST", "init", init(`"returnURL":"http://127.0.0.1/r?c=@PAN@"`), "returnURL"},
@@ -389,31 +392,34 @@ func TestFreeTextSensePass(t *testing.T) {
 		{"POST", "token-validation", `{"apiKey":"` + sk + `","token":"@PAN@"}`, "token"},
 		{"POST", "token-validation", `{"apiKey":"` + sk + `","token":"` + tok + `","securityCode":"@PAN@"}`, "securityCode"},
 	}
-	ftRun(t, s, "sensepass", cases, func(c ftCase, body string) resp { return snPost(t, s, c.path, body) },
-		func(r resp, field string) bool { return r.Body["success"] == false && ftMessage("message")(r, field) })
+	runCases(t, s, "sensepass", cases, func(c fieldCase, body string) harness.Resp { return harness.SensePassPost(t, s, c.path, body) },
+		func(r harness.Resp, field string) bool {
+			return r.Body["success"] == false && messageNames("message")(r, field)
+		})
 	for _, c := range []struct{ body, msg string }{
 		{init(`"Amount":200`), "Amount is given more than once"},
 		{init(`"reason":"a` + "\xff" + `"`), "reason must be valid UTF-8"},
 		{init(`"reason":"a\u0000"`), "reason must not contain a NUL"},
 	} {
-		ftRefused(t, s, "sensepass "+c.body, func() resp { return snPost(t, s, "init", c.body) },
-			func(r resp) bool { return strings.HasPrefix(r.str("message"), c.msg) })
+		refusedClean(t, s, "sensepass "+c.body, func() harness.Resp { return harness.SensePassPost(t, s, "init", c.body) },
+			func(r harness.Resp) bool { return strings.HasPrefix(r.Str("message"), c.msg) })
 	}
-	r := snPost(t, s, "init", map[string]any{"apiKey": sk, "amount": 100, "clientPhoneNumber": ftPhone12}).want(t, 201)
-	if g := s.call("GET", "/v1/sessions/"+r.str("TransactionNumber"), sk, nil).want(t, 200); g.str("metadata", "clientPhoneNumber") != ftPhone12 {
+	r := harness.SensePassPost(t, s, "init", map[string]any{"apiKey": sk, "amount": 100, "clientPhoneNumber": phone12}).Want(t, 201)
+	if g := s.Call("GET", "/v1/sessions/"+r.Str("TransactionNumber"), sk, nil).Want(t, 200); g.Str("metadata", "clientPhoneNumber") != phone12 {
 		t.Errorf("a real phone does not read back: %s", g.Raw)
 	}
-	ftClean(t, s)
+	nothingAtRest(t, s)
 }
 
 func TestFreeTextOttu(t *testing.T) {
-	s := start(t)
+	t.Parallel()
+	s := harness.Start(t)
 	sk := s.Dev.SecretKey
 	path := "/b/checkout/v1/pymt-txn/"
 	with := func(extra string) string {
 		return `{"type":"e_commerce","amount":"10.000","currency_code":"KWD","pg_codes":["knet"],` + extra + `}`
 	}
-	cases := []ftCase{
+	cases := []fieldCase{
 		{"POST", path, `{"type":"@PAN@","amount":"10.000","currency_code":"KWD","pg_codes":["knet"]}`, "type"},
 		{"POST", path, with(`"payment_type":"@PAN@"`), "payment_type"},
 		{"POST", path, `{"type":"e_commerce","amount":"10.000","currency_code":"@PAN@","pg_codes":["knet"]}`, "currency_code"},
@@ -438,67 +444,59 @@ func TestFreeTextOttu(t *testing.T) {
 		{"POST", "/b/pbl/v2/card/", `{"customer_id":"@PAN@"}`, "customer_id"},
 		{"POST", "/b/pbl/v2/auto-debit/", `{"session_id":"@PAN@","token":"tok_x"}`, "session_id"},
 	}
-	ftRun(t, s, "ottu", cases, func(c ftCase, body string) resp { return otCall(t, s, c.method, c.path, sk, body) }, ftOttu)
+	runCases(t, s, "ottu", cases, func(c fieldCase, body string) harness.Resp { return harness.OttuCall(t, s, c.method, c.path, sk, body) }, ottuNames)
 	// A form body, a JSON value inside it, and a query.
-	form := func(f url.Values) func() resp {
-		return func() resp {
-			return otCall(t, s, "POST", path, sk, f.Encode(), "Content-Type", "application/x-www-form-urlencoded")
+	form := func(f url.Values) func() harness.Resp {
+		return func() harness.Resp {
+			return harness.OttuCall(t, s, "POST", path, sk, f.Encode(), "Content-Type", "application/x-www-form-urlencoded")
 		}
 	}
 	base := func() url.Values {
 		return url.Values{"type": {"e_commerce"}, "amount": {"10.000"}, "currency_code": {"KWD"}, "pg_codes": {"knet"}}
 	}
 	f := base()
-	f.Set("customer_phone", ftForms[1])
-	ftRefused(t, s, "ottu form customer_phone", form(f), func(r resp) bool { return ftOttu(r, "customer_phone") })
+	f.Set("customer_phone", panForms[1])
+	refusedClean(t, s, "ottu form customer_phone", form(f), func(r harness.Resp) bool { return ottuNames(r, "customer_phone") })
 	f = base()
-	f.Set("agreement", `{"id":"`+ftPAN+`","type":"unscheduled"}`)
-	ftRefused(t, s, "ottu form agreement JSON", form(f), func(r resp) bool { return ftOttu(r, "agreement") })
+	f.Set("agreement", `{"id":"`+fieldPAN+`","type":"unscheduled"}`)
+	refusedClean(t, s, "ottu form agreement JSON", form(f), func(r harness.Resp) bool { return ottuNames(r, "agreement") })
 	f = base()
 	f.Set("Type", "payment_request")
-	ftRefused(t, s, "ottu form Type", form(f), func(r resp) bool { return ftOttu(r, "type") || ftOttu(r, "Type") })
-	ftRefused(t, s, "ottu list query", func() resp {
-		return otCall(t, s, "GET", "/b/pbl/v2/card/?customer_id="+url.QueryEscape(ftForms[2]), sk, nil)
-	}, func(r resp) bool { return ftOttu(r, "customer_id") })
+	refusedClean(t, s, "ottu form Type", form(f), func(r harness.Resp) bool { return ottuNames(r, "type") || ottuNames(r, "Type") })
+	refusedClean(t, s, "ottu list query", func() harness.Resp {
+		return harness.OttuCall(t, s, "GET", "/b/pbl/v2/card/?customer_id="+url.QueryEscape(panForms[2]), sk, nil)
+	}, func(r harness.Resp) bool { return ottuNames(r, "customer_id") })
 	for _, c := range []struct{ body, field string }{
 		{`{"type":"e_commerce","Type":"payment_request","amount":"10.000","currency_code":"KWD","pg_codes":["knet"]}`, "Type"},
 		{with(`"order_no":"a` + "\xff" + `"`), "order_no"},
 		{with(`"order_no":"a\u0000"`), "order_no"},
 	} {
-		ftRefused(t, s, "ottu "+c.body, func() resp { return otCall(t, s, "POST", path, sk, c.body) },
-			func(r resp) bool { return ftOttu(r, c.field) })
+		refusedClean(t, s, "ottu "+c.body, func() harness.Resp { return harness.OttuCall(t, s, "POST", path, sk, c.body) },
+			func(r harness.Resp) bool { return ottuNames(r, c.field) })
 	}
-	r := otCall(t, s, "POST", path, sk, map[string]any{"type": "e_commerce", "amount": "10.000", "currency_code": "KWD",
-		"pg_codes": []string{"knet"}, "customer_phone": ftPhone12}).want(t, 201)
-	if r.str("customer_phone") != ftPhone12 {
+	r := harness.OttuCall(t, s, "POST", path, sk, map[string]any{"type": "e_commerce", "amount": "10.000", "currency_code": "KWD",
+		"pg_codes": []string{"knet"}, "customer_phone": phone12}).Want(t, 201)
+	if r.Str("customer_phone") != phone12 {
 		t.Errorf("a real phone: %s", r.Raw)
 	}
-	ftClean(t, s)
-}
-
-// ftMultipart encodes fields as multipart/form-data.
-func ftMultipart(f map[string]string) (string, string) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	for k, v := range f {
-		mw.WriteField(k, v)
-	}
-	mw.Close()
-	return b.String(), mw.FormDataContentType()
+	nothingAtRest(t, s)
 }
 
 func TestFreeTextSenangPay(t *testing.T) {
-	s := start(t)
+	t.Parallel()
+	s := harness.Start(t)
 	mid, sec := s.Dev.ID, s.Dev.HMACSecret
-	good := payToken(t, s, s.Dev.SecretKey, "4242424242424242")
+	good := s.NewToken(t, s.Dev.SecretKey, "4242424242424242")
 	payFields := func() map[string]string {
 		f := map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my", "phone": "60123456789",
 			"detail": "Order 1", "order_id": "ord-1", "amount": "200", "token": good}
-		f["hash"] = spSign(sec, mid, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"])
+		f["hash"] = harness.SenangPaySign(sec, mid, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"])
 		return f
 	}
-	named := func(field string) func(r resp) bool {
-		return func(r resp) bool { return r.Body["status"] == float64(0) && strings.HasPrefix(r.str("msg"), field+" ") }
+	named := func(field string) func(r harness.Resp) bool {
+		return func(r harness.Resp) bool {
+			return r.Body["status"] == float64(0) && strings.HasPrefix(r.Str("msg"), field+" ")
+		}
 	}
 	encs := []string{"form", "multipart", "json"}
 	i := 0
@@ -508,72 +506,76 @@ func TestFreeTextSenangPay(t *testing.T) {
 	for _, k := range []string{"name", "email", "phone", "detail", "order_id", "amount", "token"} {
 		for _, enc := range encs {
 			f := payFields()
-			f[k] = ftForms[i%3]
+			f[k] = panForms[i%3]
 			if k == "email" {
 				f[k] += "@example.my"
 			}
 			i++
-			ftRefused(t, s, "pay_cc "+k+" "+enc, func() resp { return spPost(t, s, "pay_cc", mid, sec, enc, f) }, named(k))
+			refusedClean(t, s, "pay_cc "+k+" "+enc, func() harness.Resp { return harness.SenangPayPost(t, s, "pay_cc", mid, sec, enc, f) }, named(k))
 		}
 	}
 	for _, p := range []string{"validate_token", "update_token_status"} {
-		ftRefused(t, s, p, func() resp { return spPost(t, s, p, mid, sec, "json", map[string]string{"token": ftPAN}) }, named("token"))
+		refusedClean(t, s, p, func() harness.Resp {
+			return harness.SenangPayPost(t, s, p, mid, sec, "json", map[string]string{"token": fieldPAN})
+		}, named("token"))
 	}
-	ftRefused(t, s, "query_order_status", func() resp { return spQuery(t, s, mid, sec, mid, ftForms[1], "x") }, named("order_id"))
-	raw := func(ct, body string) func() resp {
-		return func() resp {
+	refusedClean(t, s, "query_order_status", func() harness.Resp { return harness.SenangPayQuery(t, s, mid, sec, mid, panForms[1], "x") }, named("order_id"))
+	raw := func(ct, body string) func() harness.Resp {
+		return func() harness.Resp {
 			req, _ := http.NewRequest("POST", s.URL+"/senangpay/apiv1/validate_token", strings.NewReader(body))
 			req.Header.Set("Content-Type", ct)
 			req.SetBasicAuth(mid, sec)
-			return spDo(t, req)
+			return harness.SenangPayDo(t, req)
 		}
 	}
-	ftRefused(t, s, "senangpay JSON Token", raw("application/json", `{"token":"`+good+`","Token":"x"}`), named("Token"))
-	ftRefused(t, s, "senangpay form Token", raw("application/x-www-form-urlencoded", "token="+good+"&Token=x"), named("token"))
-	ftRefused(t, s, "senangpay JSON UTF-8", raw("application/json", "{\"token\":\"a\xff\"}"), named("token"))
-	ftRefused(t, s, "senangpay JSON NUL", raw("application/json", `{"token":"a\u0000"}`), named("token"))
-	ftRefused(t, s, "senangpay form NUL", raw("application/x-www-form-urlencoded", "token=a%00"), named("token"))
+	refusedClean(t, s, "senangpay JSON Token", raw("application/json", `{"token":"`+good+`","Token":"x"}`), named("Token"))
+	refusedClean(t, s, "senangpay form Token", raw("application/x-www-form-urlencoded", "token="+good+"&Token=x"), named("token"))
+	refusedClean(t, s, "senangpay JSON UTF-8", raw("application/json", "{\"token\":\"a\xff\"}"), named("token"))
+	refusedClean(t, s, "senangpay JSON NUL", raw("application/json", `{"token":"a\u0000"}`), named("token"))
+	refusedClean(t, s, "senangpay form NUL", raw("application/x-www-form-urlencoded", "token=a%00"), named("token"))
 
 	// get_payment_token takes the card in cc_number, and only there.
-	rawShop := s.newMerchant("Kedai Kad")
-	s.call("PATCH", "/v1/merchant", rawShop.SecretKey, map[string]any{"accept_raw_card_data": true}).want(t, 200)
+	rawShop := s.NewMerchant("Kedai Kad")
+	s.Call("PATCH", "/v1/merchant", rawShop.SecretKey, map[string]any{"accept_raw_card_data": true}).Want(t, 200)
 	cardFields := func() map[string]string {
-		return map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my", "phone": ftPhone12,
+		return map[string]string{"name": "Abu Bin Ali", "email": "abu@example.my", "phone": phone12,
 			"cc_number": "4242 4242 4242 4242", "cc_exp": fmt.Sprintf("12%02d", (time.Now().Year()+4)%100), "cc_cvv": "123"}
 	}
 	for _, k := range []string{"name", "email", "phone", "cc_exp", "cc_cvv"} {
 		f := cardFields()
-		f[k] = ftForms[1]
-		ftRefused(t, s, "get_payment_token "+k, func() resp { return spPost(t, s, "get_payment_token", rawShop.ID, rawShop.HMACSecret, "form", f) }, named(k))
+		f[k] = panForms[1]
+		refusedClean(t, s, "get_payment_token "+k, func() harness.Resp {
+			return harness.SenangPayPost(t, s, "get_payment_token", rawShop.ID, rawShop.HMACSecret, "form", f)
+		}, named(k))
 	}
 	for _, enc := range encs {
-		if r := spPost(t, s, "get_payment_token", rawShop.ID, rawShop.HMACSecret, enc, cardFields()).want(t, 200); r.Body["status"] != float64(1) {
+		if r := harness.SenangPayPost(t, s, "get_payment_token", rawShop.ID, rawShop.HMACSecret, enc, cardFields()).Want(t, 200); r.Body["status"] != float64(1) {
 			t.Errorf("get_payment_token %s with the card in cc_number and a real phone: %s", enc, r.Raw)
 		}
 	}
 
 	// The get-token page: every field, in the query, a form or multipart.
-	sh := spgNewShop(t, s, 0)
+	sh := harness.NewSenangPayShop(t, s, 0)
 	for _, k := range []string{"order_id", "name", "email", "phone", "note"} {
 		for j, enc := range []string{"query", "form", "multipart"} {
-			f := spgFields(sh.creds, "56")
-			f.Set(k, ftForms[j])
+			f := harness.SenangPayFields(sh.Creds, "56")
+			f.Set(k, panForms[j])
 			what := "get-token " + k + " " + enc
-			before := ftRows(t, s)
-			p := spgGetToken(t, s, sh.ID, enc, f)
-			spgRefused(t, p, 400, k)
-			for _, form := range ftForms {
+			before := rowCounts(t, s)
+			p := harness.SenangPayGetToken(t, s, sh.ID, enc, f)
+			harness.SenangPayRefused(t, p, 400, k)
+			for _, form := range panForms {
 				if strings.Contains(p.Body, form) || strings.Contains(p.Body, form[:12]) {
 					t.Errorf("%s: the page echoes the card number", what)
 				}
 			}
-			if ch := ftChanged(before, ftRows(t, s)); len(ch) > 0 {
+			if ch := changedTables(before, rowCounts(t, s)); len(ch) > 0 {
 				t.Errorf("%s: refused, yet rows changed: %v", what, ch)
 			}
 		}
 	}
-	f := spgFields(sh.creds, "57")
-	f.Set("phone", ftPhone12)
-	spgStarted(t, s, spgGetToken(t, s, sh.ID, "form", f))
-	ftClean(t, s)
+	f := harness.SenangPayFields(sh.Creds, "57")
+	f.Set("phone", phone12)
+	harness.SenangPayStarted(t, s, harness.SenangPayGetToken(t, s, sh.ID, "form", f))
+	nothingAtRest(t, s)
 }
