@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 		{"Events", testEvents},
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"DeviceKeys", testDeviceKeys},
+		{"ProcessorAccounts", testProcessorAccounts},
 		{"Deliveries", testDeliveries},
 		{"DueDeliveries", testDueDeliveries},
 		{"DueDeliveriesInObjectOrder", testDueDeliveriesInObjectOrder},
