@@ -1,13 +1,11 @@
-package e2e
+package senangpay
 
 // senangPay's 3-D Secure get-token flow in headless Chromium: the merchant's
 // own page form-POSTs the card holder to Coffer, the holder types the card
 // into the hosted page, answers the OTP, and lands back on the merchant's
 // Tokenization Return URL with senangPay's fields — while the merchant's
 // Tokenization Callback URL is told the same, until it answers OK. SQLite
-// only: senangpay_gettoken_test.go covers both backends over HTTP.
-//
-// Helper names start with spg; the bs and b3ds browser helpers are reused.
+// only: gettoken_test.go covers both backends over HTTP.
 
 import (
 	"html/template"
@@ -17,11 +15,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-vault/coffer/internal/e2e/harness"
 )
 
-// spgShopPage serves the merchant's page: a form that sends the holder to
+// shopPage serves the merchant's page: a form that sends the holder to
 // Coffer's get-token endpoint with fields, as senangPay's docs describe.
-func spgShopPage(t testing.TB, action string, fields url.Values) string {
+func shopPage(t testing.TB, action string, fields url.Values) string {
 	tmpl := template.Must(template.New("shop").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Kedai Abu</title></head>
 <body><h1>Save your card for monthly billing</h1>
@@ -47,54 +47,55 @@ func spgShopPage(t testing.TB, action string, fields url.Values) string {
 // callback carries the same fields and is tried again until the receiver
 // answers OK (twice "received" first), and never after.
 func TestBrowserSenangPayGetToken(t *testing.T) {
-	s := start(t, withWebhookRetryBase(50*time.Millisecond))
-	sh := spgNewShop(t, s, 2)
-	ctx := newBrowser(t)
-	console := bsConsole(t, ctx)
+	t.Parallel()
+	s := harness.Start(t, harness.WithWebhookRetryBase(50*time.Millisecond))
+	sh := harness.NewSenangPayShop(t, s, 2)
+	ctx := harness.NewBrowser(t)
+	console := harness.WatchConsole(t, ctx)
 
-	shop := spgShopPage(t, s.URL+"/senangpay/tokenization/"+sh.ID, spgFields(sh.creds, "sub-1001"))
-	if st := b3dsOpen(t, ctx, shop); st != 200 {
+	shop := shopPage(t, s.URL+"/senangpay/tokenization/"+sh.ID, harness.SenangPayFields(sh.Creds, "sub-1001"))
+	if st := harness.Open(t, ctx, shop); st != 200 {
 		t.Fatalf("shop page: %d", st)
 	}
-	bsClick(t, ctx, "go")
-	bsWait(t, ctx, "the hosted card page", `!!document.getElementById("pay") && !document.getElementById("pay").disabled`)
-	loc := b3dsLocation(t, ctx)
+	harness.Click(t, ctx, "go")
+	harness.WaitJS(t, ctx, "the hosted card page", `!!document.getElementById("pay") && !document.getElementById("pay").disabled`)
+	loc := harness.PageLocation(t, ctx)
 	if !strings.HasPrefix(loc, s.URL+"/pay/ps_") {
 		t.Fatalf("after the shop's form the browser is at %s", loc)
 	}
 	sid := strings.TrimPrefix(loc, s.URL+"/pay/")
-	if !strings.Contains(bsShown(t, ctx, "save-only"), "Nothing will be charged") {
-		t.Errorf("the page does not say it only saves the card:\n%s", b3dsText(t, ctx))
+	if !strings.Contains(harness.Shown(t, ctx, "save-only"), "Nothing will be charged") {
+		t.Errorf("the page does not say it only saves the card:\n%s", harness.PageText(t, ctx))
 	}
 
-	bsFillCard(t, ctx, "4000 0025 0000 3155", "123", "Abu Bin Ali")
-	bsClick(t, ctx, "pay")
-	bsWait(t, ctx, "the 3-D Secure challenge page", `!!document.getElementById("otp")`)
-	if l := b3dsLocation(t, ctx); !strings.HasPrefix(l, s.URL+"/3ds/") {
+	harness.FillCard(t, ctx, "4000 0025 0000 3155", "123", "Abu Bin Ali")
+	harness.Click(t, ctx, "pay")
+	harness.WaitJS(t, ctx, "the 3-D Secure challenge page", `!!document.getElementById("otp")`)
+	if l := harness.PageLocation(t, ctx); !strings.HasPrefix(l, s.URL+"/3ds/") {
 		t.Errorf("the challenge is at %s", l)
 	}
-	b3dsNoPAN(t, ctx, spgChallengeCard)
-	b3dsSubmit(t, ctx, spgOTP)
+	harness.PageNoPAN(t, ctx, harness.SenangPayChallengeCard)
+	harness.EnterOTP(t, ctx, harness.SenangPayOTP)
 
-	q := b3dsAtReturn(t, ctx, sh.rs)
+	q := harness.AtReturn(t, ctx, sh.Return)
 	if q.Get("cart") != "42" {
 		t.Errorf("the return URL's own query is lost: %v", q)
 	}
 	q.Del("cart")
-	spgCheckFields(t, sh.creds, q, map[string]string{"order_id": "sub-1001", "status_id": "1", "cc_num": "XXXXXXXXXXXX3155",
+	harness.SenangPayCheckFields(t, sh.Creds, q, map[string]string{"order_id": "sub-1001", "status_id": "1", "cc_num": "XXXXXXXXXXXX3155",
 		"cc_type": "vs", "msg": "Card has been successfully validated."})
 	console("through the get-token flow")
 	tok := q.Get("token")
-	if g := spgAwait(t, s, sh.SecretKey, sid, "succeeded"); g.str("token") != tok {
+	if g := harness.SenangPayAwaitSession(t, s, sh.SecretKey, sid, "succeeded"); g.Str("token") != tok {
 		t.Errorf("session: %s", g.Raw)
 	}
-	if p := spgPayCC(t, s, sh.creds, tok); p.Body["status"] != float64(1) {
+	if p := harness.SenangPayPayCC(t, s, sh.Creds, tok); p.Body["status"] != float64(1) {
 		t.Errorf("pay_cc with the token: %s", p.Raw)
 	}
 
-	waitUntil(t, 15*time.Second, "the callback's third attempt", func() bool { return len(sh.cb.arrivals()) >= 3 })
+	harness.WaitUntil(t, 15*time.Second, "the callback's third attempt", func() bool { return len(sh.Callbacks.Arrivals()) >= 3 })
 	time.Sleep(time.Second)
-	got := sh.cb.arrivals()
+	got := sh.Callbacks.Arrivals()
 	if len(got) != 3 {
 		t.Fatalf("callback arrivals: %d, want 3", len(got))
 	}
@@ -108,21 +109,22 @@ func TestBrowserSenangPayGetToken(t *testing.T) {
 // TestBrowserSenangPayGetTokenCancel: the holder cancels on the hosted page
 // and lands on the merchant's return page with senangPay's failure values.
 func TestBrowserSenangPayGetTokenCancel(t *testing.T) {
-	s := start(t)
-	sh := spgNewShop(t, s, 0)
-	ctx := newBrowser(t)
-	console := bsConsole(t, ctx)
+	t.Parallel()
+	s := harness.Start(t)
+	sh := harness.NewSenangPayShop(t, s, 0)
+	ctx := harness.NewBrowser(t)
+	console := harness.WatchConsole(t, ctx)
 
-	shop := spgShopPage(t, s.URL+"/senangpay/tokenization/"+sh.ID, spgFields(sh.creds, "sub-1002"))
-	b3dsOpen(t, ctx, shop)
-	bsClick(t, ctx, "go")
-	bsWait(t, ctx, "the hosted card page", `!!document.getElementById("pay") && !document.getElementById("pay").disabled`)
-	sid := strings.TrimPrefix(b3dsLocation(t, ctx), s.URL+"/pay/")
-	bsClick(t, ctx, "cancel")
-	q := b3dsAtReturn(t, ctx, sh.rs)
+	shop := shopPage(t, s.URL+"/senangpay/tokenization/"+sh.ID, harness.SenangPayFields(sh.Creds, "sub-1002"))
+	harness.Open(t, ctx, shop)
+	harness.Click(t, ctx, "go")
+	harness.WaitJS(t, ctx, "the hosted card page", `!!document.getElementById("pay") && !document.getElementById("pay").disabled`)
+	sid := strings.TrimPrefix(harness.PageLocation(t, ctx), s.URL+"/pay/")
+	harness.Click(t, ctx, "cancel")
+	q := harness.AtReturn(t, ctx, sh.Return)
 	q.Del("cart")
-	spgCheckFields(t, sh.creds, q, map[string]string{"order_id": "sub-1002", "status_id": "0", "token": "0", "cc_num": "0000",
+	harness.SenangPayCheckFields(t, sh.Creds, q, map[string]string{"order_id": "sub-1002", "status_id": "0", "token": "0", "cc_num": "0000",
 		"cc_type": "xx", "msg": "Card validation was canceled by the card holder."})
 	console("canceling the get-token flow")
-	spgAwait(t, s, sh.SecretKey, sid, "canceled")
+	harness.SenangPayAwaitSession(t, s, sh.SecretKey, sid, "canceled")
 }
