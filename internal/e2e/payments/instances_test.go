@@ -1,10 +1,11 @@
-package e2e
+package payments
 
 import (
 	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/coffer-vault/coffer/internal/e2e/harness"
 	"github.com/coffer-vault/coffer/internal/store/pgtest"
 )
 
@@ -13,11 +14,12 @@ import (
 // claims) instead of being aborted for reading pages another write touched. One
 // SQLite instance serves the same burst; PostgreSQL must not do worse.
 func TestPostgresInstancesShareAToken(t *testing.T) {
+	t.Parallel()
 	dsn := pgtest.DSN(t)
-	a := start(t, withDatabaseURL(dsn))
-	b := start(t, withDatabaseURL(dsn), withDataDir(a.DataDir), withSim(a.Sim))
+	a := harness.Start(t, harness.WithDatabaseURL(dsn))
+	b := harness.Start(t, harness.WithDatabaseURL(dsn), harness.WithDataDir(a.DataDir), harness.WithSim(a.Sim))
 	sk := a.Dev.SecretKey
-	tok := tokenize(t, a, sk, map[string]any{"card": card("4242424242424242")}).want(t, 201).str("id")
+	tok := a.Tokenize(t, sk, map[string]any{"card": harness.Card("4242424242424242")}).Want(t, 201).Str("id")
 	before := a.Sim.Stats()
 	const n = 50
 	var wg sync.WaitGroup
@@ -29,14 +31,14 @@ func TestPostgresInstancesShareAToken(t *testing.T) {
 			s = b
 		}
 		wg.Go(func() {
-			r := s.call("POST", "/v1/payments", sk, map[string]any{"amount": 100 + i, "token": tok, "order_id": "two-instances"},
+			r := s.Call("POST", "/v1/payments", sk, map[string]any{"amount": 100 + i, "token": tok, "order_id": "two-instances"},
 				"Idempotency-Key", fmt.Sprintf("two-instances-%d", i))
 			statuses[i] = r.Status
 			if r.Status != 201 {
 				t.Errorf("payment %d through instance %d: %d %s", i, i%2, r.Status, r.Raw)
 				return
 			}
-			ids[i] = r.str("id")
+			ids[i] = r.Str("id")
 		})
 	}
 	wg.Wait()
@@ -58,12 +60,12 @@ func TestPostgresInstancesShareAToken(t *testing.T) {
 		if i%2 == 1 {
 			s = a
 		}
-		p := s.call("GET", "/v1/payments/"+id, sk, nil).want(t, 200)
-		if p.str("status") != "succeeded" || rcNum(p, "amount_captured") != int64(100+i) {
+		p := s.Call("GET", "/v1/payments/"+id, sk, nil).Want(t, 200)
+		if p.Str("status") != "succeeded" || p.Num("amount_captured") != int64(100+i) {
 			t.Fatalf("payment %d: %s", i, p.Raw)
 		}
 	}
-	l := a.call("GET", "/v1/payments?order_id=two-instances&limit=100", sk, nil).want(t, 200)
+	l := a.Call("GET", "/v1/payments?order_id=two-instances&limit=100", sk, nil).Want(t, 200)
 	if got := len(l.Body["data"].([]any)); got != n {
 		t.Fatalf("listed %d payments, want %d", got, n)
 	}
