@@ -79,6 +79,11 @@ func (a *API) table() []route {
 		{"GET /v1/device_keys", secretKey, false, acc.listDeviceKeys},
 		{"DELETE /v1/device_keys/{id}", secretKey, false, acc.revokeDeviceKey},
 
+		{"POST /v1/processor_accounts", secretKey, idem, acc.createProcessorAccount},
+		{"GET /v1/processor_accounts", secretKey, false, acc.listProcessorAccounts},
+		{"GET /v1/processor_accounts/{id}", secretKey, false, acc.getProcessorAccount},
+		{"DELETE /v1/processor_accounts/{id}", secretKey, false, acc.deleteProcessorAccount},
+
 		{"GET /v1/events", secretKey, false, evt.listEvents},
 		{"GET /v1/events/{id}", secretKey, false, evt.getEvent},
 		{"POST /v1/events/{id}/redeliver", secretKey, idem, evt.redeliverEvent},

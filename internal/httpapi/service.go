@@ -25,6 +25,10 @@ type Service interface {
 	ConfirmSession(ctx context.Context, m *store.Merchant, sessionID string, p payment.ConfirmParams) (payment.SessionView, error)
 	CreateCustomer(ctx context.Context, merchantID string, p payment.CustomerParams) (*store.Customer, error)
 	CreateDeviceKey(ctx context.Context, merchantID, name string) (payment.DeviceKeyView, error)
+	CreateProcessorAccount(ctx context.Context, m *store.Merchant, p payment.ProcessorAccountParams) (payment.ProcessorAccountView, error)
+	DeleteProcessorAccount(ctx context.Context, merchantID, accountID string) error
+	GetProcessorAccount(ctx context.Context, merchantID, accountID string) (payment.ProcessorAccountView, error)
+	ListProcessorAccounts(ctx context.Context, merchantID string) ([]payment.ProcessorAccountView, error)
 	CreatePayment(ctx context.Context, m *store.Merchant, params payment.PaymentParams) (payment.PaymentView, error)
 	CreateSession(ctx context.Context, m *store.Merchant, p payment.SessionParams) (payment.SessionView, error)
 	CreateToken(ctx context.Context, m *store.Merchant, p payment.TokenParams) (tok *store.Token, created bool, err error)

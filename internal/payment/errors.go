@@ -121,6 +121,10 @@ func fromMoney(err error) error {
 // processor failure is upstream trouble, never the client's fault.
 func fromDecline(err error) error {
 	var d *processor.Decline
+	var e *Error
+	if errors.As(err, &e) {
+		return e // the request's own fault (e.g. a processor account that cannot take it)
+	}
 	if errors.As(err, &d) {
 		msg := d.Message
 		if msg == "" {

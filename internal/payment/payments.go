@@ -28,6 +28,7 @@ type Payments struct {
 	tokens     *Tokens
 	challenges *Challenges
 	sessions   *Sessions // a session follows its payment's state
+	acquirers  *Acquirers
 }
 
 // PaymentParams creates a payment.
@@ -46,6 +47,9 @@ type PaymentParams struct {
 	Description   string            `json:"description"`
 	Customer      string            `json:"customer"`
 	Metadata      map[string]string `json:"metadata"`
+	// ProcessorAccount sends the payment to this account only; "" routes it
+	// by currency and priority (see Acquirers).
+	ProcessorAccount string `json:"processor_account"`
 	// MerchantInitiated charges a token with the card holder absent, so
 	// require_cvc_for_saved_cards does not apply (see ConfirmParams).
 	MerchantInitiated bool `json:"-"`
@@ -240,6 +244,14 @@ func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params Pay
 	if params.Capture != nil && !*params.Capture {
 		p.CaptureMethod = "manual"
 	}
+	// Routed before anything is recorded: a bad choice of account is the
+	// request's error. The first acquirer is recorded with the payment, so
+	// a retry or Reconcile asks the one that knows our reference.
+	route, err := s.acquirers.route(ctx, m.ID, p.Currency, params.ProcessorAccount)
+	if err != nil {
+		return nil, err
+	}
+	p.Processor.Account, p.Processor.Type, p.Processor.Pinned = route[0].id(), route[0].typ(), params.ProcessorAccount != ""
 	if p.CustomerID != "" {
 		err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.CustomerID); return err })
 		if isNotFound(err) {
@@ -456,25 +468,19 @@ func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor
 	// attempt's authorization (and capture) back instead of new ones.
 	req := processor.AuthorizeRequest{MerchantID: p.MerchantID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency,
 		Authentication: processorAuth(p.Authentication)}
-	var auth processor.Authorization
+	auth, capt, err := s.acquire(ctx, p, req)
+	if err != nil {
+		return s.fail(ctx, p, err)
+	}
 	evt := "payment.requires_capture"
 	if p.CaptureMethod == "automatic" {
-		a, c, err := s.proc.Sale(ctx, req)
-		if err != nil {
-			return s.fail(ctx, p, err)
-		}
-		auth = a
-		p.Status, p.AmountCaptured, p.Processor.CaptureID, evt = store.PaymentSucceeded, c.Amount, c.ID, "payment.succeeded"
+		p.Status, p.AmountCaptured, p.Processor.CaptureID, evt = store.PaymentSucceeded, capt.Amount, capt.ID, "payment.succeeded"
 	} else {
-		a, err := s.proc.Authorize(ctx, req)
-		if err != nil {
-			return s.fail(ctx, p, err)
-		}
-		auth = a
 		p.Status, p.AmountCapturable = store.PaymentRequiresCapture, p.Amount
 	}
-	p.Processor = store.ProcessorResult{AuthCode: auth.AuthCode, AVSResult: auth.AVSResult, CVCResult: auth.CVCResult,
-		NetworkRef: auth.ID, AuthorizationID: auth.ID, CaptureID: p.Processor.CaptureID}
+	account, typ, pinned := p.Processor.Account, p.Processor.Type, p.Processor.Pinned
+	p.Processor = store.ProcessorResult{Account: account, Type: typ, Pinned: pinned, AuthCode: auth.AuthCode, AVSResult: auth.AVSResult,
+		CVCResult: auth.CVCResult, NetworkRef: auth.ID, AuthorizationID: auth.ID, CaptureID: p.Processor.CaptureID}
 
 	var tok *store.Token
 	if saveCard {
@@ -516,7 +522,7 @@ func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor
 		return view, err
 	}
 	done := *p
-	err := s.store.Write(ctx, func(tx store.Tx) error {
+	err = s.store.Write(ctx, func(tx store.Tx) error {
 		*p = done
 		if tok != nil {
 			t := *tok
@@ -840,11 +846,24 @@ func (s *Payments) release(ctx context.Context, p *store.Payment, apply func(p *
 	})
 }
 
+// acquirerOf is the acquirer a recorded payment went to.
+func (s *Payments) acquirerOf(ctx context.Context, p *store.Payment) (processor.Processor, error) {
+	a, err := s.acquirers.forPayment(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return a.proc, nil
+}
+
 // settleFromAcquirer records what the acquirer did to a payment's
 // authorization when our record lags behind (a capture or void whose
 // outcome was lost to a crash). It reports whether it changed the payment.
 func (s *Payments) settleFromAcquirer(ctx context.Context, p *store.Payment) (bool, error) {
-	a, err := s.proc.Lookup(ctx, p.MerchantID, p.ID)
+	acq, err := s.acquirerOf(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	a, err := acq.Lookup(ctx, p.MerchantID, p.ID)
 	if err != nil {
 		return false, err
 	}
@@ -882,7 +901,11 @@ func (s *Payments) CapturePayment(ctx context.Context, merchantID, paymentID str
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	c, err := s.proc.Capture(ctx, p.Processor.AuthorizationID, amt)
+	acq, err := s.acquirerOf(ctx, p)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	c, err := acq.Capture(ctx, p.Processor.AuthorizationID, amt)
 	if err != nil {
 		// An earlier attempt that died may have captured or voided already.
 		if settled, serr := s.settleFromAcquirer(ctx, p); serr == nil && settled {
@@ -913,7 +936,11 @@ func (s *Payments) CancelPayment(ctx context.Context, merchantID, paymentID stri
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	if err := s.proc.Void(ctx, p.Processor.AuthorizationID); err != nil {
+	acq, err := s.acquirerOf(ctx, p)
+	if err != nil {
+		return PaymentView{}, err
+	}
+	if err := acq.Void(ctx, p.Processor.AuthorizationID); err != nil {
 		if settled, serr := s.settleFromAcquirer(ctx, p); serr == nil && settled {
 			// Report what the acquirer did: a void whose answer was lost is a cancel.
 			v, err := s.GetPayment(ctx, merchantID, paymentID)
@@ -987,7 +1014,11 @@ func (s *Payments) RefundPayment(ctx context.Context, merchantID, paymentID stri
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	ref, perr := s.proc.Refund(ctx, p.Processor.CaptureID, r.Amount, r.ID)
+	acq, err := s.acquirerOf(ctx, p)
+	if err != nil {
+		return RefundView{}, err
+	}
+	ref, perr := acq.Refund(ctx, p.Processor.CaptureID, r.Amount, r.ID)
 	if perr != nil && !definite(perr) {
 		// The acquirer may have refunded: leave it pending for a retry with
 		// the same key, or for Reconcile, to settle by its reference.
@@ -1119,12 +1150,17 @@ func (s *Payments) Reconcile(ctx context.Context) (settled int, err error) {
 		if !claimed {
 			continue
 		}
-		auth, lerr := s.proc.Lookup(ctx, p.MerchantID, p.ID)
+		acq, err := s.acquirerOf(ctx, p)
+		if err != nil {
+			s.log.Error("reconcile: no acquirer", "payment", p.ID, "error", err.Error())
+			continue
+		}
+		auth, lerr := acq.Lookup(ctx, p.MerchantID, p.ID)
 		var d *processor.Decline
 		switch {
 		case lerr == nil:
 			if auth.Captured > 0 && auth.Refunded < auth.Captured {
-				if _, err := s.proc.Refund(ctx, auth.CaptureID, auth.Captured-auth.Refunded, "reversal_"+p.ID); err != nil {
+				if _, err := acq.Refund(ctx, auth.CaptureID, auth.Captured-auth.Refunded, "reversal_"+p.ID); err != nil {
 					s.log.Error("reconcile: refund failed", "payment", p.ID, "error", err.Error())
 					continue
 				}
@@ -1133,7 +1169,7 @@ func (s *Payments) Reconcile(ctx context.Context) (settled int, err error) {
 				// The books show what happened: captured, then refunded in full.
 				p.AmountCaptured, p.AmountRefunded, p.Processor.CaptureID = auth.Captured, auth.Captured, auth.CaptureID
 			} else if auth.Captured == 0 && !auth.Voided {
-				if err := s.proc.Void(ctx, auth.ID); err != nil {
+				if err := acq.Void(ctx, auth.ID); err != nil {
 					s.log.Error("reconcile: void failed", "payment", p.ID, "error", err.Error())
 					continue
 				}
@@ -1148,7 +1184,7 @@ func (s *Payments) Reconcile(ctx context.Context) (settled int, err error) {
 			continue
 		}
 		failed := *p
-		err := s.store.Write(ctx, func(tx store.Tx) error {
+		err = s.store.Write(ctx, func(tx store.Tx) error {
 			cur, err := tx.GetPayment(failed.MerchantID, failed.ID)
 			if err != nil {
 				return err
@@ -1192,17 +1228,20 @@ func (s *Payments) reconcileRefunds(ctx context.Context) (int, error) {
 	}
 	settled := 0
 	for _, r := range stale {
-		var captureID string
+		var p *store.Payment
 		if err := s.store.Read(ctx, func(tx store.Tx) error {
-			p, err := tx.GetPayment(r.MerchantID, r.PaymentID)
-			if err == nil {
-				captureID = p.Processor.CaptureID
-			}
+			var err error
+			p, err = tx.GetPayment(r.MerchantID, r.PaymentID)
 			return err
 		}); err != nil {
 			return settled, err
 		}
-		ref, err := s.proc.LookupRefund(ctx, captureID, r.ID)
+		acq, err := s.acquirerOf(ctx, p)
+		if err != nil {
+			s.log.Error("reconcile: no acquirer", "refund", r.ID, "error", err.Error())
+			continue
+		}
+		ref, err := acq.LookupRefund(ctx, p.Processor.CaptureID, r.ID)
 		if err != nil && !errors.Is(err, processor.ErrNotFound) {
 			s.log.Error("reconcile: refund lookup failed", "refund", r.ID, "error", err.Error())
 			continue

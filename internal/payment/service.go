@@ -66,6 +66,7 @@ type Service struct {
 	*Sessions
 	*Challenges
 	*Events
+	*Acquirers
 
 	cards *CardGuard
 	deps  *deps
@@ -85,21 +86,27 @@ func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger
 	sealer := &Sealer{deps: d, deks: map[string]vault.DataKey{},
 		skCurrent: map[string]*sessionKeyEntry{}, skPrivate: map[string]*rsa.PrivateKey{}}
 	events := &Events{deps: d, sealer: sealer}
+	acquirers := &Acquirers{deps: d, sealer: sealer, connectors: map[string]Connector{}, built: map[string]*acquirer{},
+		accounts: map[string]accountList{}}
 	cards := &CardGuard{deps: d, events: events, radar: radar.New(func() time.Time { return d.now() })}
 	merchants := &Merchants{deps: d, sealer: sealer, events: events, authCache: map[string]authEntry{}}
-	tokens := &Tokens{deps: d, sealer: sealer, events: events, cards: cards}
+	tokens := &Tokens{deps: d, sealer: sealer, events: events, cards: cards, acquirers: acquirers}
 	customers := &Customers{deps: d, tokens: tokens}
-	payments := &Payments{deps: d, sealer: sealer, events: events, cards: cards, tokens: tokens}
+	payments := &Payments{deps: d, sealer: sealer, events: events, cards: cards, tokens: tokens, acquirers: acquirers}
 	sessions := &Sessions{deps: d, sealer: sealer, events: events, merchants: merchants,
 		customers: customers, tokens: tokens, payments: payments}
 	challenges := &Challenges{deps: d, sealer: sealer, events: events, merchants: merchants,
-		tokens: tokens, payments: payments, sessions: sessions}
+		tokens: tokens, payments: payments, sessions: sessions, acquirers: acquirers}
 	tokens.challenges, payments.challenges, sessions.challenges = challenges, challenges, challenges
 	payments.sessions = sessions
 
 	return &Service{Sealer: sealer, Merchants: merchants, Customers: customers, Tokens: tokens,
-		Payments: payments, Sessions: sessions, Challenges: challenges, Events: events, cards: cards, deps: d}
+		Payments: payments, Sessions: sessions, Challenges: challenges, Events: events, Acquirers: acquirers, cards: cards, deps: d}
 }
+
+// RegisterConnector makes processor accounts of type typ possible; call it
+// before serving.
+func (s *Service) RegisterConnector(typ string, c Connector) { s.Acquirers.connectors[typ] = c }
 
 // Configure applies options; call it before serving.
 func (s *Service) Configure(o Options) {

@@ -28,6 +28,7 @@ type Challenges struct {
 	tokens    *Tokens
 	payments  *Payments
 	sessions  *Sessions
+	acquirers *Acquirers
 }
 
 // 3-D Secure. The issuer (through processor.Authenticator) decides whether a
@@ -685,7 +686,7 @@ func (s *Challenges) finishToken(ctx context.Context, c *store.Challenge, auth *
 			return err
 		}
 		pa := processor.Authentication{Status: auth.Status, ECI: auth.ECI, Version: auth.Version, TransactionID: auth.TransactionID}
-		res, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: c.MerchantID, Reference: t.ID,
+		res, err := s.acquirers.verifyCard(ctx, "", processor.VerifyRequest{MerchantID: c.MerchantID, Reference: t.ID,
 			Card:   processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: sec.CVC, HolderName: t.HolderName},
 			Amount: c.Amount, Currency: c.Currency, Authentication: &pa})
 		var d *processor.Decline

@@ -25,6 +25,7 @@ type Tokens struct {
 	events     *Events
 	cards      *CardGuard
 	challenges *Challenges
+	acquirers  *Acquirers
 }
 
 // CardInput is a card as a client sends it. It holds a PAN and CVC, so it
@@ -53,6 +54,9 @@ type TokenParams struct {
 	ThreeDSecure  string            `json:"three_d_secure"`
 	ReturnURL     string            `json:"return_url"`
 	Metadata      map[string]string `json:"metadata"`
+	// ProcessorAccount verifies the card at this account only; "" routes
+	// the verification by the merchant's default currency and priority.
+	ProcessorAccount string `json:"processor_account"`
 }
 
 // parseCard validates a card input; prefix is the param path ("card.").
@@ -158,7 +162,7 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 		}
 	}
 	if verify {
-		v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
+		v, err := s.acquirers.verifyCard(ctx, p.ProcessorAccount, processor.VerifyRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
 			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Authentication: processorAuth(authn)})
 		s.cards.cardOutcome(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, "", err)
 		if err != nil {
@@ -586,7 +590,7 @@ func (s *Tokens) ValidateToken(ctx context.Context, m *store.Merchant, tokenID, 
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.proc.Verify(ctx, processor.VerifyRequest{MerchantID: m.ID, Reference: id.New("val"),
+	v, err := s.acquirers.verifyCard(ctx, "", processor.VerifyRequest{MerchantID: m.ID, Reference: id.New("val"),
 		Card:   processor.Card{Number: pan, ExpMonth: t.ExpMonth, ExpYear: t.ExpYear, CVC: cvc, HolderName: t.HolderName},
 		Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency})
 	if cvc != "" {

@@ -39,10 +39,16 @@ type PaymentView struct {
 }
 
 type processorView struct {
-	AuthCode   string `json:"auth_code"`
-	AVSResult  string `json:"avs_result"`
-	CVCResult  string `json:"cvc_result"`
-	NetworkRef string `json:"network_reference"`
+	// Account is the processor account the payment went to (null: the
+	// server's own acquirer), Type its connector, Reference the acquirer's
+	// id of the authorization.
+	Account    *string `json:"account"`
+	Type       string  `json:"type"`
+	Reference  *string `json:"reference"`
+	AuthCode   string  `json:"auth_code"`
+	AVSResult  string  `json:"avs_result"`
+	CVCResult  string  `json:"cvc_result"`
+	NetworkRef string  `json:"network_reference"`
 }
 
 // RefundView is a refund as the API shows it.
@@ -76,8 +82,9 @@ func ViewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
 		Refunded: p.AmountCaptured > 0 && p.AmountRefunded >= p.AmountCaptured, Currency: p.Currency, CaptureMethod: p.CaptureMethod,
 		Token: optional(p.TokenID), Customer: optional(p.CustomerID), OrderID: optional(p.OrderID), Description: optional(p.Description),
 		Metadata: md, Card: p.Card, Failure: p.Failure, Authentication: p.Authentication, Refunds: []RefundView{}, Created: p.Created, Updated: p.Updated,
-		Processor: processorView{AuthCode: p.Processor.AuthCode, AVSResult: p.Processor.AVSResult, CVCResult: p.Processor.CVCResult,
-			NetworkRef: p.Processor.NetworkRef}}
+		Processor: processorView{Account: optional(p.Processor.Account), Type: orDefault(p.Processor.Type, AccountSimulator),
+			Reference: optional(p.Processor.AuthorizationID), AuthCode: p.Processor.AuthCode, AVSResult: p.Processor.AVSResult,
+			CVCResult: p.Processor.CVCResult, NetworkRef: p.Processor.NetworkRef}}
 	for _, r := range refunds {
 		v.Refunds = append(v.Refunds, ViewRefund(r))
 	}

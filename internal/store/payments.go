@@ -84,6 +84,12 @@ type PaymentCard struct {
 
 // ProcessorResult is what the acquirer said.
 type ProcessorResult struct {
+	// Account is the merchant's processor account the payment went to (""
+	// for the server's own acquirer), Type its connector; Pinned says the
+	// request chose the account, so no other is tried.
+	Account         string `json:"account,omitempty"`
+	Type            string `json:"type,omitempty"`
+	Pinned          bool   `json:"pinned,omitempty"`
 	AuthCode        string `json:"auth_code"`
 	AVSResult       string `json:"avs_result"`
 	CVCResult       string `json:"cvc_result"`
