@@ -92,3 +92,70 @@ func (s *Payments) moveTo(ctx context.Context, p *store.Payment, a *acquirer) er
 	*p = next
 	return nil
 }
+
+// awaitAcquirer parks a processing payment in requires_action while the card
+// holder authenticates on the acquirer's own 3-D Secure page.
+func (s *Payments) awaitAcquirer(ctx context.Context, p *store.Payment, action *processor.ActionRequired) (PaymentView, error) {
+	next := *p
+	next.Status, next.Updated = store.PaymentRequiresAction, s.now()
+	next.Processor.AuthorizationID, next.Processor.NetworkRef, next.Processor.ActionURL = action.AuthorizationID, action.AuthorizationID, action.RedirectURL
+	next.PendingOp, next.PendingUntil = "", time.Time{}
+	err := s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error { return tx.UpdatePaymentIf(&next, store.PaymentProcessing) })
+	if isNotFound(err) {
+		return PaymentView{}, badState("The payment was settled while this request ran.")
+	}
+	if err != nil {
+		return PaymentView{}, err
+	}
+	*p = next
+	return s.viewPayment(p, nil), nil
+}
+
+// settleAction asks the acquirer how a payment waiting on its 3-D Secure
+// page ended, and records it: authorized (and captured, for automatic
+// capture), or declined. Still waiting, or no answer, changes nothing.
+func (s *Payments) settleAction(ctx context.Context, p *store.Payment) (bool, error) {
+	acq, err := s.acquirerOf(ctx, p)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	auth, err := acq.Lookup(ctx, p.MerchantID, p.ID)
+	var d *processor.Decline
+	next := *p
+	next.Updated, next.Processor.ActionURL = s.now(), ""
+	evt := ""
+	switch {
+	case errors.As(err, &d):
+		msg := orDefault(d.Message, "The card was declined.")
+		next.Status, next.Failure, evt = store.PaymentFailed, &store.Failure{Code: d.Code, DeclineCode: d.DeclineCode, Message: msg}, "payment.failed"
+	case err != nil:
+		return false, nil // still at the acquirer's page, or no answer: read again later
+	case auth.Voided:
+		next.Status, evt = store.PaymentCanceled, "payment.canceled"
+	case auth.Captured > 0:
+		next.Status, next.AmountCaptured, next.Processor.CaptureID, evt = store.PaymentSucceeded, auth.Captured, auth.CaptureID, "payment.succeeded"
+	case p.CaptureMethod == "automatic":
+		c, err := acq.Capture(ctx, auth.ID, p.Amount)
+		if err != nil {
+			return false, err
+		}
+		next.Status, next.AmountCaptured, next.Processor.CaptureID, evt = store.PaymentSucceeded, c.Amount, c.ID, "payment.succeeded"
+	default:
+		next.Status, next.AmountCapturable, evt = store.PaymentRequiresCapture, p.Amount, "payment.requires_capture"
+	}
+	if err == nil {
+		next.Processor.AuthCode, next.Processor.AVSResult, next.Processor.CVCResult = auth.AuthCode, auth.AVSResult, auth.CVCResult
+	}
+	err = s.store.Write(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		if err := tx.UpdatePaymentIf(&next, store.PaymentRequiresAction); err != nil {
+			return err
+		}
+		return s.paymentEvent(tx, &next, evt)
+	})
+	if isNotFound(err) {
+		return false, nil // another reader settled it first
+	}
+	return err == nil, err
+}

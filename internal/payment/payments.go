@@ -452,7 +452,7 @@ func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payme
 			}
 		}
 	}
-	view, err := s.authorize(ctx, p, pc, params.SaveCard, resumed)
+	view, err := s.authorize(ctx, p, pc, params.SaveCard, resumed, params.ReturnURL)
 	if params.Card != nil || params.CVC != "" {
 		s.cards.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
 	}
@@ -461,14 +461,18 @@ func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payme
 
 // authorize runs the authorization (or sale) of a payment recorded as
 // processing, and records its outcome and, if asked, the card as a token.
-func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool) (PaymentView, error) {
+func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool, returnURL string) (PaymentView, error) {
 	now := s.now()
 	// Immediate capture is one "sale" message to the acquirer; both calls are
 	// idempotent by our reference, so a resumed attempt gets the first
 	// attempt's authorization (and capture) back instead of new ones.
 	req := processor.AuthorizeRequest{MerchantID: p.MerchantID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency,
-		Authentication: processorAuth(p.Authentication)}
+		Authentication: processorAuth(p.Authentication), ReturnURL: returnURL}
 	auth, capt, err := s.acquire(ctx, p, req)
+	var action *processor.ActionRequired
+	if errors.As(err, &action) {
+		return s.awaitAcquirer(ctx, p, action)
+	}
 	if err != nil {
 		return s.fail(ctx, p, err)
 	}
@@ -670,10 +674,14 @@ func (s *Payments) unsettled(ctx context.Context, p *store.Payment, cause error)
 // GetPayment reads a payment with its refunds.
 func (s *Payments) GetPayment(ctx context.Context, merchantID, paymentID string) (PaymentView, error) {
 	var v PaymentView
+	var waiting *store.Payment
 	err := s.store.Read(ctx, func(tx store.Tx) error {
 		p, err := tx.GetPayment(merchantID, paymentID)
 		if err != nil {
 			return err
+		}
+		if p.Status == store.PaymentRequiresAction && p.Processor.ActionURL != "" {
+			waiting = p
 		}
 		refunds, err := tx.ListRefunds(merchantID, paymentID)
 		if err != nil {
@@ -684,6 +692,13 @@ func (s *Payments) GetPayment(ctx context.Context, merchantID, paymentID string)
 	})
 	if isNotFound(err) {
 		return v, notFound("id", "payment", paymentID)
+	}
+	if err == nil && waiting != nil {
+		// The card holder may have finished the acquirer's 3-D Secure page:
+		// the merchant reading the payment learns the outcome.
+		if changed, aerr := s.settleAction(ctx, waiting); aerr == nil && changed {
+			return s.GetPayment(ctx, merchantID, paymentID)
+		}
 	}
 	return v, err
 }

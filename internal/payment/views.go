@@ -96,6 +96,9 @@ func ViewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
 func (s *Payments) viewPayment(p *store.Payment, refunds []*store.Refund) PaymentView {
 	v := ViewPayment(p, refunds)
 	v.NextAction = s.challenges.nextAction(p.Status, p.ChallengeID)
+	if p.Status == store.PaymentRequiresAction && p.Processor.ActionURL != "" {
+		v.NextAction = &NextAction{Type: "redirect", URL: p.Processor.ActionURL}
+	}
 	return v
 }
 

@@ -96,6 +96,9 @@ type ProcessorResult struct {
 	NetworkRef      string `json:"network_reference"`
 	AuthorizationID string `json:"authorization_id,omitempty"`
 	CaptureID       string `json:"capture_id,omitempty"`
+	// ActionURL is the acquirer's own 3-D Secure page a payment in
+	// requires_action sends the card holder to ("" for Coffer's own).
+	ActionURL string `json:"action_url,omitempty"`
 }
 
 // Failure explains a failed payment or refund.
