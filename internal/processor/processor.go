@@ -20,8 +20,12 @@ type AuthorizeRequest struct {
 	// second hold on the card holder's funds.
 	Reference string
 	Card      Card
-	Amount    int64 // minor units
-	Currency  string
+	// Stored, when set, charges a card the acquirer itself keeps (an
+	// Authorize.net customer payment profile) instead of Card: Coffer never
+	// sees its number. Only a connector whose acquirer keeps cards accepts it.
+	Stored   *StoredCard
+	Amount   int64 // minor units
+	Currency string
 	// Authentication is the 3-D Secure result the authorization carries
 	// (nil: none was done).
 	Authentication *Authentication
@@ -29,6 +33,13 @@ type AuthorizeRequest struct {
 	// card holder back after its challenge ("" when no card holder is
 	// present: the acquirer must then decline rather than ask for action).
 	ReturnURL string
+}
+
+// StoredCard names a card kept at the acquirer (Authorize.net: a customer
+// profile and one of its payment profiles).
+type StoredCard struct {
+	CustomerProfileID string
+	PaymentProfileID  string
 }
 
 // Authorization is an approved hold on a card.
