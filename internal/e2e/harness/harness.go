@@ -15,9 +15,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +36,17 @@ import (
 
 // Main is an e2e package's TestMain: it runs the tests, then stops the
 // PostgreSQL server pgtest may have started for them.
+//
+// Unless -parallel is given, it lets Parallel tests run four per CPU
+// rather than one: an e2e test mostly waits (for a commit's fsync, a
+// delivery, a browser), so one per CPU would leave the CPUs idle.
 func Main(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		flag.Set("test.parallel", strconv.Itoa(4*runtime.GOMAXPROCS(0)))
+	}
 	code := m.Run()
 	pgtest.Stop()
 	os.Exit(code)

@@ -205,7 +205,8 @@ func TestBrowserThreeDSPayment(t *testing.T) {
 // failure, and a code typed into a page left open past the expiry does not
 // authenticate anything.
 func TestBrowserThreeDSExpired(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it waits a few seconds for the server to act on time,
+	// which the load of the tests beside it would stretch.
 	s := harness.Start(t, harness.WithChallengeTTL(2*time.Second), harness.WithSweepInterval(200*time.Millisecond))
 	rs := harness.NewReturnSite(t)
 	body := map[string]any{"card": harness.Card(harness.ChallengeCard), "return_url": rs.URL}

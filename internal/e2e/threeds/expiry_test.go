@@ -83,7 +83,8 @@ func TestThreeDSExpiry(t *testing.T) {
 // the token ends failed (authentication_failed) with its card erased, and the
 // holder is sent back with status=failed.
 func TestChallengeSweeperFailsTokenMidVerification(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it waits a few seconds for the server to act on time,
+	// which the load of the tests beside it would stretch.
 	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
 		fp := harness.NewAcquirer()
 		s := harness.Start(t, append(opts, harness.WithProcessor(fp), harness.WithChallengeTTL(3*time.Second), harness.WithSweepInterval(50*time.Millisecond))...)

@@ -80,7 +80,8 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 // TestWebhooksThousandPayments: 1,000 payments make 1,000 payment.succeeded
 // deliveries — none lost, none twice (nothing was retried).
 func TestWebhooksThousandPayments(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it waits a few seconds for the server to act on time,
+	// which the load of the tests beside it would stretch.
 	s := harness.Start(t)
 	sk := s.Dev.SecretKey
 	rv := harness.NewReceiver(t)
@@ -160,7 +161,8 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 // 10 s timeout, and every other merchant's webhooks wait: "a slow or dead
 // endpoint never delays others" does not hold.
 func TestWebhookStalledURLsDoNotStarveOthers(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it waits a few seconds for the server to act on time,
+	// which the load of the tests beside it would stretch.
 	s := harness.Start(t)
 	dead := newHangingReceiver(t)
 	other := s.NewMerchant("Shop with a dead server")
@@ -194,7 +196,8 @@ func TestWebhookStalledURLsDoNotStarveOthers(t *testing.T) {
 // than the dispatcher's page (256) does not hide another endpoint's delivery
 // behind it (the parking of surplus rows works).
 func TestWebhookBacklogDoesNotBlock(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it waits a few seconds for the server to act on time,
+	// which the load of the tests beside it would stretch.
 	s := harness.Start(t)
 	sk := s.Dev.SecretKey
 	slow := newRawReceiver(t)
