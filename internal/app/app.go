@@ -203,6 +203,7 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	}
 	v := vault.New(kp)
 	svc := payment.New(st, v, proc, log)
+	registerConnectors(svc)
 	// Commands other than serve set merchants' callback URLs too: they
 	// follow the same address policy.
 	svc.Configure(payment.Options{WebhooksAllowPrivate: c.webhooksAllowPrivate()})

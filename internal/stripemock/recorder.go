@@ -2,11 +2,14 @@ package stripemock
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -23,6 +26,9 @@ type Request struct {
 	Body string
 }
 
+// requestKey carries the recorded request to the answer's editor.
+type requestKey struct{}
+
 // recorder is a loopback reverse proxy that keeps each request it forwards.
 type recorder struct {
 	url  string
@@ -34,7 +40,7 @@ type recorder struct {
 	reqs []Request
 }
 
-func newRecorder(target string) (*recorder, error) {
+func newRecorder(target string, answers func(Request, map[string]any)) (*recorder, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
@@ -45,6 +51,26 @@ func newRecorder(target string) (*recorder, error) {
 	}
 	r := &recorder{url: "http://" + ln.Addr().String(), ln: ln, done: make(chan struct{})}
 	proxy := httputil.NewSingleHostReverseProxy(u)
+	if answers != nil {
+		proxy.ModifyResponse = func(res *http.Response) error {
+			raw, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			if err != nil {
+				return err
+			}
+			var obj map[string]any
+			if json.Unmarshal(raw, &obj) == nil && obj != nil {
+				answers(res.Request.Context().Value(requestKey{}).(Request), obj)
+				if raw, err = json.Marshal(obj); err != nil {
+					return err
+				}
+			}
+			res.Body = io.NopCloser(bytes.NewReader(raw))
+			res.ContentLength = int64(len(raw))
+			res.Header.Set("Content-Length", strconv.Itoa(len(raw)))
+			return nil
+		}
+	}
 	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -65,7 +91,10 @@ func newRecorder(target string) (*recorder, error) {
 		r.mu.Lock()
 		r.reqs = append(r.reqs, rec)
 		r.mu.Unlock()
-		proxy.ServeHTTP(w, req)
+		if answers != nil {
+			req.Header.Del("Accept-Encoding") // answers are edited as plain JSON
+		}
+		proxy.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), requestKey{}, rec)))
 	})}
 	go func() {
 		defer close(r.done)

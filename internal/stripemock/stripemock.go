@@ -66,6 +66,16 @@ type Option func(*config)
 type config struct {
 	fixtures func(resources map[string]any)
 	paths    []string
+	answers  func(req Request, answer map[string]any)
+}
+
+// WithAnswers lets edit change each JSON object stripe-mock answers, after
+// stripe-mock has validated the request. stripe-mock keeps no state: a test
+// that needs an object to move on (a PaymentIntent that reads succeeded
+// after its capture) says so here, and only here, so what stands in for
+// Stripe's state is visible in the test.
+func WithAnswers(edit func(req Request, answer map[string]any)) Option {
+	return func(c *config) { c.answers = edit }
 }
 
 // WithFixtures starts stripe-mock with a copy of its bundled fixtures
@@ -131,7 +141,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 			t.Fatalf("stripemock: %v", err)
 		}
 	}
-	rec, err := newRecorder(s.MockURL)
+	rec, err := newRecorder(s.MockURL, cfg.answers)
 	if err != nil {
 		s.stop()
 		t.Fatalf("stripemock: %v", err)
