@@ -54,6 +54,7 @@ func (a *API) table() []route {
 		{"POST /v1/tokens/{id}/enable", secretKey, idem, tok.enableToken},
 		{"POST /v1/tokens/{id}/validate", secretKey, idem, tok.validateToken},
 		{"DELETE /v1/tokens/{id}", secretKey, false, tok.deleteToken},
+		{"POST /v1/relay", secretKey, idem, relayHandlers{a}.relay},
 
 		{"POST /v1/payments", secretKey, idem, pay.createPayment},
 		{"GET /v1/payments", secretKey, false, pay.listPayments},

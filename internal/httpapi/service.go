@@ -5,6 +5,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/relay"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -54,6 +55,7 @@ type Service interface {
 	ListWebhookEndpoints(ctx context.Context, merchantID string) ([]payment.WebhookEndpointView, error)
 	RedeliverEvent(ctx context.Context, merchantID, eventID string) (payment.EventView, error)
 	RefundPayment(ctx context.Context, merchantID, paymentID string, amount *int64, reason string) (payment.RefundView, error)
+	Relay(ctx context.Context, m *store.Merchant, req relay.Request) (*relay.Response, error)
 	RevokeDeviceKey(ctx context.Context, merchantID, keyID string) (payment.DeviceKeyView, error)
 	RotateWebhookSecret(ctx context.Context, merchantID, endpointID string) (payment.WebhookEndpointView, error)
 	SessionClientAuth(ctx context.Context, publishableKey, sessionID, clientSecret string) (*store.Merchant, error)

@@ -65,7 +65,11 @@ type merchantView struct {
 }
 
 func viewMerchant(m *store.Merchant) merchantView {
-	return merchantView{ID: m.ID, Object: "merchant", Name: m.Name, PublishableKey: m.PublishableKey, Settings: m.Settings, Created: m.Created}
+	st := m.Settings // m may be shared (the authentication cache): not written
+	if st.RelayDestinations == nil {
+		st.RelayDestinations = []string{} // settings saved before relays existed
+	}
+	return merchantView{ID: m.ID, Object: "merchant", Name: m.Name, PublishableKey: m.PublishableKey, Settings: st, Created: m.Created}
 }
 
 type listView[T any] struct {

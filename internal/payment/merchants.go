@@ -185,6 +185,9 @@ type SettingsPatch struct {
 	// senangPay's legacy empty-password auth and its source allowlist.
 	SenangPayLegacyAuth      *bool     `json:"senangpay_legacy_auth"`
 	SenangPayLegacyAuthCIDRs *[]string `json:"senangpay_legacy_auth_cidrs"`
+
+	// RelayDestinations replaces the relay allowlist as a whole.
+	RelayDestinations *[]string `json:"relay_destinations"`
 }
 
 // Apply sets the patch's fields on st.
@@ -219,11 +222,17 @@ func (p SettingsPatch) Apply(st *store.Settings) {
 	if p.SenangPayLegacyAuthCIDRs != nil {
 		st.SenangPayLegacyAuthCIDRs = slices.Clone(*p.SenangPayLegacyAuthCIDRs)
 	}
+	if p.RelayDestinations != nil {
+		st.RelayDestinations = slices.Clone(*p.RelayDestinations)
+	}
 }
 
 // UpdateSettings applies a patch atomically (read-modify-write in one transaction).
 func (s *Merchants) UpdateSettings(ctx context.Context, merchantID string, p SettingsPatch) (*store.Merchant, error) {
 	if err := s.events.checkCallbackAddress(p.TokenizationCallbackURL); err != nil {
+		return nil, err
+	}
+	if err := s.checkRelayAddresses(p.RelayDestinations); err != nil {
 		return nil, err
 	}
 	var m *store.Merchant
@@ -281,6 +290,9 @@ func validateSettings(st *store.Settings) error {
 		if fa != "'self'" && !isOrigin(fa) {
 			return invalid("frame_ancestors", "parameter_invalid", "frame_ancestors[%d] must be 'self' or an origin like https://shop.example", i)
 		}
+	}
+	if err := validateRelayDestinations(st); err != nil {
+		return err
 	}
 	return validateLegacyAuth(st)
 }

@@ -55,6 +55,9 @@ type Settings struct {
 	// SenangPayLegacyAuthCIDRs: the merchant id alone is public.
 	SenangPayLegacyAuth      bool     `json:"senangpay_legacy_auth"`
 	SenangPayLegacyAuthCIDRs []string `json:"senangpay_legacy_auth_cidrs"`
+	// RelayDestinations are the origins (scheme://host[:port]) POST
+	// /v1/relay may send the merchant's cards to.
+	RelayDestinations []string `json:"relay_destinations"`
 }
 
 // CardTestingLimits are a merchant's card-testing thresholds.
