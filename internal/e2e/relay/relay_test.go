@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/e2e/harness"
-	"github.com/coffer-vault/coffer/internal/stripemock"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
+	"github.com/coffer-vault/coffer/internal/stripemock"
 )
 
 const (
