@@ -473,3 +473,18 @@ func (s *Acquirers) verifyCard(ctx context.Context, accountID string, r processo
 	}
 	return s.verify(ctx, route, r)
 }
+
+// keeping narrows a route to the accounts whose acquirer keeps cards
+// (Authorize.net's payment profiles): a stored card is charged only there.
+func (s *Acquirers) keeping(route []*acquirer) ([]*acquirer, error) {
+	var out []*acquirer
+	for _, a := range route {
+		if a.typ() == AccountAuthorizeNet {
+			out = append(out, a)
+		}
+	}
+	if len(out) == 0 {
+		return nil, invalid("processor_account", "parameter_invalid", "a card kept at Authorize.net needs an authorize_net processor account that takes this currency")
+	}
+	return out[:1], nil
+}

@@ -50,6 +50,10 @@ type PaymentParams struct {
 	// ProcessorAccount sends the payment to this account only; "" routes it
 	// by currency and priority (see Acquirers).
 	ProcessorAccount string `json:"processor_account"`
+	// Stored charges a card the acquirer keeps (an Authorize.net payment
+	// profile, for SensePass's tokenSource) instead of a card or a token:
+	// only an account of that acquirer can, and Coffer never sees the card.
+	Stored *processor.StoredCard `json:"-"`
 	// MerchantInitiated charges a token with the card holder absent, so
 	// require_cvc_for_saved_cards does not apply (see ConfirmParams).
 	MerchantInitiated bool `json:"-"`
@@ -164,6 +168,9 @@ func (s *Payments) validatePayment(m *store.Merchant, p *PaymentParams) error {
 	switch {
 	case p.EncryptedCard != "":
 		return invalid("encrypted_card", "parameter_unsupported", "encrypted_card needs a payment session's key; send card or token instead")
+	case p.Stored != nil && (p.Token != "" || p.Card != nil || p.SaveCard):
+		return invalid("token", "parameter_invalid", "a card kept at the acquirer is charged alone: no token, card or save_card")
+	case p.Stored != nil:
 	case p.Token != "" && p.Card != nil:
 		return invalid("card", "parameter_invalid", "give either token or card, not both")
 	case p.Token == "" && p.Card == nil:
@@ -203,9 +210,12 @@ func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params 
 		return PaymentView{}, err
 	}
 	var c charge
-	if params.Card != nil {
+	switch {
+	case params.Stored != nil:
+		c = charge{stored: params.Stored}
+	case params.Card != nil:
 		c, err = s.cardPath(ctx, m, p, params, mode, now)
-	} else {
+	default:
 		c, err = s.tokenPath(ctx, m, p, params, now)
 	}
 	if err != nil {
@@ -234,6 +244,7 @@ type charge struct {
 	unusable  *store.Failure   // a token that must not be charged: recorded as a failed payment
 	challenge *store.Challenge // the card holder must pass 3-D Secure first
 	tok       *store.Token     // the token to detokenize once its audit record is durable
+	stored    *processor.StoredCard
 }
 
 // newPayment is the payment record a request asks for, not yet stored.
@@ -251,7 +262,14 @@ func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params Pay
 	if err != nil {
 		return nil, err
 	}
-	p.Processor.Account, p.Processor.Type, p.Processor.Pinned = route[0].id(), route[0].typ(), params.ProcessorAccount != ""
+	if params.Stored != nil {
+		// Only the acquirer that keeps the card can charge it.
+		if route, err = s.acquirers.keeping(route); err != nil {
+			return nil, err
+		}
+	}
+	p.Processor.Account, p.Processor.Type = route[0].id(), route[0].typ()
+	p.Processor.Pinned = params.ProcessorAccount != "" || params.Stored != nil
 	if p.CustomerID != "" {
 		err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.CustomerID); return err })
 		if isNotFound(err) {
@@ -452,7 +470,7 @@ func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payme
 			}
 		}
 	}
-	view, err := s.authorize(ctx, p, pc, params.SaveCard, resumed, params.ReturnURL)
+	view, err := s.authorize(ctx, p, attempt{card: pc, stored: c.stored, saveCard: params.SaveCard, resumed: resumed, returnURL: params.ReturnURL})
 	if params.Card != nil || params.CVC != "" {
 		s.cards.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
 	}
@@ -461,13 +479,24 @@ func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payme
 
 // authorize runs the authorization (or sale) of a payment recorded as
 // processing, and records its outcome and, if asked, the card as a token.
-func (s *Payments) authorize(ctx context.Context, p *store.Payment, pc processor.Card, saveCard, resumed bool, returnURL string) (PaymentView, error) {
+// attempt is what authorize sends: a card in clear or one the acquirer
+// keeps, and what the request asked besides.
+type attempt struct {
+	card      processor.Card
+	stored    *processor.StoredCard
+	saveCard  bool
+	resumed   bool
+	returnURL string // where the acquirer's own 3-D Secure page sends the card holder back
+}
+
+func (s *Payments) authorize(ctx context.Context, p *store.Payment, at attempt) (PaymentView, error) {
+	pc, saveCard, resumed := at.card, at.saveCard, at.resumed
 	now := s.now()
 	// Immediate capture is one "sale" message to the acquirer; both calls are
 	// idempotent by our reference, so a resumed attempt gets the first
 	// attempt's authorization (and capture) back instead of new ones.
 	req := processor.AuthorizeRequest{MerchantID: p.MerchantID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency,
-		Authentication: processorAuth(p.Authentication), ReturnURL: returnURL}
+		Authentication: processorAuth(p.Authentication), ReturnURL: at.returnURL, Stored: at.stored}
 	auth, capt, err := s.acquire(ctx, p, req)
 	var action *processor.ActionRequired
 	if errors.As(err, &action) {

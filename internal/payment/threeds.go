@@ -770,7 +770,7 @@ func (s *Challenges) finishPayment(ctx context.Context, c *store.Challenge, auth
 	if pc.Number == "" {
 		return fmt.Errorf("payment: challenge %s holds no card for payment %s", c.ID, p.ID)
 	}
-	_, err = s.payments.authorize(ctx, p, pc, sec.SaveCard, false, "")
+	_, err = s.payments.authorize(ctx, p, attempt{card: pc, saveCard: sec.SaveCard})
 	return declineIsOutcome(err)
 }
 
