@@ -1,6 +1,7 @@
 package sensepass
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/card"
 	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/wire"
 )
@@ -220,8 +222,7 @@ func payParams(m *store.Merchant, req *payRequest) (payment.PaymentParams, error
 	case !isCent:
 		return p, badRequest("This API does not support isCent=false: send amount in cents")
 	case !wire.Absent(req.TokenSource) || !wire.Absent(req.TokenData):
-		// No connector to another vault exists (Authorize.net profiles…).
-		return p, newError(http.StatusBadRequest, "unsupported_token_source", "unsupported token source")
+		return storedPayParams(m, req)
 	case req.Token != "" && req.CreditCardDetails != nil:
 		return p, badRequest("send token or creditCardDetails, not both")
 	case req.Token == "" && req.CreditCardDetails == nil:
@@ -254,8 +255,64 @@ func payParams(m *store.Merchant, req *payRequest) (payment.PaymentParams, error
 	return p, nil
 }
 
+// storedPayParams translates pay with a card another vault keeps: seed 002's
+// tokenSource "Authorize.net" with tokenData {profile_id, payment_id}, a
+// customer payment profile charged through the merchant's authorize_net
+// processor account. Any other source is refused.
+func storedPayParams(m *store.Merchant, req *payRequest) (payment.PaymentParams, error) {
+	var p payment.PaymentParams
+	var source string
+	if json.Unmarshal(req.TokenSource, &source) != nil || !strings.EqualFold(source, "Authorize.net") {
+		return p, newError(http.StatusBadRequest, "unsupported_token_source", "unsupported token source")
+	}
+	if req.Token != "" || req.CreditCardDetails != nil {
+		return p, badRequest("send token, creditCardDetails or tokenSource, not two of them")
+	}
+	var data map[string]json.RawMessage
+	if json.Unmarshal(req.TokenData, &data) != nil {
+		return p, badRequest("tokenData must be an object with profile_id and payment_id")
+	}
+	ids := make([]string, 2)
+	for i, k := range []string{"profile_id", "payment_id"} {
+		id, ok := profileID(data[k])
+		if !ok {
+			return p, badRequest("tokenData.%s is required: Authorize.net's numeric id", k)
+		}
+		ids[i] = id
+	}
+	currency := wire.NormalCurrency(req.Currency, m.Settings.DefaultCurrency)
+	amount, _, err := ParseAmount(req.Amount, true, currency)
+	if err != nil {
+		return p, err
+	}
+	if amount <= 0 {
+		return p, badRequest("amount must be a positive whole number of cents")
+	}
+	capture := true
+	return payment.PaymentParams{Amount: amount, Currency: &currency, Capture: &capture,
+		Stored: &processor.StoredCard{CustomerProfileID: ids[0], PaymentProfileID: ids[1]}}, nil
+}
+
+// profileID reads an Authorize.net id given as a string or a number: 1 to 20 digits.
+func profileID(raw json.RawMessage) (string, bool) {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		var n json.Number
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.UseNumber()
+		if d.Decode(&n) != nil {
+			return "", false
+		}
+		s = n.String()
+	}
+	if s == "" || len(s) > 20 || strings.Trim(s, "0123456789") != "" {
+		return "", false
+	}
+	return s, true
+}
+
 // Pay charges a token (or, when the merchant accepts raw card data, a
-// card): POST /transactions/pay.
+// card, or a card Authorize.net keeps): POST /transactions/pay.
 func (d *Dialect) Pay(w http.ResponseWriter, r *http.Request) {
 	var req payRequest
 	m, ok := d.request(w, r, &req, &req.credentials, false)
@@ -288,7 +345,7 @@ func (d *Dialect) Pay(w http.ResponseWriter, r *http.Request) {
 	}
 	res := payResponse{Success: true, TransactionNumber: v.ID, TransactionStatus: statusName(StatusApproved), CardMask: v.Card.Mask,
 		Confirmation: confirmation{FullConfirmationCode: v.Processor.AuthCode, ConfirmationNumber: v.Processor.AuthCode,
-			ApprovedBy: approvedByName, ProviderID: v.Processor.NetworkRef, DateApproval: iso(v.Updated), ApprovalDate: iso(v.Updated),
+			ApprovedBy: approvedBy(v), ProviderID: v.Processor.NetworkRef, DateApproval: iso(v.Updated), ApprovalDate: iso(v.Updated),
 			PaymentMethodName: paymentMethodName, LastFourDigits: v.Card.Last4, CardExpiration: mmyy(v.Card.ExpMonth, v.Card.ExpYear)}}
 	if v.Token != nil {
 		res.Token = *v.Token
@@ -380,4 +437,13 @@ func (d *Dialect) ValidateToken(w http.ResponseWriter, r *http.Request) {
 		msg = "The card was declined (" + reason + ")"
 	}
 	writeError(w, &apiError{status: http.StatusPaymentRequired, code: reason, message: msg, extra: map[string]any{"AVS": avs, "CVV": cvv}})
+}
+
+// approvedBy names who approved a payment: the acquirer behind a processor
+// account, or Coffer's own.
+func approvedBy(v payment.PaymentView) string {
+	if v.Processor.Type == payment.AccountAuthorizeNet {
+		return "Authorize.Net"
+	}
+	return approvedByName
 }

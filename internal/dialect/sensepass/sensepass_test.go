@@ -178,7 +178,10 @@ func TestPayParams(t *testing.T) {
 		want   string
 	}{
 		{testMerchant, `{"amount":200,"isCent":false,"token":"tok_a"}`, 400, "isCent=false"},
-		{testMerchant, `{"amount":200,"tokenSource":"Authorize.net","tokenData":{"profile_id":"1"}}`, 400, "unsupported token source"},
+		{testMerchant, `{"amount":200,"tokenSource":"Authorize.net","tokenData":{"profile_id":"1"}}`, 400, "tokenData.payment_id"},
+		{testMerchant, `{"amount":200,"tokenSource":"Braintree","tokenData":{"profile_id":"1","payment_id":"2"}}`, 400, "unsupported token source"},
+		{testMerchant, `{"amount":200,"token":"tok_a","tokenSource":"Authorize.net","tokenData":{"profile_id":"1","payment_id":"2"}}`, 400, "not two"},
+		{testMerchant, `{"amount":200,"tokenSource":"Authorize.net","tokenData":{"profile_id":"12x","payment_id":"2"}}`, 400, "tokenData.profile_id"},
 		{testMerchant, `{"amount":200,"tokenData":{}}`, 400, "unsupported token source"},
 		{testMerchant, `{"amount":200,` + card + `}`, 403, "accept_raw_card_data"},
 		{&raw, `{"amount":200,"token":"tok_a",` + card + `}`, 400, "not both"},

@@ -145,8 +145,11 @@ func TestSensePassErrors(t *testing.T) {
 		})
 
 		t.Run("token sources and raw cards", func(t *testing.T) {
-			harness.SensePassFail(t, "Authorize.net", harness.SensePassPost(t, s, "pay", map[string]any{"amount": 200, "currency": "USD", "deviceId": "", "apiKey": sk,
-				"tokenSource": "Authorize.net", "tokenData": map[string]any{"profile_id": "12345", "payment_id": "55555"}}), 400, "unsupported token source")
+			harness.SensePassFail(t, "Authorize.net without an account there", harness.SensePassPost(t, s, "pay", map[string]any{"amount": 200, "currency": "USD",
+				"deviceId": "", "apiKey": sk, "tokenSource": "Authorize.net", "tokenData": map[string]any{"profile_id": "12345", "payment_id": "55555"}}),
+				400, "authorize_net processor account")
+			harness.SensePassFail(t, "another vault", harness.SensePassPost(t, s, "pay", map[string]any{"amount": 200, "currency": "USD", "deviceId": "", "apiKey": sk,
+				"tokenSource": "Braintree", "tokenData": map[string]any{"profile_id": "12345", "payment_id": "55555"}}), 400, "unsupported token source")
 			s.Call("PATCH", "/v1/merchant", sk, map[string]any{"accept_raw_card_data": false}).Want(t, 200)
 			raw := map[string]any{"amount": 200, "apiKey": sk, "creditCardDetails": map[string]any{"cardNumber": "6011111111111117",
 				"cardExpiration": "12/34", "securityCode": "987"}}
