@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/processor"
+	"github.com/coffer-vault/coffer/internal/processor/authorizenet"
 	"github.com/coffer-vault/coffer/internal/processor/stripe"
 )
 
@@ -25,6 +26,13 @@ func connectors() map[string]payment.Connector {
 			},
 			New: func(baseURL string, c map[string]string, client *http.Client) (processor.Processor, error) {
 				return stripe.New(stripe.Config{SecretKey: c["secret_key"], BaseURL: baseURL, HTTPClient: client}), nil
+			},
+		},
+		payment.AccountAuthorizeNet: {
+			Credentials: []string{"api_login_id", "transaction_key"},
+			New: func(baseURL string, c map[string]string, client *http.Client) (processor.Processor, error) {
+				return authorizenet.New(authorizenet.Config{APILoginID: c["api_login_id"], TransactionKey: c["transaction_key"],
+					BaseURL: baseURL, HTTPClient: client}), nil
 			},
 		},
 	}
