@@ -21,8 +21,9 @@ var errUnknownOutcome = errors.New("payment: the acquirer's outcome is unknown")
 //   - an acquirer that was not reached (no connection, an open circuit) did
 //     nothing;
 //   - one that may have acted (a timeout, a 5xx) is asked first whether it
-//     knows our reference; only "never heard of it" moves on, and an
-//     acquirer that cannot answer even that leaves the payment processing;
+//     knows our reference; only "never heard of it" moves on; one that did
+//     act is asked again for its answer (idempotent by our reference); an
+//     acquirer that cannot answer leaves the payment processing;
 //   - a decline is an answer, never a reason to try elsewhere.
 //
 // Before the payment goes to another account, the record names that account,
@@ -55,11 +56,21 @@ func (s *Payments) acquire(ctx context.Context, p *store.Payment, req processor.
 			continue
 		case errors.Is(err, processor.ErrUnavailable):
 			a.outcome(false, time.Now())
-			if _, lerr := a.proc.Lookup(ctx, p.MerchantID, p.ID); !errors.Is(lerr, processor.ErrNotFound) {
+			_, lerr := a.proc.Lookup(ctx, p.MerchantID, p.ID)
+			switch {
+			case errors.Is(lerr, processor.ErrNotFound):
+				last = err
+				continue
+			case lerr != nil:
 				return processor.Authorization{}, processor.Capture{}, fmt.Errorf("%w: %v", errUnknownOutcome, err)
 			}
-			last = err
-			continue
+			// It acted and only its answer was lost: asked again under the
+			// same reference, it answers without acting twice.
+			auth, capt, err := s.call(ctx, a, p, req)
+			if err != nil && (unreached(err) || errors.Is(err, processor.ErrUnavailable)) {
+				return processor.Authorization{}, processor.Capture{}, fmt.Errorf("%w: %v", errUnknownOutcome, err)
+			}
+			return auth, capt, err
 		default:
 			a.outcome(true, time.Now())
 			return processor.Authorization{}, processor.Capture{}, err

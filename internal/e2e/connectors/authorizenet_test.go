@@ -4,6 +4,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/e2e/harness"
 	"github.com/coffer-vault/coffer/internal/processor/authorizenet/anetfake"
@@ -100,4 +101,66 @@ func TestSensePassPaysAnAuthorizeNetProfile(t *testing.T) {
 	if d := harness.StatsDelta(before, s.Sim.Stats()); d.Authorizations != 0 || d.Captures != 0 {
 		t.Fatalf("an Authorize.net profile was charged at the simulator: %+v", d)
 	}
+}
+
+// The gateway charged but its answer was lost (a 500 after acting): Coffer
+// asks it, learns it did, and takes its answer under the same reference —
+// the payment succeeds with one charge, and no other account is tried.
+func TestAuthorizeNetLostAnswerChargedOnce(t *testing.T) {
+	t.Parallel()
+	s := harness.Start(t)
+	sk := s.Dev.SecretKey
+	fake, pa := anetAccount(t, s, sk)
+	s.Call("POST", "/v1/processor_accounts", sk, map[string]any{"type": "simulator", "priority": 5}).Want(t, 201)
+	fake.FailAfter("createTransactionRequest", 1)
+	before := s.Sim.Stats()
+	p := s.Call("POST", "/v1/payments", sk, map[string]any{"amount": 1500, "currency": "USD", "card": harness.Card("4111111111111111")}).Want(t, 201)
+	if p.Str("status") != "succeeded" || p.Str("processor", "account") != pa {
+		t.Fatalf("payment: %s", p.Raw)
+	}
+	if n := len(fake.Transactions()); n != 1 {
+		t.Fatalf("%d transactions at the gateway, want 1", n)
+	}
+	if d := harness.StatsDelta(before, s.Sim.Stats()); d.Authorizations != 0 || d.Captures != 0 {
+		t.Fatalf("the payment was also made at the next account: %+v", d)
+	}
+	noRejections(t, fake)
+}
+
+// A server that died between the gateway's authorization and its own record
+// leaves the payment processing; at the next start Reconcile asks the
+// account's own acquirer (not the simulator), which reverses the hold.
+func TestReconcileAsksThePaymentsAcquirer(t *testing.T) {
+	t.Parallel()
+	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
+		s := harness.Start(t, opts...)
+		sk := s.Dev.SecretKey
+		fake, _ := anetAccount(t, s, sk)
+		id := s.Call("POST", "/v1/payments", sk, map[string]any{"amount": 2600, "currency": "USD", "capture": false,
+			"card": harness.Card("4111111111111111")}).Want(t, 201).Str("id")
+		if _, err := s.OpenDB(t).Exec(s.Rebind(`UPDATE payments SET status = 'processing', updated = 0 WHERE id = ?`), id); err != nil {
+			t.Fatal(err)
+		}
+		sim := s.Sim
+		before := sim.Stats()
+		s2 := harness.Start(t, harness.WithDataDir(s.DataDir), harness.WithDatabaseURL(s.Cfg.DatabaseURL), harness.WithSim(sim)) // reconcile runs at start
+		s.Stop()
+		harness.WaitUntil(t, 10*time.Second, "the interrupted payment to be reversed", func() bool {
+			return s2.Call("GET", "/v1/payments/"+id, sk, nil).Str("status") == "failed"
+		})
+		if p := s2.Call("GET", "/v1/payments/"+id, sk, nil).Want(t, 200); !strings.Contains(p.Str("failure", "message"), "reversed") {
+			t.Fatalf("reconciled payment: %s", p.Raw)
+		}
+		voided := false
+		for _, tx := range fake.Transactions() {
+			voided = voided || tx.Status == "voided"
+		}
+		if !voided {
+			t.Fatalf("the gateway's authorization was not voided: %+v", fake.Transactions())
+		}
+		if d := harness.StatsDelta(before, sim.Stats()); d.Authorizations+d.Voids+d.Captures+d.Refunds != 0 {
+			t.Fatalf("reconciliation went to the simulator: %+v", d)
+		}
+		noRejections(t, fake)
+	})
 }
