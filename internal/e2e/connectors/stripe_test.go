@@ -138,6 +138,16 @@ func TestStripeSale(t *testing.T) {
 		if strings.Contains(s.Logs.String(), stripeCard) || strings.Contains(s.Logs.String(), "sk_test_4eC39") {
 			t.Error("the server log holds the card number or the Stripe key")
 		}
+		if s.Cfg.DatabaseURL == "" {
+			// At rest the key is sealed like card data, and no answer of
+			// Stripe's is stored with a card number in it.
+			if where := s.DBHolds(t, "sk_test_4eC39"); len(where) > 0 {
+				t.Errorf("the Stripe key is stored in clear in %v", where)
+			}
+			if where := s.DBHolds(t, stripeCard); len(where) > 0 {
+				t.Errorf("the card number is stored in clear in %v", where)
+			}
+		}
 	})
 }
 
