@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/app"
+	"github.com/coffer-vault/coffer/internal/browsertest"
 	"github.com/coffer-vault/coffer/internal/keys"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/processor"
@@ -35,7 +36,8 @@ import (
 )
 
 // Main is an e2e package's TestMain: it runs the tests, then stops the
-// PostgreSQL server pgtest may have started for them.
+// PostgreSQL server pgtest and the Chromium browsertest may have started for
+// them.
 //
 // Unless -parallel is given, it lets Parallel tests run four per CPU
 // rather than one: an e2e test mostly waits (for a commit's fsync, a
@@ -49,6 +51,7 @@ func Main(m *testing.M) {
 	}
 	code := m.Run()
 	pgtest.Stop()
+	browsertest.Stop()
 	os.Exit(code)
 }
 
