@@ -205,9 +205,10 @@ func TestBrowserThreeDSPayment(t *testing.T) {
 // failure, and a code typed into a page left open past the expiry does not
 // authenticate anything.
 func TestBrowserThreeDSExpired(t *testing.T) {
-	// Not parallel: it waits a few seconds for the server to act on time,
-	// which the load of the tests beside it would stretch.
-	s := harness.Start(t, harness.WithChallengeTTL(2*time.Second), harness.WithSweepInterval(200*time.Millisecond))
+	t.Parallel()
+	// The page must open before the challenge expires: a lifetime long enough
+	// for a loaded machine, short enough that the test mostly waits.
+	s := harness.Start(t, harness.WithChallengeTTL(6*time.Second), harness.WithSweepInterval(200*time.Millisecond))
 	rs := harness.NewReturnSite(t)
 	body := map[string]any{"card": harness.Card(harness.ChallengeCard), "return_url": rs.URL}
 	ctx := harness.NewBrowser(t)
@@ -215,7 +216,7 @@ func TestBrowserThreeDSExpired(t *testing.T) {
 	t.Run("opened after expiry", func(t *testing.T) {
 		tid, u := s.StartChallenge(t, "/v1/tokens", body)
 		// Nobody opens the page: the sweeper alone must fail the token.
-		g := s.AwaitStatus(t, "/v1/tokens/"+tid, "failed", 10*time.Second)
+		g := s.AwaitStatus(t, "/v1/tokens/"+tid, "failed", 20*time.Second)
 		if g.Str("verification", "failure_code") != "authentication_failed" {
 			t.Errorf("expired token: %s", g.Raw)
 		}
@@ -260,7 +261,7 @@ func TestBrowserThreeDSExpired(t *testing.T) {
 		}
 		verifs := s.Sim.Stats().Verifications
 		// The shopper leaves the page open past the expiry ...
-		s.AwaitStatus(t, "/v1/tokens/"+tid, "failed", 10*time.Second)
+		s.AwaitStatus(t, "/v1/tokens/"+tid, "failed", 20*time.Second)
 		// ... then types the right code into it.
 		st := harness.EnterOTP(t, ctx, harness.OTP)
 		loc := harness.PageLocation(t, ctx)

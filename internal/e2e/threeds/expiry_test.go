@@ -83,11 +83,13 @@ func TestThreeDSExpiry(t *testing.T) {
 // the token ends failed (authentication_failed) with its card erased, and the
 // holder is sent back with status=failed.
 func TestChallengeSweeperFailsTokenMidVerification(t *testing.T) {
-	// Not parallel: it waits a few seconds for the server to act on time,
-	// which the load of the tests beside it would stretch.
+	t.Parallel()
+	// The answer must reach the verification before the challenge expires: a
+	// lifetime long enough for a loaded machine; the test then waits it out.
+	const ttl = 8 * time.Second
 	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
 		fp := harness.NewAcquirer()
-		s := harness.Start(t, append(opts, harness.WithProcessor(fp), harness.WithChallengeTTL(3*time.Second), harness.WithSweepInterval(50*time.Millisecond))...)
+		s := harness.Start(t, append(opts, harness.WithProcessor(fp), harness.WithChallengeTTL(ttl), harness.WithSweepInterval(50*time.Millisecond))...)
 		sk := s.Dev.SecretKey
 		rs := harness.NewReturnSite(t)
 		tok := s.Tokenize(t, sk, map[string]any{"card": harness.Card(harness.ChallengeCard), "return_url": rs.URL}).Want(t, 201)
@@ -100,7 +102,7 @@ func TestChallengeSweeperFailsTokenMidVerification(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the verification after the challenge never started")
 		}
-		time.Sleep(3500 * time.Millisecond) // the challenge's expiry passes; the sweeper runs
+		time.Sleep(ttl + 500*time.Millisecond) // the challenge's expiry passes; the sweeper runs
 		close(hold.Release)
 		pg := <-done
 		g := s.Call("GET", "/v1/tokens/"+tid, sk, nil).Want(t, 200)
