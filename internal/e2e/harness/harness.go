@@ -32,6 +32,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
+	"github.com/coffer-vault/coffer/internal/scratch"
 	"github.com/coffer-vault/coffer/internal/store/pgtest"
 )
 
@@ -138,7 +139,7 @@ func Backends(t *testing.T, fn func(t *testing.T, opts ...Option)) {
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{T: t, Logs: &SyncBuffer{}, Stdout: &SyncBuffer{}, Sim: simulator.New(), done: make(chan error, 1)}
-	cfg := app.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Stdout: s.Stdout, Stderr: s.Logs, Processor: s.Sim,
+	cfg := app.Config{Addr: "127.0.0.1:0", DataDir: TempDir(t), Stdout: s.Stdout, Stderr: s.Logs, Processor: s.Sim,
 		ShutdownTimeout: 10 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
@@ -171,6 +172,18 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// TempDir is t.TempDir under scratch.Root (memory when it has room): where a
+// server's data folder goes.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := scratch.MkdirTemp("coffer-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // pgDevSetUp gives a PostgreSQL server what the SQLite development set-up

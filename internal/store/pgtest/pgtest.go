@@ -36,6 +36,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,6 +55,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/coffer-vault/coffer/internal/scratch"
 )
 
 // EnvURL names the variable holding an existing server's URL.
@@ -286,7 +289,7 @@ func start() (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "coffer-pgtest-")
+	dir, err := scratch.MkdirTemp("coffer-pgtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -324,19 +327,15 @@ func start() (_ *server, err error) {
 		}
 	}()
 
-	// The default collation is ICU's en-US where the server has ICU
-	// (PostgreSQL 15+ built with it, as Debian's is), like a typical
-	// production database: text does not sort byte-wise there, so code that
-	// assumes it does fails here too. Without ICU, the C locale.
-	initArgs := []string{"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"}
-	if err := run(command(cred, dir, initdb, append(initArgs, "--locale=C", "--locale-provider=icu", "--icu-locale=en-US")...)); err != nil {
-		// initdb as the server user created data; remove it the same way.
-		if err2 := run(command(cred, dir, "/bin/rm", "-rf", data)); err2 != nil {
-			return nil, errors.Join(err, err2)
+	// A fresh cluster is a copy of one initdb made earlier on this machine
+	// (initdb takes seconds of CPU; a copy in memory, a fraction of one);
+	// without such a template, initdb itself.
+	if tmpl, err := template(cred, initdb); err == nil {
+		if err := run(command(cred, dir, "/bin/cp", "-a", tmpl, data)); err != nil {
+			return nil, err
 		}
-		if err2 := run(command(cred, dir, initdb, append(initArgs, "--no-locale")...)); err2 != nil {
-			return nil, errors.Join(err, err2)
-		}
+	} else if err := initCluster(cred, dir, initdb, data); err != nil {
+		return nil, err
 	}
 	// Settings go in the configuration file rather than on a command line
 	// the shell would have to quote. fsync and synchronous_commit are the
@@ -379,4 +378,62 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// initCluster runs initdb into data. The default collation is ICU's en-US
+// where the server has ICU (PostgreSQL 15+ built with it, as Debian's is),
+// like a typical production database: text does not sort byte-wise there,
+// so code that assumes it does fails here too. Without ICU, the C locale.
+func initCluster(cred *syscall.Credential, dir, initdb, data string) error {
+	initArgs := []string{"-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"}
+	if err := run(command(cred, dir, initdb, append(initArgs, "--locale=C", "--locale-provider=icu", "--icu-locale=en-US")...)); err != nil {
+		// initdb as the server user created data; remove it the same way.
+		if err2 := run(command(cred, dir, "/bin/rm", "-rf", data)); err2 != nil {
+			return errors.Join(err, err2)
+		}
+		if err2 := run(command(cred, dir, initdb, append(initArgs, "--no-locale")...)); err2 != nil {
+			return errors.Join(err, err2)
+		}
+	}
+	return nil
+}
+
+// template returns a cluster freshly made by initdb, kept under
+// scratch.Root for every later test binary on this machine to copy. Its
+// name says which initdb made it, so an upgraded PostgreSQL makes a new one;
+// it is built beside its final name and renamed into place, so concurrent
+// test binaries never see half of one.
+func template(cred *syscall.Credential, initdb string) (string, error) {
+	st, err := os.Stat(initdb)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00%d", initdb, st.Size(), st.ModTime().UnixNano(), os.Getuid())))
+	path := filepath.Join(scratch.Root(), "coffer-pgtest-template-"+hex.EncodeToString(sum[:6]))
+	if _, err := os.Stat(filepath.Join(path, "PG_VERSION")); err == nil {
+		return path, nil
+	}
+	parent, err := scratch.MkdirTemp("coffer-pgtest-initdb-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(parent)
+	if cred != nil {
+		if err := os.Chown(parent, int(cred.Uid), int(cred.Gid)); err != nil {
+			return "", err
+		}
+	}
+	built := filepath.Join(parent, "data")
+	if err := initCluster(cred, parent, initdb, built); err != nil {
+		run(command(cred, parent, "/bin/rm", "-rf", built))
+		return "", err
+	}
+	if err := os.Rename(built, path); err != nil {
+		run(command(cred, parent, "/bin/rm", "-rf", built))
+		if _, serr := os.Stat(filepath.Join(path, "PG_VERSION")); serr == nil {
+			return path, nil // another test binary got there first
+		}
+		return "", err
+	}
+	return path, nil
 }
