@@ -612,32 +612,8 @@ func (f *Fake) charge(refID, typ string, tr map[string]any) answer {
 	default:
 		return f.fail(refID, 33)
 	}
-	// The duplicate check: same type, amount, card, invoice and billing
-	// within the window (120 s unless duplicateWindow says otherwise).
-	window := 120 * time.Second
-	if v, ok := settingsOf(tr)["duplicateWindow"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 28800 {
-			return f.fail(refID, 33)
-		}
-		window = time.Duration(n) * time.Second
-	}
-	t.dupKey = fmt.Sprintf("%s|%d|%x|%s|%s|%s|%s|%s|%s", typ, amount, t.CardHash, t.Invoice, t.FirstName, t.LastName, t.Zip, t.CustomerProfileID, t.PaymentProfileID)
-	for i := len(f.order) - 1; i >= 0 && window > 0; i-- {
-		o := f.txs[f.order[i]]
-		if t.Submitted.Sub(o.Submitted) > window {
-			break
-		}
-		if o.dupKey == t.dupKey {
-			// As documented: the original's authorization code when it was
-			// approved and a window was sent; the transaction id is not given.
-			a := f.trAnswer(refID, nil, 11, "0", "")
-			if o.ResponseCode == 1 {
-				trv := a[0].v.(answer)
-				trv[1].v = o.AuthCode
-			}
-			return a
-		}
+	if dup, ok := f.duplicate(refID, t, tr); ok {
+		return dup
 	}
 
 	reason := 1
@@ -693,6 +669,39 @@ func (f *Fake) charge(refID, typ string, tr map[string]any) answer {
 	f.txs[t.ID] = t
 	f.order = append(f.order, t.ID)
 	return f.trAnswer(refID, t, reason, t.ID, "")
+}
+
+// duplicate is the gateway's duplicate check for charge t: the same type,
+// amount, card, invoice and billing within the window (120 s unless
+// duplicateWindow says otherwise). ok reports an answer to return instead
+// of charging: the duplicate's, or a refusal of a bad window.
+func (f *Fake) duplicate(refID string, t *Tx, tr map[string]any) (answer, bool) {
+	window := 120 * time.Second
+	if v, ok := settingsOf(tr)["duplicateWindow"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 28800 {
+			return f.fail(refID, 33), true
+		}
+		window = time.Duration(n) * time.Second
+	}
+	t.dupKey = fmt.Sprintf("%s|%d|%x|%s|%s|%s|%s|%s|%s", t.Type, t.Amount, t.CardHash, t.Invoice, t.FirstName, t.LastName, t.Zip, t.CustomerProfileID, t.PaymentProfileID)
+	for i := len(f.order) - 1; i >= 0 && window > 0; i-- {
+		o := f.txs[f.order[i]]
+		if t.Submitted.Sub(o.Submitted) > window {
+			break
+		}
+		if o.dupKey == t.dupKey {
+			// As documented: the original's authorization code when it was
+			// approved and a window was sent; the transaction id is not given.
+			a := f.trAnswer(refID, nil, 11, "0", "")
+			if o.ResponseCode == 1 {
+				trv := a[0].v.(answer)
+				trv[1].v = o.AuthCode
+			}
+			return a, true
+		}
+	}
+	return nil, false
 }
 
 func numeric(v string) bool {
