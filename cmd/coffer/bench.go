@@ -25,7 +25,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.DurationVar(&o.Duration, "duration", bench.DefaultDuration, "measured time per phase")
 	fs.DurationVar(&o.Warmup, "warmup", bench.DefaultWarmup, "unmeasured time before each phase")
 	fs.DurationVar(&o.Timeout, "timeout", bench.DefaultTimeout, "per-request timeout")
-	fs.BoolVar(&o.Baseline, "baseline", false, "measure GET /healthz first and print the ratio")
+	fs.BoolVar(&o.Baseline, "baseline", false, "measure a bare net/http handler in this process and GET /healthz first, and print the ratios against both")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serverLog := fs.String("server-log", "", "file for the embedded server's logs (default: discarded)")
 	if err := parse(fs, args); err != nil {

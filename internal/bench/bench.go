@@ -186,6 +186,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, fmt.Errorf("%s setup: %w", o.Scenario, err)
 	}
 	if o.Baseline {
+		o.progress(fmt.Sprintf("baseline: a bare net/http handler in this process, concurrency %d, %s warmup + %s", o.Concurrency, o.Warmup, o.Duration))
+		bare, err := runBare(ctx, client, o.Concurrency, o.Warmup, o.Duration)
+		res.Bare = &bare
+		if err != nil {
+			return res, err
+		}
 		o.progress(fmt.Sprintf("baseline: %s, concurrency %d, %s warmup + %s", Healthz, o.Concurrency, o.Warmup, o.Duration))
 		h, _ := t.scenario(ctx, Healthz, 0, nil)
 		st, err := runPhase(ctx, Healthz, h, o.Concurrency, o.Warmup, o.Duration)
@@ -201,6 +207,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	if res.Baseline != nil && res.Baseline.RPS > 0 {
 		res.Ratio = res.Scenario.RPS / res.Baseline.RPS
+	}
+	if res.Bare != nil && res.Bare.RPS > 0 {
+		res.BareRatio = res.Scenario.RPS / res.Bare.RPS
+		if res.Baseline != nil {
+			res.HealthzBareRatio = res.Baseline.RPS / res.Bare.RPS
+		}
 	}
 	return res, res.Check(o.MaxErrorRate)
 }
@@ -296,4 +308,39 @@ func merge(name string, window time.Duration, recs []recorder) Stats {
 	}
 	st.Latency = Summarize(all)
 	return st
+}
+
+// Bare names the phase of the bare handler.
+const Bare = "bare"
+
+// runBare measures an in-process net/http server whose handler only
+// answers 200 with a short JSON body, on loopback, through the same
+// client: the ceiling every figure of the run is a fraction of.
+func runBare(ctx context.Context, client *http.Client, concurrency int, warmup, duration time.Duration) (Stats, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return Stats{Name: Bare}, err
+	}
+	body := []byte(`{"status":"ok"}`)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/healthz"
+	do := func(ctx context.Context, _ int) (int, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, err
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	return runPhase(ctx, Bare, do, concurrency, warmup, duration)
 }

@@ -82,12 +82,23 @@ func TestBaselineRatio(t *testing.T) {
 	if want := res.Scenario.RPS / res.Baseline.RPS; res.Ratio != want {
 		t.Errorf("ratio %v, want %v", res.Ratio, want)
 	}
+	// The bare handler of the same run, and both ratios against it.
+	if res.Bare == nil || res.Bare.Name != Bare {
+		t.Fatalf("no bare-handler phase: %+v", res.Bare)
+	}
+	checkClean(t, *res.Bare)
+	if want := res.Scenario.RPS / res.Bare.RPS; res.BareRatio != want || want <= 0 {
+		t.Errorf("ratio against the bare handler %v, want %v", res.BareRatio, want)
+	}
+	if want := res.Baseline.RPS / res.Bare.RPS; res.HealthzBareRatio != want || want <= 0 {
+		t.Errorf("healthz against the bare handler %v, want %v", res.HealthzBareRatio, want)
+	}
 
 	var text bytes.Buffer
 	if err := res.Format(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"healthz", "tokenize", "req/s", "p99", "ratio tokenize/healthz"} {
+	for _, want := range []string{"healthz", "tokenize", "bare", "req/s", "p99", "ratio tokenize/healthz", "ratio tokenize/bare", "ratio healthz/bare"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, text.String())
 		}
@@ -100,7 +111,8 @@ func TestBaselineRatio(t *testing.T) {
 	if err := json.Unmarshal(js.Bytes(), &obj); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, js.String())
 	}
-	if obj["ok"] != true || obj["ratio"] == nil || obj["baseline"] == nil || bytes.Count(bytes.TrimSpace(js.Bytes()), []byte("\n")) != 0 {
+	if obj["ok"] != true || obj["ratio"] == nil || obj["baseline"] == nil || obj["bare"] == nil || obj["ratio_bare"] == nil ||
+		obj["ratio_healthz_bare"] == nil || bytes.Count(bytes.TrimSpace(js.Bytes()), []byte("\n")) != 0 {
 		t.Errorf("JSON report: %s", js.String())
 	}
 }

@@ -49,6 +49,13 @@ type Result struct {
 	Scenario    Stats
 	Baseline    *Stats  // the healthz phase, with Options.Baseline
 	Ratio       float64 // Scenario.RPS / Baseline.RPS, with Options.Baseline
+	// Bare is, with Options.Baseline, a bare net/http handler in this
+	// process, measured in the same run with the same client: what the
+	// machine and the HTTP stack allow before Coffer does anything.
+	Bare *Stats
+	// BareRatio is Scenario.RPS / Bare.RPS; HealthzBareRatio is
+	// Baseline.RPS / Bare.RPS, the cost of Coffer's middleware alone.
+	BareRatio, HealthzBareRatio float64
 }
 
 // Check returns an error wrapping ErrTooManyErrors when a phase failed more
@@ -69,10 +76,14 @@ func (r Result) Check(maxRate float64) error {
 }
 
 func (r Result) phases() []Stats {
-	if r.Baseline != nil {
-		return []Stats{*r.Baseline, r.Scenario}
+	var out []Stats
+	if r.Bare != nil {
+		out = append(out, *r.Bare)
 	}
-	return []Stats{r.Scenario}
+	if r.Baseline != nil {
+		out = append(out, *r.Baseline)
+	}
+	return append(out, r.Scenario)
 }
 
 // Summarize returns the exact percentiles of d (which it sorts in place).
@@ -148,6 +159,12 @@ func (r Result) Format(w io.Writer) error {
 	if r.Baseline != nil {
 		fmt.Fprintf(&b, "\nratio %s/%s: %.3f", r.Scenario.Name, r.Baseline.Name, r.Ratio)
 	}
+	if r.Bare != nil {
+		fmt.Fprintf(&b, "\nratio %s/%s: %.3f", r.Scenario.Name, r.Bare.Name, r.BareRatio)
+		if r.Baseline != nil {
+			fmt.Fprintf(&b, "\nratio %s/%s: %.3f", r.Baseline.Name, r.Bare.Name, r.HealthzBareRatio)
+		}
+	}
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -184,6 +201,9 @@ type jsonResult struct {
 	Result          jsonStats  `json:"result"`
 	Baseline        *jsonStats `json:"baseline,omitempty"`
 	Ratio           *float64   `json:"ratio,omitempty"`
+	Bare            *jsonStats `json:"bare,omitempty"`
+	BareRatio       *float64   `json:"ratio_bare,omitempty"`
+	HealthzBare     *float64   `json:"ratio_healthz_bare,omitempty"`
 	OK              bool       `json:"ok"`
 	Error           string     `json:"error,omitempty"`
 }
@@ -228,6 +248,11 @@ func (r Result) WriteJSON(w io.Writer, runErr error) error {
 		b := r.Baseline.toJSON()
 		ratio := math.Round(r.Ratio*1000) / 1000
 		out.Baseline, out.Ratio = &b, &ratio
+	}
+	if r.Bare != nil {
+		b := r.Bare.toJSON()
+		ratio, hz := math.Round(r.BareRatio*1000)/1000, math.Round(r.HealthzBareRatio*1000)/1000
+		out.Bare, out.BareRatio, out.HealthzBare = &b, &ratio, &hz
 	}
 	enc := json.NewEncoder(w)
 	return enc.Encode(out)
