@@ -531,7 +531,8 @@ func TestPaymentRequireCVC(t *testing.T) {
 		t.Errorf("a charge refused for a missing cvc reached the processor: %+v → %+v", sim, st)
 	}
 
-	for _, c := range []struct{ tok, wrong, right string }{{visa, "124", "123"}, {amex, "7392", "7391"}} {
+	// All zeros is the simulator's wrong CVC for every card.
+	for _, c := range []struct{ tok, wrong, right string }{{visa, "000", "123"}, {amex, "0000", "7391"}} {
 		f := s.PaymentDeclined(t, sk, keep(s.CreatePayment(sk, harness.TokenPayment(c.tok, 1000, "cvc", c.wrong))), "incorrect_cvc", "")
 		if harness.Dig(f, "processor", "cvc_result") != "fail" && harness.Dig(f, "processor", "cvc_result") != nil {
 			t.Errorf("wrong cvc: processor.cvc_result %v", harness.Dig(f, "processor", "cvc_result"))

@@ -162,13 +162,13 @@ func TestSensePassSeedExamples(t *testing.T) {
 			if r.Body["success"] != true || r.Str("message") != "The token is valid" || r.Str("CVV", "code") != "P" || r.Str("AVS", "code") != "UUU" {
 				t.Errorf("token-validation: %s", r.Raw)
 			}
-			// With the security code it is checked: the one the card was
-			// saved with matches, another does not.
+			// With the security code it is checked: a right one matches,
+			// the simulator's wrong one (all zeros) does not.
 			r = harness.SensePassPost(t, s, "token-validation", map[string]any{"apiKey": sk, "token": tokens[1], "securityCode": seedCVC}).Want(t, 201)
 			if r.Str("CVV", "code") != "M" || r.Str("CVV", "message") != "Match" {
 				t.Errorf("token-validation with the right code: %s", r.Raw)
 			}
-			r = harness.SensePassPost(t, s, "token-validation", map[string]any{"apiKey": sk, "token": tokens[1], "securityCode": "999"})
+			r = harness.SensePassPost(t, s, "token-validation", map[string]any{"apiKey": sk, "token": tokens[1], "securityCode": "000"})
 			harness.SensePassFail(t, "token-validation with a wrong code", r, 402, "")
 			if r.Str("CVV", "code") != "N" {
 				t.Errorf("token-validation with a wrong code: %s", r.Raw)

@@ -20,8 +20,7 @@ package simulator
 // no expiry, no holder. The results it keeps (auth code, AVS and CVC results, decline codes) are
 // the issuer's answers, not the card's contents. It needs no card fingerprint because nothing the
 // simulator does after a restart depends on which card an authorization was for: the test cards'
-// behaviour comes from the number presented on each call, and the issuer's CVC memory is kept in
-// memory only on purpose.
+// behaviour comes from the number presented on each call (and from the CVC: all zeros is wrong).
 //
 // Durability: a line is written and fsynced before the call that made it returns. A crash can
 // therefore leave only a partial last line, written by a call that never returned; Open cuts it
@@ -247,7 +246,7 @@ func (j *journal) close() error {
 // access, and anything but a regular file. The caller must Close it.
 //
 // After Open the ledger, the idempotency records and the counters are what they were when the
-// journal was last written; the issuer's CVC memory starts empty (see the package comment).
+// journal was last written.
 func Open(path string) (*Simulator, error) {
 	f, created, err := openJournalFile(path)
 	if err != nil {

@@ -6,10 +6,11 @@
 // authorization made before a restart can still be captured, voided, refunded or looked up after
 // it, and a repeated reference still returns the first result.
 //
-// The simulated issuer also remembers, per card, the first CVC it was shown (as a keyed hash, in
-// memory only) and declines a later, different one with incorrect_cvc. That memory is never
-// written to the journal, so after a restart the issuer has forgotten every CVC and enrols the
-// first one it sees again.
+// The simulated issuer keeps no CVC, not even a hash of one: a CVC of all zeros (000, or 0000
+// for Amex) is incorrect for every card, any other well-formed CVC matches, and the test card
+// 4000 0000 0000 0127 fails its CVC check whatever is sent. (It used to remember the first CVC it
+// saw per card number, across merchants: retention of card data an issuer has no business
+// keeping, and it made the hosted page's "any CVC" untrue.)
 //
 // The simulator is also the 3-D Secure directory server and every issuer's ACS (see threeds.go).
 // That side keeps no state at all: a challenge is judged from its answer alone, so any instance,
@@ -18,9 +19,7 @@ package simulator
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,11 +87,7 @@ type result struct {
 // concurrent calls share one fsync.
 type Simulator struct {
 	now func() time.Time // replaceable so tests can sit on an expiry boundary
-	// issuerKey keys the hashes of the issuer's CVC memory. It is random per Simulator and never
-	// leaves the process, so the hashes cannot be brute-forced by someone who only sees memory
-	// contents without it, and they are meaningless after a restart.
-	issuerKey []byte
-	j         *journal // nil for New
+	j   *journal         // nil for New
 
 	mu       sync.Mutex
 	auths    map[string]*authRecord
@@ -101,20 +96,17 @@ type Simulator struct {
 	refunds  map[[2]string]processor.Refund // capture id + caller's reference → refund
 	perRef   map[refKey]int
 	stats    Stats
-	cvcs     map[[sha256.Size]byte][sha256.Size]byte // issuer: MAC(PAN) → MAC(PAN, CVC)
 }
 
 // New returns an empty simulator whose ledger lives in memory only.
 func New() *Simulator {
 	return &Simulator{
-		now:       time.Now,
-		issuerKey: newKey(),
-		auths:     make(map[string]*authRecord),
-		captures:  make(map[string]*captureRecord),
-		results:   make(map[idemKey]result),
-		refunds:   make(map[[2]string]processor.Refund),
-		perRef:    make(map[refKey]int),
-		cvcs:      make(map[[sha256.Size]byte][sha256.Size]byte),
+		now:      time.Now,
+		auths:    make(map[string]*authRecord),
+		captures: make(map[string]*captureRecord),
+		results:  make(map[idemKey]result),
+		refunds:  make(map[[2]string]processor.Refund),
+		perRef:   make(map[refKey]int),
 	}
 }
 
@@ -277,7 +269,7 @@ func (s *Simulator) authorizeLocked(merchant, reference string, c processor.Card
 			return res, nil
 		}
 	}
-	avs, cvc, d, enrol := s.decide(c, verify)
+	avs, cvc, d := s.decide(c, verify)
 	e := &entry{Op: opAuth, Verify: verify, Merchant: merchant, Reference: reference, Amount: amount,
 		Currency: currency, AVSResult: avs, CVCResult: cvc}
 	if d != nil {
@@ -295,28 +287,25 @@ func (s *Simulator) authorizeLocked(merchant, reference string, c processor.Card
 	} else if err := s.commit(e); err != nil {
 		return result{}, err
 	}
-	enrol()
 	return resultOf(e), nil
 }
 
 // decide is the simulated issuer. The checks a real network makes before the issuer sees the
-// card (number, expiry, CVC format) come first and apply to every card; then the issuer compares
-// the CVC with the one it knows for the card; the test-card table comes last, so a test card with
-// a past expiry is refused as expired like any other. enrol, to be called once the answer is
-// recorded, makes the issuer remember a CVC it did not know yet.
-func (s *Simulator) decide(c processor.Card, verify bool) (avs, cvc string, d *processor.Decline, enrol func()) {
-	enrol = func() {}
+// card (number, expiry, CVC format) come first and apply to every card; then the CVC (all zeros
+// is wrong for every card); the test-card table comes last, so a test card with a past expiry is
+// refused as expired like any other.
+func (s *Simulator) decide(c processor.Card, verify bool) (avs, cvc string, d *processor.Decline) {
 	if !validNumber(c.Number) {
-		return "", "", decline(processor.CodeIncorrectNumber, "", processor.CheckUnavailable, processor.CheckUnchecked), enrol
+		return "", "", decline(processor.CodeIncorrectNumber, "", processor.CheckUnavailable, processor.CheckUnchecked)
 	}
 	if c.ExpMonth < 1 || c.ExpMonth > 12 || c.ExpYear < 1000 || c.ExpYear > 9999 {
-		return "", "", decline(processor.CodeInvalidExpiry, "", processor.CheckUnavailable, processor.CheckUnchecked), enrol
+		return "", "", decline(processor.CodeInvalidExpiry, "", processor.CheckUnavailable, processor.CheckUnchecked)
 	}
 	if expired(c.ExpMonth, c.ExpYear, s.now()) {
-		return "", "", decline(processor.CodeExpiredCard, processor.CodeExpiredCard, processor.CheckUnavailable, processor.CheckUnchecked), enrol
+		return "", "", decline(processor.CodeExpiredCard, processor.CodeExpiredCard, processor.CheckUnavailable, processor.CheckUnchecked)
 	}
 	if c.CVC != "" && !validCVC(c.CVC) {
-		return "", "", decline(processor.CodeInvalidCVC, "", processor.CheckUnavailable, processor.CheckFail), enrol
+		return "", "", decline(processor.CodeInvalidCVC, "", processor.CheckUnavailable, processor.CheckFail)
 	}
 
 	avs, cvc = processor.CheckUnavailable, processor.CheckUnchecked
@@ -331,33 +320,15 @@ func (s *Simulator) decide(c processor.Card, verify bool) (avs, cvc string, d *p
 	case b.cvcFail:
 		// The card itself is the test: its CVC check fails whatever was sent, or if nothing was.
 		cvc = processor.CheckFail
+	case c.CVC != "" && strings.Trim(c.CVC, "0") == "":
+		return "", "", decline(processor.CodeIncorrectCVC, processor.CodeIncorrectCVC, avs, processor.CheckFail)
 	case c.CVC != "":
-		pan, code := s.cvcMACs(c.Number, c.CVC)
-		known, ok := s.cvcs[pan]
-		if ok && !hmac.Equal(known[:], code[:]) {
-			return "", "", decline(processor.CodeIncorrectCVC, processor.CodeIncorrectCVC, avs, processor.CheckFail), enrol
-		}
-		if !ok {
-			enrol = func() { s.cvcs[pan] = code }
-		}
 		cvc = processor.CheckPass
 	}
 	if b.code != "" && !(b.chargesOnly && verify) {
-		return "", "", decline(b.code, b.declineCode, avs, cvc), enrol
+		return "", "", decline(b.code, b.declineCode, avs, cvc)
 	}
-	return avs, cvc, nil, enrol
-}
-
-// cvcMACs returns the issuer's keys for its CVC memory: a MAC of the PAN, and a MAC of the PAN
-// with the CVC, so that equal CVCs of different cards do not look alike either.
-func (s *Simulator) cvcMACs(pan, cvc string) (panMAC, cvcMAC [sha256.Size]byte) {
-	m := hmac.New(sha256.New, s.issuerKey)
-	m.Write([]byte("pan\x00" + pan))
-	m.Sum(panMAC[:0])
-	m.Reset()
-	m.Write([]byte("cvc\x00" + pan + "\x00" + cvc))
-	m.Sum(cvcMAC[:0])
-	return panMAC, cvcMAC
+	return avs, cvc, nil
 }
 
 // Capture implements processor.Processor.
@@ -623,12 +594,6 @@ func decline(code, declineCode, avs, cvc string) *processor.Decline {
 		msg = messages[code]
 	}
 	return &processor.Decline{Code: code, DeclineCode: declineCode, Message: msg, AVSResult: avs, CVCResult: cvc}
-}
-
-func newKey() []byte {
-	k := make([]byte, 32)
-	rand.Read(k) // never fails; see crypto/rand.Read
-	return k
 }
 
 // newID draws 128 random bits, which makes a collision not worth checking for.
