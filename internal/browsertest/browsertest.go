@@ -41,7 +41,6 @@ var shared struct {
 	once    sync.Once
 	browser context.Context // the first tab; new contexts are made beside it
 	stop    func()
-	dir     string
 	err     error
 }
 
@@ -112,7 +111,7 @@ func start(path string) error {
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	shared.browser, shared.dir = browserCtx, dir
+	shared.browser = browserCtx
 	shared.stop = func() {
 		cancelBrowser()
 		cancelAlloc() // waits for the browser to exit

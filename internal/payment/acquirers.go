@@ -41,7 +41,7 @@ const (
 )
 
 // Circuit breaker: after breakerFailures calls in a row fail to reach an
-// account, it is skipped for breakerOpen, then given one trial call; a dead
+// account, it is skipped for breakerOpen, then tried again (one more failure reopens it); a dead
 // acquirer so costs the first few payments a timeout, not every payment.
 const (
 	breakerFailures = 3

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -222,14 +223,8 @@ func validateRelayDestinations(st *store.Settings) error {
 }
 
 func validPort(p string) bool {
-	if len(p) > 5 || strings.Trim(p, "0123456789") != "" {
-		return false
-	}
-	n := 0
-	for _, c := range p {
-		n = n*10 + int(c-'0')
-	}
-	return n > 0 && n < 65536
+	n, err := strconv.Atoi(p)
+	return err == nil && len(p) <= 5 && p[0] != '+' && p[0] != '-' && n > 0 && n < 65536
 }
 
 func isLoopbackHost(host string) bool {

@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,11 +57,9 @@ func echo(req stripemock.Request, a map[string]any) {
 	}
 }
 
+// number is a form value as the JSON number Stripe answers with.
 func number(s string) float64 {
-	var n float64
-	for _, c := range s {
-		n = n*10 + float64(c-'0')
-	}
+	n, _ := strconv.ParseFloat(s, 64)
 	return n
 }
 
