@@ -434,6 +434,12 @@ func (s *Acquirers) forPayment(ctx context.Context, p *store.Payment) (*acquirer
 	if p.Processor.Account == "" {
 		return s.builtin(), nil
 	}
+	s.mu.Lock()
+	a, ok := s.built[p.Processor.Account]
+	s.mu.Unlock()
+	if ok && a.account.MerchantID == p.MerchantID {
+		return a, nil // built already: no read per capture, refund or lookup
+	}
 	acct, err := read(ctx, s.store, func(tx store.Tx) (*store.ProcessorAccount, error) {
 		return tx.GetProcessorAccount(p.MerchantID, p.Processor.Account)
 	})
