@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/bench"
@@ -28,6 +29,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.Baseline, "baseline", false, "measure a bare net/http handler in this process and GET /healthz first, and print the ratios against both")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serverLog := fs.String("server-log", "", "file for the embedded server's logs (default: discarded)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (client and embedded server) to FILE")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -46,6 +48,13 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		o.ServerLog = f
 	}
 	o.Progress = stderr
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer stop()
+	}
 
 	res, err := bench.Run(ctx, o)
 	// A run that measured something prints it, even when it then fails the
@@ -65,4 +74,18 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
+}
+
+// startCPUProfile profiles the whole run: with the embedded server that is
+// where the time goes, next to the load generator's own share.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

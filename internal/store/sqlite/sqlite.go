@@ -345,7 +345,6 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 
 func (s *Store) writer() {
 	defer close(s.done)
-	batch := make([]*op, 0, maxBatch)
 	for {
 		var first *op
 		select {
@@ -355,30 +354,26 @@ func (s *Store) writer() {
 			for {
 				select {
 				case o := <-s.ops:
-					s.commit([]*op{o})
+					s.commit(o, false)
 				default:
 					return
 				}
 			}
 		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
+		s.commit(first, true)
 		// Between batches the connection is free to prepare what missed.
 		s.ws.PrepareQueued(context.Background())
 	}
 }
 
-// commit runs a batch in one transaction and hands its answers to the
-// syncer, which releases them once the commit is on disk.
+// commit runs a batch that starts with first in one transaction and hands
+// its answers to the syncer, which releases them once the commit is on disk.
+//
+// The batch grows while the syncer is busy (gather): the writer executes
+// each write as it arrives instead of committing it, and commits when the
+// syncer has finished, so commits come about as often as syncs and each
+// carries what arrived during one sync. That is the pipeline: batch N+1
+// executes during batch N's sync.
 //
 // Each write must stay atomic on its own, so a failing one must not take
 // its batch-mates' writes with it. Savepoints give that, at two extra
@@ -386,14 +381,13 @@ func (s *Store) writer() {
 // So a batch first runs without them; only if a write fails is the whole
 // transaction rolled back and the batch run again with a savepoint per write
 // (the store contract lets a backend run fn more than once).
-func (s *Store) commit(batch []*op) {
+func (s *Store) commit(first *op, gather bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// The writer reuses its batch slice while these answers wait for the sync.
-	ops := append([]*op(nil), batch...)
-	errs, seq, err := s.run(ctx, ops, len(ops) == 1)
+	seq := s.sy.visible.Load()
+	ops, errs, err := s.runGrowing(ctx, first, gather, &seq)
 	if err == errRetryCareful {
-		errs, seq, err = s.run(ctx, ops, true)
+		errs, err = s.runTx(ctx, ops, true, &seq)
 	}
 	if err == nil {
 		s.commits.Add(1)
@@ -408,17 +402,69 @@ func (s *Store) commit(batch []*op) {
 // errRetryCareful: an optimistic run had a failing write; run it again with savepoints.
 var errRetryCareful = errors.New("sqlite: retry batch with savepoints")
 
-// run executes and commits a batch. careful puts each write in a savepoint;
-// otherwise the first failing write rolls the transaction back and run
-// returns errRetryCareful. A batch of one needs no savepoint either way: its
-// failure rolls back only its own writes. seq is the commit the answers
-// depend on: this batch's own, or the last one before it.
-func (s *Store) run(ctx context.Context, batch []*op, careful bool) (errs []error, seq uint64, err error) {
-	seq = s.sy.visible.Load()
-	errs, err = s.runTx(ctx, batch, careful, &seq)
-	return errs, seq, err
+// runGrowing executes first and, with gather, every write that arrives
+// while the syncer is busy (up to maxBatch), without savepoints, then
+// commits. A failing write in a batch of several rolls it all back and
+// returns errRetryCareful with the ops gathered so far; a batch of one needs
+// no savepoint: its failure rolls back only its own writes and is its answer.
+func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uint64) ([]*op, []error, error) {
+	ops := []*op{first}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return ops, nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
+	errs := make([]error, 0, 8)
+	failed := false
+	add := func(o *op) {
+		e := o.ctx.Err()
+		if e == nil {
+			e = call(o.fn, t)
+			failed = e != nil
+		}
+		errs = append(errs, e)
+	}
+	add(first)
+	for !failed && gather && len(ops) < maxBatch {
+		select {
+		case o := <-s.ops:
+			ops = append(ops, o)
+			add(o)
+			continue
+		default:
+		}
+		if !s.sy.busy() {
+			break
+		}
+		select {
+		case o := <-s.ops:
+			ops = append(ops, o)
+			add(o)
+		case <-s.sy.idle:
+		}
+		if !s.sy.busy() && len(s.ops) == 0 {
+			break
+		}
+	}
+	if failed {
+		tx.Rollback()
+		if len(ops) == 1 {
+			return ops, errs, nil // nothing else to keep: the op's error is its answer
+		}
+		return ops, nil, errRetryCareful
+	}
+	n := s.sy.number()
+	err = tx.Commit()
+	s.sy.landed(n)
+	*seq = n
+	if err != nil {
+		return ops, nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return ops, errs, nil
 }
 
+// runTx executes and commits a batch, each write in a savepoint when
+// careful and there are several.
 func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint64) ([]error, error) {
 	errs := make([]error, len(batch))
 	tx, err := s.w.BeginTx(ctx, nil)

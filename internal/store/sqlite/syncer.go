@@ -63,8 +63,10 @@ type syncer struct {
 	syncs     atomic.Uint64
 	syncNanos atomic.Uint64
 
-	queue chan *pending
-	done  chan struct{}
+	queue    chan *pending
+	done     chan struct{}
+	inflight atomic.Int64  // batches handed and not yet released
+	idle     chan struct{} // a token when inflight drops to zero (capacity 1)
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after each sync (or on failure)
@@ -78,7 +80,7 @@ type syncer struct {
 
 func newSyncer(walPath string) (*syncer, error) {
 	sy := &syncer{path: walPath, queue: make(chan *pending, inFlight), done: make(chan struct{}),
-		changed: make(chan struct{})}
+		changed: make(chan struct{}), idle: make(chan struct{}, 1)}
 	if err := sy.reopen(); err != nil {
 		return nil, err
 	}
@@ -114,7 +116,14 @@ func (sy *syncer) landed(n uint64) { sy.committed.Store(n) }
 
 // hand passes a batch's answers to the syncer; it blocks while inFlight
 // batches already wait.
-func (sy *syncer) hand(p *pending) { sy.queue <- p }
+func (sy *syncer) hand(p *pending) {
+	sy.inflight.Add(1)
+	sy.queue <- p
+}
+
+// busy reports whether a handed batch still waits for its sync: while it
+// does, the writer keeps its transaction open and adds to it.
+func (sy *syncer) busy() bool { return sy.inflight.Load() > 0 }
 
 // run syncs and releases answers until the queue is closed.
 func (sy *syncer) run() {
@@ -141,6 +150,14 @@ func (sy *syncer) run() {
 		err := sy.cover(need)
 		for _, q := range held {
 			release(q, err)
+		}
+		// Only the writer hands batches, and it waits for this token only
+		// while it is not handing: a token sent here is never missed.
+		if sy.inflight.Add(-int64(len(held))) == 0 {
+			select {
+			case sy.idle <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
