@@ -85,7 +85,7 @@ func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger
 
 	sealer := &Sealer{deps: d, deks: map[string]vault.DataKey{},
 		skCurrent: map[string]*sessionKeyEntry{}, skPrivate: map[string]*rsa.PrivateKey{}}
-	events := &Events{deps: d, sealer: sealer}
+	events := &Events{deps: d, sealer: sealer, endpoints: newEndpointCache(st)}
 	acquirers := &Acquirers{deps: d, sealer: sealer, connectors: map[string]Connector{}, built: map[string]*acquirer{},
 		accounts: map[string]accountList{}}
 	cards := &CardGuard{deps: d, events: events, radar: radar.New(func() time.Time { return d.now() })}

@@ -113,7 +113,7 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 	// both take the last place. SQLite has one writer; on PostgreSQL reading
 	// the merchant in the write locks its row, so the second creation counts
 	// after the first has committed.
-	if err := s.store.Write(ctx, func(tx store.Tx) error {
+	err = s.store.Write(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetMerchant(m.ID); err != nil {
 			return err
 		}
@@ -126,7 +126,9 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 				Message: fmt.Sprintf("A merchant may have at most %d webhook endpoints; delete one before adding another.", MaxWebhookEndpoints)}
 		}
 		return tx.InsertWebhookEndpoint(ep)
-	}); err != nil {
+	})
+	s.endpoints.changed(m.ID)
+	if err != nil {
 		return WebhookEndpointView{}, err
 	}
 	v := viewEndpoint(ep, now)
@@ -205,6 +207,7 @@ func (s *Events) DeleteWebhookEndpoint(ctx context.Context, merchantID, endpoint
 		ep.Deleted, ep.Updated, ep.SecretCT, ep.PreviousCT = &now, now, nil, nil
 		return tx.UpdateWebhookEndpoint(ep)
 	})
+	s.endpoints.changed(merchantID)
 	if isNotFound(err) {
 		return notFound("id", "webhook endpoint", endpointID)
 	}
@@ -232,6 +235,7 @@ func (s *Events) RotateWebhookSecret(ctx context.Context, merchantID, endpointID
 		ep.PreviousCT, ep.PreviousUntil, ep.SecretCT, ep.Updated = ep.SecretCT, now.Add(SecretRotationGrace), ct, now
 		return tx.UpdateWebhookEndpoint(ep)
 	})
+	s.endpoints.changed(merchantID)
 	if isNotFound(err) {
 		return WebhookEndpointView{}, notFound("id", "webhook endpoint", endpointID)
 	}

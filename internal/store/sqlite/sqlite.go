@@ -526,6 +526,9 @@ func call(fn func(store.Tx) error, t store.Tx) (err error) {
 	return fn(t)
 }
 
+// SingleServer: one server process serves a SQLite data folder.
+func (s *Store) SingleServer() bool { return true }
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
