@@ -19,6 +19,7 @@ import (
 // It is used only when the store has one server process (SQLite, see
 // store.SingleServer): another instance's change could not reach it.
 type endpointCache struct {
+	off     bool // the store is shared by several servers: never cache
 	st      store.Store
 	mu      sync.Mutex
 	gen     map[string]uint64
@@ -34,7 +35,7 @@ type fanTarget struct {
 
 func newEndpointCache(st store.Store) *endpointCache {
 	if ss, ok := st.(store.SingleServer); !ok || !ss.SingleServer() {
-		return nil
+		return &endpointCache{off: true}
 	}
 	return &endpointCache{st: st, gen: map[string]uint64{}, eps: map[string][]fanTarget{}, filling: map[string]bool{}}
 }
@@ -42,7 +43,7 @@ func newEndpointCache(st store.Store) *endpointCache {
 // get returns the merchant's endpoints when cached; on a miss it starts a
 // fill and the caller lists them in its own transaction this time.
 func (c *endpointCache) get(merchantID string) ([]fanTarget, bool) {
-	if c == nil {
+	if c.off {
 		return nil, false
 	}
 	c.mu.Lock()
@@ -78,7 +79,7 @@ func (c *endpointCache) fill(merchantID string, g uint64) {
 // changed drops a merchant's entry; call it after every write that creates,
 // changes or deletes one of its endpoints, whatever that write returned.
 func (c *endpointCache) changed(merchantID string) {
-	if c == nil {
+	if c.off {
 		return
 	}
 	c.mu.Lock()

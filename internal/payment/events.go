@@ -15,7 +15,7 @@ import (
 type Events struct {
 	*deps
 	sealer    *Sealer
-	endpoints *endpointCache // nil: list endpoints in each event's transaction
+	endpoints *endpointCache
 }
 
 // The transactional outbox: every state change writes its event in the
