@@ -81,6 +81,8 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotency", testIdempotency},
 		{"CrashRecovery", testCrashRecovery},
 		{"Audit", testAudit},
+		{"SimulatorLedger", testSimulatorLedger},
+		{"SimulatorConcurrency", testSimulatorConcurrency},
 		{"ForeignKeys", testForeignKeys},
 		{"Atomicity", testAtomicity},
 		{"ConflictLeavesTxUsable", testConflictLeavesTxUsable},
