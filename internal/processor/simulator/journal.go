@@ -43,9 +43,14 @@ const (
 	journalVersion = 1
 )
 
-// ErrCorrupt is returned by ImportJournal for a journal that is damaged other than by a torn
-// last line.
-var ErrCorrupt = errors.New("simulator: corrupt journal")
+var (
+	// ErrCorrupt is returned by ImportJournal for a journal that is damaged other than by a torn
+	// last line; nothing was imported.
+	ErrCorrupt = errors.New("simulator: corrupt journal")
+	// ErrNotRenamed is returned by ImportJournal for a journal it imported but could not rename:
+	// the Ledger has it, and the next import of the same file recognises it and writes nothing.
+	ErrNotRenamed = errors.New("simulator: journal imported but not renamed")
+)
 
 const (
 	opAuth    = "auth"
@@ -102,7 +107,7 @@ type Imported struct {
 // what became of it) and every refund, in one Update together with a record of the file's
 // digest, so that a crash before the rename never imports it twice. Then it renames the file to
 // path+".imported" (or .imported.N if that is taken). A missing file is not an error; a damaged
-// one is ErrCorrupt, and nothing is written.
+// one is ErrCorrupt, and nothing is written; one that cannot be renamed is ErrNotRenamed.
 func ImportJournal(ctx context.Context, path string, l Ledger) (Imported, error) {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -132,7 +137,7 @@ func ImportJournal(ctx context.Context, path string, l Ledger) (Imported, error)
 		return Imported{}, fmt.Errorf("simulator: importing journal %s: %w", path, err)
 	}
 	if out.RenamedTo, err = renameAside(path); err != nil {
-		return out, fmt.Errorf("simulator: journal %s was imported, but: %w", path, err)
+		return out, fmt.Errorf("%w: %s: %v", ErrNotRenamed, path, err)
 	}
 	return out, nil
 }
