@@ -49,118 +49,142 @@ func TestCrashKillTwoInstances(t *testing.T) {
 	}
 	began := time.Now()
 	// srv[0] authorizes, srv[1] captures and refunds.
-	srv := [2]*binServer{startBinary(t, bin, data[0], dsn), startBinary(t, bin, data[1], dsn)}
-	sk := dev.SecretKey
+	r := &twoRun{t: t, bin: bin, dsn: dsn, data: data, sk: dev.SecretKey,
+		srv: [2]*binServer{startBinary(t, bin, data[0], dsn), startBinary(t, bin, data[1], dsn)}}
 	base := &keyedReq{kind: "tokenize", path: "/v1/tokens", key: "base", body: harness.MustJSON(t, map[string]any{"card": harness.Card(simulator.CardSuccessVisa)})}
-	if srv[0].send(base, sk) != answered || base.status != 201 {
+	if r.srv[0].send(base, r.sk) != answered || base.status != 201 {
 		t.Fatalf("base token: %d %s", base.status, base.raw)
 	}
-	tok := harness.JSONField(base.raw, "id")
-	server := func(r *keyedReq) int { // which instance a request goes to
-		if r.kind == "create" {
-			return 0
-		}
-		return 1
-	}
-
-	var chains [][]*keyedReq
-	var mu sync.Mutex
-	var n runCounts
+	r.tok = harness.JSONField(base.raw, "id")
 	for cycle := 0; cycle < 4 && time.Since(began) < 25*time.Second; cycle++ {
-		victim := cycle % 2
-		threshold := int32(12 + 4*cycle)
-		var acked atomic.Int32
-		reached := make(chan struct{})
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for w := range 6 {
-			wg.Go(func() {
-				for i := 0; i < 100; i++ { // bounded; the kill ends it long before
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					id := fmt.Sprintf("c%d-w%d-%d", cycle, w, i)
-					r := &keyedReq{kind: "create", path: "/v1/payments", key: "pay-" + id,
-						body: harness.MustJSON(t, map[string]any{"amount": 1000 + i, "token": tok, "capture": false})}
-					create := r
-					mu.Lock()
-					chains = append(chains, []*keyedReq{r})
-					c := len(chains) - 1
-					mu.Unlock()
-					for {
-						if !srv[server(r)].sendUntilAnswered(r, sk, &n.transient) {
-							return // its server died under it: retried after the restart
-						}
-						mu.Lock()
-						r.answered = true
-						mu.Unlock()
-						if acked.Add(1) == threshold {
-							close(reached)
-						}
-						if r.kind == "refund" || r.status >= 300 {
-							break
-						}
-						pid := harness.JSONField(create.raw, "id")
-						if r.kind == "create" {
-							r = &keyedReq{kind: "capture", path: "/v1/payments/" + pid + "/capture", key: "cap-" + id, amount: 600,
-								body: harness.MustJSON(t, map[string]any{"amount": 600})}
-						} else {
-							r = &keyedReq{kind: "refund", path: "/v1/payments/" + pid + "/refunds", key: "ref-" + id, amount: 250,
-								body: harness.MustJSON(t, map[string]any{"amount": 250})}
-						}
-						mu.Lock()
-						chains[c] = append(chains[c], r)
-						mu.Unlock()
-					}
-				}
-			})
-		}
-		select {
-		case <-reached:
-		case <-time.After(5 * time.Second):
-			t.Logf("cycle %d: only %d answers within 5 s", cycle, acked.Load())
-		}
-		srv[victim].kill()
-		n.kills++
-		close(stop)
-		wg.Wait()
-		srv[victim] = startBinary(t, bin, data[victim], dsn)
-
-		var pending []*keyedReq
-		for _, c := range chains {
-			for _, r := range c {
-				if !r.answered && !r.retried {
-					pending = append(pending, r)
-				}
-			}
-		}
-		var rwg sync.WaitGroup
-		for _, r := range pending {
-			r.retried = true
-			rwg.Go(func() {
-				if !srv[server(r)].sendUntilAnswered(r, sk, &n.transient) {
-					r.retryAfter = -1
-				}
-			})
-		}
-		rwg.Wait()
-		n.retries += len(pending)
-		t.Logf("cycle %d: killed instance %d after %d acknowledged answers; %d requests retried", cycle, victim, acked.Load(), len(pending))
+		r.cycle(cycle)
 	}
-	checkTwoInstances(t, dsn, dev.ID, sk, srv, chains, &n)
+	n := &r.n
+	checkTwoInstances(t, dsn, dev.ID, r.sk, r.srv, r.chains, n)
 	t.Logf("two instances: %d keyed requests, %d kills, %d retries, %d lost, %d double, %d wrong answers (%d \"retry shortly\" answers retried) in %v",
 		n.requests, n.kills, n.retries, n.lost, n.double, n.wrong, n.transient.Load(), time.Since(began).Round(time.Millisecond))
 	if n.retries == 0 {
 		t.Errorf("no request was in flight at any kill: the test proved nothing")
 	}
-	for _, s := range srv {
+	for _, s := range r.srv {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-s.done:
 		case <-time.After(15 * time.Second):
 			t.Error("coffer serve did not stop within 15 s of SIGTERM")
+		}
+	}
+}
+
+// twoRun is the state of TestCrashKillTwoInstances: the two binaries and every chain of
+// requests sent (a payment's create, then its capture, then its refund).
+type twoRun struct {
+	t        *testing.T
+	bin, dsn string
+	data     [2]string
+	srv      [2]*binServer
+	sk, tok  string
+
+	mu     sync.Mutex
+	chains [][]*keyedReq
+	n      runCounts
+}
+
+// server is the instance a request goes to: the first authorizes, the second does the rest.
+func server(r *keyedReq) int {
+	if r.kind == "create" {
+		return 0
+	}
+	return 1
+}
+
+// cycle runs the load until enough has been answered (at most 5 s), kills one instance
+// (cycle by cycle the first, then the second), starts it again and retries, with the same keys,
+// the requests the kill left unanswered.
+func (r *twoRun) cycle(cycle int) {
+	victim := cycle % 2
+	threshold := int32(12 + 4*cycle)
+	var acked atomic.Int32
+	reached := make(chan struct{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Go(func() { r.work(fmt.Sprintf("c%d-w%d", cycle, w), stop, &acked, threshold, reached) })
+	}
+	select {
+	case <-reached:
+	case <-time.After(5 * time.Second):
+		r.t.Logf("cycle %d: only %d answers within 5 s", cycle, acked.Load())
+	}
+	r.srv[victim].kill()
+	r.n.kills++
+	close(stop)
+	wg.Wait()
+	r.srv[victim] = startBinary(r.t, r.bin, r.data[victim], r.dsn)
+
+	var pending []*keyedReq
+	for _, c := range r.chains {
+		for _, q := range c {
+			if !q.answered && !q.retried {
+				pending = append(pending, q)
+			}
+		}
+	}
+	var rwg sync.WaitGroup
+	for _, q := range pending {
+		q.retried = true
+		rwg.Go(func() {
+			if !r.srv[server(q)].sendUntilAnswered(q, r.sk, &r.n.transient) {
+				q.retryAfter = -1
+			}
+		})
+	}
+	rwg.Wait()
+	r.n.retries += len(pending)
+	r.t.Logf("cycle %d: killed instance %d after %d acknowledged answers; %d requests retried", cycle, victim, acked.Load(), len(pending))
+}
+
+// work sends chains, each step once the one before it was answered, until stop or until its
+// server dies under it.
+func (r *twoRun) work(name string, stop <-chan struct{}, acked *atomic.Int32, threshold int32, reached chan struct{}) {
+	for i := 0; i < 100; i++ { // bounded; the kill ends it long before
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		id := fmt.Sprintf("%s-%d", name, i)
+		q := &keyedReq{kind: "create", path: "/v1/payments", key: "pay-" + id,
+			body: harness.MustJSON(r.t, map[string]any{"amount": 1000 + i, "token": r.tok, "capture": false})}
+		create := q
+		r.mu.Lock()
+		r.chains = append(r.chains, []*keyedReq{q})
+		c := len(r.chains) - 1
+		r.mu.Unlock()
+		for {
+			if !r.srv[server(q)].sendUntilAnswered(q, r.sk, &r.n.transient) {
+				return // its server died under it: retried after the restart
+			}
+			r.mu.Lock()
+			q.answered = true
+			r.mu.Unlock()
+			if acked.Add(1) == threshold {
+				close(reached)
+			}
+			if q.kind == "refund" || q.status >= 300 {
+				break
+			}
+			pid := harness.JSONField(create.raw, "id")
+			if q.kind == "create" {
+				q = &keyedReq{kind: "capture", path: "/v1/payments/" + pid + "/capture", key: "cap-" + id, amount: 600,
+					body: harness.MustJSON(r.t, map[string]any{"amount": 600})}
+			} else {
+				q = &keyedReq{kind: "refund", path: "/v1/payments/" + pid + "/refunds", key: "ref-" + id, amount: 250,
+					body: harness.MustJSON(r.t, map[string]any{"amount": 250})}
+			}
+			r.mu.Lock()
+			r.chains[c] = append(r.chains[c], q)
+			r.mu.Unlock()
 		}
 	}
 }

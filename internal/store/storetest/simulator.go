@@ -126,8 +126,12 @@ func testSimulatorLedger(t *testing.T, open Opener) {
 		}
 		return nil
 	})
+}
 
-	// A journal import is recorded once.
+// A journal file's import is recorded once, by its digest.
+func testSimulatorJournalImports(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	t0 := now()
 	write(t, s, func(tx store.Tx) error {
 		if done, err := tx.SimJournalImported("digest-1"); err != nil || done {
 			return fmt.Errorf("SimJournalImported before: %v %v", done, err)

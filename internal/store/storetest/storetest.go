@@ -83,6 +83,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"SimulatorLedger", testSimulatorLedger},
 		{"SimulatorConcurrency", testSimulatorConcurrency},
+		{"SimulatorJournalImports", testSimulatorJournalImports},
 		{"ForeignKeys", testForeignKeys},
 		{"Atomicity", testAtomicity},
 		{"ConflictLeavesTxUsable", testConflictLeavesTxUsable},

@@ -109,9 +109,14 @@ func testSurvivesRestart(t *testing.T, l Ledgers) {
 		t.Errorf("capture of an unreferenced authorization after restart: %v", err)
 	}
 	closeSim(t, s)
+	afterSecondRestart(t, simulator.OverLedger(l.Restart()), a, capA, capB, b, d1)
+}
 
-	// And once more, with changes made on both sides of the first restart.
-	s = simulator.OverLedger(l.Restart())
+// afterSecondRestart checks the books once more, with changes made on both sides of the first
+// restart: pay_a captured (capA) and refunded in full, pay_b (b) captured since (capB), pay_c
+// voided, pay_d declined (d1).
+func afterSecondRestart(t *testing.T, s *simulator.Simulator, a processor.Authorization, capA, capB processor.Capture,
+	b processor.Authorization, d1 *processor.Decline) {
 	if _, err := s.Refund(ctx, capA.ID, 1, ""); !errors.Is(err, processor.ErrInvalidState) {
 		t.Errorf("refund of a fully refunded capture after second restart: %v", err)
 	}
@@ -130,7 +135,7 @@ func testSurvivesRestart(t *testing.T, l Ledgers) {
 	}
 	var d3 *processor.Decline
 	if _, err := s.Lookup(ctx, "mer_1", "pay_d"); !errors.As(err, &d3) || *d3 != *d1 {
-		t.Errorf("Lookup(pay_d) after restarts = %v, want %v", err, errD)
+		t.Errorf("Lookup(pay_d) after restarts = %v, want %v", err, d1)
 	}
 	want := simulator.Stats{Authorizations: 5, Captures: 3, Voids: 1, Refunds: 3, Verifications: 0}
 	if st := s.Stats(); st != want {
