@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
+	"github.com/coffer-vault/coffer/internal/processor/simulator/storeledger"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
@@ -36,7 +37,8 @@ var Version = "dev"
 // DevKeyFile is the development key file's name inside the data folder.
 const DevKeyFile = "master.key"
 
-// SimulatorJournal is the built-in test acquirer's ledger inside the data folder.
+// SimulatorJournal is where versions before the store kept the built-in test
+// acquirer's ledger, inside the data folder: moved into the store at start.
 const SimulatorJournal = "simulator.journal"
 
 // Config is what every command needs to reach the vault.
@@ -151,9 +153,8 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 			return nil, err
 		}
 	}
-	if c.DataDir != "" && (c.DatabaseURL == "" || c.Processor == nil) {
-		// The SQLite database, the development key file and the built-in
-		// simulator's journal live here.
+	if c.DataDir != "" && c.DatabaseURL == "" {
+		// The SQLite database and the development key file live here.
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
@@ -193,13 +194,7 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	proc := c.Processor
 	var closeProc func() error
 	if proc == nil {
-		// The simulator stands in for an acquirer, and an acquirer remembers its
-		// authorizations across our restarts: it keeps a journal beside the data.
-		dir := c.DataDir
-		if dir == "" {
-			dir = "."
-		}
-		sim, err := simulator.Open(filepath.Join(dir, SimulatorJournal))
+		sim, err := openSimulator(ctx, c, st, log)
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -213,6 +208,30 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	// follow the same address policy.
 	svc.Configure(payment.Options{WebhooksAllowPrivate: c.webhooksAllowPrivate()})
 	return &deps{keys: kp, vault: v, store: st, proc: proc, closeProc: closeProc, svc: svc, dev: src.dev}, nil
+}
+
+// openSimulator builds the built-in acquirer. An acquirer remembers its
+// authorizations whatever happens to its merchants' servers, so its books
+// live in the store, one set for every instance sharing it. An older
+// version's journal file (in the data folder, or the working folder when
+// there was none) is moved into them first, so an upgrade loses nothing.
+func openSimulator(ctx context.Context, c *Config, st store.Store, log *slog.Logger) (*simulator.Simulator, error) {
+	books := storeledger.New(st)
+	dir := c.DataDir
+	if dir == "" {
+		dir = "."
+	}
+	imp, err := simulator.ImportJournal(ctx, filepath.Join(dir, SimulatorJournal), books)
+	switch {
+	case errors.Is(err, simulator.ErrNotRenamed):
+		log.Warn("the simulator's journal is in the store but could not be renamed; the next start skips it", "error", err.Error())
+	case err != nil:
+		return nil, err
+	case imp.RenamedTo != "":
+		log.Info("the simulator's journal was moved into the store", "renamed_to", imp.RenamedTo, "already_there", imp.Already,
+			"authorizations", imp.Authorizations, "refunds", imp.Refunds, "references_taken", imp.Unreferenced)
+	}
+	return simulator.OverLedger(books), nil
 }
 
 // keySrc is where a command's KEK comes from.

@@ -66,4 +66,5 @@ type Tx interface {
 	InstanceTx
 	AuditTx
 	ProcessorAccountTx
+	SimulatorTx
 }
