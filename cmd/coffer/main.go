@@ -1,4 +1,4 @@
-// Command coffer is the card vault: `coffer serve | merchant | keys | version`.
+// Command coffer is the card vault: `coffer serve | merchant | keys | bench | backup | restore | version`.
 // main only parses flags and environment and calls internal/app.
 package main
 
@@ -45,14 +45,16 @@ func exitCode(err error, stderr io.Writer) int {
 type usageError struct{ error }
 
 const usage = `usage:
-  coffer serve [--addr 127.0.0.1:8080] [--data ./coffer-data] [--database-url postgres://…] [--key-file PATH]
+  coffer serve [--addr 127.0.0.1:8080] [--data ./coffer-data] [--database-url postgres://…] [--key-file PATH] [--tls-cert FILE --tls-key FILE]
   coffer merchant create --name NAME [--data DIR | --database-url URL] [--json] [settings flags]
   coffer merchant update --id mer_… [--data DIR | --database-url URL] [--json] [settings flags]
   coffer keys rotate [--data DIR | --database-url URL] [--key-file PATH]
   coffer keys rewrap [--data DIR | --database-url URL]
   coffer bench [--url URL --key sk_…] [--scenario tokenize|validate|healthz] [--concurrency 32] [--duration 10s] [--warmup 1s] [--baseline] [--json] [--server-log PATH]
+  coffer backup [--data DIR] --out FILE
+  coffer restore --data NEWDIR --from FILE [--key-file PATH]
   coffer version
-environment: COFFER_ADDR, COFFER_DATA, COFFER_DATABASE_URL, COFFER_MASTER_KEY, COFFER_KEY_FILE`
+environment: COFFER_ADDR, COFFER_DATA, COFFER_DATABASE_URL, COFFER_MASTER_KEY, COFFER_KEY_FILE, COFFER_TLS_CERT, COFFER_TLS_KEY`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -62,7 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		fs, cfg := flags("serve", getenv, stdout, stderr)
+		checkTLS := tlsFlags(fs, cfg, getenv, stderr)
 		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if err := checkTLS(); err != nil {
 			return err
 		}
 		return app.Serve(ctx, *cfg)
@@ -72,6 +78,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		return restoreCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "coffer", app.Version)
 		return nil
