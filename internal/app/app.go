@@ -335,7 +335,7 @@ func Serve(ctx context.Context, c Config) error {
 	scheme := "http"
 	if certs != nil {
 		serveTLS(srv, certs)
-		go certs.watch(bg, log)
+		certs.watch(bg, log)
 		scheme = "https"
 	}
 	public := c.PublicURL

@@ -67,24 +67,28 @@ func (r *certReloader) config() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.getCertificate}
 }
 
-// watch reloads the pair on every SIGHUP until ctx ends.
+// watch reloads the pair on every SIGHUP until ctx ends. It subscribes
+// before it returns: a SIGHUP sent once the server answers must not meet
+// the default action, which ends the process.
 func (r *certReloader) watch(ctx context.Context, log *slog.Logger) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-			if err := r.reload(); err != nil {
-				log.Error("TLS certificate reload failed; keeping the certificate in service", "error", err.Error(),
-					"not_after", r.notAfter())
-				continue
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := r.reload(); err != nil {
+					log.Error("TLS certificate reload failed; keeping the certificate in service", "error", err.Error(),
+						"not_after", r.notAfter())
+					continue
+				}
+				log.Info("TLS certificate reloaded", "cert", r.certFile, "not_after", r.notAfter())
 			}
-			log.Info("TLS certificate reloaded", "cert", r.certFile, "not_after", r.notAfter())
 		}
-	}
+	}()
 }
 
 // serveTLS switches srv to HTTPS with the reloader's certificate, speaking
