@@ -136,6 +136,11 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	if c.DatabaseURL == "" && c.DataDir == "" {
 		return nil, errors.New("no data folder: set --data or COFFER_DATA")
 	}
+	if !createKey {
+		if err := needStore(c); err != nil {
+			return nil, err
+		}
+	}
 	src, err := keySource(c, createKey)
 	if err != nil {
 		return nil, err
@@ -274,14 +279,19 @@ func keySource(c *Config, create bool) (keySrc, error) {
 // Serve runs the API server until ctx ends, then shuts down gracefully:
 // in-flight requests finish, queued writes commit, the store closes.
 func Serve(ctx context.Context, c Config) error {
+	// The port is taken before anything is written: on a busy port serve
+	// fails leaving no data folder, key file or development merchant.
+	ln, err := listen(c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	log := c.Logger()
-	var certs *certReloader
-	if c.TLSCert != "" || c.TLSKey != "" {
-		// Before anything is created: a bad pair stops the start.
-		var err error
-		if certs, err = newCertReloader(c.TLSCert, c.TLSKey); err != nil {
-			return err
-		}
+	// The pair is loaded before anything is created too: a bad one stops
+	// the start with nothing written.
+	certs, err := loadTLS(c)
+	if err != nil {
+		return err
 	}
 	d, err := open(ctx, &c, log, true)
 	if err != nil {
@@ -321,14 +331,6 @@ func Serve(ctx context.Context, c Config) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	addr := c.Addr
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
@@ -406,6 +408,14 @@ func devMerchant(ctx context.Context, c *Config, d *deps, log *slog.Logger) erro
 	fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
 	log.Info("development merchant created", "merchant", creds.ID)
 	return nil
+}
+
+// listen takes the server's port, 127.0.0.1:8080 when addr is empty.
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	return net.Listen("tcp", addr)
 }
 
 // housekeeping sweeps expired idempotency keys, picks up KEK versions added
@@ -488,6 +498,29 @@ func CreateMerchant(ctx context.Context, c Config, name string, patch payment.Se
 	st := payment.DefaultSettings()
 	patch.Apply(&st)
 	return d.svc.CreateMerchant(ctx, name, st)
+}
+
+// CheckNewMerchant refuses, without opening anything, a merchant that
+// CreateMerchant would refuse: the CLI checks its arguments before it
+// creates a data folder.
+func CheckNewMerchant(c Config, name string, patch payment.SettingsPatch) error {
+	st := payment.DefaultSettings()
+	patch.Apply(&st)
+	return payment.CheckNewMerchant(name, &st, c.webhooksAllowPrivate())
+}
+
+// needStore refuses to make a SQLite database for a command that only
+// changes an existing one (merchant update, keys): a mistyped --data must
+// not leave an empty store behind.
+func needStore(c *Config) error {
+	if c.DatabaseURL != "" {
+		return nil
+	}
+	db := filepath.Join(c.DataDir, sqlite.FileName)
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database in %s: `coffer serve` or `coffer merchant create` makes one", c.DataDir)
+	}
+	return nil
 }
 
 // UpdateMerchant changes a merchant's settings.

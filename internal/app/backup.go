@@ -27,7 +27,8 @@ type BackupResult struct {
 // never reads or includes a key.
 func Backup(ctx context.Context, c Config, out string) (*BackupResult, error) {
 	if c.DatabaseURL != "" {
-		return nil, errors.New("coffer backup copies the embedded SQLite store; back up PostgreSQL with pg_dump (see docs/production.md)")
+		return nil, errors.New("backup: database-url names a PostgreSQL store; back it up with pg_dump (see docs/production.md): " +
+			"coffer backup copies the embedded SQLite store only")
 	}
 	if c.DataDir == "" {
 		return nil, errors.New("no data folder: set --data or COFFER_DATA")

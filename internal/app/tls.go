@@ -25,6 +25,16 @@ type certReloader struct {
 	cur               atomic.Pointer[tls.Certificate]
 }
 
+// loadTLS loads c's certificate pair, or returns nil for plain HTTP when
+// neither file is set. One without the other is an error here as well as
+// in the CLI: Config may come from elsewhere than the command line.
+func loadTLS(c Config) (*certReloader, error) {
+	if c.TLSCert == "" && c.TLSKey == "" {
+		return nil, nil
+	}
+	return newCertReloader(c.TLSCert, c.TLSKey)
+}
+
 // newCertReloader loads the pair once; an error here stops the start.
 func newCertReloader(certFile, keyFile string) (*certReloader, error) {
 	if certFile == "" || keyFile == "" {

@@ -140,10 +140,17 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 // than only when a callback is first sent. A URL of the wrong form is left to
 // validateSettings' own message.
 func (s *Events) checkCallbackAddress(v *string) error {
-	if v == nil || *v == "" || !isHTTPURL(*v) {
+	if v == nil {
 		return nil
 	}
-	if err := event.CheckURL(*v, s.allowPrivateWebhooks); err != nil {
+	return checkCallbackURL(*v, s.allowPrivateWebhooks)
+}
+
+func checkCallbackURL(v string, allowPrivate bool) error {
+	if v == "" || !isHTTPURL(v) {
+		return nil
+	}
+	if err := event.CheckURL(v, allowPrivate); err != nil {
 		return invalid("tokenization_callback_url", "url_forbidden", "tokenization_callback_url is not allowed: %s", err.Error())
 	}
 	return nil
