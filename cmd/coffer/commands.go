@@ -47,6 +47,10 @@ func init() {
 		{name: "keys rotate", summary: "add a KEK version to the key file and rewrap every data key under it; safe while servers run", scope: forStore, setup: noFlags(keysRotate)},
 		{name: "keys rewrap", summary: "rewrap every data key under the current KEK (after adding a version to COFFER_MASTER_KEY)", scope: forStore, setup: noFlags(keysRewrap)},
 		{name: "bench", summary: "load-test a server, or an embedded one on a temporary folder; scenarios: " + strings.Join(bench.Scenarios, ", "), setup: benchCmd},
+		{name: "backup", args: "--out FILE", summary: "copy the SQLite store, consistent, while servers run on it; never a key (PostgreSQL: pg_dump)",
+			scope: forBackup, setup: backupCmd},
+		{name: "restore", args: "--data NEWDIR --from FILE", summary: "unpack a backup into a new data folder, checking its integrity and, given a key, that the key opens the data",
+			scope: forRestore, setup: restoreCmd},
 		{name: "config check", summary: "print the effective settings and where each came from, secrets redacted", scope: forStore | forServe, setup: noFlags(configCheck)},
 		{name: "version", summary: "print the version", setup: noFlags(func(_ context.Context, inv *invocation) error {
 			fmt.Fprintln(inv.stdout, "coffer", app.Version)

@@ -1,5 +1,5 @@
 // Command coffer is the card vault: `coffer serve | merchant | keys | bench
-// | config check | version | help`. main only parses the command line, the
+// | backup | restore | config check | version | help`. main only parses the command line, the
 // environment and the config file (commands.go lists the commands,
 // settings.go the settings) and calls internal/app.
 package main
@@ -123,6 +123,9 @@ func (c *command) invoke(ctx context.Context, args []string, getenv func(string)
 	inv := &invocation{cfg: &app.Config{Stdout: stdout, Stderr: stderr}, stdout: stdout, stderr: stderr}
 	if set != nil {
 		res, err := set.Resolve(inv.cfg, getenv)
+		if err == nil {
+			err = checkTogether(inv.cfg, res)
+		}
 		if err != nil {
 			return usageErrorf("%s: %v", c.name, err)
 		}

@@ -196,6 +196,15 @@ func TestCLIUsageErrors(t *testing.T) {
 		{nil, []string{"bench", "--warmup", "soon"}, "--warmup"},
 		{nil, []string{"bench", "--url", "http://127.0.0.1:1", "--server-log", "x.log"}, "--server-log"},
 		{nil, []string{"version", "--short"}, "--short"},
+		{nil, []string{"serve", "--tls-cert", "cert.pem"}, "--tls-key is not"},
+		{[]string{"COFFER_TLS_KEY=key.pem"}, []string{"serve", "--tls-cert", ""}, "--tls-key is set (from COFFER_TLS_KEY)"},
+		{nil, []string{"config", "check", "--config", conf("tls-cert = cert.pem\n")}, "--tls-cert is set (from config file line 1)"},
+		{nil, []string{"backup"}, "--out"},
+		{nil, []string{"backup", "--out", "b.backup", "--key-file", "k"}, "--key-file"}, // a backup needs no key
+		{nil, []string{"restore", "--from", "b.backup"}, "--data"},
+		{[]string{"COFFER_DATA=new"}, []string{"restore", "--from", "b.backup"}, "--data"}, // named on purpose only
+		{nil, []string{"restore", "--data", "new"}, "--from"},
+		{nil, []string{"restore", "--data", "new", "--from", "b.backup", "--out", "x"}, "--out"},
 	} {
 		dir := t.TempDir()
 		out, errOut, code := cliRunIn(t, bin, dir, tc.env, tc.args...)

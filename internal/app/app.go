@@ -80,6 +80,9 @@ type Config struct {
 	// predecessor's at start.
 	HeartbeatInterval  time.Duration
 	InstanceStaleAfter time.Duration
+	// TLSCert and TLSKey are PEM files (both or neither): HTTPS with HTTP/2,
+	// TLS 1.2 at least, the pair loaded again on SIGHUP.
+	TLSCert, TLSKey string
 }
 
 // webhooksAllowPrivate resolves the webhook address policy.
@@ -303,24 +306,19 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	defer ln.Close()
 	log := c.Logger()
+	// The pair is loaded before anything is created too: a bad one stops
+	// the start with nothing written.
+	certs, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
 	d, err := open(ctx, &c, log, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-
-	// Only the development set-up gets a merchant made for it; a production
-	// store's merchants come from `coffer merchant create`.
-	if n, err := d.svc.CountMerchants(ctx); err != nil {
+	if err := devMerchant(ctx, &c, d, log); err != nil {
 		return err
-	} else if n == 0 && d.dev {
-		creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
-		if err != nil {
-			return fmt.Errorf("creating the development merchant: %w", err)
-		}
-		b, _ := json.Marshal(creds)
-		fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
-		log.Info("development merchant created", "merchant", creds.ID)
 	}
 
 	keeper := idempotency.New(d.store)
@@ -355,9 +353,15 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	scheme := "http"
+	if certs != nil {
+		serveTLS(srv, certs)
+		certs.watch(bg, log)
+		scheme = "https"
+	}
 	public := c.PublicURL
 	if public == "" {
-		public = "http://" + browserAddr(ln.Addr())
+		public = scheme + "://" + browserAddr(ln.Addr())
 	}
 	_, sim := d.proc.(*simulator.Simulator)
 	d.svc.Configure(payment.Options{PublicURL: public, ChallengeTTL: c.ChallengeTTL, TestMode: sim,
@@ -383,12 +387,12 @@ func Serve(ctx context.Context, c Config) error {
 		defer func() { stopBG(); <-beating }() // it leaves the register before the store closes
 	}
 
-	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String(), "instance", instance)
+	log.Info("coffer listening", "addr", ln.Addr().String(), "scheme", scheme, "version", Version, "keys", d.keys.String(), "instance", instance)
 	if c.OnReady != nil {
 		c.OnReady(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(srv, ln, certs) }()
 	select {
 	case err := <-errc:
 		return err
@@ -405,6 +409,23 @@ func Serve(ctx context.Context, c Config) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("shutdown complete")
+	return nil
+}
+
+// devMerchant makes and prints a merchant for the development set-up
+// only; a production store's merchants come from `coffer merchant create`.
+func devMerchant(ctx context.Context, c *Config, d *deps, log *slog.Logger) error {
+	n, err := d.svc.CountMerchants(ctx)
+	if err != nil || n > 0 || !d.dev {
+		return err
+	}
+	creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
+	if err != nil {
+		return fmt.Errorf("creating the development merchant: %w", err)
+	}
+	b, _ := json.Marshal(creds)
+	fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
+	log.Info("development merchant created", "merchant", creds.ID)
 	return nil
 }
 
