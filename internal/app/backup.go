@@ -91,18 +91,14 @@ func Restore(ctx context.Context, c Config, from string) (*RestoreResult, error)
 	return res, err
 }
 
-// checkJournal replays a restored simulator journal, if any, so a damaged
-// one is found now rather than when a server starts on it.
+// checkJournal reads a restored simulator journal of an older version, if
+// any, so a damaged one is found now rather than when a server starts on it
+// and imports it into the store.
 func checkJournal(dir string) error {
-	path := filepath.Join(dir, SimulatorJournal)
-	if !fileExists(path) {
-		return nil
-	}
-	sim, err := simulator.Open(path)
-	if err != nil {
+	if err := simulator.CheckJournal(filepath.Join(dir, SimulatorJournal)); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	return sim.Close()
+	return nil
 }
 
 func fileExists(path string) bool {

@@ -103,6 +103,24 @@ type Imported struct {
 	RenamedTo string
 }
 
+// CheckJournal reads the journal at path, if there is one, as ImportJournal
+// would, and reports the damage ImportJournal would refuse, writing nothing
+// and renaming nothing (a restore checks the journal it put back).
+func CheckJournal(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("simulator: journal: %w", err)
+	}
+	defer f.Close()
+	if _, _, err := replay(f); err != nil {
+		return fmt.Errorf("simulator: journal %s: %w", path, err)
+	}
+	return nil
+}
+
 // ImportJournal moves the journal at path, if there is one, into l: every authorization (with
 // what became of it) and every refund, in one Update together with a record of the file's
 // digest, so that a crash before the rename never imports it twice. Then it renames the file to
