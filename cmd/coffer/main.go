@@ -62,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		fs, cfg := flags("serve", getenv, stdout, stderr)
+		fs.StringVar(&cfg.MetricsAddr, "metrics-addr", getenv("COFFER_METRICS_ADDR"),
+			"Prometheus /metrics listen address, a listener apart from --addr (off when empty)")
 		if err := parse(fs, args[1:]); err != nil {
 			return err
 		}

@@ -41,6 +41,15 @@ type Config struct {
 	// (request id, body limit, panic recovery, access log): app mounts the
 	// provider dialects here, so that this package knows none of them.
 	Mount []Routes
+	// Metrics is told of every request; nil counts none.
+	Metrics HTTPObserver
+}
+
+// HTTPObserver counts requests (internal/metrics in the server). pattern
+// is the ServeMux pattern that routed the request ("" when none did),
+// never its path, so no id reaches a metric.
+type HTTPObserver interface {
+	ObserveHTTP(pattern, method string, status int, took time.Duration)
 }
 
 // Pinger is what /readyz asks: whether the database (and the keys) can
@@ -62,6 +71,7 @@ type API struct {
 	idem    idempotency.HTTP
 	log     *slog.Logger
 	maxBody int64
+	metrics HTTPObserver
 }
 
 // New returns the API as one handler with its middleware.
@@ -69,7 +79,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages}
+	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages, metrics: cfg.Metrics}
 	a.idem = idempotency.HTTP{Keeper: cfg.Keeper, Sealer: cfg.Service, Log: cfg.Logger, Fail: a.idempotencyFailure,
 		// "In progress, retry shortly" invites a retry that must be able to succeed.
 		Retryable: func(status int, body []byte) bool {
@@ -196,8 +206,8 @@ func (a *API) observe(next http.Handler) http.Handler {
 	})
 }
 
-// finish is observe's deferred half: it recovers a panic into a 500 and
-// writes the access-log line.
+// finish is observe's deferred half: it recovers a panic into a 500,
+// writes the access-log line and counts the request.
 func (a *API) finish(sw *statusWriter, r *http.Request, rid string, start time.Time) {
 	if p := recover(); p != nil {
 		if p == http.ErrAbortHandler {
@@ -208,24 +218,28 @@ func (a *API) finish(sw *statusWriter, r *http.Request, rid string, start time.T
 			writeError(sw, &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error; the request id identifies it in the logs."})
 		}
 	}
-	a.accessLog(r, sw, rid, start)
+	now := time.Now()
+	a.accessLog(r, sw, rid, now, now.Sub(start))
+	if a.metrics != nil {
+		// The mux set r.Pattern on this very request when it routed it.
+		a.metrics.ObserveHTTP(r.Pattern, r.Method, sw.status, now.Sub(start))
+	}
 }
 
 // accessLog writes the request's line. It hands the record to the handler
 // itself rather than through Logger.LogAttrs, which would walk the stack
 // for a source location on every call; Coffer's logger never records one
 // (no AddSource), so the line is the same.
-func (a *API) accessLog(r *http.Request, sw *statusWriter, rid string, start time.Time) {
+func (a *API) accessLog(r *http.Request, sw *statusWriter, rid string, now time.Time, took time.Duration) {
 	ctx := r.Context()
 	level := levelFor(sw.status)
 	h := a.log.Handler()
 	if !h.Enabled(ctx, level) {
 		return
 	}
-	now := time.Now()
 	rec := slog.NewRecord(now, level, "request", 0)
 	rec.AddAttrs(slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
-		slog.Int("status", sw.status), slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
+		slog.Int("status", sw.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 		slog.Int("bytes", sw.bytes))
 	if sw.merchant != "" {
 		rec.AddAttrs(slog.String("merchant", sw.merchant))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/logging"
@@ -213,5 +215,30 @@ func TestNewRequestID(t *testing.T) {
 			t.Fatalf("bad or repeated request id %q", v)
 		}
 		seen[v] = true
+	}
+}
+
+type patternSpy struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (p *patternSpy) ObserveHTTP(pattern, method string, status int, took time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.got = append(p.got, fmt.Sprintf("%s|%s|%d", pattern, method, status))
+}
+
+// TestObserveReportsPattern: the metrics hook is given the pattern that
+// routed the request, never the path with its ids.
+func TestObserveReportsPattern(t *testing.T) {
+	spy := &patternSpy{}
+	h := New(Config{Service: fakeService{auth: noKey}, Metrics: spy})
+	for _, target := range []string{"/healthz", "/v1/tokens/tok_secretid123", "/no/such/route"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+	}
+	want := []string{"GET /healthz|GET|200", "GET /v1/tokens/{id}|GET|401", "/|GET|404"}
+	if fmt.Sprint(spy.got) != fmt.Sprint(want) {
+		t.Errorf("observed %q, want %q", spy.got, want)
 	}
 }
