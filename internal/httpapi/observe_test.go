@@ -17,6 +17,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/logging"
+	"github.com/coffer-vault/coffer/internal/metrics"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -38,12 +39,19 @@ func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func BenchmarkObserve(b *testing.B) {
 	a := &API{log: slog.New(logging.NewJSONHandler(discardWriter{}, nil)), maxBody: DefaultMaxBody}
 	body := []byte(`{"status":"ok"}`)
-	h := a.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	healthz := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Pattern = "GET /healthz" // as the mux sets it
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(200)
 		w.Write(body)
-	}))
-	for _, tc := range []struct{ name, rid string }{{"minted_id", ""}, {"client_id", "client-req.42:abc"}} {
+	})
+	h := a.observe(healthz)
+	hm := (&API{log: a.log, maxBody: DefaultMaxBody, metrics: metrics.New()}).observe(healthz)
+	for _, tc := range []struct {
+		name, rid string
+		h         http.Handler
+	}{{"minted_id", "", h}, {"client_id", "client-req.42:abc", h}, {"client_id_metrics", "client-req.42:abc", hm}} {
+		h := tc.h
 		b.Run(tc.name, func(b *testing.B) {
 			r := httptest.NewRequest("GET", "/healthz", nil)
 			if tc.rid != "" {
