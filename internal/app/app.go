@@ -289,18 +289,8 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	defer obs.stop()
 
-	// Only the development set-up gets a merchant made for it; a production
-	// store's merchants come from `coffer merchant create`.
-	if n, err := d.svc.CountMerchants(ctx); err != nil {
+	if err := devMerchant(ctx, &c, d, log); err != nil {
 		return err
-	} else if n == 0 && d.dev {
-		creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
-		if err != nil {
-			return fmt.Errorf("creating the development merchant: %w", err)
-		}
-		b, _ := json.Marshal(creds)
-		fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
-		log.Info("development merchant created", "merchant", creds.ID)
 	}
 
 	keeper := idempotency.New(d.store)
@@ -396,6 +386,24 @@ func Serve(ctx context.Context, c Config) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("shutdown complete")
+	return nil
+}
+
+// devMerchant makes the development set-up's merchant on its first start
+// and prints its keys; a production store's merchants come from `coffer
+// merchant create`.
+func devMerchant(ctx context.Context, c *Config, d *deps, log *slog.Logger) error {
+	n, err := d.svc.CountMerchants(ctx)
+	if err != nil || n > 0 || !d.dev {
+		return err
+	}
+	creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
+	if err != nil {
+		return fmt.Errorf("creating the development merchant: %w", err)
+	}
+	b, _ := json.Marshal(creds)
+	fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
+	log.Info("development merchant created", "merchant", creds.ID)
 	return nil
 }
 
