@@ -40,6 +40,8 @@ var settings = []config.Setting[app.Config]{
 		Scope: forStore | forRestore, Secret: true, NoFlag: true, Value: config.String(func(c *app.Config) *string { return &c.MasterKey })},
 	{Name: "key-file", Env: "COFFER_KEY_FILE", Usage: "KEK file, never created when named (default: the development key file master.key in the data folder)",
 		Scope: forStore | forRestore, Value: config.String(func(c *app.Config) *string { return &c.KeyFile })},
+	{Name: "metrics-addr", Env: "COFFER_METRICS_ADDR", Usage: "Prometheus /metrics listen address (host:port), a listener apart from --addr; off when empty",
+		Scope: forServe, Check: config.HostPort, Value: config.String(func(c *app.Config) *string { return &c.MetricsAddr })},
 	{Name: "webhooks-allow-private", Env: "COFFER_WEBHOOKS_ALLOW_PRIVATE", Usage: "let webhooks and callbacks reach private and loopback addresses (default: true only in the development set-up, without a KEK)",
 		Scope: forStore, Value: config.OptionalBool(func(c *app.Config) **bool { return &c.WebhooksAllowPrivate })},
 	// tls-key names a file, yet its name ends in "key", so config check

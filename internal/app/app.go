@@ -83,6 +83,12 @@ type Config struct {
 	// TLSCert and TLSKey are PEM files (both or neither): HTTPS with HTTP/2,
 	// TLS 1.2 at least, the pair loaded again on SIGHUP.
 	TLSCert, TLSKey string
+	// MetricsAddr is where Prometheus's /metrics is served, on a listener
+	// of its own (never the API's); "" serves no metrics.
+	MetricsAddr string
+	// OnMetricsReady is called with the metrics listener's address once it
+	// accepts connections, before OnReady.
+	OnMetricsReady func(addr string)
 }
 
 // webhooksAllowPrivate resolves the webhook address policy.
@@ -317,6 +323,12 @@ func Serve(ctx context.Context, c Config) error {
 		return err
 	}
 	defer d.Close()
+	obs, err := startMetrics(&c, log)
+	if err != nil {
+		return err
+	}
+	defer obs.stop()
+
 	if err := devMerchant(ctx, &c, d, log); err != nil {
 		return err
 	}
@@ -338,7 +350,7 @@ func Serve(ctx context.Context, c Config) error {
 			return fmt.Errorf("registering the instance: %w", err)
 		}
 	}
-	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log})
+	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Metrics: obs.http()})
 	if err != nil {
 		return err
 	}
@@ -365,14 +377,17 @@ func Serve(ctx context.Context, c Config) error {
 	}
 	_, sim := d.proc.(*simulator.Simulator)
 	d.svc.Configure(payment.Options{PublicURL: public, ChallengeTTL: c.ChallengeTTL, TestMode: sim,
-		WebhooksAllowPrivate: c.webhooksAllowPrivate()})
+		WebhooksAllowPrivate: c.webhooksAllowPrivate(), Metrics: obs.payment()})
 	sweepEvery := c.SweepInterval
 	if sweepEvery <= 0 {
 		sweepEvery = 30 * time.Second
 	}
 	go housekeeping(bg, keeper, d.vault, d.svc, log, sweepEvery)
 	dispatcher := event.New(event.Config{Store: d.store, Secrets: d.svc, Log: log, AllowPrivate: c.webhooksAllowPrivate(),
-		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: web.Formats})
+		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: web.Formats, Metrics: obs.event()})
+	if err := obs.watch(d.store, dispatcher); err != nil {
+		return err
+	}
 	dispatched := make(chan struct{})
 	go func() { defer close(dispatched); dispatcher.Run(bg) }()
 	defer func() { stopBG(); <-dispatched }() // in-flight deliveries end before the store closes

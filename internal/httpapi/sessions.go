@@ -92,6 +92,7 @@ func (a *API) sessionClient(next http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		noteMerchant(w, m)
 		next(w, r.WithContext(context.WithValue(r.Context(), merchantKey, m)))
 	})
 }

@@ -53,6 +53,7 @@ type deps struct {
 
 	allowPrivateWebhooks bool
 	now                  func() time.Time
+	metrics              Metrics // nil: nothing is counted (see measure)
 }
 
 // Service is the domain core as its callers see it: the per-aggregate
@@ -113,6 +114,7 @@ func (s *Service) Configure(o Options) {
 	s.deps.publicURL = strings.TrimRight(o.PublicURL, "/")
 	s.deps.testMode = o.TestMode
 	s.deps.allowPrivateWebhooks = o.WebhooksAllowPrivate
+	s.deps.metrics = o.Metrics
 	if o.ChallengeTTL > 0 {
 		s.deps.challengeTTL = o.ChallengeTTL
 	}
