@@ -76,12 +76,8 @@ func (o observability) stop() {
 }
 
 // watch registers what is read at each scrape: the store's commit and
-// pool statistics (whichever it offers) and the webhook queue.
-//
-// TODO(integrator): the SQLite store reports commits and writes (Stats);
-// once its rewrite lands it can offer metrics.CommitObserver (batch size
-// and commit latency per commit) and metrics.PoolStatser, and they are
-// picked up here with no further change.
+// pool statistics (whichever it offers: SQLite has per-batch commit
+// observations and both pools) and the webhook queue.
 func (o observability) watch(st any, d *event.Dispatcher) error {
 	if o.m == nil {
 		return nil

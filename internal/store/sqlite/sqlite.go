@@ -385,6 +385,7 @@ func (s *Store) commit(first *op, gather bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	seq := s.sy.visible.Load()
+	began := time.Now()
 	ops, errs, err := s.runGrowing(ctx, first, gather, &seq)
 	if err == errRetryCareful {
 		errs, err = s.runTx(ctx, ops, true, &seq)
@@ -392,11 +393,13 @@ func (s *Store) commit(first *op, gather bool) {
 	if err == nil {
 		s.commits.Add(1)
 		s.writes.Add(uint64(len(ops)))
+	} else {
+		began = time.Time{}
 	}
 	// Even an answer from a batch that committed nothing (an op's own error,
 	// a failed COMMIT) may rest on what it read: it waits for the commits
 	// before it to be synced, like a Read.
-	s.sy.hand(&pending{seq: seq, ops: ops, errs: errs, err: err})
+	s.sy.hand(&pending{began: began, seq: seq, ops: ops, errs: errs, err: err})
 }
 
 // errRetryCareful: an optimistic run had a failing write; run it again with savepoints.
@@ -524,6 +527,16 @@ func call(fn func(store.Tx) error, t store.Tx) (err error) {
 		}
 	}()
 	return fn(t)
+}
+
+// ObserveCommits has fn told of every committed batch once its answers are
+// released: how many writes it carried and how long from its BEGIN to its
+// sync's end (metrics). Set it before serving.
+func (s *Store) ObserveCommits(fn func(writes int, took time.Duration)) { s.sy.observe.Store(&fn) }
+
+// PoolStats reports the read pool and the writer's connection (metrics).
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"read": s.r.Stats(), "write": s.w.Stats()}
 }
 
 // SingleServer: one server process serves a SQLite data folder.

@@ -44,10 +44,11 @@ const inFlight = 64
 // pending is a batch that has run (committed or not) and waits for the sync
 // that covers what it wrote or read before its answers are released.
 type pending struct {
-	seq  uint64 // the commit number that must be synced first
-	ops  []*op
-	errs []error // per op; nil slice: err applies to all
-	err  error
+	began time.Time // when its transaction began; zero: nothing committed
+	seq   uint64    // the commit number that must be synced first
+	ops   []*op
+	errs  []error // per op; nil slice: err applies to all
+	err   error
 }
 
 // syncer owns the WAL's durability: one goroutine, one file handle.
@@ -76,6 +77,9 @@ type syncer struct {
 	// blocking runs when a reader is about to wait for a sync.
 	beforeSync atomic.Pointer[func() error]
 	blocking   atomic.Pointer[func()]
+
+	// observe, when set, is told of each committed batch once released.
+	observe atomic.Pointer[func(writes int, took time.Duration)]
 }
 
 func newSyncer(walPath string) (*syncer, error) {
@@ -148,8 +152,12 @@ func (sy *syncer) run() {
 			need = max(need, q.seq)
 		}
 		err := sy.cover(need)
+		obs := sy.observe.Load()
 		for _, q := range held {
 			release(q, err)
+			if obs != nil && err == nil && !q.began.IsZero() {
+				(*obs)(len(q.ops), time.Since(q.began))
+			}
 		}
 		// Only the writer hands batches, and it waits for this token only
 		// while it is not handing: a token sent here is never missed.
