@@ -7,10 +7,10 @@ import "net/http"
 type access int
 
 const (
-	// open routes take no API key: health checks, the card holder's pages
-	// (the unguessable id in the path is the only credential), the session
-	// stream (which authenticates itself: a secret key or the client
-	// secret) and the unknown-route answer.
+	// open routes take no API key: health checks, the OpenAPI document,
+	// the card holder's pages (the unguessable id in the path is the only
+	// credential), the session stream (which authenticates itself: a
+	// secret key or the client secret) and the unknown-route answer.
 	open access = iota
 	// secretKey routes need the merchant's secret key (a.merchant).
 	secretKey
@@ -36,6 +36,7 @@ func (a *API) table() []route {
 	rs := []route{
 		{"GET /healthz", open, false, a.healthz},
 		{"GET /readyz", open, false, a.readyz},
+		{"GET /openapi.yaml", open, false, a.openAPI},
 
 		{"GET /v1/merchant", secretKey, false, acc.getMerchant},
 		{"PATCH /v1/merchant", secretKey, false, acc.updateMerchant},
