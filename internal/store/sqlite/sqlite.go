@@ -236,14 +236,21 @@ func PeekKeys(ctx context.Context, dir string) (checks map[uint32][]byte, sample
 // the WAL stays small and readers fast, rarely enough to be noise.
 const (
 	checkpointInterval = 200 * time.Millisecond
-	walLimit           = 16384 // pages (64 MiB): past this, wait for readers and restart the WAL
+	walLimit           = 4096 // pages (16 MiB): past this, restart the WAL from its start
 )
 
 // checkpointer copies committed WAL frames into the database file from its
-// own connection. PASSIVE checkpoints never block the writer; a RESTART, which
-// waits for readers so the WAL can be reused from its start, runs only when
-// the WAL has grown past walLimit. Durability does not depend on it: commits
-// are already synced to the WAL.
+// own connection, and never stalls the writer for long.
+//
+// PASSIVE checkpoints take no lock the writer needs: they copy what is
+// committed and sync the WAL before copying (so an unsynced frame is never
+// made part of the database file ahead of its own sync) and the database
+// file after. The writer restarts the WAL from its start by itself once
+// everything is copied and no reader still uses it. Under steady load that
+// moment may not come, so past walLimit a RESTART forces it; a RESTART holds
+// the write lock while it copies and waits for readers, so a PASSIVE pass
+// runs first and leaves it almost nothing to copy: the writer waits for
+// about one reader's transaction, not for the copy of a large WAL.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
 	t := time.NewTicker(checkpointInterval)
@@ -254,14 +261,21 @@ func (s *Store) checkpointer() {
 			return
 		case <-t.C:
 		}
-		var busy, frames, done int
-		if err := s.cp.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &done); err != nil {
+		frames, err := s.checkpoint("PASSIVE")
+		if err != nil || frames <= walLimit {
 			continue // busy with another process's checkpoint, or closing: try next tick
 		}
-		if frames > walLimit {
-			s.cp.QueryRow(`PRAGMA wal_checkpoint(RESTART)`).Scan(&busy, &frames, &done)
+		if _, err := s.checkpoint("PASSIVE"); err == nil {
+			s.checkpoint("RESTART")
 		}
 	}
+}
+
+// checkpoint runs one checkpoint of the given mode and returns the WAL's size in frames.
+func (s *Store) checkpoint(mode string) (frames int, err error) {
+	var busy, done int
+	err = s.cp.QueryRow(`PRAGMA wal_checkpoint(` + mode + `)`).Scan(&busy, &frames, &done)
+	return frames, err
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
