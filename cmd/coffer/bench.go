@@ -27,6 +27,9 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.Baseline, "baseline", false, "measure a bare net/http handler in this process and GET /healthz first, and print the ratios against both")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serverLog := fs.String("server-log", "", "file for the embedded server's logs (default: discarded)")
+	fs.Int64Var(&o.Requests, "requests", 0, "end the scenario after this many requests (--duration still bounds it); 0: no limit")
+	fs.DurationVar(&o.MemoryEvery, "memory-every", 0, "sample the server's RSS at this interval during the scenario (0: off)")
+	fs.IntVar(&o.ServerPID, "server-pid", 0, "with --url and --memory-every: the server's process id (default: this process, for the embedded server)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (client and embedded server) to FILE")
 	return func(ctx context.Context, inv *invocation) error {
 		if err := checkBench(o, *serverLog); err != nil {
@@ -81,6 +84,12 @@ func checkBench(o bench.Options, serverLog string) error {
 		return usageErrorf("bench: --duration must be positive")
 	case o.Warmup < 0:
 		return usageErrorf("bench: --warmup must not be negative")
+	case o.Requests < 0:
+		return usageErrorf("bench: --requests must not be negative")
+	case o.MemoryEvery < 0:
+		return usageErrorf("bench: --memory-every must not be negative")
+	case o.ServerPID != 0 && (o.URL == "" || o.MemoryEvery == 0):
+		return usageErrorf("bench: --server-pid needs --url and --memory-every")
 	case o.Timeout < 0:
 		return usageErrorf("bench: --timeout must not be negative")
 	case serverLog != "" && o.URL != "":

@@ -17,9 +17,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,6 +86,15 @@ type Options struct {
 	// Client replaces the HTTP client built for the run (its Transport
 	// should keep at least Concurrency idle connections per host).
 	Client *http.Client
+
+	// Requests, when positive, ends the scenario phase once that many
+	// requests have been sent (Duration still bounds it).
+	Requests int64
+	// MemoryEvery, when positive, samples the server's RSS at that interval
+	// during the scenario phase (Result.Memory): the process with ServerPID,
+	// or this one for the embedded server.
+	MemoryEvery time.Duration
+	ServerPID   int
 }
 
 func (o *Options) defaults() error {
@@ -113,6 +124,12 @@ func (o *Options) defaults() error {
 	}
 	if o.ValidateTokens <= 0 {
 		o.ValidateTokens = DefaultValidateTokens
+	}
+	if o.Requests < 0 || o.MemoryEvery < 0 || o.ServerPID < 0 {
+		return errors.New("requests, memory interval and server pid must not be negative")
+	}
+	if o.ServerPID > 0 && o.URL == "" {
+		return errors.New("a server pid is for a server given by URL: the embedded one is this process")
 	}
 	if o.URL != "" {
 		o.URL = strings.TrimRight(o.URL, "/")
@@ -201,7 +218,26 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		}
 	}
 	o.progress(fmt.Sprintf("scenario: %s, concurrency %d, %s warmup + %s", o.Scenario, o.Concurrency, o.Warmup, o.Duration))
-	res.Scenario, err = runPhase(ctx, o.Scenario, scen, o.Concurrency, o.Warmup, o.Duration)
+	var sent atomic.Int64
+	var mem <-chan []MemorySample
+	stopMem := func() {}
+	if o.MemoryEvery > 0 {
+		pid := o.ServerPID
+		if pid == 0 {
+			pid = os.Getpid()
+		}
+		mctx, cancel := context.WithCancel(ctx)
+		stopMem = cancel
+		if mem, err = sampleMemory(mctx, pid, o.MemoryEvery, &sent); err != nil {
+			cancel()
+			return res, err
+		}
+	}
+	res.Scenario, err = runPhaseLimited(ctx, o.Scenario, scen, o.Concurrency, o.Warmup, o.Duration, o.Requests, &sent)
+	stopMem()
+	if mem != nil {
+		res.Memory = <-mem
+	}
 	if err != nil {
 		return res, err
 	}
@@ -240,6 +276,13 @@ type recorder struct {
 // answered by the deadline; requests in flight at the deadline are finished
 // (so that connections stay reusable) but not counted.
 func runPhase(ctx context.Context, name string, do doFunc, concurrency int, warmup, duration time.Duration) (Stats, error) {
+	var sent atomic.Int64
+	return runPhaseLimited(ctx, name, do, concurrency, warmup, duration, 0, &sent)
+}
+
+// runPhaseLimited is runPhase that also counts the requests sent and, with
+// limit > 0, stops sending at limit; the window is then the time it took.
+func runPhaseLimited(ctx context.Context, name string, do doFunc, concurrency int, warmup, duration time.Duration, limit int64, sent *atomic.Int64) (Stats, error) {
 	start := time.Now()
 	from := start.Add(warmup)
 	deadline := from.Add(duration)
@@ -252,6 +295,9 @@ func runPhase(ctx context.Context, name string, do doFunc, concurrency int, warm
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if !t0.Before(deadline) {
+					return
+				}
+				if n := sent.Add(1); limit > 0 && n > limit {
 					return
 				}
 				status, err := do(ctx, w)
@@ -271,7 +317,11 @@ func runPhase(ctx context.Context, name string, do doFunc, concurrency int, warm
 		})
 	}
 	wg.Wait()
-	st := merge(name, duration, recs)
+	window := duration
+	if took := time.Since(from); limit > 0 && took < duration {
+		window = took
+	}
+	st := merge(name, window, recs)
 	return st, ctx.Err()
 }
 

@@ -333,3 +333,40 @@ func benchScenario(b *testing.B, scenario string) {
 	b.ReportMetric(float64(res.Scenario.Latency.P50.Microseconds()), "p50-µs")
 	b.ReportMetric(float64(res.Scenario.Latency.P99.Microseconds()), "p99-µs")
 }
+
+// TestRequestLimitAndMemory: with Requests the scenario ends after that
+// many requests, well before its duration, and with MemoryEvery the
+// result carries RSS samples of this process (the embedded server) with
+// the requests sent so far, never more than the limit.
+func TestRequestLimitAndMemory(t *testing.T) {
+	o := short(Healthz)
+	o.Duration, o.Requests, o.MemoryEvery = time.Minute, 300, 5*time.Millisecond
+	start := time.Now()
+	res, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("a 300-request run took %v: the limit did not end it", took)
+	}
+	if n := res.Scenario.Requests + res.Scenario.Errors; n == 0 || n > 300 {
+		t.Errorf("%d requests counted, want 1..300", n)
+	}
+	if res.Scenario.Window >= time.Minute || res.Scenario.RPS <= 0 {
+		t.Errorf("window %v, rate %v: want the time the requests took", res.Scenario.Window, res.Scenario.RPS)
+	}
+	if len(res.Memory) == 0 {
+		t.Fatal("no memory samples")
+	}
+	var last int64
+	for _, m := range res.Memory {
+		if m.RSS <= 0 || m.Requests < last || m.Requests > 300+int64(o.Concurrency) {
+			t.Errorf("sample %+v after %d requests", m, last)
+		}
+		last = m.Requests
+	}
+	var out strings.Builder
+	if err := res.Format(&out); err != nil || !strings.Contains(out.String(), "server RSS during the scenario") {
+		t.Errorf("format: %v\n%s", err, out.String())
+	}
+}

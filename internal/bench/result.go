@@ -56,6 +56,9 @@ type Result struct {
 	// BareRatio is Scenario.RPS / Bare.RPS; HealthzBareRatio is
 	// Baseline.RPS / Bare.RPS, the cost of Coffer's middleware alone.
 	BareRatio, HealthzBareRatio float64
+	// Memory is the server's RSS through the scenario phase, with
+	// Options.MemoryEvery.
+	Memory []MemorySample
 }
 
 // Check returns an error wrapping ErrTooManyErrors when a phase failed more
@@ -166,6 +169,15 @@ func (r Result) Format(w io.Writer) error {
 		}
 	}
 	b.WriteString("\n")
+	if len(r.Memory) > 0 {
+		b.WriteString("\nserver RSS during the scenario:\n")
+		mw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(mw, "elapsed\trequests\tRSS MiB\t")
+		for _, m := range r.Memory {
+			fmt.Fprintf(mw, "%.0fs\t%d\t%.1f\t\n", m.Elapsed.Seconds(), m.Requests, float64(m.RSS)/(1<<20))
+		}
+		mw.Flush()
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -204,8 +216,16 @@ type jsonResult struct {
 	Bare            *jsonStats `json:"bare,omitempty"`
 	BareRatio       *float64   `json:"ratio_bare,omitempty"`
 	HealthzBare     *float64   `json:"ratio_healthz_bare,omitempty"`
+	Memory          []jsonMem  `json:"memory,omitempty"`
 	OK              bool       `json:"ok"`
 	Error           string     `json:"error,omitempty"`
+}
+
+// jsonMem is one memory sample: seconds into the phase, requests sent, RSS bytes.
+type jsonMem struct {
+	Seconds  float64 `json:"seconds"`
+	Requests int64   `json:"requests"`
+	RSS      int64   `json:"rss_bytes"`
 }
 
 func msf(d time.Duration) float64 {
@@ -253,6 +273,9 @@ func (r Result) WriteJSON(w io.Writer, runErr error) error {
 		b := r.Bare.toJSON()
 		ratio, hz := math.Round(r.BareRatio*1000)/1000, math.Round(r.HealthzBareRatio*1000)/1000
 		out.Bare, out.BareRatio, out.HealthzBare = &b, &ratio, &hz
+	}
+	for _, m := range r.Memory {
+		out.Memory = append(out.Memory, jsonMem{Seconds: math.Round(m.Elapsed.Seconds()*10) / 10, Requests: m.Requests, RSS: m.RSS})
 	}
 	enc := json.NewEncoder(w)
 	return enc.Encode(out)

@@ -274,7 +274,7 @@ func (s *Store) checkpointer() {
 // checkpoint runs one checkpoint of the given mode and returns the WAL's size in frames.
 func (s *Store) checkpoint(mode string) (frames int, err error) {
 	var busy, done int
-	err = s.cp.QueryRow(`PRAGMA wal_checkpoint(` + mode + `)`).Scan(&busy, &frames, &done)
+	err = s.cp.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &done)
 	return frames, err
 }
 
