@@ -57,4 +57,5 @@ type Tx interface {
 	InstanceTx
 	AuditTx
 	ProcessorAccountTx
+	APIKeyTx
 }

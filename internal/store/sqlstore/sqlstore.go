@@ -76,6 +76,7 @@ type Tx struct {
 	sessionQueries
 	tokenQueries
 	processorAccountQueries
+	apiKeyQueries
 }
 
 func newTx(c *conn) *Tx {
@@ -83,7 +84,7 @@ func newTx(c *conn) *Tx {
 		dataKeyQueries: dataKeyQueries{c}, deliveryQueries: deliveryQueries{c}, eventQueries: eventQueries{c},
 		idempotencyQueries: idempotencyQueries{c}, instanceQueries: instanceQueries{c}, merchantQueries: merchantQueries{c},
 		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c},
-		processorAccountQueries: processorAccountQueries{c}}
+		processorAccountQueries: processorAccountQueries{c}, apiKeyQueries: apiKeyQueries{c}}
 }
 
 // NewTx wraps q, valid for the life of the transaction it belongs to.
