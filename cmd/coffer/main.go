@@ -45,14 +45,16 @@ func exitCode(err error, stderr io.Writer) int {
 type usageError struct{ error }
 
 const usage = `usage:
-  coffer serve [--addr 127.0.0.1:8080] [--data ./coffer-data] [--database-url postgres://…] [--key-file PATH]
+  coffer serve [--addr 127.0.0.1:8080] [--data ./coffer-data] [--database-url postgres://…] [--key-file PATH] [--rate-limit N]
   coffer merchant create --name NAME [--data DIR | --database-url URL] [--json] [settings flags]
   coffer merchant update --id mer_… [--data DIR | --database-url URL] [--json] [settings flags]
+  coffer merchant list [--data DIR | --database-url URL] [--json]
+  coffer merchant roll-key --merchant mer_… --type secret|publishable|hmac [--expires-in 24h] [--json]
   coffer keys rotate [--data DIR | --database-url URL] [--key-file PATH]
   coffer keys rewrap [--data DIR | --database-url URL]
   coffer bench [--url URL --key sk_…] [--scenario tokenize|validate|healthz] [--concurrency 32] [--duration 10s] [--warmup 1s] [--baseline] [--json] [--server-log PATH]
   coffer version
-environment: COFFER_ADDR, COFFER_DATA, COFFER_DATABASE_URL, COFFER_MASTER_KEY, COFFER_KEY_FILE`
+environment: COFFER_ADDR, COFFER_DATA, COFFER_DATABASE_URL, COFFER_MASTER_KEY, COFFER_KEY_FILE, COFFER_RATE_LIMIT`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -62,7 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		fs, cfg := flags("serve", getenv, stdout, stderr)
+		checkRate := rateLimitFlag(fs, cfg, getenv)
 		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if err := checkRate(); err != nil {
 			return err
 		}
 		return app.Serve(ctx, *cfg)
@@ -179,9 +185,15 @@ func settingsFlags(fs *flag.FlagSet) func() (payment.SettingsPatch, error) {
 }
 
 func merchant(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "list" {
+		return merchantList(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "roll-key" {
+		return merchantRollKey(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "create" && args[0] != "update") {
 		fmt.Fprintln(stderr, usage)
-		return usageError{errors.New("merchant: want create or update")}
+		return usageError{errors.New("merchant: want create, update, list or roll-key")}
 	}
 	fs, cfg := flags("merchant "+args[0], getenv, stdout, stderr)
 	name := fs.String("name", "", "merchant name (create)")

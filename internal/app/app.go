@@ -78,6 +78,10 @@ type Config struct {
 	// predecessor's at start.
 	HeartbeatInterval  time.Duration
 	InstanceStaleAfter time.Duration
+	// RateLimit is how many requests a second each API key may make of the
+	// native API on this instance (bursts of twice as many); 0, the
+	// default, for no limit.
+	RateLimit float64
 }
 
 // webhooksAllowPrivate resolves the webhook address policy.
@@ -309,7 +313,7 @@ func Serve(ctx context.Context, c Config) error {
 			return fmt.Errorf("registering the instance: %w", err)
 		}
 	}
-	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log})
+	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, RateLimit: c.RateLimit})
 	if err != nil {
 		return err
 	}
@@ -381,6 +385,7 @@ func Serve(ctx context.Context, c Config) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	d.svc.FlushKeyUses(sctx) // keys' last uses still queued, before the store closes
 	log.Info("shutdown complete")
 	return nil
 }

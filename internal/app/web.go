@@ -39,6 +39,8 @@ type WebConfig struct {
 	Ready   store.Store // what /readyz pings
 	Keeper  *idempotency.Keeper
 	Logger  *slog.Logger
+	// RateLimit is requests a second per API key (httpapi.Config.RateLimit).
+	RateLimit float64
 }
 
 // NewWeb composes the native API and the provider dialects over one
@@ -61,7 +63,8 @@ func NewWeb(c WebConfig) (*Web, error) {
 		mount[i] = d
 	}
 	pages := checkout.New(svc, svc, log)
-	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Pages: pages, Mount: mount})
+	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Pages: pages, Mount: mount,
+		RateLimit: c.RateLimit})
 	return &Web{Handler: h, Formats: formats}, nil
 }
 
