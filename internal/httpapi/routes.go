@@ -9,8 +9,8 @@ type access int
 const (
 	// open routes take no API key: health checks, the card holder's pages
 	// (the unguessable id in the path is the only credential), the session
-	// stream (which authenticates itself: a secret key or the client
-	// secret) and the unknown-route answer.
+	// stream (which authenticates itself: a secret or restricted key, or
+	// the client secret) and the unknown-route answer.
 	open access = iota
 	// secretKey routes need the merchant's secret key, or a restricted key
 	// with the route's scope (a.merchant).
