@@ -5,8 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"runtime/pprof"
+	"slices"
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/bench"
@@ -14,9 +15,7 @@ import (
 
 // benchCmd is `coffer bench`: a closed-loop load test of a running server
 // (--url, --key) or of an embedded one on a temporary data folder.
-func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func benchCmd(fs *flag.FlagSet) runFunc {
 	var o bench.Options
 	fs.StringVar(&o.URL, "url", "", "server to benchmark (default: an embedded server on a temporary data folder)")
 	fs.StringVar(&o.Key, "key", "", "merchant secret key sk_… (with --url)")
@@ -28,41 +27,78 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	fs.BoolVar(&o.Baseline, "baseline", false, "measure a bare net/http handler in this process and GET /healthz first, and print the ratios against both")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serverLog := fs.String("server-log", "", "file for the embedded server's logs (default: discarded)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if o.Concurrency <= 0 || o.Duration <= 0 || o.Warmup < 0 {
-		return errors.New("bench: --concurrency and --duration must be positive, --warmup not negative")
-	}
-	if *serverLog != "" {
-		if o.URL != "" {
-			return errors.New("bench: --server-log is for the embedded server (no --url)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (client and embedded server) to FILE")
+	return func(ctx context.Context, inv *invocation) error {
+		if err := checkBench(o, *serverLog); err != nil {
+			return err
 		}
-		f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if *serverLog != "" {
+			f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer f.Close()
+			o.ServerLog = f
+		}
+		o.Progress = inv.stderr
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer stop()
+		}
+
+		res, err := bench.Run(ctx, o)
+		// A run that measured something prints it, even when it then fails the
+		// error threshold; setup failures and interruptions print only the error.
+		if err == nil || errors.Is(err, bench.ErrTooManyErrors) || errors.Is(err, bench.ErrNoRequests) {
+			var werr error
+			if *asJSON {
+				werr = res.WriteJSON(inv.stdout, err)
+			} else {
+				werr = res.Format(inv.stdout)
+			}
+			if werr != nil {
+				return werr
+			}
+		}
 		if err != nil {
 			return fmt.Errorf("bench: %w", err)
 		}
-		defer f.Close()
-		o.ServerLog = f
+		return nil
 	}
-	o.Progress = stderr
+}
 
-	res, err := bench.Run(ctx, o)
-	// A run that measured something prints it, even when it then fails the
-	// error threshold; setup failures and interruptions print only the error.
-	if err == nil || errors.Is(err, bench.ErrTooManyErrors) || errors.Is(err, bench.ErrNoRequests) {
-		var werr error
-		if *asJSON {
-			werr = res.WriteJSON(stdout, err)
-		} else {
-			werr = res.Format(stdout)
-		}
-		if werr != nil {
-			return werr
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+// checkBench refuses options that cannot run, naming the flag.
+func checkBench(o bench.Options, serverLog string) error {
+	switch {
+	case !slices.Contains(bench.Scenarios, o.Scenario):
+		return usageErrorf("bench: --scenario: unknown scenario %q (want %s)", o.Scenario, strings.Join(bench.Scenarios, ", "))
+	case o.Concurrency <= 0:
+		return usageErrorf("bench: --concurrency must be positive")
+	case o.Duration <= 0:
+		return usageErrorf("bench: --duration must be positive")
+	case o.Warmup < 0:
+		return usageErrorf("bench: --warmup must not be negative")
+	case o.Timeout < 0:
+		return usageErrorf("bench: --timeout must not be negative")
+	case serverLog != "" && o.URL != "":
+		return usageErrorf("bench: --server-log is for the embedded server (no --url)")
 	}
 	return nil
+}
+
+// startCPUProfile profiles the whole run: with the embedded server that is
+// where the time goes, next to the load generator's own share.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

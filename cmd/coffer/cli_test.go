@@ -215,20 +215,38 @@ func (b *cliBuffer) String() string {
 	return b.b.String()
 }
 
-// cliBuild compiles this package into a temporary binary.
+// cliBinary is the coffer binary, built once per test binary (the first
+// cliBuild) into a folder TestMain removes.
+var cliBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// cliBuild compiles this package into a temporary binary, once.
 func cliBuild(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the CLI test builds the binary and needs go on PATH: %v", err)
+	cliBinary.once.Do(func() {
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			cliBinary.err = fmt.Errorf("the CLI test builds the binary and needs go on PATH: %w", err)
+			return
+		}
+		if cliBinary.dir, err = os.MkdirTemp("", "coffer-cli-test-"); err != nil {
+			cliBinary.err = err
+			return
+		}
+		cliBinary.path = filepath.Join(cliBinary.dir, "coffer")
+		cmd := exec.Command(goBin, "build", "-o", cliBinary.path, ".")
+		cmd.Env = cliEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliBinary.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if cliBinary.err != nil {
+		t.Fatal(cliBinary.err)
 	}
-	bin := filepath.Join(t.TempDir(), "coffer")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Env = cliEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return cliBinary.path
 }
 
 // cliEnv is the test's environment without any COFFER_ setting.

@@ -29,6 +29,9 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.Stop()
+	if cliBinary.dir != "" {
+		os.RemoveAll(cliBinary.dir)
+	}
 	os.Exit(code)
 }
 

@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coffer-vault/coffer/internal/app"
 )
 
 // runIn runs the coffer command line in this process (no server: these
@@ -24,7 +28,8 @@ func runIn(t *testing.T, env map[string]string, args ...string) (stdout, stderr 
 
 // TestMerchantListAndRollKey: merchant list shows each merchant with its
 // keys' prefix and last four only; roll-key prints a new key once, which
-// list then shows, and refuses a bad type or overlap naming it.
+// list then shows, and refuses a bad type or overlap as a usage error
+// naming the flag.
 func TestMerchantListAndRollKey(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	out, errOut, err := runIn(t, nil, "merchant", "create", "--name", "Kedai", "--data", data, "--json")
@@ -83,13 +88,14 @@ func TestMerchantListAndRollKey(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--type", "private"}, "type"},
-		{[]string{"--type", "secret", "--expires-in", "200h"}, "expires_in"},
+		{[]string{"--type", "private"}, "--type"},
+		{[]string{"--type", "secret", "--expires-in", "200h"}, "--expires-in"},
 		{[]string{"--type", "secret", "--expires-in", "1500ms"}, "whole seconds"},
 	} {
 		args := append([]string{"merchant", "roll-key", "--merchant", c.ID, "--data", data}, bad.args...)
-		if _, _, err := runIn(t, nil, args...); err == nil || !strings.Contains(err.Error(), bad.want) {
-			t.Errorf("%v: err %v, want one naming %s", bad.args, err, bad.want)
+		var ue usageError
+		if _, _, err := runIn(t, nil, args...); !errors.As(err, &ue) || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: err %v, want a usage error naming %s", bad.args, err, bad.want)
 		}
 	}
 	if _, _, err := runIn(t, nil, "merchant", "roll-key", "--merchant", "mer_nosuchmerchant0000000000", "--type", "secret", "--data", data); err == nil {
@@ -97,15 +103,35 @@ func TestMerchantListAndRollKey(t *testing.T) {
 	}
 }
 
-// TestRateLimitFlag: --rate-limit and COFFER_RATE_LIMIT are refused unless
-// a number ≥ 0 (the flag overriding the variable).
-func TestRateLimitFlag(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	if _, _, err := runIn(t, nil, "serve", "--data", data, "--rate-limit", "-3"); err == nil {
-		t.Error("--rate-limit -3 accepted")
+// TestRateLimitSetting: --rate-limit, COFFER_RATE_LIMIT and the config
+// key rate-limit reach app.Config.RateLimit, the flag winning; serve reads
+// it, the merchant commands do not.
+func TestRateLimitSetting(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "coffer.conf")
+	if err := os.WriteFile(conf, []byte("rate-limit = 3\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if _, _, err := runIn(t, map[string]string{"COFFER_RATE_LIMIT": "lots"}, "serve", "--data", data); err == nil ||
-		!strings.Contains(err.Error(), "COFFER_RATE_LIMIT") {
-		t.Errorf("COFFER_RATE_LIMIT=lots: %v", err)
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{nil, nil, 0},
+		{[]string{"--config", conf}, nil, 3},
+		{[]string{"--config", conf}, map[string]string{"COFFER_RATE_LIMIT": "5"}, 5},
+		{[]string{"--config", conf, "--rate-limit", "7"}, map[string]string{"COFFER_RATE_LIMIT": "5"}, 7},
+	} {
+		fs, set, _ := find("serve").flagSet()
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		var cfg app.Config
+		if _, err := set.Resolve(&cfg, func(k string) string { return tc.env[k] }); err != nil || cfg.RateLimit != tc.want {
+			t.Errorf("%v %v: RateLimit %d (%v), want %d", tc.args, tc.env, cfg.RateLimit, err, tc.want)
+		}
+	}
+	fs, _, _ := find("merchant roll-key").flagSet()
+	if fs.Lookup("rate-limit") != nil {
+		t.Error("merchant roll-key takes --rate-limit, a setting of serve only")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/processor"
 	"github.com/coffer-vault/coffer/internal/processor/simulator"
+	"github.com/coffer-vault/coffer/internal/processor/simulator/storeledger"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/store/postgres"
 	"github.com/coffer-vault/coffer/internal/store/sqlite"
@@ -36,7 +37,8 @@ var Version = "dev"
 // DevKeyFile is the development key file's name inside the data folder.
 const DevKeyFile = "master.key"
 
-// SimulatorJournal is the built-in test acquirer's ledger inside the data folder.
+// SimulatorJournal is where versions before the store kept the built-in test
+// acquirer's ledger, inside the data folder: moved into the store at start.
 const SimulatorJournal = "simulator.journal"
 
 // Config is what every command needs to reach the vault.
@@ -78,10 +80,19 @@ type Config struct {
 	// predecessor's at start.
 	HeartbeatInterval  time.Duration
 	InstanceStaleAfter time.Duration
+	// TLSCert and TLSKey are PEM files (both or neither): HTTPS with HTTP/2,
+	// TLS 1.2 at least, the pair loaded again on SIGHUP.
+	TLSCert, TLSKey string
+	// MetricsAddr is where Prometheus's /metrics is served, on a listener
+	// of its own (never the API's); "" serves no metrics.
+	MetricsAddr string
+	// OnMetricsReady is called with the metrics listener's address once it
+	// accepts connections, before OnReady.
+	OnMetricsReady func(addr string)
 	// RateLimit is how many requests a second each API key may make of the
 	// native API on this instance (bursts of twice as many); 0, the
 	// default, for no limit.
-	RateLimit float64
+	RateLimit int
 }
 
 // webhooksAllowPrivate resolves the webhook address policy.
@@ -137,6 +148,11 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	if c.DatabaseURL == "" && c.DataDir == "" {
 		return nil, errors.New("no data folder: set --data or COFFER_DATA")
 	}
+	if !createKey {
+		if err := needStore(c); err != nil {
+			return nil, err
+		}
+	}
 	src, err := keySource(c, createKey)
 	if err != nil {
 		return nil, err
@@ -150,9 +166,8 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 			return nil, err
 		}
 	}
-	if c.DataDir != "" && (c.DatabaseURL == "" || c.Processor == nil) {
-		// The SQLite database, the development key file and the built-in
-		// simulator's journal live here.
+	if c.DataDir != "" && c.DatabaseURL == "" {
+		// The SQLite database and the development key file live here.
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data folder: %w", err)
 		}
@@ -192,13 +207,7 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	proc := c.Processor
 	var closeProc func() error
 	if proc == nil {
-		// The simulator stands in for an acquirer, and an acquirer remembers its
-		// authorizations across our restarts: it keeps a journal beside the data.
-		dir := c.DataDir
-		if dir == "" {
-			dir = "."
-		}
-		sim, err := simulator.Open(filepath.Join(dir, SimulatorJournal))
+		sim, err := openSimulator(ctx, c, st, log)
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -212,6 +221,30 @@ func open(ctx context.Context, c *Config, log *slog.Logger, createKey bool) (*de
 	// follow the same address policy.
 	svc.Configure(payment.Options{WebhooksAllowPrivate: c.webhooksAllowPrivate()})
 	return &deps{keys: kp, vault: v, store: st, proc: proc, closeProc: closeProc, svc: svc, dev: src.dev}, nil
+}
+
+// openSimulator builds the built-in acquirer. An acquirer remembers its
+// authorizations whatever happens to its merchants' servers, so its books
+// live in the store, one set for every instance sharing it. An older
+// version's journal file (in the data folder, or the working folder when
+// there was none) is moved into them first, so an upgrade loses nothing.
+func openSimulator(ctx context.Context, c *Config, st store.Store, log *slog.Logger) (*simulator.Simulator, error) {
+	books := storeledger.New(st)
+	dir := c.DataDir
+	if dir == "" {
+		dir = "."
+	}
+	imp, err := simulator.ImportJournal(ctx, filepath.Join(dir, SimulatorJournal), books)
+	switch {
+	case errors.Is(err, simulator.ErrNotRenamed):
+		log.Warn("the simulator's journal is in the store but could not be renamed; the next start skips it", "error", err.Error())
+	case err != nil:
+		return nil, err
+	case imp.RenamedTo != "":
+		log.Info("the simulator's journal was moved into the store", "renamed_to", imp.RenamedTo, "already_there", imp.Already,
+			"authorizations", imp.Authorizations, "refunds", imp.Refunds, "references_taken", imp.Unreferenced)
+	}
+	return simulator.OverLedger(books), nil
 }
 
 // keySrc is where a command's KEK comes from.
@@ -275,25 +308,33 @@ func keySource(c *Config, create bool) (keySrc, error) {
 // Serve runs the API server until ctx ends, then shuts down gracefully:
 // in-flight requests finish, queued writes commit, the store closes.
 func Serve(ctx context.Context, c Config) error {
+	// The port is taken before anything is written: on a busy port serve
+	// fails leaving no data folder, key file or development merchant.
+	ln, err := listen(c.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
 	log := c.Logger()
+	// The pair is loaded before anything is created too: a bad one stops
+	// the start with nothing written.
+	certs, err := loadTLS(c)
+	if err != nil {
+		return err
+	}
 	d, err := open(ctx, &c, log, true)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-
-	// Only the development set-up gets a merchant made for it; a production
-	// store's merchants come from `coffer merchant create`.
-	if n, err := d.svc.CountMerchants(ctx); err != nil {
+	obs, err := startMetrics(&c, log)
+	if err != nil {
 		return err
-	} else if n == 0 && d.dev {
-		creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
-		if err != nil {
-			return fmt.Errorf("creating the development merchant: %w", err)
-		}
-		b, _ := json.Marshal(creds)
-		fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
-		log.Info("development merchant created", "merchant", creds.ID)
+	}
+	defer obs.stop()
+
+	if err := devMerchant(ctx, &c, d, log); err != nil {
+		return err
 	}
 
 	keeper := idempotency.New(d.store)
@@ -313,7 +354,8 @@ func Serve(ctx context.Context, c Config) error {
 			return fmt.Errorf("registering the instance: %w", err)
 		}
 	}
-	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, RateLimit: c.RateLimit})
+	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Metrics: obs.http(),
+		RateLimit: c.RateLimit})
 	if err != nil {
 		return err
 	}
@@ -326,30 +368,31 @@ func Serve(ctx context.Context, c Config) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	addr := c.Addr
-	if addr == "" {
-		addr = "127.0.0.1:8080"
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
+	scheme := "http"
+	if certs != nil {
+		serveTLS(srv, certs)
+		certs.watch(bg, log)
+		scheme = "https"
+	}
 	public := c.PublicURL
 	if public == "" {
-		public = "http://" + browserAddr(ln.Addr())
+		public = scheme + "://" + browserAddr(ln.Addr())
 	}
 	_, sim := d.proc.(*simulator.Simulator)
 	d.svc.Configure(payment.Options{PublicURL: public, ChallengeTTL: c.ChallengeTTL, TestMode: sim,
-		WebhooksAllowPrivate: c.webhooksAllowPrivate()})
+		WebhooksAllowPrivate: c.webhooksAllowPrivate(), Metrics: obs.payment()})
 	sweepEvery := c.SweepInterval
 	if sweepEvery <= 0 {
 		sweepEvery = 30 * time.Second
 	}
 	go housekeeping(bg, keeper, d.vault, d.svc, log, sweepEvery)
 	dispatcher := event.New(event.Config{Store: d.store, Secrets: d.svc, Log: log, AllowPrivate: c.webhooksAllowPrivate(),
-		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: web.Formats})
+		Timeout: c.WebhookTimeout, RetryBase: c.WebhookRetryBase, Formats: web.Formats, Metrics: obs.event()})
+	if err := obs.watch(d.store, dispatcher); err != nil {
+		return err
+	}
 	dispatched := make(chan struct{})
 	go func() { defer close(dispatched); dispatcher.Run(bg) }()
 	defer func() { stopBG(); <-dispatched }() // in-flight deliveries end before the store closes
@@ -364,18 +407,24 @@ func Serve(ctx context.Context, c Config) error {
 		defer func() { stopBG(); <-beating }() // it leaves the register before the store closes
 	}
 
-	log.Info("coffer listening", "addr", ln.Addr().String(), "version", Version, "keys", d.keys.String(), "instance", instance)
+	log.Info("coffer listening", "addr", ln.Addr().String(), "scheme", scheme, "version", Version, "keys", d.keys.String(), "instance", instance)
 	if c.OnReady != nil {
 		c.OnReady(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve(srv, ln, certs) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	timeout := c.ShutdownTimeout
+	return shutdown(srv, d, c.ShutdownTimeout, log)
+}
+
+// shutdown lets in-flight requests finish within timeout (25s when 0),
+// then writes the keys' last uses still queued: Serve's deferred calls
+// close the store after it.
+func shutdown(srv *http.Server, d *deps, timeout time.Duration, log *slog.Logger) error {
 	if timeout == 0 {
 		timeout = 25 * time.Second
 	}
@@ -385,9 +434,34 @@ func Serve(ctx context.Context, c Config) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
-	d.svc.FlushKeyUses(sctx) // keys' last uses still queued, before the store closes
+	d.svc.FlushKeyUses(sctx)
 	log.Info("shutdown complete")
 	return nil
+}
+
+// devMerchant makes and prints a merchant for the development set-up
+// only; a production store's merchants come from `coffer merchant create`.
+func devMerchant(ctx context.Context, c *Config, d *deps, log *slog.Logger) error {
+	n, err := d.svc.CountMerchants(ctx)
+	if err != nil || n > 0 || !d.dev {
+		return err
+	}
+	creds, err := d.svc.CreateMerchant(ctx, "Development merchant", payment.DefaultSettings())
+	if err != nil {
+		return fmt.Errorf("creating the development merchant: %w", err)
+	}
+	b, _ := json.Marshal(creds)
+	fmt.Fprintf(c.stdout(), "Development merchant created. Its keys are shown only now:\n%s\n", b)
+	log.Info("development merchant created", "merchant", creds.ID)
+	return nil
+}
+
+// listen takes the server's port, 127.0.0.1:8080 when addr is empty.
+func listen(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	return net.Listen("tcp", addr)
 }
 
 // housekeeping sweeps expired idempotency keys, picks up KEK versions added
@@ -470,6 +544,29 @@ func CreateMerchant(ctx context.Context, c Config, name string, patch payment.Se
 	st := payment.DefaultSettings()
 	patch.Apply(&st)
 	return d.svc.CreateMerchant(ctx, name, st)
+}
+
+// CheckNewMerchant refuses, without opening anything, a merchant that
+// CreateMerchant would refuse: the CLI checks its arguments before it
+// creates a data folder.
+func CheckNewMerchant(c Config, name string, patch payment.SettingsPatch) error {
+	st := payment.DefaultSettings()
+	patch.Apply(&st)
+	return payment.CheckNewMerchant(name, &st, c.webhooksAllowPrivate())
+}
+
+// needStore refuses to make a SQLite database for a command that only
+// changes an existing one (merchant update, keys): a mistyped --data must
+// not leave an empty store behind.
+func needStore(c *Config) error {
+	if c.DatabaseURL != "" {
+		return nil
+	}
+	db := filepath.Join(c.DataDir, sqlite.FileName)
+	if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database in %s: `coffer serve` or `coffer merchant create` makes one", c.DataDir)
+	}
+	return nil
 }
 
 // UpdateMerchant changes a merchant's settings.

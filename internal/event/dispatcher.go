@@ -54,6 +54,15 @@ type Config struct {
 	// Client sends the requests; nil builds one that refuses forbidden
 	// addresses when connecting and does not follow redirects. Tests only.
 	Client *http.Client
+	// Metrics is told of every attempt; nil counts none.
+	Metrics Observer
+}
+
+// Observer counts delivery attempts (internal/metrics in the server). It
+// is given the receiver's host alone: a URL's path and query may carry
+// the receiver's tokens.
+type Observer interface {
+	DeliveryAttempt(host string, failed bool, took time.Duration)
 }
 
 const (
@@ -246,6 +255,16 @@ func keyOf(dl *store.Delivery) string {
 		return "host:" + strings.ToLower(u.Host)
 	}
 	return "url:" + dl.URL
+}
+
+// hostOf is a target URL's host, without port or credentials ("" when
+// the URL cannot be parsed).
+func hostOf(target string) string {
+	u, err := url.Parse(target)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // poll claims what is due and can be sent now, and starts sending it.
@@ -763,6 +782,9 @@ func describe(err error, timeout time.Duration) string {
 func (d *Dispatcher) record(ctx context.Context, log *slog.Logger, dl *store.Delivery, res outcome) {
 	if res.err != "" {
 		d.failures.Add(1)
+	}
+	if d.c.Metrics != nil {
+		d.c.Metrics.DeliveryAttempt(hostOf(dl.URL), res.err != "", res.latency)
 	}
 	var after store.Delivery
 	err := d.c.Store.Write(ctx, func(tx store.Tx) error {

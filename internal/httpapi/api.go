@@ -6,17 +6,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/checkout"
-	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/ratelimit"
@@ -44,6 +44,15 @@ type Config struct {
 	// RateLimit is how many requests a second each API key may make
 	// (bursts of twice as many); 0 for no limit.
 	RateLimit float64
+	// Metrics is told of every request; nil counts none.
+	Metrics HTTPObserver
+}
+
+// HTTPObserver counts requests (internal/metrics in the server). pattern
+// is the ServeMux pattern that routed the request ("" when none did),
+// never its path, so no id reaches a metric.
+type HTTPObserver interface {
+	ObserveHTTP(pattern, method string, status int, took time.Duration)
 }
 
 // Pinger is what /readyz asks: whether the database (and the keys) can
@@ -66,6 +75,7 @@ type API struct {
 	log     *slog.Logger
 	maxBody int64
 	limiter *ratelimit.Limiter // nil: no rate limit
+	metrics HTTPObserver
 }
 
 // New returns the API as one handler with its middleware.
@@ -73,7 +83,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages,
+	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages, metrics: cfg.Metrics,
 		limiter: ratelimit.New(cfg.RateLimit, 2*cfg.RateLimit)}
 	a.idem = idempotency.HTTP{Keeper: cfg.Keeper, Sealer: cfg.Service, Log: cfg.Logger, Fail: a.idempotencyFailure,
 		// "In progress, retry shortly" invites a retry that must be able to succeed.
@@ -96,26 +106,49 @@ type ctxKey int
 
 const merchantKey ctxKey = 1
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
-
-// digits counts decimal digits: a client's request id with a dozen or more
-// could be a card number in any grouping, and is replaced by our own, since
-// the id is echoed in a header, every log line and audit records.
-func digits(s string) int {
-	n := 0
+// requestIDOK reports whether a client's X-Request-Id may be kept: 1 to 64
+// of [A-Za-z0-9_.:-], and fewer than 12 digits, since an id with a dozen
+// or more could be a card number in any grouping and the id is echoed in a
+// header, every log line and audit records. A byte loop, not a regexp: it
+// runs on every request.
+func requestIDOK(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	digits := 0
 	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			n++
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '.', c == ':', c == '-':
+		default:
+			return false
 		}
 	}
-	return n
+	return digits < 12
 }
 
-// statusWriter remembers the status for the access log.
+// requestIDEncoding is id.New's alphabet (lower-case base32, no padding).
+var requestIDEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newRequestID mints what id.New("req") would, with one allocation instead
+// of four: it runs for every request that brings no id of its own.
+func newRequestID() string {
+	var raw [16]byte
+	rand.Read(raw[:]) // never fails (Go ≥1.24 panics instead)
+	var out [len("req_") + 26]byte
+	copy(out[:], "req_")
+	requestIDEncoding.Encode(out[len("req_"):], raw[:])
+	return string(out[:])
+}
+
+// statusWriter remembers what the access log reports: the status, the
+// bytes written and the merchant the request authenticated as.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status   int
+	bytes    int
+	merchant string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -145,47 +178,78 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// noteMerchant tells the access log who the request authenticated as. The
+// authenticating middleware sits directly under the mux, so w is observe's
+// writer; the context cannot carry it back, as observe holds the request
+// from before authentication.
+func noteMerchant(w http.ResponseWriter, m *store.Merchant) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.merchant = m.ID
+	}
+}
+
 // observe gives each request an id, a body limit, panic recovery and one
 // access-log line. Only the path is logged: queries and bodies never are.
+// It runs for every request, so it allocates little: the id check is a
+// byte loop, a body-less request gets no body limit, and the log line's
+// attributes go straight into a record.
 func (a *API) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rid := r.Header.Get("X-Request-Id")
-		if !requestIDPattern.MatchString(rid) || digits(rid) >= 12 {
-			rid = id.New("req")
+		if !requestIDOK(rid) {
+			rid = newRequestID()
 		}
-		w.Header().Set("Request-Id", rid)
-		ctx := payment.WithRequestID(r.Context(), rid)
-		r = r.WithContext(ctx)
-		r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		w.Header()["Request-Id"] = []string{rid} // Header().Set, its key already canonical
+		r = r.WithContext(payment.WithRequestID(r.Context(), rid))
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, a.maxBody)
+		}
 		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			if p := recover(); p != nil {
-				if p == http.ErrAbortHandler {
-					panic(p)
-				}
-				a.log.Error("panic", "request_id", rid, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if sw.status == 0 {
-					writeError(sw, &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error; the request id identifies it in the logs."})
-				}
-			}
-			attrs := []any{"request_id", rid, "method", r.Method, "path", r.URL.Path, "status", sw.status,
-				"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "bytes", sw.bytes}
-			if m, ok := r.Context().Value(merchantKey).(*store.Merchant); ok {
-				attrs = append(attrs, "merchant", m.ID)
-			}
-			a.log.LogAttrs(ctx, levelFor(sw.status), "request", toAttrs(attrs)...)
-		}()
+		defer a.finish(sw, r, rid, start)
 		next.ServeHTTP(sw, r)
 	})
 }
 
-func toAttrs(kv []any) []slog.Attr {
-	out := make([]slog.Attr, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, slog.Any(kv[i].(string), kv[i+1]))
+// finish is observe's deferred half: it recovers a panic into a 500,
+// writes the access-log line and counts the request.
+func (a *API) finish(sw *statusWriter, r *http.Request, rid string, start time.Time) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		a.log.Error("panic", "request_id", rid, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		if sw.status == 0 {
+			writeError(sw, &apiError{status: 500, Type: "api_error", Code: "internal_error", Message: "Internal error; the request id identifies it in the logs."})
+		}
 	}
-	return out
+	now := time.Now()
+	a.accessLog(r, sw, rid, now, now.Sub(start))
+	if a.metrics != nil {
+		// The mux set r.Pattern on this very request when it routed it.
+		a.metrics.ObserveHTTP(r.Pattern, r.Method, sw.status, now.Sub(start))
+	}
+}
+
+// accessLog writes the request's line. It hands the record to the handler
+// itself rather than through Logger.LogAttrs, which would walk the stack
+// for a source location on every call; Coffer's logger never records one
+// (no AddSource), so the line is the same.
+func (a *API) accessLog(r *http.Request, sw *statusWriter, rid string, now time.Time, took time.Duration) {
+	ctx := r.Context()
+	level := levelFor(sw.status)
+	h := a.log.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	rec := slog.NewRecord(now, level, "request", 0)
+	rec.AddAttrs(slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", sw.status), slog.Float64("duration_ms", float64(took.Microseconds())/1000),
+		slog.Int("bytes", sw.bytes))
+	if sw.merchant != "" {
+		rec.AddAttrs(slog.String("merchant", sw.merchant))
+	}
+	_ = h.Handle(ctx, rec) // as Logger does: a failed log write has nowhere to go
 }
 
 func levelFor(status int) slog.Level {

@@ -27,6 +27,7 @@ func (a *API) merchant(scope string, next http.HandlerFunc) http.Handler {
 		if !ok {
 			return
 		}
+		noteMerchant(w, m)
 		next(w, r.WithContext(context.WithValue(r.Context(), merchantKey, m)))
 	})
 }

@@ -7,10 +7,11 @@ import "net/http"
 type access int
 
 const (
-	// open routes take no API key: health checks, the card holder's pages
-	// (the unguessable id in the path is the only credential), the session
-	// stream (which authenticates itself: a secret or restricted key, or
-	// the client secret) and the unknown-route answer.
+	// open routes take no API key: health checks, the OpenAPI document,
+	// the card holder's pages (the unguessable id in the path is the only
+	// credential), the session stream (which authenticates itself: a
+	// secret or restricted key, or the client secret) and the
+	// unknown-route answer.
 	open access = iota
 	// secretKey routes need the merchant's secret key, or a restricted key
 	// with the route's scope (a.merchant).
@@ -46,6 +47,7 @@ func (a *API) table() []route {
 	rs := []route{
 		{"GET /healthz", open, false, noScope, a.healthz},
 		{"GET /readyz", open, false, noScope, a.readyz},
+		{"GET /openapi.yaml", open, false, noScope, a.openAPI},
 
 		{"GET /v1/merchant", secretKey, false, "merchant:read", acc.getMerchant},
 		{"PATCH /v1/merchant", secretKey, false, "merchant:write", acc.updateMerchant},

@@ -95,6 +95,7 @@ func (a *API) sessionClient(scope string, next http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		noteMerchant(w, m)
 		next(w, r.WithContext(context.WithValue(r.Context(), merchantKey, m)))
 	})
 }

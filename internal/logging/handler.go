@@ -27,13 +27,21 @@ func NewJSONHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
 			return a
 		}
 	}
-	return &handler{inner: slog.NewJSONHandler(w, &o)}
+	lw := &lockedWriter{w: w}
+	h := &handler{inner: slog.NewJSONHandler(lw, &o)}
+	if o.ReplaceAttr == nil && !o.AddSource {
+		h.direct = &direct{w: lw}
+	}
+	return h
 }
 
 // handler is immutable, so it is as safe for concurrent use as the handler
 // it wraps.
 type handler struct {
 	inner slog.Handler
+	// direct writes simple records itself; nil where slog's handler has
+	// more to add (ReplaceAttr, the source, attributes or groups from With).
+	direct *direct
 }
 
 func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
@@ -41,6 +49,23 @@ func (h *handler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.direct != nil {
+		if done, err := h.direct.handle(r); done {
+			return err
+		}
+	}
+	// Most records hold nothing that could be a card number: checking that
+	// without copying them lets them through as they are.
+	clean := unmasked(r.Message)
+	if clean {
+		r.Attrs(func(a slog.Attr) bool {
+			clean = plain(a)
+			return clean
+		})
+	}
+	if clean {
+		return h.inner.Handle(ctx, r)
+	}
 	msg := Redact(r.Message)
 	changed := msg != r.Message
 	var buf [8]slog.Attr
@@ -57,6 +82,43 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	nr := slog.NewRecord(r.Time, r.Level, msg, r.PC)
 	nr.AddAttrs(attrs...)
 	return h.inner.Handle(ctx, nr)
+}
+
+// plain reports, cheaply, that scrubAttr would leave a as it is:
+// a key and string value Redact leaves alone, a number
+// too small to be one, a bool, a time or a duration, or a group of such.
+// Anything else (errors, structs, LogValuers) takes the full path.
+func plain(a slog.Attr) bool {
+	if !unmasked(a.Key) {
+		return false
+	}
+	v := a.Value
+	switch v.Kind() {
+	case slog.KindString:
+		return unmasked(v.String())
+	case slog.KindInt64:
+		n := v.Int64()
+		return n < minPANValue && n > -minPANValue
+	case slog.KindDuration:
+		n := int64(v.Duration())
+		return n < minPANValue && n > -minPANValue
+	case slog.KindUint64:
+		return v.Uint64() < minPANValue
+	case slog.KindFloat64:
+		f := math.Abs(v.Float64())
+		return f < minPANValue || f >= 1e21 || math.IsNaN(f)
+	case slog.KindBool, slog.KindTime:
+		// A time is written in RFC 3339, whose digit groups are too short.
+		return true
+	case slog.KindGroup:
+		for _, g := range v.Group() {
+			if !plain(g) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -103,6 +165,11 @@ func scrubValue(v slog.Value) (slog.Value, bool) {
 		}
 	case slog.KindInt64:
 		if n := v.Int64(); n >= minPANValue || n <= -minPANValue {
+			return scrubNumber(v, strconv.FormatInt(n, 10))
+		}
+	case slog.KindDuration:
+		// The JSON handler writes a duration as its nanoseconds.
+		if n := int64(v.Duration()); n >= minPANValue || n <= -minPANValue {
 			return scrubNumber(v, strconv.FormatInt(n, 10))
 		}
 	case slog.KindUint64:

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Card numbers in every form a careless log call might carry them.
@@ -84,6 +86,8 @@ func TestHandlerScrubsEverything(t *testing.T) {
 		slog.Int64("int", 4242424242424242),
 		slog.Uint64("uint", 5555555555554444),
 		slog.Float64("float", 4242424242424242),
+		slog.Duration("dur", 4242424242424242),
+		slog.Duration("short", 1500*time.Millisecond),
 		slog.String("4242424242424242", "key"),
 		slog.String("id", nonLuhnID),
 		slog.String("ts", unixNano),
@@ -96,6 +100,7 @@ func TestHandlerScrubsEverything(t *testing.T) {
 		`"req":{`, `"err":"declined card 555555******4444"`, `"wrapped":"vault: bad 424242******4242"`,
 		`"card":{"n":"424242******4242","inner":{"n":"378282*****0005"}}`,
 		`"int":"424242******4242"`, `"uint":"555555******4444"`, `"float":"424242******4242"`,
+		`"dur":"424242******4242"`, `"short":1500000000`,
 		`"424242******4242":"key"`, `"stringer":"card 424242******4242"`,
 		`"valuer":{"number":"555555******4444","id":"`+nonLuhnID+`"}`,
 		`"map":{"pan":"555555******4444"}`,
@@ -217,3 +222,106 @@ func BenchmarkHandler(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkLogLine is one access-log line (the fields observe writes)
+// through the redacting JSON handler.
+func BenchmarkLogLine(b *testing.B) {
+	h := NewJSONHandler(discard{}, &slog.HandlerOptions{Level: slog.LevelInfo})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+		r.AddAttrs(slog.String("request_id", "req_kq3vx7d2m4ab5cdefghijklmno"), slog.String("method", "POST"),
+			slog.String("path", "/v1/tokens/tok_abcdefghijklmnopqrstuvwxyz/validate"), slog.Int("status", 200),
+			slog.Float64("duration_ms", 1.234), slog.Int("bytes", 312), slog.String("merchant", "mer_abcdefghijklmnopqrstuvwxyz"))
+		h.Handle(ctx, r)
+	}
+}
+
+// FuzzPlainAgreesWithScrub: the fast path never lets through an attribute
+// the full path would have changed.
+func FuzzPlainAgreesWithScrub(f *testing.F) {
+	f.Add("k", "4242424242424242", int64(4242424242424242), 4242424242424242.0)
+	f.Add("4242 4242 4242 4242", "v", int64(99), -1e11)
+	f.Add("", "", int64(-378282246310005), 1e21)
+	f.Fuzz(func(t *testing.T, key, s string, n int64, x float64) {
+		for _, a := range []slog.Attr{slog.String(key, s), slog.Int64(key, n), slog.Uint64(key, uint64(n)),
+			slog.Float64(key, x), slog.Duration(key, time.Duration(n)), slog.Bool(key, true),
+			slog.Group(key, slog.String("s", s), slog.Int64("n", n))} {
+			if _, changed := scrubAttr(a); plain(a) && changed {
+				t.Fatalf("plain(%v) but scrubAttr changes it", a)
+			}
+		}
+	})
+}
+
+// directAndSlog writes r through the direct path and through slog's JSON
+// handler, and reports whether the direct path took it.
+func directAndSlog(t *testing.T, r slog.Record) (got, want string, took bool) {
+	t.Helper()
+	var out, exp bytes.Buffer
+	took, err := (&direct{w: &lockedWriter{w: &out}}).handle(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slog.NewJSONHandler(&exp, nil).Handle(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), exp.String(), took
+}
+
+// TestDirectMatchesSlog: the direct path writes what slog would have, for
+// the values whose formatting has corners.
+func TestDirectMatchesSlog(t *testing.T) {
+	when := time.Date(2026, 3, 15, 12, 0, 0, 123456789, time.FixedZone("MYT", 8*3600))
+	strs := []string{"", "plain", `q"uote\\back`, "tab\tnl\ncr\r", "ctl\x00\x01\x1f\x7f", "<html>&amp;", "bad\xffutf8\xc3",
+		"sep\u2028\u2029", "naïve 日本", "2026-03-15T12:00:00Z", "amount 1000 MYR 12345678901"}
+	floats := []float64{0, math.Copysign(0, -1), 1.234, -0.5, 1e-6, 1e-7, 9.99e-7, 123456.789, 99999999999, 1.5e10, 1e-100, 0.1 + 0.2}
+	for _, s := range strs {
+		for i, f := range floats {
+			r := slog.NewRecord(when, slog.Level(i-4), s, 0)
+			r.AddAttrs(slog.String("s", s), slog.String(s+"k", "v"), slog.Float64("f", f), slog.Int("i", -i*1000),
+				slog.Uint64("u", uint64(i)), slog.Bool("b", i%2 == 0), slog.Duration("d", time.Duration(i)*time.Second))
+			got, want, took := directAndSlog(t, r)
+			if !took || got != want {
+				t.Fatalf("direct path (took %v):\n got %s\nwant %s", took, got, want)
+			}
+		}
+	}
+	r := slog.NewRecord(time.Time{}, slog.LevelInfo, "no time", 0)
+	if got, want, took := directAndSlog(t, r); !took || got != want {
+		t.Fatalf("zero time (took %v):\n got %s\nwant %s", took, got, want)
+	}
+	// What the direct path leaves to the long way, it writes nothing for.
+	for _, a := range []slog.Attr{slog.String("pan", "4242424242424242"), slog.Int64("n", 424242424242), slog.Float64("nan", math.NaN()),
+		slog.Any("err", errors.New("x")), slog.Group("g", slog.Int("n", 1)), slog.Time("t", when), {}, slog.String("", "v"),
+		slog.String("4242424242424242", "v")} {
+		r := slog.NewRecord(when, slog.LevelInfo, "m", 0)
+		r.AddAttrs(slog.Int("first", 1), a)
+		if got, _, took := directAndSlog(t, r); took || got != "" {
+			t.Errorf("%v: direct path took it (%q)", a, got)
+		}
+	}
+	if _, _, took := directAndSlog(t, slog.NewRecord(when, slog.LevelInfo, "card 4242424242424242", 0)); took {
+		t.Error("direct path took a message with a card number")
+	}
+}
+
+// FuzzDirectMatchesSlog: whatever the direct path writes, slog would have
+// written byte for byte; whatever it refuses, it writes nothing for.
+func FuzzDirectMatchesSlog(f *testing.F) {
+	f.Add("request", "k", "v", int64(200), 1.5, int64(12))
+	f.Add("m\n\x00", "k\"", "\xff\u2028", int64(-1), 1e-7, int64(-5))
+	f.Fuzz(func(t *testing.T, msg, key, s string, n int64, x float64, lvl int64) {
+		r := slog.NewRecord(time.Unix(0, n).UTC(), slog.Level(lvl), msg, 0)
+		r.AddAttrs(slog.String(key, s), slog.Int64("n", n), slog.Float64("x", x), slog.Duration("d", time.Duration(n)),
+			slog.Uint64("u", uint64(n)), slog.Bool("b", n > 0), slog.String("s2", s))
+		got, want, took := directAndSlog(t, r)
+		if took && got != want {
+			t.Fatalf("direct path:\n got %s\nwant %s", got, want)
+		}
+		if !took && got != "" {
+			t.Fatalf("refused yet wrote %q", got)
+		}
+	})
+}

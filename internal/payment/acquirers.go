@@ -316,7 +316,7 @@ func (s *Acquirers) builtin() *acquirer {
 	defer s.mu.Unlock()
 	a, ok := s.built[""]
 	if !ok {
-		a = &acquirer{proc: s.proc}
+		a = &acquirer{proc: measured{Processor: s.proc, connector: AccountSimulator, d: s.deps}}
 		s.built[""] = a
 	}
 	return a
@@ -348,6 +348,7 @@ func (s *Acquirers) build(ctx context.Context, acct *store.ProcessorAccount) (*a
 			return nil, err
 		}
 	}
+	a.proc = measured{Processor: a.proc, connector: acct.Type, d: s.deps}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, ok := s.built[acct.ID]; ok {

@@ -100,6 +100,7 @@ func (s *CardGuard) cardOutcome(ctx context.Context, m *store.Merchant, bin, las
 // refuse turns a guard's refusal into the 429 to answer, reporting it when
 // it opens an episode.
 func (s *CardGuard) refuse(ctx context.Context, m *store.Merchant, b *radar.Block, tokenID string) error {
+	s.measure().CardTestingRefused(b.Rule)
 	if b.First {
 		s.report(ctx, m, b, tokenID)
 	}

@@ -14,7 +14,8 @@ import (
 // transaction; endpoints' signing secrets are sealed.
 type Events struct {
 	*deps
-	sealer *Sealer
+	sealer    *Sealer
+	endpoints *endpointCache
 }
 
 // The transactional outbox: every state change writes its event in the
@@ -45,15 +46,19 @@ func (s *Events) eventData(tx store.Tx, merchantID, typ, objectType, objectID st
 
 // fanOut queues an event's deliveries inside its transaction.
 func (s *Events) fanOut(tx store.Tx, e *store.Event) error {
-	eps, err := tx.ListWebhookEndpoints(e.MerchantID)
-	if err != nil {
-		return err
+	eps, ok := s.endpoints.get(e.MerchantID)
+	if !ok {
+		live, err := tx.ListWebhookEndpoints(e.MerchantID)
+		if err != nil {
+			return err
+		}
+		eps = fanTargets(live)
 	}
 	for _, ep := range eps {
-		if !wants(ep.Events, e.Type) {
+		if !wants(ep.events, e.Type) {
 			continue
 		}
-		if err := tx.InsertDelivery(s.newDelivery(e, ep.ID, ep.URL)); err != nil {
+		if err := tx.InsertDelivery(s.newDelivery(e, ep.id, ep.url)); err != nil {
 			return err
 		}
 	}

@@ -60,18 +60,34 @@ func keyLast4(key string) string {
 // errRollRaced: another roll changed the key between the sealing and the write.
 var errRollRaced = errors.New("payment: the key changed during the roll")
 
-// RollKey replaces a merchant's key of p.Type.
-func (s *Merchants) RollKey(ctx context.Context, merchantID string, p RollParams) (RolledKey, error) {
+// CheckRoll refuses the roll RollKey would refuse for its parameters
+// alone, before anything is opened (the CLI checks its flags with it).
+func CheckRoll(p RollParams) error {
+	_, err := p.overlap()
+	return err
+}
+
+// overlap is the checked ExpiresIn, in seconds.
+func (p RollParams) overlap() (int64, error) {
 	if p.Type != store.KeySecret && p.Type != store.KeyPublishable && p.Type != store.KeyHMAC {
-		return RolledKey{}, invalid("type", "parameter_invalid", "type must be secret, publishable or hmac")
+		return 0, invalid("type", "parameter_invalid", "type must be secret, publishable or hmac")
 	}
 	overlap := int64(DefaultKeyOverlap)
 	if p.ExpiresIn != nil {
 		overlap = *p.ExpiresIn
 	}
 	if overlap < 0 || overlap > MaxKeyOverlap {
-		return RolledKey{}, invalid("expires_in", "parameter_invalid",
+		return 0, invalid("expires_in", "parameter_invalid",
 			"expires_in must be from 0 (the old key stops at once) to %d seconds (7 days)", MaxKeyOverlap)
+	}
+	return overlap, nil
+}
+
+// RollKey replaces a merchant's key of p.Type.
+func (s *Merchants) RollKey(ctx context.Context, merchantID string, p RollParams) (RolledKey, error) {
+	overlap, err := p.overlap()
+	if err != nil {
+		return RolledKey{}, err
 	}
 	for range 3 { // a concurrent roll of the same key makes this one start again
 		r, err := s.rollOnce(ctx, merchantID, p.Type, time.Duration(overlap)*time.Second)

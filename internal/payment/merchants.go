@@ -60,13 +60,7 @@ func DefaultSettings() store.Settings {
 // transaction: a merchant without its fingerprint key could never be completed.
 func (s *Merchants) CreateMerchant(ctx context.Context, name string, settings store.Settings) (*Credentials, error) {
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 {
-		return nil, invalid("name", "parameter_invalid", "name is required (at most 200 characters)")
-	}
-	if err := validateSettings(&settings); err != nil {
-		return nil, err
-	}
-	if err := s.events.checkCallbackAddress(&settings.TokenizationCallbackURL); err != nil {
+	if err := CheckNewMerchant(name, &settings, s.allowPrivateWebhooks); err != nil {
 		return nil, err
 	}
 	c := &Credentials{

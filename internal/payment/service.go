@@ -53,6 +53,7 @@ type deps struct {
 
 	allowPrivateWebhooks bool
 	now                  func() time.Time
+	metrics              Metrics // nil: nothing is counted (see measure)
 }
 
 // Service is the domain core as its callers see it: the per-aggregate
@@ -85,7 +86,7 @@ func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger
 
 	sealer := &Sealer{deps: d, deks: map[string]vault.DataKey{},
 		skCurrent: map[string]*sessionKeyEntry{}, skPrivate: map[string]*rsa.PrivateKey{}}
-	events := &Events{deps: d, sealer: sealer}
+	events := &Events{deps: d, sealer: sealer, endpoints: newEndpointCache(st)}
 	acquirers := &Acquirers{deps: d, sealer: sealer, connectors: map[string]Connector{}, built: map[string]*acquirer{},
 		accounts: map[string]accountList{}}
 	cards := &CardGuard{deps: d, events: events, radar: radar.New(func() time.Time { return d.now() })}
@@ -113,6 +114,7 @@ func (s *Service) Configure(o Options) {
 	s.deps.publicURL = strings.TrimRight(o.PublicURL, "/")
 	s.deps.testMode = o.TestMode
 	s.deps.allowPrivateWebhooks = o.WebhooksAllowPrivate
+	s.deps.metrics = o.Metrics
 	if o.ChallengeTTL > 0 {
 		s.deps.challengeTTL = o.ChallengeTTL
 	}

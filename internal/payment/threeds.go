@@ -81,6 +81,9 @@ type Options struct {
 	// loopback addresses (development); link-local and cloud metadata
 	// addresses are refused regardless.
 	WebhooksAllowPrivate bool
+	// Metrics counts acquirer calls, 3-D Secure challenges and card-testing
+	// refusals; nil counts nothing.
+	Metrics Metrics
 }
 
 // ChallengeURL is the challenge page card holders are sent to.
@@ -258,6 +261,8 @@ func (s *Challenges) newChallenge(ctx context.Context, m *store.Merchant, object
 			return nil, err
 		}
 	}
+	// Counted when the issuer asks for it: every caller stores it next.
+	s.measure().ThreeDSChallenge(challengeStarted)
 	return c, nil
 }
 
@@ -515,6 +520,12 @@ func (s *Challenges) AnswerChallenge(ctx context.Context, challengeID, otp strin
 	})
 	if err != nil {
 		return ChallengeOutcome{}, err
+	}
+	switch res {
+	case answerRight:
+		s.measure().ThreeDSChallenge(challengePassed)
+	case answerFailed:
+		s.measure().ThreeDSChallenge(challengeFailed)
 	}
 	switch res {
 	case answerReplay:

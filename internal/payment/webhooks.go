@@ -113,7 +113,7 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 	// both take the last place. SQLite has one writer; on PostgreSQL reading
 	// the merchant in the write locks its row, so the second creation counts
 	// after the first has committed.
-	if err := s.store.Write(ctx, func(tx store.Tx) error {
+	err = s.store.Write(ctx, func(tx store.Tx) error {
 		if _, err := tx.GetMerchant(m.ID); err != nil {
 			return err
 		}
@@ -126,7 +126,9 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 				Message: fmt.Sprintf("A merchant may have at most %d webhook endpoints; delete one before adding another.", MaxWebhookEndpoints)}
 		}
 		return tx.InsertWebhookEndpoint(ep)
-	}); err != nil {
+	})
+	s.endpoints.changed(m.ID)
+	if err != nil {
 		return WebhookEndpointView{}, err
 	}
 	v := viewEndpoint(ep, now)
@@ -140,10 +142,17 @@ func (s *Events) CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p
 // than only when a callback is first sent. A URL of the wrong form is left to
 // validateSettings' own message.
 func (s *Events) checkCallbackAddress(v *string) error {
-	if v == nil || *v == "" || !isHTTPURL(*v) {
+	if v == nil {
 		return nil
 	}
-	if err := event.CheckURL(*v, s.allowPrivateWebhooks); err != nil {
+	return checkCallbackURL(*v, s.allowPrivateWebhooks)
+}
+
+func checkCallbackURL(v string, allowPrivate bool) error {
+	if v == "" || !isHTTPURL(v) {
+		return nil
+	}
+	if err := event.CheckURL(v, allowPrivate); err != nil {
 		return invalid("tokenization_callback_url", "url_forbidden", "tokenization_callback_url is not allowed: %s", err.Error())
 	}
 	return nil
@@ -198,6 +207,7 @@ func (s *Events) DeleteWebhookEndpoint(ctx context.Context, merchantID, endpoint
 		ep.Deleted, ep.Updated, ep.SecretCT, ep.PreviousCT = &now, now, nil, nil
 		return tx.UpdateWebhookEndpoint(ep)
 	})
+	s.endpoints.changed(merchantID)
 	if isNotFound(err) {
 		return notFound("id", "webhook endpoint", endpointID)
 	}
@@ -225,6 +235,7 @@ func (s *Events) RotateWebhookSecret(ctx context.Context, merchantID, endpointID
 		ep.PreviousCT, ep.PreviousUntil, ep.SecretCT, ep.Updated = ep.SecretCT, now.Add(SecretRotationGrace), ct, now
 		return tx.UpdateWebhookEndpoint(ep)
 	})
+	s.endpoints.changed(merchantID)
 	if isNotFound(err) {
 		return WebhookEndpointView{}, notFound("id", "webhook endpoint", endpointID)
 	}

@@ -28,6 +28,15 @@ var (
 	ErrContention = errors.New("store: too much contention, retry")
 )
 
+// SingleServer is implemented by a store that one server process has to
+// itself (SQLite: other processes are CLI commands, which change merchants
+// and keys but never what the API alone changes, such as webhook
+// endpoints). Such a server may keep what only its API changes cached in
+// memory; a store several servers share (PostgreSQL) must be asked.
+type SingleServer interface {
+	SingleServer() bool
+}
+
 // Store is a backend. Write runs fn in a transaction that is durable (fsynced)
 // when Write returns nil; if fn returns an error nothing it wrote persists.
 // Backends may commit several concurrent Writes together (group commit), so fn
@@ -58,4 +67,5 @@ type Tx interface {
 	AuditTx
 	ProcessorAccountTx
 	APIKeyTx
+	SimulatorTx
 }

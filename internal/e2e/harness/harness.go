@@ -94,8 +94,13 @@ type Server struct {
 	Sim     *simulator.Simulator
 	Dev     Creds      // the development merchant, when this start created it
 	Cfg     app.Config // as the server was started
-	cancel  context.CancelFunc
-	done    chan error
+	// SpecCheck checks every answer Do receives from a /v1 route against
+	// api/openapi.yaml (CheckResponse), failing the test on a mismatch.
+	// Start turns it on; a test that sends answers the spec cannot
+	// describe on purpose may turn it off.
+	SpecCheck bool
+	cancel    context.CancelFunc
+	done      chan error
 }
 
 // Option changes the configuration a server starts with.
@@ -140,7 +145,7 @@ func Backends(t *testing.T, fn func(t *testing.T, opts ...Option)) {
 // Start runs a server until the test ends (or Stop is called).
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{T: t, Logs: &SyncBuffer{}, Stdout: &SyncBuffer{}, Sim: simulator.New(), done: make(chan error, 1)}
+	s := &Server{T: t, Logs: &SyncBuffer{}, Stdout: &SyncBuffer{}, Sim: simulator.New(), done: make(chan error, 1), SpecCheck: true}
 	cfg := app.Config{Addr: "127.0.0.1:0", DataDir: TempDir(t), Stdout: s.Stdout, Stderr: s.Logs, Processor: s.Sim,
 		ShutdownTimeout: 10 * time.Second}
 	for _, o := range opts {

@@ -71,7 +71,8 @@ func (s *Server) CallWithin(limit time.Duration, method, path, key string, body 
 	return r, time.Since(start)
 }
 
-// Do sends req with c and decodes the answer; a transport error fails the test.
+// Do sends req with c and decodes the answer; a transport error fails the
+// test, and so does an answer unlike api/openapi.yaml when s.SpecCheck.
 func (s *Server) Do(c *http.Client, req *http.Request) Resp {
 	s.T.Helper()
 	res, err := c.Do(req)
@@ -81,6 +82,11 @@ func (s *Server) Do(c *http.Client, req *http.Request) Resp {
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	r := Resp{Status: res.StatusCode, Raw: raw, Header: res.Header}
+	if s.SpecCheck {
+		if err := CheckResponse(req, res.StatusCode, res.Header, raw); err != nil {
+			s.T.Errorf("%v", err)
+		}
+	}
 	if len(bytes.TrimSpace(raw)) > 0 && raw[0] == '{' {
 		if err := json.Unmarshal(raw, &r.Body); err != nil {
 			s.T.Fatalf("%s %s: response is not JSON: %v: %s", req.Method, req.URL.Path, err, raw)

@@ -148,3 +148,48 @@ func undoEndpoint(t *testing.T, s *harness.Server, sk string, r harness.Resp) {
 		s.Call("DELETE", "/v1/webhook_endpoints/"+r.Str("id"), sk, nil)
 	}
 }
+
+// TestEndpointChangesReachTheNextEvent: the server keeps a merchant's
+// endpoints in memory for the fan-out (SQLite); an endpoint added after
+// events have been fanned out gets the next event, and a deleted one gets
+// none, on both backends.
+func TestEndpointChangesReachTheNextEvent(t *testing.T) {
+	t.Parallel()
+	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
+		s := harness.Start(t, opts...)
+		sk := s.Dev.SecretKey
+		tokenize := func() string {
+			return s.Tokenize(t, sk, map[string]any{"card": harness.Card("4242424242424242"), "verify": false}).Want(t, 201).Str("id")
+		}
+		a := harness.NewReceiver(t)
+		aID := a.Register(t, s, sk, "token.created")
+		for range 3 {
+			tokenize()
+		}
+		harness.WaitUntil(t, 15*time.Second, "three events at the first endpoint", func() bool { return len(a.OfType("token.created")) == 3 })
+
+		b := harness.NewReceiver(t)
+		b.Register(t, s, sk, "token.created")
+		tok := tokenize()
+		harness.WaitUntil(t, 15*time.Second, "the added endpoint's first event", func() bool {
+			for _, e := range b.OfType("token.created") {
+				if harness.Dig(e, "data", "object", "id") == tok {
+					return true
+				}
+			}
+			return false
+		})
+
+		s.Call("DELETE", "/v1/webhook_endpoints/"+aID, sk, nil).Want(t, 200)
+		tok = tokenize()
+		evs := s.Events(t, sk, "type=token.created&object="+tok)
+		if len(evs) != 1 {
+			t.Fatalf("%d events for %s", len(evs), tok)
+		}
+		ev := s.Call("GET", "/v1/events/"+evs[0]["id"].(string), sk, nil).Want(t, 200)
+		dls, _ := ev.Body["deliveries"].([]any)
+		if len(dls) != 1 || harness.Str(dls[0], "url") != b.URL {
+			t.Errorf("deliveries after deleting an endpoint: %s", ev.Raw)
+		}
+	})
+}

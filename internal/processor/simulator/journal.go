@@ -1,6 +1,7 @@
 package simulator
 
-// The journal is the simulator's durable ledger: an append-only file of JSON lines, one per change.
+// Before the ledger lived in a Ledger, it lived in a journal file beside the data (simulator.journal):
+// an append-only file of JSON lines, one per change.
 //
 //	{"journal":"coffer-simulator","version":1,"created":"2026-05-17T09:00:00Z"}
 //	{"op":"auth","merchant":"mer_1","reference":"pay_1","auth":"sim_auth_…","auth_code":"K3JQ7A","amount":1000,"currency":"MYR","avs_result":"unavailable","cvc_result":"pass"}
@@ -12,33 +13,28 @@ package simulator
 //
 // The first line identifies the file. Each later line is one change, in the order the ledger made
 // them: an authorization (approved, with its id, or declined, with the decline; a Verify's is
-// "verify":true and voided by that same line), a capture, a void, a refund. Replaying the lines
-// through the same code that made them rebuilds the ledger, the idempotency records and the
-// counters.
+// "verify":true and voided by that same line), a capture, a void, a refund. Nothing in it is card
+// data or derived from card data.
 //
-// Nothing in it is card data or derived from card data: no PAN, no part or hash of one, no CVC,
-// no expiry, no holder. The results it keeps (auth code, AVS and CVC results, decline codes) are
-// the issuer's answers, not the card's contents. It needs no card fingerprint because nothing the
-// simulator does after a restart depends on which card an authorization was for: the test cards'
-// behaviour comes from the number presented on each call (and from the CVC: all zeros is wrong).
-//
-// Durability: a line is written and fsynced before the call that made it returns. A crash can
-// therefore leave only a partial last line, written by a call that never returned; Open cuts it
-// off. Any other damage (a bad line with lines after it, a complete line that does not parse or
-// describes an impossible change) is reported as ErrCorrupt rather than guessed around.
-//
-// One process at a time: the file is not locked, so two simulators must not open the same path.
+// ImportJournal moves such a file into a Ledger, once. It replays the lines through the same rules
+// as live calls (rules.go), in memory, so that a file that does not describe a possible history is
+// refused (ErrCorrupt) before anything is written; a partial last line, left by a crash while it
+// was written, is a call that never returned and is left out. Verifications are left out too:
+// they were voided when made, and nothing later can use them.
 
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
+	"strconv"
 	"time"
 )
 
@@ -48,10 +44,12 @@ const (
 )
 
 var (
-	// ErrClosed is returned by every call on a simulator whose journal has been closed.
-	ErrClosed = errors.New("simulator: closed")
-	// ErrCorrupt is returned by Open for a journal that is damaged other than by a torn last line.
+	// ErrCorrupt is returned by ImportJournal for a journal that is damaged other than by a torn
+	// last line; nothing was imported.
 	ErrCorrupt = errors.New("simulator: corrupt journal")
+	// ErrNotRenamed is returned by ImportJournal for a journal it imported but could not rename:
+	// the Ledger has it, and the next import of the same file recognises it and writes nothing.
+	ErrNotRenamed = errors.New("simulator: journal imported but not renamed")
 )
 
 const (
@@ -90,279 +88,231 @@ type header struct {
 	Created string `json:"created,omitempty"`
 }
 
-// syncFile is what the journal needs of its file; tests substitute one that fails.
-type syncFile interface {
-	io.Writer
-	Sync() error
-	Close() error
+// Imported is what ImportJournal did.
+type Imported struct {
+	// Authorizations and Refunds count the records written to the Ledger.
+	Authorizations, Refunds int
+	// Unreferenced counts authorizations whose reference the Ledger already held (another
+	// instance's journal, or a call made since, authorized it too): they are kept, capturable by
+	// id, but a repeat of the reference returns the other.
+	Unreferenced int
+	// Already is set when the Ledger held this journal already (a start that died before the
+	// rename); nothing was written again.
+	Already bool
+	// RenamedTo is where the journal file is now; "" when there was no journal.
+	RenamedTo string
 }
 
-// journal batches appends into group commits. append, called under the simulator's lock, only
-// adds an encoded line to buf and numbers it; wait, called after that lock is released, makes
-// sure the file is fsynced up to a number. The first waiter that finds no flush under way takes
-// everything buffered so far, writes and fsyncs it without holding mu, and wakes the rest; lines
-// appended meanwhile go out with the next flush. So n concurrent calls cost about two fsyncs,
-// not n. Lock order: Simulator.mu, then journal.mu; no I/O happens under either.
-//
-// Any write or fsync failure is sticky: after it every call fails, because memory may hold changes
-// the file does not, and the only safe way back is to reopen and replay what is really there.
-type journal struct {
-	f syncFile
-
-	mu       sync.Mutex
-	cond     sync.Cond
-	buf      []byte // lines appended but not yet handed to a flush
-	spare    []byte // a drained buffer, reused
-	appended uint64 // number of the last line appended
-	synced   uint64 // number of the last line known durable
-	flushing bool
-	closing  bool
-	err      error
-	syncs    int64 // fsyncs done, for tests
-}
-
-func newJournal(f syncFile) *journal {
-	j := &journal{f: f}
-	j.cond.L = &j.mu
-	return j
-}
-
-// append buffers e. The caller holds the simulator's lock, which orders the lines.
-func (j *journal) append(e *entry) error {
-	if j == nil {
+// CheckJournal reads the journal at path, if there is one, as ImportJournal
+// would, and reports the damage ImportJournal would refuse, writing nothing
+// and renaming nothing (a restore checks the journal it put back).
+func CheckJournal(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("simulator: journal: %w", err)
 	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.err != nil {
-		return j.err
-	}
-	if j.closing {
-		return ErrClosed
-	}
-	j.buf = append(append(j.buf, line...), '\n')
-	j.appended++
-	return nil
-}
-
-// usable reports why the journal can take no more calls: closed, or broken by a failed write.
-func (j *journal) usable() error {
-	if j == nil {
-		return nil
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.err != nil {
-		return j.err
-	}
-	if j.closing {
-		return ErrClosed
+	defer f.Close()
+	if _, _, err := replay(f); err != nil {
+		return fmt.Errorf("simulator: journal %s: %w", path, err)
 	}
 	return nil
 }
 
-// mark is the number of the last line appended: what a caller has seen under the simulator's
-// lock is durable once synced reaches it.
-func (j *journal) mark() uint64 {
-	if j == nil {
-		return 0
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.appended
-}
-
-// wait returns once line seq is durable, or with the journal's error.
-func (j *journal) wait(seq uint64) error {
-	if j == nil {
-		return nil
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	for {
-		if j.synced >= seq {
-			return nil
-		}
-		if j.err != nil {
-			return j.err
-		}
-		if j.flushing {
-			j.cond.Wait()
-			continue
-		}
-		j.flushing = true
-		buf, upto := j.buf, j.appended
-		j.buf, j.spare = j.spare, nil
-		j.mu.Unlock()
-		_, err := j.f.Write(buf)
-		if err == nil {
-			err = datasync(j.f)
-		}
-		j.mu.Lock()
-		j.flushing = false
-		j.syncs++
-		if err != nil {
-			j.err = fmt.Errorf("simulator: journal: %w", err)
-		} else {
-			j.synced = upto
-			j.spare = buf[:0]
-		}
-		j.cond.Broadcast()
-	}
-}
-
-// close refuses new lines, flushes those already appended, and closes the file.
-func (j *journal) close() error {
-	if j == nil {
-		return nil
-	}
-	j.mu.Lock()
-	if j.closing {
-		j.mu.Unlock()
-		return nil
-	}
-	j.closing = true
-	last := j.appended
-	j.mu.Unlock()
-
-	err := j.wait(last)
-	j.mu.Lock()
-	if j.err == nil {
-		j.err = ErrClosed
-	}
-	j.mu.Unlock()
-	if cerr := j.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// Open returns a simulator whose ledger is kept in the journal at path, creating it (mode 0600)
-// if it does not exist and replaying it if it does. It refuses a file that group or others may
-// access, and anything but a regular file. The caller must Close it.
-//
-// After Open the ledger, the idempotency records and the counters are what they were when the
-// journal was last written.
-func Open(path string) (*Simulator, error) {
-	f, created, err := openJournalFile(path)
-	if err != nil {
-		return nil, err
-	}
-	s := New()
-	if err := s.replay(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("simulator: journal %s: %w", path, err)
-	}
-	if created {
-		// Make the new file's name durable too, not only its contents.
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("simulator: journal %s: %w", path, err)
-		}
-	}
-	s.j = newJournal(f)
-	return s, nil
-}
-
-func openJournalFile(path string) (f *os.File, created bool, err error) {
-	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
-		return nil, false, fmt.Errorf("simulator: journal %s is not a regular file", path)
-	}
-	f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		created = true
-	} else if errors.Is(err, os.ErrExist) {
-		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+// ImportJournal moves the journal at path, if there is one, into l: every authorization (with
+// what became of it) and every refund, in one Update together with a record of the file's
+// digest, so that a crash before the rename never imports it twice. Then it renames the file to
+// path+".imported" (or .imported.N if that is taken). A missing file is not an error; a damaged
+// one is ErrCorrupt, and nothing is written; one that cannot be renamed is ErrNotRenamed.
+func ImportJournal(ctx context.Context, path string, l Ledger) (Imported, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Imported{}, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("simulator: journal: %w", err)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, false, fmt.Errorf("simulator: journal: %w", err)
+		return Imported{}, fmt.Errorf("simulator: journal: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, false, fmt.Errorf("simulator: journal %s is not a regular file", path)
+		return Imported{}, fmt.Errorf("simulator: journal %s is not a regular file", path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		f.Close()
-		return nil, false, fmt.Errorf("simulator: journal %s is accessible to group or others (mode %04o); it must be 0600", path, perm)
+	f, err := os.Open(path)
+	if err != nil {
+		return Imported{}, fmt.Errorf("simulator: journal: %w", err)
 	}
-	return f, created, nil
+	mem, digest, err := replay(f)
+	f.Close()
+	if err != nil {
+		return Imported{}, fmt.Errorf("simulator: journal %s: %w", path, err)
+	}
+	var out Imported
+	err = l.Update(ctx, func(b Books) error {
+		out = Imported{}
+		return mem.exportTo(b, digest, &out)
+	})
+	if err != nil {
+		return Imported{}, fmt.Errorf("simulator: importing journal %s: %w", path, err)
+	}
+	if out.RenamedTo, err = renameAside(path); err != nil {
+		return out, fmt.Errorf("%w: %s: %v", ErrNotRenamed, path, err)
+	}
+	return out, nil
 }
 
-// replay rebuilds the ledger from f, cuts off a torn last line, and writes the header into a
-// file that has none yet (new, or torn inside its first line).
-func (s *Simulator) replay(f *os.File) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := bufio.NewReaderSize(f, 64<<10)
-	var good int64 // offset just past the last complete line
-	n := 0
-	for {
-		line, err := r.ReadBytes('\n')
-		if err == io.EOF {
-			if len(line) > 0 {
-				// A line without its newline was being written when the process stopped; the call
-				// that wrote it never returned, so it never happened.
-				if err := f.Truncate(good); err != nil {
-					return err
-				}
-				if err := f.Sync(); err != nil {
-					return err
-				}
+// renameAside renames path to the first free path.imported[.N], and makes the rename durable.
+// Another instance on the same folder may have renamed it first: that is done, too.
+func renameAside(path string) (string, error) {
+	for i := 0; i < 100; i++ {
+		to := path + ".imported"
+		if i > 0 {
+			to += "." + strconv.Itoa(i)
+		}
+		if _, err := os.Lstat(to); err == nil {
+			continue
+		}
+		if err := os.Rename(path, to); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return "", nil
 			}
+			return "", err
+		}
+		return to, syncDir(filepath.Dir(path))
+	}
+	return "", errors.New("no free name to rename it to")
+}
+
+// replay reads a journal into memory through the live rules and returns it with the SHA-256 of
+// its complete lines. A torn last line is left out; the file is not changed.
+func replay(r io.Reader) (*memLedger, string, error) {
+	mem := newMemLedger()
+	verifs := newMemLedger()
+	h := sha256.New()
+	br := bufio.NewReaderSize(r, 64<<10)
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if err == io.EOF {
+			// A line without its newline was being written when the process stopped; the
+			// call that wrote it never returned, so it never happened.
 			break
 		}
 		if err != nil {
-			return err
+			return nil, "", err
 		}
-		n++
-		good += int64(len(line))
-		if err := s.replayLine(n, line[:len(line)-1]); err != nil {
-			return err
+		h.Write(line)
+		if err := replayLine(mem, verifs, n, line[:len(line)-1]); err != nil {
+			return nil, "", fmt.Errorf("%w: line %d: %v", ErrCorrupt, n, err)
 		}
 	}
-	if n > 0 {
-		return nil
-	}
-	h, err := json.Marshal(header{Journal: journalName, Version: journalVersion, Created: time.Now().UTC().Format(time.RFC3339)})
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(h, '\n')); err != nil {
-		return err
-	}
-	return f.Sync()
+	return mem, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func (s *Simulator) replayLine(n int, line []byte) error {
-	corrupt := func(err error) error { return fmt.Errorf("%w: line %d: %v", ErrCorrupt, n, err) }
+func replayLine(mem, verifs *memLedger, n int, line []byte) error {
 	if n == 1 {
 		var h header
 		if err := strictUnmarshal(line, &h); err != nil {
-			return corrupt(err)
+			return err
 		}
 		if h.Journal != journalName || h.Version != journalVersion {
-			return corrupt(fmt.Errorf("not a %s journal of version %d", journalName, journalVersion))
+			return fmt.Errorf("not a %s journal of version %d", journalName, journalVersion)
 		}
 		return nil
 	}
 	var e entry
 	if err := strictUnmarshal(line, &e); err != nil {
-		return corrupt(err)
+		return err
 	}
-	if err := s.check(&e); err != nil {
-		return corrupt(err)
+	if e.Op == opAuth && e.Verify {
+		return verifs.Update(context.Background(), func(b Books) error { return replayAuth(b, &e) })
 	}
-	s.apply(&e)
+	return mem.Update(context.Background(), func(b Books) error { return replayEntry(b, &e) })
+}
+
+// replayEntry applies one change through the rules of the live call that made it.
+func replayEntry(b Books, e *entry) error {
+	switch e.Op {
+	case opAuth:
+		return replayAuth(b, e)
+	case opCapture:
+		a, err := approved(b, e.Auth)
+		if err != nil {
+			return err
+		}
+		return captureAuth(b, a, e.Capture, e.Amount)
+	case opVoid:
+		a, err := approved(b, e.Auth)
+		if err != nil {
+			return err
+		}
+		return voidAuth(b, a)
+	case opRefund:
+		a, err := b.AuthByCapture(e.Capture)
+		if err != nil {
+			return notFound(err, "capture", e.Capture)
+		}
+		return refundCapture(b, a, &RefundRecord{ID: e.Refund, Reference: e.Reference, Amount: e.Amount})
+	}
+	return fmt.Errorf("unknown operation %q", e.Op)
+}
+
+func replayAuth(b Books, e *entry) error {
+	if e.Amount < 0 || (!e.Verify && e.Amount == 0) {
+		return fmt.Errorf("amount %d", e.Amount)
+	}
+	if err := checkCurrency(e.Currency); err != nil {
+		return err
+	}
+	if (e.Decline == nil) == (e.Auth == "") {
+		return errors.New("an authorization needs exactly one of an id and a decline")
+	}
+	now := time.Now().UTC()
+	a := &AuthRecord{ID: e.Auth, Merchant: e.Merchant, Reference: e.Reference, Amount: e.Amount, Currency: e.Currency,
+		AuthCode: e.AuthCode, AVSResult: e.AVSResult, CVCResult: e.CVCResult, State: StateAuthorized, Created: now, Updated: now}
+	switch {
+	case e.Decline != nil:
+		if e.Decline.Code == "" {
+			return errors.New("a decline needs a code")
+		}
+		a.ID, a.State = newID("sim_dcl_"), StateDeclined
+		a.Decline = &DeclineRecord{Code: e.Decline.Code, DeclineCode: e.Decline.DeclineCode, Message: e.Decline.Message}
+	case e.Verify:
+		a.State = StateVoided
+	}
+	if err := b.InsertAuth(a); errors.Is(err, ErrDuplicate) {
+		return fmt.Errorf("authorization %q or reference %q was already authorized", e.Auth, e.Reference)
+	} else if err != nil {
+		return err
+	}
 	return nil
+}
+
+// exportTo writes everything m holds into b, unless b has this journal's digest already.
+func (m *memLedger) exportTo(b Books, digest string, out *Imported) error {
+	done, err := b.JournalImported(digest)
+	if err != nil || done {
+		out.Already = done
+		return err
+	}
+	for _, a := range m.auths {
+		c := *a
+		err := b.InsertAuth(&c)
+		if errors.Is(err, ErrDuplicate) && c.Reference != "" {
+			c.Reference = ""
+			out.Unreferenced++
+			err = b.InsertAuth(&c)
+		}
+		if err != nil {
+			return fmt.Errorf("authorization %s: %w", a.ID, err)
+		}
+		out.Authorizations++
+	}
+	for _, r := range m.refunds {
+		if err := b.InsertRefund(r); err != nil {
+			return fmt.Errorf("refund %s: %w", r.ID, err)
+		}
+		out.Refunds++
+	}
+	return b.RecordJournalImport(digest, time.Now().UTC())
 }
 
 // strictUnmarshal accepts exactly one JSON object with only known fields.

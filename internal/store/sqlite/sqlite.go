@@ -1,8 +1,10 @@
 // Package sqlite is the embedded store: SQLite through the pure-Go driver, in
-// WAL mode with synchronous=FULL so every commit is fsynced. One writer
-// goroutine owns the write connection and commits the writes of concurrent
-// requests together (group commit): one fsync for many requests, each still
-// atomic on its own thanks to a savepoint per request.
+// WAL mode. One writer goroutine owns the write connection and commits the
+// writes of concurrent requests together (group commit), each still atomic
+// on its own. Commits are pipelined (syncer.go): the writer commits with
+// synchronous=NORMAL and a syncer goroutine fdatasyncs the WAL, releasing a
+// batch's answers only after the sync that covers it, while the writer
+// already runs the next batch. docs/durability.md gives the argument.
 package sqlite
 
 import (
@@ -56,6 +58,7 @@ type Store struct {
 	w      *sql.DB // exactly one connection, used only by the writer goroutine
 	r      *sql.DB // read-only pool; WAL lets readers run beside the writer
 	cp     *sql.DB // one connection for checkpoints, off the writer's path
+	sy     *syncer // makes commits durable and releases their answers
 	ws     *sqlstore.Stmts
 	rs     *sqlstore.Stmts
 	ops    chan *op
@@ -72,13 +75,29 @@ type Store struct {
 }
 
 // Stats reports group-commit effectiveness: writes per commit above 1 means
-// concurrent requests shared fsyncs.
+// concurrent requests shared commits.
 func (s *Store) Stats() (commits, writes uint64) { return s.commits.Load(), s.writes.Load() }
+
+// CommitStats is what the commit pipeline has done since Open.
+type CommitStats struct {
+	Commits  uint64        // transactions the writer committed
+	Writes   uint64        // Write calls they carried
+	Syncs    uint64        // fdatasyncs of the WAL
+	SyncTime time.Duration // spent in them, in total
+	Synced   uint64        // commits known durable
+}
+
+// CommitStats reports the pipeline's counters (for metrics and tests).
+func (s *Store) CommitStats() CommitStats {
+	return CommitStats{Commits: s.commits.Load(), Writes: s.writes.Load(), Syncs: s.sy.syncs.Load(),
+		SyncTime: time.Duration(s.sy.syncNanos.Load()), Synced: s.sy.synced.Load()}
+}
 
 type op struct {
 	ctx context.Context
 	fn  func(store.Tx) error
 	err chan error
+	seq uint64 // the commit its answer waited for; set before err is sent
 }
 
 type connRole int
@@ -91,11 +110,14 @@ const (
 
 func dsn(path string, role connRole) string {
 	v := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "secure_delete(1)"} {
 		v.Add("_pragma", p)
 	}
 	switch role {
 	case roleWriter:
+		// The syncer makes each commit durable before its answer is released
+		// (syncer.go); NORMAL keeps the commit itself off the disk's latency.
+		v.Add("_pragma", "synchronous(NORMAL)")
 		// IMMEDIATE takes the write lock at BEGIN, so a second process (the CLI)
 		// waits on busy_timeout instead of failing mid-transaction.
 		v.Set("_txlock", "immediate")
@@ -103,7 +125,11 @@ func dsn(path string, role connRole) string {
 		// a commit of the single writer, which is the throughput limit.
 		v.Add("_pragma", "wal_autocheckpoint(0)")
 	case roleReader:
+		v.Add("_pragma", "synchronous(FULL)")
 		v.Add("_pragma", "query_only(1)")
+	default:
+		// Checkpoints sync the WAL before copying it and the database after.
+		v.Add("_pragma", "synchronous(FULL)")
 	}
 	return "file:" + path + "?" + v.Encode()
 }
@@ -150,7 +176,14 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	s := &Store{w: w, r: r, cp: cp, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), ops: make(chan *op, maxBatch),
+	sy, err := newSyncer(path + "-wal")
+	if err != nil {
+		w.Close()
+		r.Close()
+		cp.Close()
+		return nil, err
+	}
+	s := &Store{w: w, r: r, cp: cp, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), ops: make(chan *op, maxBatch),
 		quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
 	go s.checkpointer()
@@ -269,23 +302,31 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	return tx.Commit()
 }
 
-// Read runs fn in a read-only snapshot.
+// Read runs fn in a read-only snapshot. It returns only once everything the
+// snapshot could have seen is durable: a reader may see a commit before the
+// syncer has made it so, and must not answer from it before then.
 func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		tx.Rollback()
-		s.rs.PrepareQueued(ctx) // the connection is back in the pool now
-	}()
-	return fn(sqlstore.NewCachedTx(ctx, tx, dialect, s.rs))
+	err = fn(sqlstore.NewCachedTx(ctx, tx, dialect, s.rs))
+	tx.Rollback()
+	s.rs.PrepareQueued(ctx) // the connection is back in the pool now
+	if serr := s.sy.await(); serr != nil {
+		return serr
+	}
+	return err
 }
 
-// Write queues fn for the writer and waits until its batch is committed. It
-// waits even if ctx ends meanwhile: the caller must learn whether the write
-// became durable, and the writer skips ops whose ctx ended before they ran.
+// Write queues fn for the writer and waits until its batch is committed and
+// synced. It waits even if ctx ends meanwhile: the caller must learn whether
+// the write became durable, and the writer skips ops whose ctx ended before
+// they ran.
 func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
+	if err := s.sy.failure(); err != nil {
+		return err
+	}
 	o := &op{ctx: ctx, fn: fn, err: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
@@ -304,7 +345,6 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 
 func (s *Store) writer() {
 	defer close(s.done)
-	batch := make([]*op, 0, maxBatch)
 	for {
 		var first *op
 		select {
@@ -314,29 +354,26 @@ func (s *Store) writer() {
 			for {
 				select {
 				case o := <-s.ops:
-					s.commit([]*op{o})
+					s.commit(o, false)
 				default:
 					return
 				}
 			}
 		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
-		s.commit(batch)
+		s.commit(first, true)
 		// Between batches the connection is free to prepare what missed.
 		s.ws.PrepareQueued(context.Background())
 	}
 }
 
-// commit runs a batch in one transaction: one fsync for all its writes.
+// commit runs a batch that starts with first in one transaction and hands
+// its answers to the syncer, which releases them once the commit is on disk.
+//
+// The batch grows while the syncer is busy (gather): the writer executes
+// each write as it arrives instead of committing it, and commits when the
+// syncer has finished, so commits come about as often as syncs and each
+// carries what arrived during one sync. That is the pipeline: batch N+1
+// executes during batch N's sync.
 //
 // Each write must stay atomic on its own, so a failing one must not take
 // its batch-mates' writes with it. Savepoints give that, at two extra
@@ -344,37 +381,94 @@ func (s *Store) writer() {
 // So a batch first runs without them; only if a write fails is the whole
 // transaction rolled back and the batch run again with a savepoint per write
 // (the store contract lets a backend run fn more than once).
-func (s *Store) commit(batch []*op) {
+func (s *Store) commit(first *op, gather bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	fail := func(err error) {
-		for _, o := range batch {
-			o.err <- err
-		}
-	}
-	errs, err := s.run(ctx, batch, len(batch) == 1)
+	seq := s.sy.visible.Load()
+	began := time.Now()
+	ops, errs, err := s.runGrowing(ctx, first, gather, &seq)
 	if err == errRetryCareful {
-		errs, err = s.run(ctx, batch, true)
+		errs, err = s.runTx(ctx, ops, true, &seq)
 	}
-	if err != nil {
-		fail(err)
-		return
+	if err == nil {
+		s.commits.Add(1)
+		s.writes.Add(uint64(len(ops)))
+	} else {
+		began = time.Time{}
 	}
-	s.commits.Add(1)
-	s.writes.Add(uint64(len(batch)))
-	for i, o := range batch {
-		o.err <- errs[i]
-	}
+	// Even an answer from a batch that committed nothing (an op's own error,
+	// a failed COMMIT) may rest on what it read: it waits for the commits
+	// before it to be synced, like a Read.
+	s.sy.hand(&pending{began: began, seq: seq, ops: ops, errs: errs, err: err})
 }
 
 // errRetryCareful: an optimistic run had a failing write; run it again with savepoints.
 var errRetryCareful = errors.New("sqlite: retry batch with savepoints")
 
-// run executes and commits a batch. careful puts each write in a savepoint;
-// otherwise the first failing write rolls the transaction back and run
-// returns errRetryCareful. A batch of one needs no savepoint either way: its
-// failure rolls back only its own writes.
-func (s *Store) run(ctx context.Context, batch []*op, careful bool) ([]error, error) {
+// runGrowing executes first and, with gather, every write that arrives
+// while the syncer is busy (up to maxBatch), without savepoints, then
+// commits. A failing write in a batch of several rolls it all back and
+// returns errRetryCareful with the ops gathered so far; a batch of one needs
+// no savepoint: its failure rolls back only its own writes and is its answer.
+func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uint64) ([]*op, []error, error) {
+	ops := []*op{first}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return ops, nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
+	errs := make([]error, 0, 8)
+	failed := false
+	add := func(o *op) {
+		e := o.ctx.Err()
+		if e == nil {
+			e = call(o.fn, t)
+			failed = e != nil
+		}
+		errs = append(errs, e)
+	}
+	add(first)
+	for !failed && gather && len(ops) < maxBatch {
+		select {
+		case o := <-s.ops:
+			ops = append(ops, o)
+			add(o)
+			continue
+		default:
+		}
+		if !s.sy.busy() {
+			break
+		}
+		select {
+		case o := <-s.ops:
+			ops = append(ops, o)
+			add(o)
+		case <-s.sy.idle:
+		}
+		if !s.sy.busy() && len(s.ops) == 0 {
+			break
+		}
+	}
+	if failed {
+		tx.Rollback()
+		if len(ops) == 1 {
+			return ops, errs, nil // nothing else to keep: the op's error is its answer
+		}
+		return ops, nil, errRetryCareful
+	}
+	n := s.sy.number()
+	err = tx.Commit()
+	s.sy.landed(n)
+	*seq = n
+	if err != nil {
+		return ops, nil, fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return ops, errs, nil
+}
+
+// runTx executes and commits a batch, each write in a savepoint when
+// careful and there are several.
+func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint64) ([]error, error) {
 	errs := make([]error, len(batch))
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -414,7 +508,11 @@ func (s *Store) run(ctx context.Context, batch []*op, careful bool) ([]error, er
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	n := s.sy.number()
+	err = tx.Commit()
+	s.sy.landed(n)
+	*seq = n
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: commit: %w", err)
 	}
 	return errs, nil
@@ -431,6 +529,19 @@ func call(fn func(store.Tx) error, t store.Tx) (err error) {
 	return fn(t)
 }
 
+// ObserveCommits has fn told of every committed batch once its answers are
+// released: how many writes it carried and how long from its BEGIN to its
+// sync's end (metrics). Set it before serving.
+func (s *Store) ObserveCommits(fn func(writes int, took time.Duration)) { s.sy.observe.Store(&fn) }
+
+// PoolStats reports the read pool and the writer's connection (metrics).
+func (s *Store) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"read": s.r.Stats(), "write": s.w.Stats()}
+}
+
+// SingleServer: one server process serves a SQLite data folder.
+func (s *Store) SingleServer() bool { return true }
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
@@ -446,12 +557,14 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.done
+		// Every batch the writer ran is handed over; release their answers.
+		serr := s.sy.close()
 		<-s.cpDone
 		s.rs.Close()
 		s.ws.Close()
 		// A last full checkpoint leaves a small WAL behind for the next start.
 		s.cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-		err = errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
+		err = errors.Join(serr, s.r.Close(), s.cp.Close(), s.w.Close())
 	})
 	return err
 }

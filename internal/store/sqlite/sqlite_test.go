@@ -44,7 +44,7 @@ func TestPragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]string{
-		"writer.journal_mode": "wal", "writer.synchronous": "2", "writer.foreign_keys": "1", "writer.query_only": "0",
+		"writer.journal_mode": "wal", "writer.synchronous": "1", "writer.foreign_keys": "1", "writer.query_only": "0",
 		"reader.journal_mode": "wal", "reader.synchronous": "2", "reader.foreign_keys": "1", "reader.query_only": "1",
 		"writer.secure_delete": "1", "reader.secure_delete": "1",
 	} {

@@ -77,6 +77,7 @@ type Tx struct {
 	tokenQueries
 	processorAccountQueries
 	apiKeyQueries
+	simulatorQueries
 }
 
 func newTx(c *conn) *Tx {
@@ -84,7 +85,8 @@ func newTx(c *conn) *Tx {
 		dataKeyQueries: dataKeyQueries{c}, deliveryQueries: deliveryQueries{c}, eventQueries: eventQueries{c},
 		idempotencyQueries: idempotencyQueries{c}, instanceQueries: instanceQueries{c}, merchantQueries: merchantQueries{c},
 		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c},
-		processorAccountQueries: processorAccountQueries{c}, apiKeyQueries: apiKeyQueries{c}}
+		processorAccountQueries: processorAccountQueries{c}, simulatorQueries: simulatorQueries{c},
+		apiKeyQueries: apiKeyQueries{c}}
 }
 
 // NewTx wraps q, valid for the life of the transaction it belongs to.
