@@ -44,6 +44,9 @@ func init() {
 			scope: forStore | forServe, setup: noFlags(func(ctx context.Context, inv *invocation) error { return app.Serve(ctx, *inv.cfg) })},
 		{name: "merchant create", args: "--name NAME", summary: "add a merchant and print its keys (shown only this once)", scope: forStore, setup: merchantCreate},
 		{name: "merchant update", args: "--id mer_…", summary: "change a merchant's settings (only the flags given)", scope: forStore, setup: merchantUpdate},
+		{name: "merchant list", summary: "list the merchants, each key shown only as its prefix and last four characters", scope: forStore, setup: merchantList},
+		{name: "merchant roll-key", args: "--merchant mer_… --type secret|publishable|hmac", scope: forStore, setup: merchantRollKey,
+			summary: "replace a merchant's key and print the new one (shown only this once); the key replaced keeps working for --expires-in"},
 		{name: "keys rotate", summary: "add a KEK version to the key file and rewrap every data key under it; safe while servers run", scope: forStore, setup: noFlags(keysRotate)},
 		{name: "keys rewrap", summary: "rewrap every data key under the current KEK (after adding a version to COFFER_MASTER_KEY)", scope: forStore, setup: noFlags(keysRewrap)},
 		{name: "bench", summary: "load-test a server, or an embedded one on a temporary folder; scenarios: " + strings.Join(bench.Scenarios, ", "), setup: benchCmd},
@@ -74,7 +77,7 @@ func find(name string) *command {
 	return nil
 }
 
-// subcommands are the commands of a group ("merchant": create, update).
+// subcommands are the commands of a group ("merchant": create, update, list, roll-key).
 func subcommands(group string) []*command {
 	var out []*command
 	for _, c := range commands {

@@ -42,6 +42,8 @@ var settings = []config.Setting[app.Config]{
 		Scope: forStore | forRestore, Value: config.String(func(c *app.Config) *string { return &c.KeyFile })},
 	{Name: "metrics-addr", Env: "COFFER_METRICS_ADDR", Usage: "Prometheus /metrics listen address (host:port), a listener apart from --addr; off when empty",
 		Scope: forServe, Check: config.HostPort, Value: config.String(func(c *app.Config) *string { return &c.MetricsAddr })},
+	{Name: "rate-limit", Env: "COFFER_RATE_LIMIT", Default: "0", Usage: "requests a second each API key may make of the native API on this instance (bursts of twice as many); 0 for no limit",
+		Scope: forServe, Check: config.NonNegative, Value: config.Int(func(c *app.Config) *int { return &c.RateLimit })},
 	{Name: "webhooks-allow-private", Env: "COFFER_WEBHOOKS_ALLOW_PRIVATE", Usage: "let webhooks and callbacks reach private and loopback addresses (default: true only in the development set-up, without a KEK)",
 		Scope: forStore, Value: config.OptionalBool(func(c *app.Config) **bool { return &c.WebhooksAllowPrivate })},
 	// tls-key names a file, yet its name ends in "key", so config check

@@ -176,6 +176,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{nil, []string{"serve", "--addr", "nowhere"}, "--addr"},
 		{nil, []string{"serve", "--public-url", "ftp://example.com"}, "--public-url"},
 		{nil, []string{"serve", "--webhooks-allow-private", "maybe"}, "--webhooks-allow-private"},
+		{nil, []string{"serve", "--rate-limit", "-3"}, "--rate-limit"},
+		{nil, []string{"serve", "--rate-limit", "2.5"}, "--rate-limit"},
+		{[]string{"COFFER_RATE_LIMIT=lots"}, []string{"serve"}, "COFFER_RATE_LIMIT"},
 		{nil, []string{"serve", "extra"}, `"extra"`},
 		{[]string{"COFFER_WEBHOOKS_ALLOW_PRIVATE=maybe"}, []string{"serve"}, "COFFER_WEBHOOKS_ALLOW_PRIVATE"},
 		{[]string{"COFFER_ADDR=nowhere"}, []string{"merchant", "create", "--name", "X", "--addr", "127.0.0.1:1"}, "--addr"}, // not a merchant flag
@@ -189,6 +192,12 @@ func TestCLIUsageErrors(t *testing.T) {
 		{nil, []string{"merchant", "create", "--name", "X", "--senangpay-legacy-auth-cidrs", "localhost"}, "--senangpay-legacy-auth-cidrs"},
 		{nil, []string{"merchant", "create", "--name", "X", "--tokenization-callback-url", "http://0x7f.1/"}, "--tokenization-callback-url"},
 		{nil, []string{"merchant", "update", "--require-cvc-for-saved-cards", "true"}, "--id"},
+		{nil, []string{"merchant", "roll-key", "--type", "secret"}, "--merchant"},
+		{nil, []string{"merchant", "roll-key", "--merchant", "mer_x"}, "--type"},
+		{nil, []string{"merchant", "roll-key", "--merchant", "mer_x", "--type", "private"}, "--type"},
+		{nil, []string{"merchant", "roll-key", "--merchant", "mer_x", "--type", "hmac", "--expires-in", "169h"}, "--expires-in"},
+		{nil, []string{"merchant", "roll-key", "--merchant", "mer_x", "--type", "hmac", "--expires-in", "1.5s"}, "--expires-in"},
+		{nil, []string{"merchant", "list", "--name", "X"}, "--name"},
 		{nil, []string{"keys", "rotate", "--json"}, "--json"},
 		{nil, []string{"bench", "--scenario", "nope"}, "--scenario"},
 		{nil, []string{"bench", "--concurrency", "0"}, "--concurrency"},
@@ -224,6 +233,8 @@ func TestCLIUsageErrors(t *testing.T) {
 	}{
 		{withKey, []string{"merchant", "update", "--id", "mer_doesnotexist00000000000000", "--default-currency", "USD"}},
 		{withKey, []string{"keys", "rewrap"}},
+		{withKey, []string{"merchant", "list"}},
+		{withKey, []string{"merchant", "roll-key", "--merchant", "mer_doesnotexist00000000000000", "--type", "secret"}},
 		{nil, []string{"keys", "rotate"}},
 	} {
 		dir := t.TempDir()

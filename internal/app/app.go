@@ -89,6 +89,10 @@ type Config struct {
 	// OnMetricsReady is called with the metrics listener's address once it
 	// accepts connections, before OnReady.
 	OnMetricsReady func(addr string)
+	// RateLimit is how many requests a second each API key may make of the
+	// native API on this instance (bursts of twice as many); 0, the
+	// default, for no limit.
+	RateLimit int
 }
 
 // webhooksAllowPrivate resolves the webhook address policy.
@@ -350,7 +354,8 @@ func Serve(ctx context.Context, c Config) error {
 			return fmt.Errorf("registering the instance: %w", err)
 		}
 	}
-	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Metrics: obs.http()})
+	web, err := NewWeb(WebConfig{Service: d.svc, Ready: readiness{d.store, d.keys}, Keeper: keeper, Logger: log, Metrics: obs.http(),
+		RateLimit: c.RateLimit})
 	if err != nil {
 		return err
 	}
@@ -413,7 +418,13 @@ func Serve(ctx context.Context, c Config) error {
 		return err
 	case <-ctx.Done():
 	}
-	timeout := c.ShutdownTimeout
+	return shutdown(srv, d, c.ShutdownTimeout, log)
+}
+
+// shutdown lets in-flight requests finish within timeout (25s when 0),
+// then writes the keys' last uses still queued: Serve's deferred calls
+// close the store after it.
+func shutdown(srv *http.Server, d *deps, timeout time.Duration, log *slog.Logger) error {
 	if timeout == 0 {
 		timeout = 25 * time.Second
 	}
@@ -423,6 +434,7 @@ func Serve(ctx context.Context, c Config) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	d.svc.FlushKeyUses(sctx)
 	log.Info("shutdown complete")
 	return nil
 }

@@ -40,6 +40,8 @@ type WebConfig struct {
 	Keeper  *idempotency.Keeper
 	Logger  *slog.Logger
 	Metrics httpapi.HTTPObserver // nil counts nothing
+	// RateLimit is requests a second per API key (httpapi.Config.RateLimit).
+	RateLimit int
 }
 
 // NewWeb composes the native API and the provider dialects over one
@@ -63,7 +65,7 @@ func NewWeb(c WebConfig) (*Web, error) {
 	}
 	pages := checkout.New(svc, svc, log)
 	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Pages: pages, Mount: mount,
-		Metrics: c.Metrics})
+		Metrics: c.Metrics, RateLimit: float64(c.RateLimit)})
 	return &Web{Handler: h, Formats: formats}, nil
 }
 

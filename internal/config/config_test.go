@@ -12,6 +12,7 @@ import (
 
 type testConfig struct {
 	Addr    string
+	Rate    int
 	Secret  string
 	Private *bool
 }
@@ -23,6 +24,8 @@ var testTable = []Setting[testConfig]{
 		Value: String(func(c *testConfig) *string { return &c.Secret })},
 	{Name: "private", Env: "T_PRIVATE", Usage: "optional", Scope: 1,
 		Value: OptionalBool(func(c *testConfig) **bool { return &c.Private })},
+	{Name: "rate", Env: "T_RATE", Default: "0", Usage: "a count", Scope: 1, Check: NonNegative,
+		Value: Int(func(c *testConfig) *int { return &c.Rate })},
 	{Name: "elsewhere", Env: "T_ELSEWHERE", Usage: "another command's", Scope: 2,
 		Value: String(func(c *testConfig) *string { return &c.Addr })},
 }
@@ -86,6 +89,9 @@ func TestResolveErrors(t *testing.T) {
 	}{
 		{[]string{"--addr", "nope"}, nil, `--addr: invalid value "nope"`},
 		{nil, map[string]string{"T_PRIVATE": "maybe"}, "T_PRIVATE: invalid value"},
+		{[]string{"--rate", "-1"}, nil, `--rate: invalid value "-1": want a whole number, 0 or more`},
+		{[]string{"--rate", "2.5"}, nil, `--rate: invalid value "2.5"`},
+		{nil, map[string]string{"T_RATE": "lots"}, `T_RATE: invalid value "lots"`},
 		{[]string{"--config", write("adr = 1\n")}, nil, `line 1: unknown key "adr"`},
 		{[]string{"--config", write("\n\naddr\n")}, nil, "line 3: want name = value"},
 		{[]string{"--config", write("addr = :1\naddr = :2\n")}, nil, "line 2: addr is already set on line 1"},

@@ -126,6 +126,15 @@ func HostPort(v string) error {
 	return nil
 }
 
+// NonNegative is a Check for counts and rates where 0 means "none" or
+// "off": a whole number, 0 or more.
+func NonNegative(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n < 0 {
+		return errors.New("want a whole number, 0 or more")
+	}
+	return nil
+}
+
 // HTTPURL is a Check for base URLs: empty, or absolute http(s) with a host.
 func HTTPURL(v string) error {
 	if v == "" {

@@ -14,12 +14,12 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/checkout"
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/payment"
+	"github.com/coffer-vault/coffer/internal/ratelimit"
 	"github.com/coffer-vault/coffer/internal/store"
 	"github.com/coffer-vault/coffer/internal/wire"
 )
@@ -41,6 +41,9 @@ type Config struct {
 	// (request id, body limit, panic recovery, access log): app mounts the
 	// provider dialects here, so that this package knows none of them.
 	Mount []Routes
+	// RateLimit is how many requests a second each API key may make
+	// (bursts of twice as many); 0 for no limit.
+	RateLimit float64
 	// Metrics is told of every request; nil counts none.
 	Metrics HTTPObserver
 }
@@ -71,6 +74,7 @@ type API struct {
 	idem    idempotency.HTTP
 	log     *slog.Logger
 	maxBody int64
+	limiter *ratelimit.Limiter // nil: no rate limit
 	metrics HTTPObserver
 }
 
@@ -79,7 +83,8 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages, metrics: cfg.Metrics}
+	a := &API{svc: cfg.Service, st: cfg.Store, log: cfg.Logger, maxBody: cfg.MaxBody, pages: cfg.Pages, metrics: cfg.Metrics,
+		limiter: ratelimit.New(cfg.RateLimit, 2*cfg.RateLimit)}
 	a.idem = idempotency.HTTP{Keeper: cfg.Keeper, Sealer: cfg.Service, Log: cfg.Logger, Fail: a.idempotencyFailure,
 		// "In progress, retry shortly" invites a retry that must be able to succeed.
 		Retryable: func(status int, body []byte) bool {
@@ -252,44 +257,6 @@ func levelFor(status int) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
-}
-
-// merchant authenticates the secret key and puts the merchant in the request context.
-func (a *API) merchant(next http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := bearer(r)
-		if !ok {
-			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "api_key_missing",
-				Message: "No API key provided: send Authorization: Bearer sk_…"})
-			return
-		}
-		if strings.HasPrefix(key, "pk_") {
-			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "secret_key_required",
-				Message: "This call needs a secret key (sk_…); a publishable key cannot make it."})
-			return
-		}
-		m, err := a.svc.Authenticate(r.Context(), key)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "api_key_invalid", Message: "Invalid API key."})
-			return
-		}
-		if err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		noteMerchant(w, m)
-		next(w, r.WithContext(context.WithValue(r.Context(), merchantKey, m)))
-	})
-}
-
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
-	scheme, key, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	key = strings.TrimSpace(key)
-	return key, key != ""
 }
 
 func merchantOf(r *http.Request) *store.Merchant {

@@ -67,10 +67,30 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		if has := hasHeader(op, "Idempotency-Key"); has != rt.idempotent {
 			t.Errorf("%s (%s): Idempotency-Key parameter %v, want %v", rt.pattern, op.OperationID, has, rt.idempotent)
 		}
+		checkScope(t, rt, op)
 	}
 	for key := range ops {
 		if !routed[key] {
 			t.Errorf("%s is in api/openapi.yaml but not routed", key)
+		}
+	}
+}
+
+// checkScope: an operation names in x-coffer-scope the scope its route
+// needs, and one that takes a key lists the 403 of a key without it and
+// the 429 of a key over its rate.
+func checkScope(t *testing.T, rt route, op *openapi3.Operation) {
+	t.Helper()
+	got, _ := op.Extensions["x-coffer-scope"].(string)
+	if got != rt.scope {
+		t.Errorf("%s (%s): x-coffer-scope %q, want %q", rt.pattern, op.OperationID, got, rt.scope)
+	}
+	if rt.scope == noScope {
+		return
+	}
+	for _, status := range []int{403, 429} {
+		if op.Responses.Status(status) == nil {
+			t.Errorf("%s (%s) takes a key but does not list %d", rt.pattern, op.OperationID, status)
 		}
 	}
 }
@@ -94,7 +114,8 @@ func TestOpenAPIOperationIDs(t *testing.T) {
 		}
 	}
 	for _, id := range []string{"createToken", "getToken", "listTokens", "deleteToken", "createPayment",
-		"getPayment", "capturePayment", "cancelPayment", "createRefund", "createSession", "confirmSession"} {
+		"getPayment", "capturePayment", "cancelPayment", "createRefund", "createSession", "confirmSession",
+		"rollMerchantKey", "listMerchantKeys", "createApiKey", "listApiKeys", "deleteApiKey"} {
 		if seen[id] == "" {
 			t.Errorf("no operation %s", id)
 		}

@@ -10,9 +10,11 @@ const (
 	// open routes take no API key: health checks, the OpenAPI document,
 	// the card holder's pages (the unguessable id in the path is the only
 	// credential), the session stream (which authenticates itself: a
-	// secret key or the client secret) and the unknown-route answer.
+	// secret or restricted key, or the client secret) and the
+	// unknown-route answer.
 	open access = iota
-	// secretKey routes need the merchant's secret key (a.merchant).
+	// secretKey routes need the merchant's secret key, or a restricted key
+	// with the route's scope (a.merchant).
 	secretKey
 	// sessionClient routes take the secret key, or the publishable key
 	// with the session's client_secret (a.sessionClient).
@@ -25,86 +27,101 @@ type route struct {
 	access  access
 	// idempotent routes honour Idempotency-Key (every POST under /v1).
 	idempotent bool
-	handler    http.HandlerFunc
+	// scope is what a key must hold to call the route: restricted keys
+	// hold a list (payment.Scopes), secret keys every scope; the keys:
+	// scopes (payment.KeyScopes) only the current secret key. Every /v1
+	// route names one, open ones too when they take a key themselves.
+	scope   string
+	handler http.HandlerFunc
 }
+
+// noScope marks the routes that take no API key.
+const noScope = ""
 
 // table lists every route of the native API in one place. Dialects are
 // not here: app mounts each one's own routes (Config.Mount).
 func (a *API) table() []route {
 	const idem = true
 	acc, tok, pay, ses, evt := accountHandlers{a}, tokenHandlers{a}, paymentHandlers{a}, sessionHandlers{a}, eventHandlers{a}
+	key := keyHandlers{a}
 	rs := []route{
-		{"GET /healthz", open, false, a.healthz},
-		{"GET /readyz", open, false, a.readyz},
-		{"GET /openapi.yaml", open, false, a.openAPI},
+		{"GET /healthz", open, false, noScope, a.healthz},
+		{"GET /readyz", open, false, noScope, a.readyz},
+		{"GET /openapi.yaml", open, false, noScope, a.openAPI},
 
-		{"GET /v1/merchant", secretKey, false, acc.getMerchant},
-		{"PATCH /v1/merchant", secretKey, false, acc.updateMerchant},
+		{"GET /v1/merchant", secretKey, false, "merchant:read", acc.getMerchant},
+		{"PATCH /v1/merchant", secretKey, false, "merchant:write", acc.updateMerchant},
+		{"GET /v1/merchant/keys", secretKey, false, "keys:read", key.listMerchantKeys},
+		{"POST /v1/merchant/keys/roll", secretKey, idem, "keys:write", key.rollKey},
 
-		{"POST /v1/customers", secretKey, idem, acc.createCustomer},
-		{"GET /v1/customers", secretKey, false, acc.findCustomers},
-		{"GET /v1/customers/{id}", secretKey, false, acc.getCustomer},
-		{"DELETE /v1/customers/{id}", secretKey, false, acc.deleteCustomer},
+		{"POST /v1/api_keys", secretKey, idem, "keys:write", key.createAPIKey},
+		{"GET /v1/api_keys", secretKey, false, "keys:read", key.listAPIKeys},
+		{"DELETE /v1/api_keys/{id}", secretKey, false, "keys:write", key.deleteAPIKey},
 
-		{"POST /v1/tokens", secretKey, idem, tok.createToken},
-		{"POST /v1/tokens/batch", secretKey, idem, tok.createTokens},
-		{"GET /v1/tokens", secretKey, false, tok.listTokens},
-		{"GET /v1/tokens/{id}", secretKey, false, tok.getToken},
-		{"GET /v1/tokens/{id}/audit", secretKey, false, tok.tokenAudit},
-		{"POST /v1/tokens/{id}/disable", secretKey, idem, tok.disableToken},
-		{"POST /v1/tokens/{id}/enable", secretKey, idem, tok.enableToken},
-		{"POST /v1/tokens/{id}/validate", secretKey, idem, tok.validateToken},
-		{"DELETE /v1/tokens/{id}", secretKey, false, tok.deleteToken},
-		{"POST /v1/relay", secretKey, idem, relayHandlers{a}.relay},
+		{"POST /v1/customers", secretKey, idem, "customers:write", acc.createCustomer},
+		{"GET /v1/customers", secretKey, false, "customers:read", acc.findCustomers},
+		{"GET /v1/customers/{id}", secretKey, false, "customers:read", acc.getCustomer},
+		{"DELETE /v1/customers/{id}", secretKey, false, "customers:write", acc.deleteCustomer},
 
-		{"POST /v1/payments", secretKey, idem, pay.createPayment},
-		{"GET /v1/payments", secretKey, false, pay.listPayments},
-		{"GET /v1/payments/{id}", secretKey, false, pay.getPayment},
-		{"POST /v1/payments/{id}/capture", secretKey, idem, pay.capturePayment},
-		{"POST /v1/payments/{id}/cancel", secretKey, idem, pay.cancelPayment},
-		{"POST /v1/payments/{id}/refunds", secretKey, idem, pay.refundPayment},
-		{"GET /v1/payments/{id}/refunds", secretKey, false, pay.listRefunds},
+		{"POST /v1/tokens", secretKey, idem, "tokens:write", tok.createToken},
+		{"POST /v1/tokens/batch", secretKey, idem, "tokens:write", tok.createTokens},
+		{"GET /v1/tokens", secretKey, false, "tokens:read", tok.listTokens},
+		{"GET /v1/tokens/{id}", secretKey, false, "tokens:read", tok.getToken},
+		{"GET /v1/tokens/{id}/audit", secretKey, false, "tokens:read", tok.tokenAudit},
+		{"POST /v1/tokens/{id}/disable", secretKey, idem, "tokens:write", tok.disableToken},
+		{"POST /v1/tokens/{id}/enable", secretKey, idem, "tokens:write", tok.enableToken},
+		{"POST /v1/tokens/{id}/validate", secretKey, idem, "tokens:write", tok.validateToken},
+		{"DELETE /v1/tokens/{id}", secretKey, false, "tokens:write", tok.deleteToken},
+		{"POST /v1/relay", secretKey, idem, "relay:write", relayHandlers{a}.relay},
 
-		{"POST /v1/sessions", secretKey, idem, ses.createSession},
-		{"GET /v1/sessions/{id}", secretKey, false, ses.getSession},
-		{"POST /v1/sessions/{id}/cancel", secretKey, idem, ses.cancelSession},
-		{"POST /v1/sessions/{id}/confirm", sessionClient, idem, ses.confirmSession},
-		{"GET /v1/sessions/{id}/stream", open, false, ses.sessionStream},
+		{"POST /v1/payments", secretKey, idem, "payments:write", pay.createPayment},
+		{"GET /v1/payments", secretKey, false, "payments:read", pay.listPayments},
+		{"GET /v1/payments/{id}", secretKey, false, "payments:read", pay.getPayment},
+		{"POST /v1/payments/{id}/capture", secretKey, idem, "payments:write", pay.capturePayment},
+		{"POST /v1/payments/{id}/cancel", secretKey, idem, "payments:write", pay.cancelPayment},
+		{"POST /v1/payments/{id}/refunds", secretKey, idem, "payments:write", pay.refundPayment},
+		{"GET /v1/payments/{id}/refunds", secretKey, false, "payments:read", pay.listRefunds},
 
-		{"POST /v1/webhook_endpoints", secretKey, idem, evt.createWebhookEndpoint},
-		{"GET /v1/webhook_endpoints", secretKey, false, evt.listWebhookEndpoints},
-		{"GET /v1/webhook_endpoints/{id}", secretKey, false, evt.getWebhookEndpoint},
-		{"DELETE /v1/webhook_endpoints/{id}", secretKey, false, evt.deleteWebhookEndpoint},
-		{"POST /v1/webhook_endpoints/{id}/rotate_secret", secretKey, idem, evt.rotateWebhookSecret},
+		{"POST /v1/sessions", secretKey, idem, "sessions:write", ses.createSession},
+		{"GET /v1/sessions/{id}", secretKey, false, "sessions:read", ses.getSession},
+		{"POST /v1/sessions/{id}/cancel", secretKey, idem, "sessions:write", ses.cancelSession},
+		{"POST /v1/sessions/{id}/confirm", sessionClient, idem, "sessions:write", ses.confirmSession},
+		{"GET /v1/sessions/{id}/stream", open, false, "sessions:read", ses.sessionStream},
 
-		{"POST /v1/device_keys", secretKey, idem, acc.createDeviceKey},
-		{"GET /v1/device_keys", secretKey, false, acc.listDeviceKeys},
-		{"DELETE /v1/device_keys/{id}", secretKey, false, acc.revokeDeviceKey},
+		{"POST /v1/webhook_endpoints", secretKey, idem, "webhooks:write", evt.createWebhookEndpoint},
+		{"GET /v1/webhook_endpoints", secretKey, false, "webhooks:read", evt.listWebhookEndpoints},
+		{"GET /v1/webhook_endpoints/{id}", secretKey, false, "webhooks:read", evt.getWebhookEndpoint},
+		{"DELETE /v1/webhook_endpoints/{id}", secretKey, false, "webhooks:write", evt.deleteWebhookEndpoint},
+		{"POST /v1/webhook_endpoints/{id}/rotate_secret", secretKey, idem, "webhooks:write", evt.rotateWebhookSecret},
 
-		{"POST /v1/processor_accounts", secretKey, idem, acc.createProcessorAccount},
-		{"GET /v1/processor_accounts", secretKey, false, acc.listProcessorAccounts},
-		{"GET /v1/processor_accounts/{id}", secretKey, false, acc.getProcessorAccount},
-		{"DELETE /v1/processor_accounts/{id}", secretKey, false, acc.deleteProcessorAccount},
+		{"POST /v1/device_keys", secretKey, idem, "keys:write", acc.createDeviceKey},
+		{"GET /v1/device_keys", secretKey, false, "keys:read", acc.listDeviceKeys},
+		{"DELETE /v1/device_keys/{id}", secretKey, false, "keys:write", acc.revokeDeviceKey},
 
-		{"GET /v1/events", secretKey, false, evt.listEvents},
-		{"GET /v1/events/{id}", secretKey, false, evt.getEvent},
-		{"POST /v1/events/{id}/redeliver", secretKey, idem, evt.redeliverEvent},
+		{"POST /v1/processor_accounts", secretKey, idem, "processor_accounts:write", acc.createProcessorAccount},
+		{"GET /v1/processor_accounts", secretKey, false, "processor_accounts:read", acc.listProcessorAccounts},
+		{"GET /v1/processor_accounts/{id}", secretKey, false, "processor_accounts:read", acc.getProcessorAccount},
+		{"DELETE /v1/processor_accounts/{id}", secretKey, false, "processor_accounts:write", acc.deleteProcessorAccount},
 
-		{"/", open, false, a.notFoundRoute},
+		{"GET /v1/events", secretKey, false, "events:read", evt.listEvents},
+		{"GET /v1/events/{id}", secretKey, false, "events:read", evt.getEvent},
+		{"POST /v1/events/{id}/redeliver", secretKey, idem, "events:write", evt.redeliverEvent},
+
+		{"/", open, false, noScope, a.notFoundRoute},
 	}
 	if a.pages == nil {
 		return rs
 	}
 	// Card holders' pages.
 	return append(rs, []route{
-		{"GET /3ds/{id}", open, false, a.pages.Challenge},
-		{"POST /3ds/{id}", open, false, a.pages.Challenge},
-		{"GET /pay/{id}", open, false, a.pages.Checkout},
-		{"POST /pay/{id}/confirm", open, false, a.pages.CheckoutConfirm},
-		{"GET /pay/{id}/return", open, false, a.pages.CheckoutReturn},
-		{"POST /pay/{id}/cancel", open, false, a.pages.CheckoutCancel},
-		{"GET /pay/{id}/qr.png", open, false, a.pages.CheckoutQR},
-		{"GET /assets/checkout.js", open, false, a.pages.Asset},
+		{"GET /3ds/{id}", open, false, noScope, a.pages.Challenge},
+		{"POST /3ds/{id}", open, false, noScope, a.pages.Challenge},
+		{"GET /pay/{id}", open, false, noScope, a.pages.Checkout},
+		{"POST /pay/{id}/confirm", open, false, noScope, a.pages.CheckoutConfirm},
+		{"GET /pay/{id}/return", open, false, noScope, a.pages.CheckoutReturn},
+		{"POST /pay/{id}/cancel", open, false, noScope, a.pages.CheckoutCancel},
+		{"GET /pay/{id}/qr.png", open, false, noScope, a.pages.CheckoutQR},
+		{"GET /assets/checkout.js", open, false, noScope, a.pages.Asset},
 	}...)
 }
 
@@ -118,9 +135,9 @@ func (a *API) routes(mux *http.ServeMux) {
 		}
 		switch rt.access {
 		case secretKey:
-			mux.Handle(rt.pattern, a.merchant(h))
+			mux.Handle(rt.pattern, a.merchant(rt.scope, h))
 		case sessionClient:
-			mux.Handle(rt.pattern, a.sessionClient(h))
+			mux.Handle(rt.pattern, a.sessionClient(rt.scope, h))
 		default:
 			mux.Handle(rt.pattern, h)
 		}

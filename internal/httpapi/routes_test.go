@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -16,11 +17,20 @@ import (
 // test sees whether a handler ran.
 type fakeService struct {
 	Service
-	auth func(key string) (*store.Merchant, error)
+	auth  func(key string) (*store.Merchant, error)
+	grant *payment.Grant // what AuthenticateKey grants; nil: a secret key's all
 }
 
 func (f fakeService) Authenticate(_ context.Context, key string) (*store.Merchant, error) {
 	return f.auth(key)
+}
+
+func (f fakeService) AuthenticateKey(_ context.Context, key string) (*store.Merchant, payment.Grant, error) {
+	m, err := f.auth(key)
+	if f.grant != nil {
+		return m, *f.grant, err
+	}
+	return m, payment.Grant{KeyHash: key}, err
 }
 
 func (f fakeService) SessionClientAuth(context.Context, string, string, string) (*store.Merchant, error) {
@@ -34,7 +44,8 @@ func newTestAPI(auth func(string) (*store.Merchant, error)) http.Handler {
 func noKey(string) (*store.Merchant, error) { return nil, store.ErrNotFound }
 
 // TestRouteTable: the native routes are guarded as API.md documents:
-// every /v1 route needs the secret key, except confirm (the publishable
+// every /v1 route needs the secret key (or a restricted key with the
+// route's scope: TestRouteScopes), except confirm (the publishable
 // key with the client secret may) and the stream (which checks its own
 // credentials); every POST under /v1 honours Idempotency-Key, and nothing
 // else does; no pattern is listed twice.

@@ -63,8 +63,8 @@ func (a sessionHandlers) confirmSession(w http.ResponseWriter, r *http.Request) 
 // sessionClient authenticates a session's confirmation: with the secret
 // key like any call, or — from the merchant's own page in a browser — with
 // the publishable key and the session's client_secret from the body.
-func (a *API) sessionClient(next http.HandlerFunc) http.Handler {
-	secret := a.merchant(next)
+func (a *API) sessionClient(scope string, next http.HandlerFunc) http.Handler {
+	secret := a.merchant(scope, next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, ok := bearer(r)
 		if !ok || !strings.HasPrefix(key, "pk_") {
@@ -89,6 +89,9 @@ func (a *API) sessionClient(next http.HandlerFunc) http.Handler {
 		}
 		if err != nil {
 			a.fail(w, r, err)
+			return
+		}
+		if !a.allow(w, string(payment.HashSecretKey(key))) {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

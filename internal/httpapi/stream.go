@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -23,18 +22,15 @@ const streamMaxAge = 25 * time.Hour
 
 // sessionStream is GET /v1/sessions/{id}/stream: a WebSocket that sends the
 // session object now and on every change, and closes once the session is
-// final. It takes the secret key, or — from a browser, which cannot set
-// headers on a WebSocket — the session's client_secret in the query.
+// final. It takes the secret key (or a restricted key with sessions:read),
+// or — from a browser, which cannot set headers on a WebSocket — the
+// session's client_secret in the query.
 func (a sessionHandlers) sessionStream(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	var m *store.Merchant
-	if key, ok := bearer(r); ok && strings.HasPrefix(key, "sk_") {
-		mm, err := a.svc.Authenticate(r.Context(), key)
-		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, &apiError{status: 401, Type: "authentication_error", Code: "api_key_invalid", Message: "Invalid API key."})
-			return
-		} else if err != nil {
-			a.fail(w, r, err)
+	if key, ok := bearer(r); ok && (strings.HasPrefix(key, "sk_") || strings.HasPrefix(key, "rk_")) {
+		mm, ok := a.authenticate(w, r, key, "sessions:read") // the scope routes.go names
+		if !ok {
 			return
 		}
 		m = mm

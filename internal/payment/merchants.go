@@ -25,7 +25,9 @@ type Merchants struct {
 	events *Events // validates callback addresses
 
 	authMu    sync.Mutex
-	authCache map[string]authEntry // secret key hash → merchant, briefly
+	authCache map[string]authEntry // key digest → merchant and grant, briefly
+
+	uses *keyUses // when each key was last used
 }
 
 // authTTL bounds how long a merchant (and its settings) is served from
@@ -36,6 +38,7 @@ const authTTL = 3 * time.Second
 
 type authEntry struct {
 	m       *store.Merchant
+	grant   Grant
 	expires time.Time
 }
 
@@ -78,8 +81,8 @@ func (s *Merchants) CreateMerchant(ctx context.Context, name string, settings st
 	if err != nil {
 		return nil, err
 	}
-	m := &store.Merchant{ID: c.ID, Name: name, SecretKeyHash: HashSecretKey(c.SecretKey), PublishableKey: c.PublishableKey,
-		HMACSecretCT: hct, Settings: settings, Created: s.now()}
+	m := &store.Merchant{ID: c.ID, Name: name, SecretKeyHash: HashSecretKey(c.SecretKey), SecretKeyLast4: keyLast4(c.SecretKey),
+		PublishableKey: c.PublishableKey, HMACSecretCT: hct, Settings: settings, Created: s.now()}
 	err = s.store.Write(ctx, func(tx store.Tx) error {
 		if err := tx.InsertMerchant(m); err != nil {
 			return err
@@ -104,33 +107,70 @@ func (s *Merchants) CountMerchants(ctx context.Context) (n int, err error) {
 	return n, err
 }
 
-// Authenticate finds the merchant of a secret key. The lookup is by hash, so
-// no comparison ever touches the secret itself.
+// Authenticate finds the merchant of a secret key: the current one, or one
+// a roll retired that has not expired yet. Restricted keys are refused
+// (store.ErrNotFound): the callers of this method — the dialects, the
+// session stream — take the merchant's whole key.
 func (s *Merchants) Authenticate(ctx context.Context, secretKey string) (*store.Merchant, error) {
-	h := string(HashSecretKey(secretKey))
+	m, g, err := s.AuthenticateKey(ctx, secretKey)
+	if err == nil && g.Restricted {
+		return nil, store.ErrNotFound
+	}
+	return m, err
+}
+
+// AuthenticateKey finds the merchant of a secret or restricted key, and what
+// the key may do. The lookup is by digest, so no comparison ever touches the
+// key itself. Its use is noted for last_used, off the request's path.
+func (s *Merchants) AuthenticateKey(ctx context.Context, key string) (*store.Merchant, Grant, error) {
+	h := string(HashSecretKey(key))
 	now := time.Now()
 	s.authMu.Lock()
 	e, ok := s.authCache[h]
 	s.authMu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.m, nil
-	}
-	var m *store.Merchant
-	err := s.store.Read(ctx, func(tx store.Tx) error {
+	if !ok || !now.Before(e.expires) {
 		var err error
-		m, err = tx.GetMerchantBySecretHash([]byte(h))
+		if e, err = s.lookupKey(ctx, h, now); err != nil {
+			return nil, Grant{}, err // misses are not cached: a new merchant's key works at once
+		}
+		s.authMu.Lock()
+		if len(s.authCache) > 10000 { // bounded: drop everything rather than track ages
+			clear(s.authCache)
+		}
+		s.authCache[h] = e
+		s.authMu.Unlock()
+	}
+	s.uses.touch(h, e.m.ID, now)
+	return e.m, e.grant, nil
+}
+
+// lookupKey reads a key's merchant and grant: the merchant's current secret
+// key, else a live retired secret key or restricted key. A retired key is
+// kept in memory no longer than it works.
+func (s *Merchants) lookupKey(ctx context.Context, h string, now time.Time) (authEntry, error) {
+	var e authEntry
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		e = authEntry{grant: Grant{KeyHash: h}, expires: now.Add(authTTL)}
+		var err error
+		if e.m, err = tx.GetMerchantBySecretHash([]byte(h)); !isNotFound(err) {
+			return err
+		}
+		k, err := tx.GetAPIKeyByHash([]byte(h))
+		if err != nil {
+			return err
+		}
+		if !k.Live(now) || k.Kind != store.KeySecret && k.Kind != store.KeyRestricted {
+			return store.ErrNotFound
+		}
+		e.grant.KeyID, e.grant.Retiring = k.ID, k.Kind == store.KeySecret
+		e.grant.Restricted, e.grant.Scopes = k.Kind == store.KeyRestricted, k.Scopes
+		if k.Expires != nil && k.Expires.Before(e.expires) {
+			e.expires = *k.Expires
+		}
+		e.m, err = tx.GetMerchant(k.MerchantID)
 		return err
 	})
-	if err != nil {
-		return nil, err // misses are not cached: a new merchant's key works at once
-	}
-	s.authMu.Lock()
-	if len(s.authCache) > 10000 { // bounded: drop everything rather than track ages
-		clear(s.authCache)
-	}
-	s.authCache[h] = authEntry{m: m, expires: now.Add(authTTL)}
-	s.authMu.Unlock()
-	return m, nil
+	return e, err
 }
 
 // forgetMerchant drops cached copies of a merchant after it changed.

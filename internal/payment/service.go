@@ -90,7 +90,7 @@ func New(st store.Store, v *vault.Vault, p processor.Processor, log *slog.Logger
 	acquirers := &Acquirers{deps: d, sealer: sealer, connectors: map[string]Connector{}, built: map[string]*acquirer{},
 		accounts: map[string]accountList{}}
 	cards := &CardGuard{deps: d, events: events, radar: radar.New(func() time.Time { return d.now() })}
-	merchants := &Merchants{deps: d, sealer: sealer, events: events, authCache: map[string]authEntry{}}
+	merchants := &Merchants{deps: d, sealer: sealer, events: events, authCache: map[string]authEntry{}, uses: newKeyUses(st, log)}
 	tokens := &Tokens{deps: d, sealer: sealer, events: events, cards: cards, acquirers: acquirers}
 	customers := &Customers{deps: d, tokens: tokens}
 	payments := &Payments{deps: d, sealer: sealer, events: events, cards: cards, tokens: tokens, acquirers: acquirers}

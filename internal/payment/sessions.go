@@ -528,12 +528,16 @@ func (s *Sessions) sessionBySecret(ctx context.Context, sessionID, clientSecret 
 	if err != nil {
 		return nil, err
 	}
-	ok := subtle.ConstantTimeCompare(hashClientSecret(clientSecret), ss.ClientSecretHash)
-	if publishableKey != nil {
-		ok &= subtle.ConstantTimeCompare([]byte(*publishableKey), []byte(m.PublishableKey))
-	}
-	if ok != 1 {
+	if subtle.ConstantTimeCompare(hashClientSecret(clientSecret), ss.ClientSecretHash) != 1 {
 		return nil, nf
+	}
+	if publishableKey != nil {
+		// The current publishable key, or one a roll retired that still works.
+		if ok, err := s.merchants.publishableOK(ctx, m, *publishableKey); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, nf
+		}
 	}
 	return m, nil
 }

@@ -10,6 +10,9 @@ type MerchantTx interface {
 	GetMerchantBySecretHash(hash []byte) (*Merchant, error)
 	UpdateMerchantSettings(id string, s Settings) error
 	CountMerchants() (int, error)
+	// ListMerchants pages through every merchant in id order, after the
+	// given id (the operator's list).
+	ListMerchants(after string, limit int) ([]*Merchant, error)
 
 	InsertDeviceKey(k *DeviceKey) error
 	// GetDeviceKeyByHash finds a key (revoked or not) by its digest.
@@ -27,6 +30,7 @@ type Merchant struct {
 	ID             string
 	Name           string
 	SecretKeyHash  []byte
+	SecretKeyLast4 string // to tell keys apart; "" for keys made before it was kept
 	PublishableKey string
 	HMACSecretCT   []byte
 	Settings       Settings

@@ -66,5 +66,6 @@ type Tx interface {
 	InstanceTx
 	AuditTx
 	ProcessorAccountTx
+	APIKeyTx
 	SimulatorTx
 }

@@ -27,6 +27,7 @@ func TestTxIsItsEntityInterfaces(t *testing.T) {
 		reflect.TypeFor[store.InstanceTx](),
 		reflect.TypeFor[store.AuditTx](),
 		reflect.TypeFor[store.ProcessorAccountTx](),
+		reflect.TypeFor[store.APIKeyTx](),
 		reflect.TypeFor[store.SimulatorTx](),
 	}
 	tx := reflect.TypeFor[store.Tx]()

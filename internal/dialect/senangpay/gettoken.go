@@ -203,7 +203,7 @@ func (d *Dialect) GetToken(w http.ResponseWriter, r *http.Request) {
 	// The hash is checked before the fields: nobody but the merchant learns
 	// what this endpoint accepts. An unknown merchant fails here exactly as
 	// a wrong hash does, so that a refusal does not tell whether it exists.
-	if m == nil || !hashOK(secret, strings.TrimSpace(f["hash"]), m.ID, f["order_id"]) {
+	if m == nil || !d.verify(r.Context(), m, secret, func(s string) bool { return hashOK(s, strings.TrimSpace(f["hash"]), m.ID, f["order_id"]) }) {
 		errorPage(w, http.StatusUnauthorized, "This request could not be verified",
 			"The request's hash does not match. The shop must sign merchant_id and order_id with its secret key.", "hash")
 		return

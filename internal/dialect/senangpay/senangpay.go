@@ -13,7 +13,10 @@
 // Basic auth with the merchant id as user name and the hmac_secret as
 // password; senangPay's documented empty password only under the merchant's
 // senangpay_legacy_auth setting, from its senangpay_legacy_auth_cidrs.
-// Hashes are lowercase hex HMAC-SHA256, compared in constant time.
+// Hashes are lowercase hex HMAC-SHA256, compared in constant time. After a
+// roll of the hmac_secret (POST /v1/merchant/keys/roll), passwords and
+// hashes under the old secret are accepted until it expires; Coffer's own
+// hashes (answers, returns, callbacks) use the new one at once.
 //
 // Choices where senangPay's documentation is silent:
 //   - Every error answer is JSON {"status":0,"msg":"…"}; bad credentials or a
@@ -101,6 +104,27 @@ func hashOK(secret, given string, parts ...string) bool {
 	return hmac.Equal([]byte(want), []byte(strings.ToLower(given)))
 }
 
+// verify reports whether an inbound password or hash checks out (ok) under
+// the merchant's current HMAC secret or, while a roll's overlap lasts, one
+// it replaced: those are read only when the current one does not match.
+// Answers are signed with the current secret alone.
+func (d *Dialect) verify(ctx context.Context, m *store.Merchant, current string, ok func(secret string) bool) bool {
+	if ok(current) {
+		return true
+	}
+	all, err := d.svc.HMACSecrets(ctx, m)
+	if err != nil {
+		d.log.ErrorContext(ctx, "senangpay: reading rolled secrets failed", "request_id", payment.RequestID(ctx), "error", err.Error())
+		return false
+	}
+	for _, s := range all {
+		if s != current && ok(s) {
+			return true
+		}
+	}
+	return false
+}
+
 // fail writes senangPay's error shape, the message cleaned of digit runs.
 func fail(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]any{"status": 0, "msg": wire.Clean(msg)})
@@ -178,7 +202,7 @@ func (d *Dialect) authenticate(w http.ResponseWriter, r *http.Request, merchantI
 	}
 	switch {
 	case password != "":
-		if !hmac.Equal([]byte(password), []byte(secret)) {
+		if !d.verify(r.Context(), m, secret, func(s string) bool { return hmac.Equal([]byte(password), []byte(s)) }) {
 			unauthorized(w)
 			return nil, "", false
 		}
@@ -356,7 +380,9 @@ func (d *Dialect) PayCC(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !hashOK(secret, f["hash"], m.ID, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"]) {
+	if !d.verify(r.Context(), m, secret, func(s string) bool {
+		return hashOK(s, f["hash"], m.ID, f["name"], f["email"], f["phone"], f["detail"], f["order_id"], f["amount"])
+	}) {
 		fail(w, http.StatusUnauthorized, msgHash)
 		return
 	}
@@ -516,7 +542,7 @@ func (d *Dialect) QueryOrderStatus(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !hashOK(secret, hash, m.ID, secret, order) {
+	if !d.verify(r.Context(), m, secret, func(s string) bool { return hashOK(s, hash, m.ID, s, order) }) {
 		fail(w, http.StatusUnauthorized, msgHash)
 		return
 	}

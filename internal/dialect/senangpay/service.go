@@ -21,6 +21,7 @@ type Service interface {
 	GetSession(ctx context.Context, merchantID, sessionID string) (payment.SessionView, error)
 	GetToken(ctx context.Context, merchantID, tokenID string) (*store.Token, error)
 	HMACSecret(ctx context.Context, m *store.Merchant) (string, error)
+	HMACSecrets(ctx context.Context, m *store.Merchant) ([]string, error)
 	ListPayments(ctx context.Context, merchantID string, f store.PaymentFilter) ([]payment.PaymentView, bool, error)
 	PublicURL() string
 	ValidateToken(ctx context.Context, m *store.Merchant, tokenID, cvc string) (*payment.Validation, error)

@@ -38,7 +38,9 @@ type fieldCase struct {
 	method, path, body, field string
 }
 
-// rowCounts counts the rows of every table.
+// rowCounts counts the rows of every table but key_uses, which notes that a
+// key was used (a digest, a merchant, a time) — as it was, by a refused
+// request too — and nothing of what the request carried.
 func rowCounts(t testing.TB, s *harness.Server) map[string]int {
 	t.Helper()
 	db := s.OpenDB(t)
@@ -50,7 +52,9 @@ func rowCounts(t testing.TB, s *harness.Server) map[string]int {
 	for rows.Next() {
 		var n string
 		rows.Scan(&n)
-		tables = append(tables, n)
+		if n != "key_uses" {
+			tables = append(tables, n)
+		}
 	}
 	rows.Close()
 	out := map[string]int{}

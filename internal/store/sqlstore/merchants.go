@@ -13,18 +13,18 @@ import (
 type merchantQueries struct{ *conn }
 
 func (t merchantQueries) InsertMerchant(m *store.Merchant) error {
-	_, err := t.exec(`INSERT INTO merchants (id, name, secret_key_hash, publishable_key, hmac_secret_ct, settings, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Name, m.SecretKeyHash, m.PublishableKey, m.HMACSecretCT, mustJSON(m.Settings), ts(m.Created))
+	_, err := t.exec(`INSERT INTO merchants (id, name, secret_key_hash, secret_key_last4, publishable_key, hmac_secret_ct, settings, created)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Name, m.SecretKeyHash, m.SecretKeyLast4, m.PublishableKey, m.HMACSecretCT, mustJSON(m.Settings), ts(m.Created))
 	return err
 }
 
-const merchantCols = `id, name, secret_key_hash, publishable_key, hmac_secret_ct, settings, created`
+const merchantCols = `id, name, secret_key_hash, secret_key_last4, publishable_key, hmac_secret_ct, settings, created`
 
-func scanMerchant(r *sql.Row) (*store.Merchant, error) {
+func scanMerchant(r scanner) (*store.Merchant, error) {
 	var m store.Merchant
 	var settings string
 	var created int64
-	if err := r.Scan(&m.ID, &m.Name, &m.SecretKeyHash, &m.PublishableKey, &m.HMACSecretCT, &settings, &created); err != nil {
+	if err := r.Scan(&m.ID, &m.Name, &m.SecretKeyHash, &m.SecretKeyLast4, &m.PublishableKey, &m.HMACSecretCT, &settings, &created); err != nil {
 		return nil, notFound(err)
 	}
 	if err := json.Unmarshal([]byte(settings), &m.Settings); err != nil {
@@ -48,6 +48,11 @@ func (t merchantQueries) UpdateMerchantSettings(id string, s store.Settings) err
 		return err
 	}
 	return affected(res)
+}
+
+func (t merchantQueries) ListMerchants(after string, limit int) ([]*store.Merchant, error) {
+	rs, err := t.rows(`SELECT `+merchantCols+` FROM merchants WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return collect(rs, err, scanMerchant)
 }
 
 func (t merchantQueries) CountMerchants() (int, error) {

@@ -76,6 +76,7 @@ type Tx struct {
 	sessionQueries
 	tokenQueries
 	processorAccountQueries
+	apiKeyQueries
 	simulatorQueries
 }
 
@@ -84,7 +85,8 @@ func newTx(c *conn) *Tx {
 		dataKeyQueries: dataKeyQueries{c}, deliveryQueries: deliveryQueries{c}, eventQueries: eventQueries{c},
 		idempotencyQueries: idempotencyQueries{c}, instanceQueries: instanceQueries{c}, merchantQueries: merchantQueries{c},
 		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c},
-		processorAccountQueries: processorAccountQueries{c}, simulatorQueries: simulatorQueries{c}}
+		processorAccountQueries: processorAccountQueries{c}, simulatorQueries: simulatorQueries{c},
+		apiKeyQueries: apiKeyQueries{c}}
 }
 
 // NewTx wraps q, valid for the life of the transaction it belongs to.

@@ -13,7 +13,7 @@ import (
 
 func newMerchant() *store.Merchant {
 	return &store.Merchant{ID: id.New("mer"), Name: "Kedai Kopi", SecretKeyHash: randBytes(32),
-		PublishableKey: id.New("pk_test"), HMACSecretCT: randBytes(60),
+		SecretKeyLast4: "k3y4", PublishableKey: id.New("pk_test"), HMACSecretCT: randBytes(60),
 		Settings: store.Settings{DefaultCurrency: "MYR"}, Created: now()}
 }
 

@@ -74,6 +74,7 @@ func Run(t *testing.T, open Opener) {
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"DeviceKeys", testDeviceKeys},
 		{"ProcessorAccounts", testProcessorAccounts},
+		{"APIKeys", testAPIKeys},
 		{"Deliveries", testDeliveries},
 		{"DueDeliveries", testDueDeliveries},
 		{"DueDeliveriesInObjectOrder", testDueDeliveriesInObjectOrder},

@@ -1,0 +1,79 @@
+package ratelimit
+
+import (
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestBucket: a key gets its burst at once, then rate a second; Retry-After
+// says when the next token comes; keys do not share buckets.
+func TestBucket(t *testing.T) {
+	l := New(2, 4)
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range 4 {
+		if ok, _ := l.Allow("a", t0); !ok {
+			t.Fatalf("request %d of the burst refused", i+1)
+		}
+	}
+	ok, wait := l.Allow("a", t0)
+	if ok || wait != 500*time.Millisecond {
+		t.Fatalf("past the burst: ok=%v wait=%v, want refused for 500ms", ok, wait)
+	}
+	if ok, _ := l.Allow("b", t0); !ok {
+		t.Fatal("another key was refused")
+	}
+	if ok, _ := l.Allow("a", t0.Add(499*time.Millisecond)); ok {
+		t.Fatal("a token came early")
+	}
+	if ok, _ := l.Allow("a", t0.Add(1000*time.Millisecond)); !ok {
+		t.Fatal("no token after a refill")
+	}
+	// A long rest fills the bucket to the burst, no more.
+	t1 := t0.Add(time.Hour)
+	n := 0
+	for range 10 {
+		if ok, _ := l.Allow("a", t1); ok {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Fatalf("after a rest %d requests passed, want the burst of 4", n)
+	}
+}
+
+// TestNilAllows: no limit configured lets everything through.
+func TestNilAllows(t *testing.T) {
+	l := New(0, 0)
+	if ok, _ := l.Allow("x", time.Now()); !ok || l != nil {
+		t.Fatal("a zero rate limits")
+	}
+}
+
+// TestIdleBucketsDropped: buckets of keys gone quiet are forgotten, so
+// memory follows the keys active lately, not every key ever seen.
+func TestIdleBucketsDropped(t *testing.T) {
+	l := New(10, 20)
+	t0 := time.Unix(1_700_000_000, 0)
+	for i := range 1000 {
+		l.Allow("key"+strconv.Itoa(i), t0)
+	}
+	if l.Len() != 1000 {
+		t.Fatalf("%d buckets, want 1000", l.Len())
+	}
+	later := t0.Add(3 * time.Second) // past the 2 s fill time
+	for i := range 2 * shards * 4 {
+		l.Allow("new"+strconv.Itoa(i), later)
+	}
+	if n := l.Len(); n > 2*shards*4 {
+		t.Fatalf("%d buckets after the old keys went idle, want only the new ones", n)
+	}
+	// A flood of new keys at one instant stays bounded.
+	l.perShard = 16
+	for i := range shards * l.perShard * 4 {
+		l.Allow("flood"+strconv.Itoa(i), later)
+	}
+	if n := l.Len(); n > shards*l.perShard {
+		t.Fatalf("%d buckets, above the bound %d", n, shards*l.perShard)
+	}
+}

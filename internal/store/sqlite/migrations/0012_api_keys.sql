@@ -1,0 +1,34 @@
+-- Keys beside a merchant's current three (which stay on the merchant row,
+-- the fast path of every request):
+--   restricted  rk_ keys that may do only what their scopes list, revocable;
+--   secret, publishable, hmac  keys a roll retired, which keep working until
+--     expires_at so that the merchant's systems can change over.
+-- Keys are kept as SHA-256 digests (random keys of 128 bits and more need no
+-- slow hash) and their last four characters; a retired HMAC secret, which
+-- inbound checks need in clear, is sealed like card data (no digest).
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    merchant_id TEXT NOT NULL REFERENCES merchants(id),
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL DEFAULT '',
+    key_hash    BLOB UNIQUE,
+    secret_ct   BLOB,
+    last4       TEXT NOT NULL DEFAULT '',
+    scopes      TEXT NOT NULL DEFAULT '[]',
+    created     INTEGER NOT NULL,
+    expires_at  INTEGER,
+    revoked_at  INTEGER
+);
+CREATE INDEX api_keys_merchant ON api_keys (merchant_id, kind, created, id);
+
+-- When each key (by digest: current, retired or restricted) was last used.
+-- Written at most about once a minute per key, off the request path.
+CREATE TABLE key_uses (
+    key_hash    BLOB PRIMARY KEY,
+    merchant_id TEXT NOT NULL REFERENCES merchants(id),
+    last_used   INTEGER NOT NULL
+);
+
+-- The current secret key's last four characters, for lists that must tell
+-- keys apart without showing them ('' for keys made before this).
+ALTER TABLE merchants ADD COLUMN secret_key_last4 TEXT NOT NULL DEFAULT '';
