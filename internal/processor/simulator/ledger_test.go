@@ -178,7 +178,7 @@ func TestBooksHoldNoCardData(t *testing.T) {
 		s.Authorize(ctx, processor.AuthorizeRequest{MerchantID: "m", Reference: fmt.Sprint("wrong_", i), Card: c, Amount: 1000, Currency: "USD"})
 	}
 	var dump strings.Builder
-	for _, m := range []*memLedger{books, s.verifs} {
+	for _, m := range []*memLedger{books, s.verifs.cur, s.verifs.old} {
 		// Times left out: their digits could match a CVC by chance.
 		for _, a := range m.auths {
 			c := *a
@@ -206,5 +206,48 @@ func TestBooksHoldNoCardData(t *testing.T) {
 		if strings.Contains(data, needle) {
 			t.Errorf("the books hold %q", needle)
 		}
+	}
+}
+
+// TestVerificationsStayBounded: the process remembers at most two
+// generations of verifications, whatever their number; the counters keep
+// counting, a recent reference is still replayed, a recent verification id
+// is still told from an unknown one, and an old one is verified afresh.
+func TestVerificationsStayBounded(t *testing.T) {
+	ctx := context.Background()
+	s := New()
+	s.verifs = newVerifications(10)
+	c := processor.Card{Number: "4242424242424242", ExpMonth: 12, ExpYear: time.Now().Year() + 2, CVC: "123"}
+	var first, last processor.Verification
+	for i := range 95 {
+		v, err := s.Verify(ctx, processor.VerifyRequest{MerchantID: "m", Reference: fmt.Sprint("tok_", i), Card: c, Amount: 100, Currency: "USD"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = v
+		}
+		last = v
+	}
+	held := len(s.verifs.cur.auths) + len(s.verifs.old.auths)
+	if held > 20 {
+		t.Errorf("%d verifications held for a bound of 2×10", held)
+	}
+	if st := s.Stats(); st.Verifications != 95 {
+		t.Errorf("counted %d verifications, want 95", st.Verifications)
+	}
+	again, err := s.Verify(ctx, processor.VerifyRequest{MerchantID: "m", Reference: "tok_94", Card: c, Amount: 100, Currency: "USD"})
+	if err != nil || again.AuthorizationID != last.AuthorizationID {
+		t.Errorf("a recent reference was not replayed: %v %v", again.AuthorizationID, err)
+	}
+	if err := s.Void(ctx, last.AuthorizationID); err != nil {
+		t.Errorf("void of a recent verification: %v", err)
+	}
+	if err := s.Void(ctx, first.AuthorizationID); !errors.Is(err, processor.ErrNotFound) {
+		t.Errorf("void of a forgotten verification: %v, want not found", err)
+	}
+	fresh, err := s.Verify(ctx, processor.VerifyRequest{MerchantID: "m", Reference: "tok_0", Card: c, Amount: 100, Currency: "USD"})
+	if err != nil || fresh.AuthorizationID == first.AuthorizationID {
+		t.Errorf("a forgotten reference was not verified afresh: %v %v", fresh.AuthorizationID, err)
 	}
 }

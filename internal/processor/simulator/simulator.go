@@ -17,7 +17,9 @@
 //
 // Verifications are the exception: a verification is voided at once, so nothing can be done with
 // it later, and it is kept in this process's memory only (a write per tokenization would only slow
-// Coffer down). Another instance, or this one after a restart, verifies the same reference afresh.
+// Coffer down), and only the latest 50,000 to 100,000 of them (verifications.go): memory stays flat
+// however many cards are tokenized. Another instance, this one after a restart, or this one for a
+// reference older than what it remembers, verifies the same reference afresh.
 //
 // Upgrades. Before the store kept it, the ledger lived in a journal file in the data folder
 // (simulator.journal, one JSON line per change). ImportJournal (journal.go) reads such a file once,
@@ -69,13 +71,13 @@ type Stats struct {
 type Simulator struct {
 	now    func() time.Time // replaceable so tests can sit on an expiry boundary
 	books  Ledger           // authorizations, captures, voids and refunds
-	verifs *memLedger       // verifications: always in this process's memory
+	verifs *verifications   // verifications: this process's memory, bounded
 	closed atomic.Bool
 }
 
 // New returns an empty simulator whose ledger lives in memory only.
 func New() *Simulator {
-	return &Simulator{now: time.Now, books: newMemLedger(), verifs: newMemLedger()}
+	return &Simulator{now: time.Now, books: newMemLedger(), verifs: newVerifications(verificationsKept)}
 }
 
 // OverLedger returns a simulator whose books are l (verifications excepted, which stay in
@@ -212,11 +214,7 @@ func (s *Simulator) Verify(ctx context.Context, r processor.VerifyRequest) (proc
 		return processor.Verification{}, err
 	}
 	fresh := s.newAuth(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, true)
-	var a *AuthRecord
-	err := s.verifs.Update(ctx, func(b Books) (err error) {
-		a, _, err = findOrInsert(b, fresh)
-		return err
-	})
+	a, err := s.verifs.record(ctx, fresh)
 	if err != nil {
 		return processor.Verification{}, err
 	}
@@ -338,13 +336,7 @@ func (s *Simulator) Void(ctx context.Context, authorizationID string) error {
 
 // verified reports whether id is a verification this process made: it is in memory, not in the
 // books, and voided.
-func (s *Simulator) verified(id string) bool {
-	err := s.verifs.View(context.Background(), func(b Books) error {
-		_, err := approved(b, id)
-		return err
-	})
-	return err == nil
-}
+func (s *Simulator) verified(id string) bool { return s.verifs.approved(id) }
 
 // Refund implements processor.Processor.
 func (s *Simulator) Refund(ctx context.Context, captureID string, amount int64, reference string) (processor.Refund, error) {
