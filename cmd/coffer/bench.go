@@ -27,9 +27,9 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.Baseline, "baseline", false, "measure a bare net/http handler in this process and GET /healthz first, and print the ratios against both")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	serverLog := fs.String("server-log", "", "file for the embedded server's logs (default: discarded)")
-	fs.Int64Var(&o.Requests, "requests", 0, "end the scenario after this many requests (--duration still bounds it); 0: no limit")
-	fs.DurationVar(&o.MemoryEvery, "memory-every", 0, "sample the server's RSS at this interval during the scenario (0: off)")
-	fs.IntVar(&o.ServerPID, "server-pid", 0, "with --url and --memory-every: the server's process id (default: this process, for the embedded server)")
+	fs.Int64Var(&o.Requests, "requests", 0, "end the scenario after this many requests past the warmup (--duration still bounds it); default 0: no limit")
+	fs.DurationVar(&o.MemoryEvery, "memory-every", 0, "sample the server's RSS at this interval during the scenario; default 0s: off")
+	fs.IntVar(&o.ServerPID, "server-pid", 0, "with --url and --memory-every: the server's process id; default 0: this process, for the embedded server")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (client and embedded server) to FILE")
 	return func(ctx context.Context, inv *invocation) error {
 		if err := checkBench(o, *serverLog); err != nil {

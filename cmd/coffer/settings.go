@@ -32,7 +32,7 @@ var settings = []config.Setting[app.Config]{
 		Value: config.String(func(c *app.Config) *string { return &c.Addr })},
 	{Name: "public-url", Env: "COFFER_PUBLIC_URL", Usage: "base URL card holders' browsers reach this server at (3-D Secure and checkout pages); default http://<addr>",
 		Scope: forServe, Check: config.HTTPURL, Value: config.String(func(c *app.Config) *string { return &c.PublicURL })},
-	{Name: "data", Env: "COFFER_DATA", Default: "./coffer-data", Usage: "data folder: the SQLite database, the development key file, the simulator's journal",
+	{Name: "data", Env: "COFFER_DATA", Default: "./coffer-data", Usage: "data folder: the SQLite database and the development key file",
 		Scope: forStore | forBackup, Value: config.String(func(c *app.Config) *string { return &c.DataDir })},
 	{Name: "database-url", Env: "COFFER_DATABASE_URL", Usage: "PostgreSQL URL (postgres://user:password@host/db); SQLite in the data folder when empty",
 		Scope: forStore | forBackup, Redact: config.RedactURL, Value: config.String(func(c *app.Config) *string { return &c.DatabaseURL })},

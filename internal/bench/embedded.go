@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -112,4 +113,27 @@ func (e *embedded) stop() error {
 		err = rerr
 	}
 	return err
+}
+
+// allowCardBursts raises the merchant's card-suffix limit (cards per BIN
+// and last four per hour) to its maximum, so that the bench's random cards
+// measure the server and not that control.
+func (t *target) allowCardBursts(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, t.url+"/v1/merchant",
+		strings.NewReader(`{"card_testing":{"suffix_cards_per_hour":1000000}}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+t.key)
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("PATCH /v1/merchant: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
 }
