@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -215,6 +216,13 @@ func checkTokenParams(p TokenParams, m *store.Merchant, canAuthenticate bool) (m
 // and returns it.
 func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bool, now time.Time) (created bool, err error) {
 	fresh := *tok
+	// The token.created event's JSON, rendered before the write: work the
+	// single writer does not do. Used only when the new token is stored as
+	// it is (not when an existing token of the customer's is updated).
+	rendered, err := json.Marshal(s.ViewToken(&fresh))
+	if err != nil {
+		return false, err
+	}
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
 			*tok = fresh // fn may be retried by the backend: start clean
@@ -226,7 +234,7 @@ func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bo
 					return err
 				}
 			}
-			created, err = s.saveToken(tx, tok, now)
+			created, err = s.saveTokenRendered(tx, tok, now, rendered)
 			return err
 		})
 		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
@@ -347,6 +355,12 @@ func (s *Tokens) sealToken(ctx context.Context, tok *store.Token, pan string) er
 // already has this card, the existing token is updated (expiry, holder,
 // verification) and *tok becomes it; created is then false.
 func (s *Tokens) saveToken(tx store.Tx, tok *store.Token, now time.Time) (created bool, err error) {
+	return s.saveTokenRendered(tx, tok, now, nil)
+}
+
+// saveTokenRendered is saveToken with the token.created event's JSON
+// already rendered from *tok (nil: render it here).
+func (s *Tokens) saveTokenRendered(tx store.Tx, tok *store.Token, now time.Time, rendered []byte) (created bool, err error) {
 	if tok.CustomerID != "" {
 		// Checked inside the write: the customer may have been deleted meanwhile.
 		if _, err := tx.GetCustomer(tok.MerchantID, tok.CustomerID); err != nil {
@@ -394,6 +408,9 @@ func (s *Tokens) saveToken(tx store.Tx, tok *store.Token, now time.Time) (create
 	}
 	if err := tx.InsertToken(tok); err != nil {
 		return false, err
+	}
+	if rendered != nil {
+		return true, s.events.eventData(tx, tok.MerchantID, "token.created", "token", tok.ID, rendered)
 	}
 	return true, s.tokenEvent(tx, tok, "token.created")
 }
