@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/coffer-vault/coffer/internal/card"
+	"github.com/coffer-vault/coffer/internal/e2e/harness"
 	"io"
 	"net"
 	"net/http"
@@ -250,35 +250,12 @@ func cliBuild(t *testing.T) string {
 }
 
 // cliEnv is the test's environment without any COFFER_ setting.
-func cliEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COFFER_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func cliEnv() []string { return harness.Environ() }
 
 // cliRun runs a short command and returns its output and exit code.
 func cliRun(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = cliEnv()
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("coffer %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return harness.RunCommand(t, bin, "", harness.Environ(), args...)
 }
 
 func cliMerchantCreate(t *testing.T, bin, data, name string) cliCreds {

@@ -2,15 +2,14 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"github.com/coffer-vault/coffer/internal/e2e/harness"
 	"net/http"
 	"os"
 	"os/exec"
@@ -45,22 +44,7 @@ func newKey() string {
 // cliRunEnv runs a short command with COFFER_ variables of its own.
 func cliRunEnv(t *testing.T, bin string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(cliEnv(), env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("coffer %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return harness.RunCommand(t, bin, "", harness.Environ(env...), args...)
 }
 
 // serveEnv starts `coffer serve` with extra arguments and environment and

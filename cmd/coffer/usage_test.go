@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/coffer-vault/coffer/internal/e2e/harness"
 	"net"
 	"net/http"
 	"os"
@@ -22,23 +20,7 @@ import (
 // cliRunIn runs a short command in dir with COFFER_ variables of its own.
 func cliRunIn(t *testing.T, bin, dir string, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(cliEnv(), env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("coffer %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return harness.RunCommand(t, bin, dir, harness.Environ(env...), args...)
 }
 
 // emptyDir fails the test when dir holds anything.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -67,15 +66,7 @@ type binServer struct {
 // startBinary runs the binary on a free loopback port and waits (bounded)
 // until /readyz answers 200.
 // environ is this process's environment without any COFFER_ setting.
-func environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COFFER_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func environ() []string { return harness.Environ() }
 
 func startBinary(t *testing.T, bin, data, dbURL string) *binServer {
 	t.Helper()

@@ -2,14 +2,11 @@ package ops
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -31,36 +28,13 @@ type server struct {
 }
 
 // environ is this process's environment without any COFFER_ setting, plus extra.
-func environ(extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "COFFER_") {
-			env = append(env, kv)
-		}
-	}
-	return append(env, extra...)
-}
+func environ(extra ...string) []string { return harness.Environ(extra...) }
 
 // run runs a short coffer command (bounded to a minute) and returns its
 // output and exit code.
 func run(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, coffer(t), args...)
-	cmd.Env = environ(env...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	default:
-		t.Fatalf("coffer %v: %v", args, err)
-	}
-	return o.String(), e.String(), code
+	return harness.RunCommand(t, coffer(t), "", environ(env...), args...)
 }
 
 // serve starts `coffer serve` on a free loopback port with args and env and
