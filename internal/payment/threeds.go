@@ -145,16 +145,23 @@ func (s *Challenges) authenticate(ctx context.Context, r processor.AuthenticateR
 		}
 		return nil, nil
 	}
+	a, err := s.auth.Authenticate(ctx, r)
+	if err != nil {
+		s.log.Error("3-D Secure authentication failed", "reference", r.Reference, "error", err.Error())
+		return nil, &Error{Kind: KindUpstream, Code: "processing_error", Message: "3-D Secure could not be started; try again."}
+	}
+	// The per-card count of wrong codes guards challenges, the only place a
+	// code can be guessed; it is read only when one is to be opened, so the
+	// common frictionless or exempt card costs no read and no second
+	// fingerprint on its way.
+	if a.Status != processor.AuthChallengeRequired {
+		return &a, nil
+	}
 	if locked, err := s.cardLocked(ctx, r.MerchantID, r.Card.Number); err != nil {
 		return nil, err
 	} else if locked {
 		s.log.Warn("3-D Secure refused: too many wrong codes for this card", "merchant", r.MerchantID, "reference", r.Reference)
 		return &processor.Authentication{Status: processor.AuthFailed}, nil
-	}
-	a, err := s.auth.Authenticate(ctx, r)
-	if err != nil {
-		s.log.Error("3-D Secure authentication failed", "reference", r.Reference, "error", err.Error())
-		return nil, &Error{Kind: KindUpstream, Code: "processing_error", Message: "3-D Secure could not be started; try again."}
 	}
 	return &a, nil
 }
