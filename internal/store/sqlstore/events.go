@@ -6,16 +6,17 @@ import "github.com/coffer-vault/coffer/internal/store"
 type eventQueries struct{ *conn }
 
 func (t eventQueries) InsertEvent(e *store.Event) error {
-	var err error
-	if t.d.EventSeqSequence {
-		err = t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq)
-	} else {
-		err = t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq)
+	if !t.d.EventSeqSequence {
+		// One statement on the single writer: the next number of the
+		// merchant's sequence is taken in the insert itself.
+		return t.row(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created)
+			SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM events WHERE merchant_id = ? RETURNING seq`,
+			e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created), e.MerchantID).Scan(&e.Seq)
 	}
-	if err != nil {
+	if err := t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq); err != nil {
 		return err
 	}
-	_, err = t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.MerchantID, e.Seq, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created))
 	return err
 }
