@@ -43,6 +43,7 @@ type Sessions interface {
 type Pages struct {
 	ch  Challenges
 	ss  Sessions
+	fm  FieldMerchants // nil: no drop-in card fields
 	log *slog.Logger
 }
 
