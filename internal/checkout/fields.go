@@ -89,7 +89,7 @@ type fieldPage struct {
 	Placeholder string
 	AutoComp    string
 	InputMode   string
-	Vars        template.CSS // the merchant's style options as CSS variables (each checked by styleOf)
+	Vars        template.CSS   // the merchant's style options as CSS variables (each checked by styleOf)
 	Config      map[string]any // the script's data block
 	CSS         template.CSS   // our own embedded stylesheet
 	Script      template.JS    // our own embedded script

@@ -296,7 +296,7 @@
       return;
     }
     // A sibling: another frame of this channel, served by Coffer.
-    if (ev.origin !== self || !ev.source || ev.source === window) {
+    if (ev.origin !== self || !ev.source || ev.source === window || ev.source === window.parent) {
       return;
     }
     var sibling = false;

@@ -84,6 +84,11 @@ const shopPage = `<!doctype html>
       document.getElementById("status").textContent = e.message;
     });
   };
+  window.tokenize = function (session, secret) {
+    window.__result = null; window.__error = null;
+    card.tokenize({session: session, clientSecret: secret}).then(function (r) { window.__result = r; },
+      function (e) { window.__error = {type: e.type, message: e.message, field: e.field || ""}; });
+  };
   window.card = card;
 </script>
 </body></html>`
@@ -216,6 +221,34 @@ func TestFieldsPay(t *testing.T) {
 		t.Errorf("the number shows %q", v)
 	}
 
+	// The merchant's script posing as the number frame (asking every frame
+	// for its value, on the right channel) gets nothing: the frames take
+	// such requests only from Coffer's own origin. A frame that answered
+	// would also have checked its field and reported the error (the fields
+	// are empty) in a change event; the clear that follows, in order on
+	// the same path, marks when the frames had the request.
+	harness.JS[any](t, ctx, `window.__mark = window.__events.length, window.card.clear(), null`)
+	harness.WaitJS(t, ctx, "the fields cleared",
+		`window.__events.slice(window.__mark).filter(function (e) { return e.empty && e.field !== "number"; }).length >= 3`)
+	harness.JS[any](t, ctx, `(function(){
+		window.__mark = window.__events.length;
+		var ch = new URL(document.querySelector("iframe[data-coffer-field=number]").src).searchParams.get("channel");
+		for (var i = 0; i < window.frames.length; i++) {
+			window.frames[i].postMessage({tag: "coffer-fields", channel: ch, type: "collect", from: "number", nonce: "n"}, "*");
+		}
+		window.card.clear();
+		return null; })()`)
+	harness.WaitJS(t, ctx, "the clear after the forged requests",
+		`window.__events.slice(window.__mark).filter(function (e) { return e.field !== "number"; }).length >= 3`)
+	if e := harness.JS[string](t, ctx, `JSON.stringify(window.__events.slice(window.__mark).filter(function (e) { return e.error; }))`); e != "[]" {
+		t.Errorf("a field answered the merchant page's forged request for its value: %s", e)
+	}
+	if m := harness.JS[string](t, ctx, `window.__messages.filter(function (m) { return m.indexOf('"type":"value"') >= 0; }).join("\\n")`); m != "" {
+		t.Errorf("a frame sent its value to the merchant's page:\n%s", m)
+	}
+	harness.JS[any](t, ctx, `window.card.clear(), null`)
+	fillCard(t, ctx, "4242424242424242")
+
 	// The merchant's own script cannot reach into the frames.
 	for _, probe := range []string{
 		`document.querySelector('iframe[data-coffer-field="number"]').contentDocument`,
@@ -286,6 +319,24 @@ func TestFieldsPay(t *testing.T) {
 		// autofocus, blocked in a cross-origin frame, as an error, and the
 		// challenge's return page (an API-mode session has no hosted page)
 		// refuses framing after the answer; neither is the fields' fault.
+	})
+
+	t.Run("tokenize", func(t *testing.T) {
+		openShop(t, ctx, merchant.URL)
+		fillCard(t, ctx, "4242 4242 4242 4242")
+		r := s.NewSession(t, sk, map[string]any{"mode": "api", "customer_reference": "shopper_fields", "save_card": "always"})
+		harness.JS[any](t, ctx, fmt.Sprintf(`window.tokenize(%q, %q), null`, r.Str("id"), r.Str("client_secret")))
+		out := result(t, ctx)
+		tok, _ := out["token"].(string)
+		if tok == "" || len(out) != 1 {
+			t.Fatalf("tokenize resolved to %v, want {token}", out)
+		}
+		s.AwaitSession(t, r.Str("id"), "succeeded")
+		tk := s.Call("GET", "/v1/tokens/"+tok, sk, nil).Want(t, 200)
+		if tk.Str("status") != "active" || tk.Str("card", "last4") != "4242" || tk.Str("card", "holder_name") != "Siti Aminah" {
+			t.Errorf("the saved card: %s", tk.Raw)
+		}
+		noCardInParent(t, ctx)
 	})
 
 	t.Run("declined", func(t *testing.T) {
