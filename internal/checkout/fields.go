@@ -238,7 +238,7 @@ func selfOrigin(r *http.Request) string {
 // frames from posting to an origin the merchant never named.
 func originAllowed(origin string, ancestors []string, self string) bool {
 	o := frameAncestor(origin)
-	if o == "" || o != origin {
+	if o == "" || o != origin || o == "'self'" {
 		return false
 	}
 	for _, a := range ancestors {

@@ -302,8 +302,9 @@ func TestFieldsPay(t *testing.T) {
 		harness.WaitJS(t, ctx, "the challenge modal", `!!document.querySelector(".coffer-challenge iframe")`)
 		modal := harness.RunStep(t, ctx, "find the modal", chromedp.Nodes(chromedp.CSS(".coffer-challenge iframe")))[0]
 		in := chromedp.FromNode(modal)
-		harness.Steps(t, ctx, "answer the challenge in the modal",
-			chromedp.WaitVisible(chromedp.ID("otp"), in), chromedp.SendKeys(chromedp.ID("otp"), harness.OTP, in),
+		harness.Steps(t, ctx, "the challenge in the modal", chromedp.WaitVisible(chromedp.ID("otp"), in))
+		harness.WantPNG(t, harness.Screenshot(t, ctx, "fields-3ds-1280"))
+		harness.Steps(t, ctx, "answer the challenge in the modal", chromedp.SendKeys(chromedp.ID("otp"), harness.OTP, in),
 			chromedp.Click(chromedp.ID("submit"), in))
 		out := result(t, ctx)
 		if out["status"] != "succeeded" || out["payment"] == nil {

@@ -56,11 +56,16 @@ func TestCofferScriptHeaders(t *testing.T) {
 }
 
 // TestFieldFrameAccess: a field frame is served only for a publishable
-// key, to an origin among the merchant's frame_ancestors, and its CSP lets
-// only those origins frame it; everything else is a clear 4xx.
+// key (the current one, or one a roll retired that still works), to an
+// origin among the merchant's frame_ancestors, and its CSP lets only those
+// origins frame it; everything else is a clear 4xx.
 func TestFieldFrameAccess(t *testing.T) {
 	t.Parallel()
-	s := harness.Start(t)
+	harness.Backends(t, testFieldFrameAccess)
+}
+
+func testFieldFrameAccess(t *testing.T, opts ...harness.Option) {
+	s := harness.Start(t, opts...)
 	sk, pk := s.Dev.SecretKey, s.Dev.PublishableKey
 	shop := "http://127.0.0.1:1"
 	s.Call("PATCH", "/v1/merchant", sk, map[string]any{"frame_ancestors": []string{shop}}).Want(t, 200)
@@ -115,6 +120,18 @@ func TestFieldFrameAccess(t *testing.T) {
 		}
 		if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("%s: the refusal's CSP %q lets it be framed", c.what, csp)
+		}
+	}
+	// After a roll both the new key and the retired one (until it
+	// expires) mount the fields.
+	rolled := s.Call("POST", "/v1/merchant/keys/roll", sk, map[string]any{"type": "publishable", "expires_in": 3600}).Want(t, 200)
+	newPK := rolled.Str("publishable_key")
+	if newPK == "" || newPK == pk {
+		t.Fatalf("roll: %s", rolled.Raw)
+	}
+	for _, k := range []string{newPK, pk} {
+		if res := get(t, s, "/v1/fields/cvc?"+q("pk", k)); res.StatusCode != 200 {
+			t.Errorf("after a roll, pk …%s: %d, want 200", k[len(k)-4:], res.StatusCode)
 		}
 	}
 	// A merchant that allows no framing serves no field.
