@@ -43,7 +43,10 @@ var (
 	//go:embed assets/coffer.js
 	cofferScript []byte
 	//go:embed assets/fields.js
-	fieldsScript string
+	fieldsSource string
+	// fieldsScript is inlined in every field page: the shared card rules
+	// (card.js, as the checkout page has them), then the field's script.
+	fieldsScript = cardScript + "\n" + fieldsSource
 	//go:embed assets/fields.css
 	fieldsStyle string
 	//go:embed templates/field.html

@@ -7,8 +7,9 @@
 // checked to come from Coffer's own origin and the same channel), encrypts
 // the card with WebCrypto (RSA-OAEP, SHA-256, the session id as label) to
 // the session's key and confirms the session itself with the publishable key
-// and the client secret. The card logic is the hosted checkout page's
-// (checkout.js): the same brands, Luhn check, formatting and messages.
+// and the client secret. The card rules and the encryption are card.js's,
+// which the hosted checkout page uses too: the same brands, Luhn check,
+// formatting, messages and ciphertext.
 (function () {
   "use strict";
 
@@ -23,121 +24,23 @@
   var errEl = document.getElementById("input-error");
   var badge = document.getElementById("brand");
 
-  // ---- Card logic (as checkout.js) ----------------------------------------
+  // ---- Card logic: card.js (CofferCard), as the checkout page has it -------
 
-  var BRANDS = [
-    { id: "amex", name: "American Express", re: /^3[47]/, lengths: [15], full: 15, gaps: [4, 10], cvc: 4 },
-    { id: "diners", name: "Diners Club", re: /^3(0[0-5]|[689])/, lengths: [14, 16, 17, 18, 19], full: 14, gaps: [4, 10], cvc: 3 },
-    { id: "jcb", name: "JCB", re: /^35(2[89]|[3-8])/, lengths: [16, 17, 18, 19], full: 16, gaps: [4, 8, 12], cvc: 3 },
-    { id: "visa", name: "Visa", re: /^4/, lengths: [13, 16, 19], full: 16, gaps: [4, 8, 12, 16], cvc: 3 },
-    { id: "mastercard", name: "Mastercard", re: /^(5[1-5]|222[1-9]|22[3-9]|2[3-6]|27[01]|2720)/, lengths: [16], full: 16, gaps: [4, 8, 12], cvc: 3 },
-    { id: "discover", name: "Discover", re: /^(6011|64[4-9]|65)/, lengths: [16, 17, 18, 19], full: 16, gaps: [4, 8, 12, 16], cvc: 3 },
-    { id: "unionpay", name: "UnionPay", re: /^62/, lengths: [16, 17, 18, 19], full: 16, gaps: [4, 8, 12, 16], cvc: 3 },
-    { id: "maestro", name: "Maestro", re: /^(5[06-9]|6[37])/, lengths: [12, 13, 14, 15, 16, 17, 18, 19], full: 16, gaps: [4, 8, 12, 16], cvc: 3 }
-  ];
-  var UNKNOWN = { id: "", name: "", lengths: [12, 13, 14, 15, 16, 17, 18, 19], full: 16, gaps: [4, 8, 12, 16], cvc: 0 };
+  var C = CofferCard;
+  var UNKNOWN = C.UNKNOWN;
+  var brandOf = C.brandOf;
+  var brandByID = C.brandByID;
+  var maxLength = C.maxLength;
+  var group = C.group;
+  var digitsOf = C.digitsOf;
+  var numberProblem = C.numberProblem;
+  var expDigits = C.expDigits;
 
-  function brandOf(digits) {
-    for (var i = 0; i < BRANDS.length; i++) {
-      if (BRANDS[i].re.test(digits)) {
-        return BRANDS[i];
-      }
-    }
-    return UNKNOWN;
-  }
-  function brandByID(id) {
-    for (var i = 0; i < BRANDS.length; i++) {
-      if (BRANDS[i].id === id) {
-        return BRANDS[i];
-      }
-    }
-    return UNKNOWN;
-  }
-  function maxLength(b) {
-    return b.lengths[b.lengths.length - 1];
-  }
-  function group(digits, b) {
-    var out = "";
-    for (var i = 0; i < digits.length; i++) {
-      if (i > 0 && b.gaps.indexOf(i) >= 0) {
-        out += " ";
-      }
-      out += digits.charAt(i);
-    }
-    return out;
-  }
-  function luhn(digits) {
-    var sum = 0;
-    var dbl = false;
-    for (var i = digits.length - 1; i >= 0; i--) {
-      var n = digits.charCodeAt(i) - 48;
-      if (dbl) {
-        n *= 2;
-        if (n > 9) {
-          n -= 9;
-        }
-      }
-      sum += n;
-      dbl = !dbl;
-    }
-    return sum % 10 === 0;
-  }
-  function digitsOf(s) {
-    return s.replace(/\D/g, "");
-  }
-  function numberProblem(digits) {
-    var b = brandOf(digits);
-    if (digits.length === 0) {
-      return "Enter your card number.";
-    }
-    if (b.lengths.indexOf(digits.length) < 0) {
-      return "Your card number is incomplete.";
-    }
-    if (!luhn(digits)) {
-      return "This card number is not valid. Check it and try again.";
-    }
-    return "";
-  }
-  function expDigits(v) {
-    var m = /^\s*(\d{1,2})\s*[\/\-.]\s*(\d{2}|\d{4})\s*$/.exec(v);
-    if (m) {
-      return (m[1].length === 1 ? "0" + m[1] : m[1]) + m[2].slice(-2);
-    }
-    if (/^\s*\d\s*[\/\-.]/.test(v)) {
-      return "0" + digitsOf(v);
-    }
-    return digitsOf(v);
-  }
   function expiry() {
-    var d = expDigits(input.value);
-    if (d.length !== 4) {
-      return null;
-    }
-    return { month: parseInt(d.slice(0, 2), 10), year: 2000 + parseInt(d.slice(2), 10) };
+    return C.expiryOf(input.value);
   }
   function expProblem() {
-    var d = expDigits(input.value);
-    if (d.length === 0) {
-      return "Enter the expiry date.";
-    }
-    var month = parseInt(d.slice(0, 2), 10);
-    if (d.length >= 2 && (month < 1 || month > 12)) {
-      return "Enter a month from 01 to 12.";
-    }
-    var e = expiry();
-    if (!e) {
-      return "Enter the expiry date as MM / YY.";
-    }
-    var now = new Date();
-    var y = now.getFullYear();
-    var m = now.getMonth() + 1;
-    if (e.year < y || (e.year === y && e.month < m)) {
-      return "This card has expired.";
-    }
-    if (e.year > y + 20) {
-      return "Check the expiry year.";
-    }
-    return "";
+    return C.expProblemOf(input.value);
   }
 
   // ---- This field ----------------------------------------------------------
@@ -152,15 +55,7 @@
       case "expiry":
         return expProblem();
       case "cvc":
-        var v = input.value;
-        var want = brand.cvc;
-        if (v.length === 0) {
-          return "Enter the security code.";
-        }
-        if (want ? v.length !== want : v.length < 3 || v.length > 4) {
-          return "Enter the " + (want || "3 or 4") + "-digit security code.";
-        }
-        return "";
+        return C.cvcProblemOf(input.value, brand.cvc);
       default:
         return name() ? "" : "Enter the name on the card.";
     }
@@ -463,18 +358,14 @@
     if (!jwk) {
       throw { type: "api_error", message: "The session has no encryption key." };
     }
-    var key = await crypto.subtle.importKey("jwk", jwk, { name: "RSA-OAEP", hash: "SHA-256" }, false, ["encrypt"]);
-    var enc = new TextEncoder();
-    var plain = enc.encode(JSON.stringify(card));
-    if (plain.length > key.algorithm.modulusLength / 8 - 66) {
-      throw { type: "validation_error", field: "name", message: "The name is too long. Shorten it and try again." };
+    try {
+      return await C.encrypt(jwk, session.id, card);
+    } catch (e) {
+      if (e && e.field === "holder_name") {
+        throw { type: "validation_error", field: "name", message: e.message };
+      }
+      throw { type: "integration_error", message: "The card could not be encrypted in this browser. Nothing was sent." };
     }
-    var ct = new Uint8Array(await crypto.subtle.encrypt({ name: "RSA-OAEP", label: enc.encode(session.id) }, key, plain));
-    var s = "";
-    for (var i = 0; i < ct.length; i++) {
-      s += String.fromCharCode(ct[i]);
-    }
-    return btoa(s);
   }
 
   async function post(sessionID, body) {
