@@ -76,6 +76,18 @@
     this._listener = this._onMessage.bind(this);
     global.addEventListener("message", this._listener);
     this._mount(root, opts.style || {});
+    // A frame Coffer refused (this page's origin not in the merchant's
+    // frame_ancestors, a wrong key) never says ready, and the browser tells
+    // this page nothing more: say so once, rather than leave it waiting.
+    var self = this;
+    this._loadTimer = setTimeout(function () {
+      if (Object.keys(self._ready).length !== FIELDS.length) {
+        self._emit("error", {
+          type: "integration_error",
+          message: "Coffer: the card fields did not load. Is this page's origin in the merchant's frame_ancestors, and the key a publishable key?"
+        });
+      }
+    }, opts.loadTimeout > 0 ? opts.loadTimeout : 10000);
   }
 
   CardFields.prototype._src = function (field, style) {
@@ -157,6 +169,7 @@
       case "ready":
         this._ready[from] = true;
         if (Object.keys(this._ready).length === FIELDS.length) {
+          clearTimeout(this._loadTimer);
           this._emit("ready", {});
         }
         break;
@@ -316,6 +329,7 @@
 
   // destroy removes the fields and stops listening.
   CardFields.prototype.destroy = function () {
+    clearTimeout(this._loadTimer);
     global.removeEventListener("message", this._listener);
     this._closeChallenge();
     if (this._wrap) {

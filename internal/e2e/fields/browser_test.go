@@ -70,11 +70,11 @@ const shopPage = `<!doctype html>
     try { window.__messages.push(ev.origin + " " + JSON.stringify(ev.data)); } catch (e) { window.__messages.push(ev.origin + " (unserializable)"); }
   });
   var coffer = Coffer(%q, {base: %q});
-  var card = coffer.cardFields("#card", {style: {color: "#2b2118", fontFamily: "Georgia, 'Times New Roman', serif"}});
+  var card = coffer.cardFields("#card", {loadTimeout: 5000, style: {color: "#2b2118", fontFamily: "Georgia, 'Times New Roman', serif"}});
   window.__events = [];
   card.on("ready", function () { window.__ready = true; });
   card.on("change", function (e) { window.__events.push(e); window.__complete = e.complete; window.__brand = e.brand; });
-  card.on("error", function (e) { window.__errorEvents = (window.__errorEvents || 0) + 1; });
+  card.on("error", function (e) { window.__lastError = e; });
   window.pay = function (session, secret) {
     window.__result = null; window.__error = null;
     card.confirm({session: session, clientSecret: secret}).then(function (r) {
@@ -386,6 +386,16 @@ func TestFieldsRefuseOtherOrigins(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// coffer.js on such a page gets no ready, but an error event saying why.
+	other := shop(t, s.URL, pk)
+	if st := harness.Open(t, ctx, other.URL); st != 200 {
+		t.Fatalf("the other shop's page: HTTP %d", st)
+	}
+	harness.WaitJS(t, ctx, "an error event from the refused fields", `!!window.__lastError`)
+	if e := harness.JS[string](t, ctx, `window.__lastError.type + (window.__ready ? " ready" : "")`); e != "integration_error" {
+		t.Errorf("on a page not in frame_ancestors: %q, want an integration_error and no ready", e)
+	}
+
 	// The same frame on the allowed origin loads (the test above would
 	// pass for a field that never loads anywhere).
 	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
