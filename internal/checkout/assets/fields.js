@@ -178,6 +178,7 @@
   // ---- Messages ------------------------------------------------------------
 
   var waiting = null; // the number frame's collection under way
+  var confirming = false; // the number frame's confirmation under way
 
   window.addEventListener("message", function (ev) {
     var d = ev.data;
@@ -243,9 +244,18 @@
     }
     if (d.type === "confirm" && field === "number") {
       var id = d.id;
+      // One confirmation at a time: a second (a double click) would race the
+      // first for the same session and the same sibling values.
+      if (confirming) {
+        toParent({ type: "result", id: id, error: publicError({ type: "invalid_request_error", message: "A confirmation is already under way." }) });
+        return;
+      }
+      confirming = true;
       confirm(d).then(function (result) {
+        confirming = false;
         toParent({ type: "result", id: id, result: result });
       }, function (err) {
+        confirming = false;
         toParent({ type: "result", id: id, error: publicError(err) });
       });
     }

@@ -300,6 +300,14 @@ func TestFieldsPay(t *testing.T) {
 		r := s.NewSession(t, sk, map[string]any{"mode": "api", "amount": 1500, "currency": "MYR"})
 		pay(t, ctx, r)
 		harness.WaitJS(t, ctx, "the challenge modal", `!!document.querySelector(".coffer-challenge iframe")`)
+		// A second confirm while the first waits on the bank is refused;
+		// the first goes on.
+		harness.JS[any](t, ctx, fmt.Sprintf(`window.card.confirm({session: %q, clientSecret: %q}).then(
+			function () { window.__second = "resolved"; }, function (e) { window.__second = e.message; }), null`, r.Str("id"), r.Str("client_secret")))
+		harness.WaitJS(t, ctx, "the second confirm settled", `!!window.__second`)
+		if m := harness.JS[string](t, ctx, `window.__second`); !strings.Contains(m, "already under way") {
+			t.Errorf("a second confirm during the first: %q", m)
+		}
 		modal := harness.RunStep(t, ctx, "find the modal", chromedp.Nodes(chromedp.CSS(".coffer-challenge iframe")))[0]
 		in := chromedp.FromNode(modal)
 		harness.Steps(t, ctx, "the challenge in the modal", chromedp.WaitVisible(chromedp.ID("otp"), in))
