@@ -258,7 +258,33 @@
         overlay.style.display = "none";
       }
     });
+    // Closing gives up waiting for the verification: confirm rejects with
+    // authentication_canceled, and the session stays requires_action until
+    // its challenge expires on the server.
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "coffer-challenge-close";
+    close.textContent = "\u00d7";
+    close.setAttribute("aria-label", "Close the verification");
+    var cs = close.style;
+    cs.position = "absolute";
+    cs.top = "8px";
+    cs.right = "8px";
+    cs.width = "44px";
+    cs.height = "44px";
+    cs.border = "0";
+    cs.borderRadius = "22px";
+    cs.background = "#ffffff";
+    cs.color = "#14171c";
+    cs.fontSize = "24px";
+    cs.cursor = "pointer";
+    var fields = this;
+    close.addEventListener("click", function () {
+      fields._closeChallenge();
+      fields._send("number", { type: "abandon" });
+    });
     overlay.appendChild(frame);
+    overlay.appendChild(close);
     document.body.appendChild(overlay);
     this._modal = overlay;
     frame.focus();

@@ -179,6 +179,7 @@
 
   var waiting = null; // the number frame's collection under way
   var confirming = false; // the number frame's confirmation under way
+  var abandon = null; // stops waiting on a 3-D Secure challenge the holder closed
 
   window.addEventListener("message", function (ev) {
     var d = ev.data;
@@ -230,6 +231,12 @@
   function fromParent(d) {
     if (d.type === "focus") {
       input.focus();
+      return;
+    }
+    if (d.type === "abandon" && field === "number") {
+      if (abandon) {
+        abandon();
+      }
       return;
     }
     if (d.type === "clear") {
@@ -338,8 +345,16 @@
       if (res.status === "requires_action" && res.next_action && res.next_action.url) {
         toParent({ type: "challenge", url: res.next_action.url });
         try {
-          res = await stream.next(function (s) { return s.status !== "requires_action" && s.status !== "open" || !!s.last_error && s.status === "open"; }, mark);
+          res = await Promise.race([
+            stream.next(function (s) { return s.status !== "requires_action" && s.status !== "open" || !!s.last_error && s.status === "open"; }, mark),
+            new Promise(function (resolve, reject) {
+              abandon = function () {
+                reject({ type: "authentication_canceled", message: "The verification with your bank was closed before it finished." });
+              };
+            })
+          ]);
         } finally {
+          abandon = null;
           toParent({ type: "challenge_done" });
         }
       }

@@ -330,6 +330,32 @@ func TestFieldsPay(t *testing.T) {
 		// refuses framing after the answer; neither is the fields' fault.
 	})
 
+	t.Run("3-D Secure closed", func(t *testing.T) {
+		openShop(t, ctx, merchant.URL)
+		fillCard(t, ctx, "4000 0025 0000 3155")
+		r := s.NewSession(t, sk, map[string]any{"mode": "api", "amount": 1500, "currency": "MYR"})
+		pay(t, ctx, r)
+		harness.WaitJS(t, ctx, "the challenge modal", `!!document.querySelector(".coffer-challenge iframe")`)
+		harness.Steps(t, ctx, "close the modal", chromedp.Click(chromedp.CSS(".coffer-challenge-close")))
+		harness.WaitJS(t, ctx, "confirm settled", `!!(window.__result || window.__error)`)
+		if e := harness.JS[string](t, ctx, `window.__error ? window.__error.type : "resolved"`); e != "authentication_canceled" {
+			t.Errorf("closing the challenge: %s, want an authentication_canceled rejection", e)
+		}
+		if harness.JS[bool](t, ctx, `!!document.querySelector(".coffer-challenge")`) {
+			t.Error("the modal is still there")
+		}
+		s.AwaitSession(t, r.Str("id"), "requires_action")
+		// The frame is free for another confirmation.
+		r2 := s.NewSession(t, sk, map[string]any{"mode": "api", "amount": 1500, "currency": "MYR"})
+		pay(t, ctx, r2)
+		harness.WaitJS(t, ctx, "the second challenge", `!!document.querySelector(".coffer-challenge iframe")`)
+		harness.Steps(t, ctx, "close it too", chromedp.Click(chromedp.CSS(".coffer-challenge-close")))
+		harness.WaitJS(t, ctx, "the second confirm settled", `!!(window.__result || window.__error)`)
+		if e := harness.JS[string](t, ctx, `window.__error ? window.__error.type : "resolved"`); e != "authentication_canceled" {
+			t.Errorf("a confirmation after a closed challenge: %s", e)
+		}
+	})
+
 	t.Run("tokenize", func(t *testing.T) {
 		openShop(t, ctx, merchant.URL)
 		fillCard(t, ctx, "4242 4242 4242 4242")
