@@ -63,7 +63,7 @@ func NewWeb(c WebConfig) (*Web, error) {
 	for i, d := range ds {
 		mount[i] = d
 	}
-	pages := checkout.New(svc, svc, log)
+	pages := checkout.New(svc, svc, log).WithFields(svc)
 	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Pages: pages, Mount: mount,
 		Metrics: c.Metrics, RateLimit: float64(c.RateLimit)})
 	return &Web{Handler: h, Formats: formats}, nil

@@ -43,6 +43,7 @@ type Sessions interface {
 type Pages struct {
 	ch  Challenges
 	ss  Sessions
+	fm  FieldMerchants // nil: no drop-in card fields
 	log *slog.Logger
 }
 
@@ -61,8 +62,13 @@ var (
 	templateFS embed.FS
 	//go:embed assets/style.css
 	styleSheet string
+	//go:embed assets/card.js
+	cardScript string
 	//go:embed assets/checkout.js
-	checkoutScript []byte
+	checkoutSource string
+	// checkoutScript is what /assets/checkout.js serves: the shared card
+	// rules, then the page's own script.
+	checkoutScript = []byte(cardScript + "\n" + checkoutSource)
 
 	// Each page is its own template set (layout + page) so that pages can
 	// define the same block names ("title", "main") without clashing.

@@ -122,6 +122,10 @@ func (a *API) table() []route {
 		{"POST /pay/{id}/cancel", open, false, noScope, a.pages.CheckoutCancel},
 		{"GET /pay/{id}/qr.png", open, false, noScope, a.pages.CheckoutQR},
 		{"GET /assets/checkout.js", open, false, noScope, a.pages.Asset},
+		// The drop-in card fields: the script a merchant's page loads and
+		// the Coffer-served frame of each field.
+		{"GET /v1/coffer.js", open, false, noScope, a.pages.CofferJS},
+		{"GET /v1/fields/{field}", open, false, noScope, a.pages.Field},
 	}...)
 }
 

@@ -8,6 +8,9 @@ type MerchantTx interface {
 	InsertMerchant(m *Merchant) error
 	GetMerchant(id string) (*Merchant, error)
 	GetMerchantBySecretHash(hash []byte) (*Merchant, error)
+	// GetMerchantByPublishableKey finds the merchant whose current
+	// publishable key is pk (the drop-in card fields name only that).
+	GetMerchantByPublishableKey(pk string) (*Merchant, error)
 	UpdateMerchantSettings(id string, s Settings) error
 	CountMerchants() (int, error)
 	// ListMerchants pages through every merchant in id order, after the

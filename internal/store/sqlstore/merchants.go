@@ -42,6 +42,10 @@ func (t merchantQueries) GetMerchantBySecretHash(hash []byte) (*store.Merchant, 
 	return scanMerchant(t.row(`SELECT `+merchantCols+` FROM merchants WHERE secret_key_hash = ?`, hash))
 }
 
+func (t merchantQueries) GetMerchantByPublishableKey(pk string) (*store.Merchant, error) {
+	return scanMerchant(t.row(`SELECT `+merchantCols+` FROM merchants WHERE publishable_key = ?`, pk))
+}
+
 func (t merchantQueries) UpdateMerchantSettings(id string, s store.Settings) error {
 	res, err := t.exec(`UPDATE merchants SET settings = ? WHERE id = ?`, mustJSON(s), id)
 	if err != nil {

@@ -34,7 +34,7 @@ func testMerchants(t *testing.T, open Opener) {
 
 	m := addMerchant(t, s)
 	m2 := addMerchant(t, s)
-	var got, bySecret *store.Merchant
+	var got, bySecret, byPK *store.Merchant
 	read(t, s, func(tx store.Tx) (err error) {
 		if got, err = tx.GetMerchant(m.ID); err != nil {
 			return err
@@ -42,11 +42,15 @@ func testMerchants(t *testing.T, open Opener) {
 		if bySecret, err = tx.GetMerchantBySecretHash(m.SecretKeyHash); err != nil {
 			return err
 		}
+		if byPK, err = tx.GetMerchantByPublishableKey(m.PublishableKey); err != nil {
+			return err
+		}
 		n, err = tx.CountMerchants()
 		return err
 	})
 	same(t, "GetMerchant", got, m)
 	same(t, "GetMerchantBySecretHash", bySecret, m)
+	same(t, "GetMerchantByPublishableKey", byPK, m)
 	if n != 2 {
 		t.Errorf("CountMerchants = %d, want 2", n)
 	}
@@ -55,6 +59,8 @@ func testMerchants(t *testing.T, open Opener) {
 		wantErr(t, "GetMerchant(unknown)", err, store.ErrNotFound)
 		_, err = tx.GetMerchantBySecretHash(randBytes(32))
 		wantErr(t, "GetMerchantBySecretHash(unknown)", err, store.ErrNotFound)
+		_, err = tx.GetMerchantByPublishableKey("pk_unknown")
+		wantErr(t, "GetMerchantByPublishableKey(unknown)", err, store.ErrNotFound)
 		return nil
 	})
 
