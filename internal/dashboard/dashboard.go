@@ -74,8 +74,11 @@ var (
 	styleSheet string
 
 	funcs = template.FuncMap{
-		"money": money.Format,
-		"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		// money shows an amount with its currency: "MYR 50.00".
+		"money": func(amount int64, currency string) string {
+			return strings.ToUpper(currency) + " " + money.Format(amount, currency)
+		},
+		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"deref": func(s *string) string {
 			if s == nil {
 				return ""
