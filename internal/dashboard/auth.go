@@ -172,11 +172,15 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 		d.renderError(w, r, http.StatusServiceUnavailable, "Try again shortly", "The dashboard cannot reach its database.")
 		return
 	}
-	hash := password.Dummy // an unknown e-mail costs the same time as a known one
+	hash := password.Dummy() // an unknown e-mail costs the same time as a known one
 	if u != nil {
 		hash = u.PasswordHash
 	}
-	ok, verr := password.Verify(hash, pw)
+	ok, verr := d.verify(r.Context(), hash, pw)
+	if errors.Is(verr, context.Canceled) || errors.Is(verr, context.DeadlineExceeded) {
+		d.renderError(w, r, http.StatusServiceUnavailable, "Try again shortly", "Too many sign-ins at once.")
+		return
+	}
 	if u == nil || !ok || verr != nil {
 		d.attempts.Fail(now, keys...)
 		if u != nil {
@@ -186,6 +190,19 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.startSession(w, r, u)
+}
+
+// verify checks a password, at most maxHashing at a time: each check takes
+// argon2id's 19 MiB, and a flood of sign-ins must not take the server's
+// memory. A check waits its turn for as long as the request lives.
+func (d *Dashboard) verify(ctx context.Context, hash, pw string) (bool, error) {
+	select {
+	case d.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-d.hashing }()
+	return password.Verify(hash, pw)
 }
 
 // startSession stores a new session for u and sends its cookie.

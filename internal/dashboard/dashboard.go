@@ -49,8 +49,12 @@ type Dashboard struct {
 	log      *slog.Logger
 	ttl      time.Duration
 	attempts *attempts
+	hashing  chan struct{} // a slot per password check under way (see verify)
 	now      func() time.Time
 }
+
+// maxHashing is how many password checks run at once.
+const maxHashing = 4
 
 // New returns the dashboard; Register serves it.
 func New(c Config) *Dashboard {
@@ -61,7 +65,8 @@ func New(c Config) *Dashboard {
 		c.SessionTTL = DefaultSessionTTL
 	}
 	d := &Dashboard{svc: c.Service, st: c.Store, log: c.Logger, ttl: c.SessionTTL, attempts: newAttempts(MaxFailures, FailureWindow),
-		now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+		hashing: make(chan struct{}, maxHashing),
+		now:     func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	d.idem = idempotency.HTTP{Keeper: c.Keeper, Sealer: c.Service, Log: c.Logger, Fail: idempotencyFailure,
 		Scope: "dashboard", Mark: payment.WithIdempotencyKey}
 	return d

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -85,5 +86,6 @@ func Verify(hash, pw string) (bool, error) {
 
 // Dummy is a valid hash of no one's password: checking an unknown e-mail
 // against it costs what checking a known one does, so timing does not tell
-// which e-mails have users.
-var Dummy = Hash("coffer dummy password, matches nobody")
+// which e-mails have users. Made on first use, not at every start of every
+// command.
+var Dummy = sync.OnceValue(func() string { return Hash("coffer dummy password, matches nobody") })

@@ -2,10 +2,12 @@ package dashboard
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/coffer-vault/coffer/internal/app"
 	"github.com/coffer-vault/coffer/internal/dashboard"
 	"github.com/coffer-vault/coffer/internal/e2e/harness"
 )
@@ -101,4 +103,42 @@ func TestWrongPasswordCountedAndLimited(t *testing.T) {
 			t.Errorf("%d sign-ins recorded, want 0", n)
 		}
 	})
+}
+
+// TestSecureCookieBehindHTTPS: with an https public URL (TLS ending at a
+// proxy in front) the session cookie is Secure.
+func TestSecureCookieBehindHTTPS(t *testing.T) {
+	t.Parallel()
+	s := harness.Start(t, harness.WithConfig(func(c *app.Config) { c.PublicURL = "https://pay.example.com" }))
+	newUser(t, s, s.Dev.ID, "ops@example.com")
+	b := newClient(t, s)
+	form := b.do("GET", "/dashboard/signin", nil)
+	if c := form.header.Get("Set-Cookie"); !strings.Contains(c, "; Secure") {
+		t.Errorf("the sign-in form's cookie %q is not Secure", c)
+	}
+	// The client's jar keeps no Secure cookie over http: send it by hand.
+	pre := ""
+	for _, c := range form.header.Values("Set-Cookie") {
+		if v, ok := strings.CutPrefix(c, "coffer_dashboard_pre="); ok {
+			pre, _, _ = strings.Cut(v, ";")
+		}
+	}
+	req, _ := http.NewRequest("POST", s.URL+"/dashboard/signin", strings.NewReader(url.Values{"csrf": {form.csrf(t)},
+		"email": {"ops@example.com"}, "password": {userPassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "coffer_dashboard_pre", Value: pre})
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var session string
+	for _, c := range res.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "coffer_dashboard=") {
+			session = c
+		}
+	}
+	if res.StatusCode != 303 || !strings.Contains(session, "; Secure") || !strings.Contains(session, "HttpOnly") {
+		t.Errorf("sign-in behind https: %d, session cookie %q: want Secure and HttpOnly", res.StatusCode, session)
+	}
 }
