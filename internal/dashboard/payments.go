@@ -68,14 +68,23 @@ type paymentView struct {
 	Events         []payment.EventView
 	Refundable     int64
 	RefundAmount   string
-	IdempotencyKey string
+	Capturable     bool   // requires_capture: the capture and cancel forms show
+	IdempotencyKey string // the refund's or capture's form
+	CancelKey      string
 	Error, Notice  string
 }
 
 func (d *Dashboard) payment(w http.ResponseWriter, r *http.Request) {
 	v := paymentView{}
-	if re := r.FormValue("refunded"); strings.HasPrefix(re, "re_") {
-		v.Notice = "Refund " + re + " created."
+	switch r.FormValue("done") {
+	case "refund":
+		if ref := r.FormValue("ref"); strings.HasPrefix(ref, "re_") {
+			v.Notice = "Refund " + ref + " created."
+		}
+	case "capture":
+		v.Notice = "Payment captured."
+	case "cancel":
+		v.Notice = "Payment canceled."
 	}
 	d.showPayment(w, r, http.StatusOK, v)
 }
@@ -99,86 +108,121 @@ func (d *Dashboard) showPayment(w http.ResponseWriter, r *http.Request, status i
 	}
 	v.Payment, v.Events = p, evs
 	v.Refundable = p.AmountCaptured - p.AmountRefunded
+	v.Capturable = p.Status == store.PaymentRequiresCapture
 	if v.RefundAmount == "" && v.Refundable > 0 {
 		v.RefundAmount = money.Format(v.Refundable, p.Currency)
 	}
-	v.IdempotencyKey = rand.Text() // a new form, a new refund
+	v.IdempotencyKey, v.CancelKey = rand.Text(), rand.Text() // a new form, a new action
 	d.render(w, r, status, paymentTmpl, layoutData{Title: "Payment " + p.ID, Nav: "payments", User: su.user, CSRF: su.csrf, Page: v})
 }
 
-// refundResult is what the refund handler answers under the idempotency
+// actionResult is what an action's handler answers under the idempotency
 // key, stored and replayed as JSON: a second submit of one form shows the
-// first one's outcome instead of refunding again.
-type refundResult struct {
-	Refund string `json:"refund,omitempty"`
-	Error  string `json:"error,omitempty"`
+// first one's outcome instead of acting again.
+type actionResult struct {
+	Done  string `json:"done,omitempty"` // the refund's id, or the payment's for capture and cancel
+	Error string `json:"error,omitempty"`
 }
 
-// refund refunds the amount asked, once the user ticked the confirmation,
-// through the payment service the API uses and under the form's key.
-func (d *Dashboard) refund(w http.ResponseWriter, r *http.Request) {
-	su := userOf(r)
-	amountText, key := strings.TrimSpace(r.PostFormValue("amount")), r.PostFormValue("idempotency_key")
-	v := paymentView{RefundAmount: amountText}
-	if r.PostFormValue("confirm") != "yes" {
-		v.Error = "Tick the confirmation to refund."
-		d.showPayment(w, r, http.StatusBadRequest, v)
-		return
-	}
-	if key == "" || len(key) > 64 {
-		v.Error = "This form has no idempotency key (idempotency_key): reload the page."
-		d.showPayment(w, r, http.StatusBadRequest, v)
-		return
-	}
-	// The key's request digest covers what was asked, as for the API.
-	body := url.Values{"amount": {amountText}, "payment": {r.PathValue("id")}}.Encode()
-	r2 := r.Clone(r.Context())
-	r2.Body = io.NopCloser(strings.NewReader(body))
-	rec := &recorder{header: http.Header{}}
-	d.idem.Serve(rec, r2, su.user.MerchantID, key, func(w http.ResponseWriter, r *http.Request) {
-		d.doRefund(w, r, su.user.MerchantID, amountText)
-	})
-	var res refundResult
-	if err := json.Unmarshal(rec.body.Bytes(), &res); err != nil {
-		d.log.ErrorContext(r.Context(), "dashboard: refund answer unreadable", "status", rec.status)
-		res.Error = "Something went wrong; the refund may not have been made. Reload the payment to see."
-	}
-	if res.Refund == "" {
-		v.Error = res.Error
-		d.showPayment(w, r, max(rec.status, 400), v)
-		return
-	}
-	if rec.header.Get("Idempotent-Replayed") == "" {
-		d.audit(r, su.user.MerchantID, su.user.ID, "dashboard.refund", r.PathValue("id"), res.Refund+" "+amountText)
-	}
-	http.Redirect(w, r, "/dashboard/payments/"+url.PathEscape(r.PathValue("id"))+"?refunded="+url.QueryEscape(res.Refund), http.StatusSeeOther)
+// paymentAction is one thing the payment page's forms do to a payment,
+// through the payment service the API uses.
+type paymentAction struct {
+	name string // refund, capture, cancel: the audit action is dashboard.<name>
+	// run does it; amount is nil when the form has no amount (cancel) or
+	// the field was left empty (capture everything).
+	run func(d *Dashboard, r *http.Request, merchantID, paymentID string, amount *int64) (string, error)
 }
 
-// doRefund is the refund itself, answering a refundResult.
-func (d *Dashboard) doRefund(w http.ResponseWriter, r *http.Request, merchantID, amountText string) {
-	p, err := d.svc.GetPayment(r.Context(), merchantID, r.PathValue("id"))
-	if err == nil {
-		var amount int64
-		if amount, err = money.Parse(amountText, p.Currency); err != nil {
-			writeResult(w, http.StatusBadRequest, refundResult{Error: "Amount (amount): " + err.Error()})
+var (
+	refundAction = paymentAction{"refund", func(d *Dashboard, r *http.Request, mid, pid string, amount *int64) (string, error) {
+		rv, err := d.svc.RefundPayment(r.Context(), mid, pid, amount, "requested_by_customer")
+		return rv.ID, err
+	}}
+	captureAction = paymentAction{"capture", func(d *Dashboard, r *http.Request, mid, pid string, amount *int64) (string, error) {
+		pv, err := d.svc.CapturePayment(r.Context(), mid, pid, amount)
+		return pv.ID, err
+	}}
+	cancelAction = paymentAction{"cancel", func(d *Dashboard, r *http.Request, mid, pid string, _ *int64) (string, error) {
+		pv, err := d.svc.CancelPayment(r.Context(), mid, pid)
+		return pv.ID, err
+	}}
+)
+
+// act handles one of the payment page's forms: the confirmation must be
+// ticked, and the action runs under the form's Idempotency-Key.
+func (d *Dashboard) act(a paymentAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		su := userOf(r)
+		amountText, key := strings.TrimSpace(r.PostFormValue("amount")), r.PostFormValue("idempotency_key")
+		v := paymentView{}
+		if a.name == "refund" {
+			v.RefundAmount = amountText
+		}
+		if r.PostFormValue("confirm") != "yes" {
+			v.Error = "Tick the confirmation to " + a.name + "."
+			d.showPayment(w, r, http.StatusBadRequest, v)
 			return
 		}
-		var rv payment.RefundView
-		if rv, err = d.svc.RefundPayment(r.Context(), merchantID, p.ID, &amount, "requested_by_customer"); err == nil {
-			writeResult(w, http.StatusOK, refundResult{Refund: rv.ID})
+		if key == "" || len(key) > 64 {
+			v.Error = "This form has no idempotency key (idempotency_key): reload the page."
+			d.showPayment(w, r, http.StatusBadRequest, v)
+			return
+		}
+		// The key's request digest covers what was asked, as for the API.
+		body := url.Values{"action": {a.name}, "amount": {amountText}, "payment": {r.PathValue("id")}}.Encode()
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(strings.NewReader(body))
+		rec := &recorder{header: http.Header{}}
+		d.idem.Serve(rec, r2, su.user.MerchantID, key, func(w http.ResponseWriter, r *http.Request) {
+			d.runAction(w, r, a, su.user.MerchantID, amountText)
+		})
+		var res actionResult
+		if err := json.Unmarshal(rec.body.Bytes(), &res); err != nil {
+			d.log.ErrorContext(r.Context(), "dashboard: action answer unreadable", "action", a.name, "status", rec.status)
+			res.Error = "Something went wrong; it may have happened anyway. Reload the payment to see."
+		}
+		if res.Done == "" {
+			v.Error = res.Error
+			d.showPayment(w, r, max(rec.status, 400), v)
+			return
+		}
+		if rec.header.Get("Idempotent-Replayed") == "" {
+			d.audit(r, su.user.MerchantID, su.user.ID, "dashboard."+a.name, r.PathValue("id"), strings.TrimSpace(res.Done+" "+amountText))
+		}
+		q := url.Values{"done": {a.name}, "ref": {res.Done}}
+		http.Redirect(w, r, "/dashboard/payments/"+url.PathEscape(r.PathValue("id"))+"?"+q.Encode(), http.StatusSeeOther)
+	}
+}
+
+// runAction is the action itself, answering an actionResult.
+func (d *Dashboard) runAction(w http.ResponseWriter, r *http.Request, a paymentAction, merchantID, amountText string) {
+	p, err := d.svc.GetPayment(r.Context(), merchantID, r.PathValue("id"))
+	if err == nil {
+		var amount *int64
+		if amountText != "" && a.name != "cancel" {
+			n, perr := money.Parse(amountText, p.Currency)
+			if perr != nil {
+				writeResult(w, http.StatusBadRequest, actionResult{Error: "Amount (amount): " + perr.Error()})
+				return
+			}
+			amount = &n
+		}
+		var done string
+		if done, err = a.run(d, r, merchantID, p.ID, amount); err == nil {
+			writeResult(w, http.StatusOK, actionResult{Done: done})
 			return
 		}
 	}
 	var pe *payment.Error
 	if errors.As(err, &pe) {
-		writeResult(w, pe.Kind.HTTPStatus(), refundResult{Error: pe.Message})
+		writeResult(w, pe.Kind.HTTPStatus(), actionResult{Error: pe.Message})
 		return
 	}
-	d.log.ErrorContext(r.Context(), "dashboard: refund failed", "err", err)
-	writeResult(w, http.StatusInternalServerError, refundResult{Error: "The refund could not be made; try again."})
+	d.log.ErrorContext(r.Context(), "dashboard: payment action failed", "action", a.name, "err", err)
+	writeResult(w, http.StatusInternalServerError, actionResult{Error: "That could not be done; try again."})
 }
 
-func writeResult(w http.ResponseWriter, status int, res refundResult) {
+func writeResult(w http.ResponseWriter, status int, res actionResult) {
 	b, _ := json.Marshal(res)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
@@ -186,16 +230,16 @@ func writeResult(w http.ResponseWriter, status int, res refundResult) {
 }
 
 // idempotencyFailure answers a key problem (reused for another amount,
-// still in progress) in the refund handler's own shape.
+// still in progress) in the actions' own shape.
 func idempotencyFailure(w http.ResponseWriter, r *http.Request, err error) {
-	msg := "The refund could not be made; try again."
+	msg := "That could not be done; try again."
 	switch {
 	case errors.Is(err, idempotency.ErrMismatch):
 		msg = "This form was already sent with another amount: reload the page for a new form."
 	case errors.Is(err, idempotency.ErrInProgress):
-		msg = "This refund is still in progress; reload the payment in a moment."
+		msg = "This is still in progress; reload the payment in a moment."
 	}
-	writeResult(w, http.StatusConflict, refundResult{Error: msg})
+	writeResult(w, http.StatusConflict, actionResult{Error: msg})
 }
 
 // recorder keeps the idempotent handler's answer for the page to show.

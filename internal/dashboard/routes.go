@@ -12,7 +12,9 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/signout", d.signedIn(d.signOut))
 	mux.HandleFunc("GET /dashboard/payments", d.signedIn(d.payments))
 	mux.HandleFunc("GET /dashboard/payments/{id}", d.signedIn(d.payment))
-	mux.HandleFunc("POST /dashboard/payments/{id}/refund", d.signedIn(d.refund))
+	mux.HandleFunc("POST /dashboard/payments/{id}/refund", d.signedIn(d.act(refundAction)))
+	mux.HandleFunc("POST /dashboard/payments/{id}/capture", d.signedIn(d.act(captureAction)))
+	mux.HandleFunc("POST /dashboard/payments/{id}/cancel", d.signedIn(d.act(cancelAction)))
 	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
 	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
 }
