@@ -1,7 +1,7 @@
 // Package dashboard serves the merchant's dashboard at /dashboard: its
 // team signs in with an e-mail and password (users from `coffer user
-// create`) and finds payments, refunds them and looks into and redelivers
-// webhooks.
+// create`) and finds payments (refunding, capturing or cancelling them),
+// manages saved cards (masked only) and looks into and redelivers webhooks.
 //
 // Every page is rendered server side from html/template with an embedded
 // stylesheet and no script, under the hosted pages' strict policy (nothing
@@ -102,6 +102,7 @@ var (
 	paymentsTmpl = page("payments.html")
 	paymentTmpl  = page("payment.html")
 	webhooksTmpl = page("webhooks.html")
+	tokensTmpl   = page("tokens.html")
 	errorTmpl    = page("error.html")
 )
 

@@ -15,6 +15,10 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/payments/{id}/refund", d.signedIn(d.act(refundAction)))
 	mux.HandleFunc("POST /dashboard/payments/{id}/capture", d.signedIn(d.act(captureAction)))
 	mux.HandleFunc("POST /dashboard/payments/{id}/cancel", d.signedIn(d.act(cancelAction)))
+	mux.HandleFunc("GET /dashboard/tokens", d.signedIn(d.tokens))
+	mux.HandleFunc("POST /dashboard/tokens/{id}/disable", d.signedIn(d.tokenAction("disable")))
+	mux.HandleFunc("POST /dashboard/tokens/{id}/enable", d.signedIn(d.tokenAction("enable")))
+	mux.HandleFunc("POST /dashboard/tokens/{id}/delete", d.signedIn(d.tokenAction("delete")))
 	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
 	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
 }

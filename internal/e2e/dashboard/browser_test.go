@@ -38,6 +38,7 @@ func TestBrowserDashboard(t *testing.T) {
 		}
 	}
 	event := awaitFailedDelivery(t, s, sk, target)
+	s.NewToken(t, sk, "5555555555554444")
 
 	ctx := harness.NewBrowser(t)
 	console := harness.WatchConsole(t, ctx)
@@ -105,12 +106,18 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("event %s has %d deliveries, want the failed one and the redelivery", event, len(ds))
 	}
 
+	harness.Open(t, ctx, s.URL+"/dashboard/tokens")
+	waitState(t, ctx, "tokens")
+	harness.PageNoPAN(t, ctx, "5555555555554444")
+	shot(t, ctx, "tokens-1280")
+
 	// At 360 px: nothing scrolls sideways.
 	harness.Steps(t, ctx, "a phone-sized window", chromedp.EmulateViewport(360, 740))
 	for _, pg := range []struct{ path, state, name string }{
 		{"/dashboard/payments", "payments", "payments-360"},
 		{"/dashboard/payments/" + target, "payment", "payment-360"},
 		{"/dashboard/webhooks", "webhooks", "webhooks-360"},
+		{"/dashboard/tokens", "tokens", "tokens-360"},
 	} {
 		harness.Open(t, ctx, s.URL+pg.path)
 		waitState(t, ctx, pg.state)
