@@ -47,6 +47,8 @@ func init() {
 		{name: "merchant list", summary: "list the merchants, each key shown only as its prefix and last four characters", scope: forStore, setup: merchantList},
 		{name: "merchant roll-key", args: "--merchant mer_… --type secret|publishable|hmac", scope: forStore, setup: merchantRollKey,
 			summary: "replace a merchant's key and print the new one (shown only this once); the key replaced keeps working for --expires-in"},
+		{name: "user create", args: "--merchant mer_… --email EMAIL --password-stdin", scope: forStore, setup: userCreate,
+			summary: "add a dashboard user to a merchant; the password is read from stdin and kept only as an argon2id hash"},
 		{name: "keys rotate", summary: "add a KEK version to the key file and rewrap every data key under it; safe while servers run", scope: forStore, setup: noFlags(keysRotate)},
 		{name: "keys rewrap", summary: "rewrap every data key under the current KEK (after adding a version to COFFER_MASTER_KEY)", scope: forStore, setup: noFlags(keysRewrap)},
 		{name: "bench", summary: "load-test a server, or an embedded one on a temporary folder; scenarios: " + strings.Join(bench.Scenarios, ", "), setup: benchCmd},

@@ -1,4 +1,4 @@
-// Command coffer is the card vault: `coffer serve | merchant | keys | bench
+// Command coffer is the card vault: `coffer serve | merchant | user | keys | bench
 // | backup | restore | config check | version | help`. main only parses the command line, the
 // environment and the config file (commands.go lists the commands,
 // settings.go the settings) and calls internal/app.

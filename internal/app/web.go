@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/coffer-vault/coffer/internal/checkout"
+	"github.com/coffer-vault/coffer/internal/dashboard"
 	"github.com/coffer-vault/coffer/internal/dialect/ottu"
 	"github.com/coffer-vault/coffer/internal/dialect/pivot"
 	"github.com/coffer-vault/coffer/internal/dialect/senangpay"
@@ -59,10 +60,13 @@ func NewWeb(c WebConfig) (*Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	mount := make([]httpapi.Routes, len(ds))
+	mount := make([]httpapi.Routes, len(ds), len(ds)+1)
 	for i, d := range ds {
 		mount[i] = d
 	}
+	// The merchant's dashboard: its own sign-in, pages and CSRF checks,
+	// behind the same middleware (request id, body limit, access log).
+	mount = append(mount, dashboard.New(dashboard.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log}))
 	pages := checkout.New(svc, svc, log).WithFields(svc)
 	h := httpapi.New(httpapi.Config{Service: svc, Store: c.Ready, Keeper: keeper, Logger: log, Pages: pages, Mount: mount,
 		Metrics: c.Metrics, RateLimit: float64(c.RateLimit)})

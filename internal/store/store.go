@@ -68,4 +68,5 @@ type Tx interface {
 	ProcessorAccountTx
 	APIKeyTx
 	SimulatorTx
+	DashboardTx
 }

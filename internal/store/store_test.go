@@ -29,6 +29,7 @@ func TestTxIsItsEntityInterfaces(t *testing.T) {
 		reflect.TypeFor[store.ProcessorAccountTx](),
 		reflect.TypeFor[store.APIKeyTx](),
 		reflect.TypeFor[store.SimulatorTx](),
+		reflect.TypeFor[store.DashboardTx](),
 	}
 	tx := reflect.TypeFor[store.Tx]()
 	owner := map[string]string{}

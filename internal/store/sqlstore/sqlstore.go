@@ -78,6 +78,7 @@ type Tx struct {
 	processorAccountQueries
 	apiKeyQueries
 	simulatorQueries
+	dashboardQueries
 }
 
 func newTx(c *conn) *Tx {
@@ -86,7 +87,7 @@ func newTx(c *conn) *Tx {
 		idempotencyQueries: idempotencyQueries{c}, instanceQueries: instanceQueries{c}, merchantQueries: merchantQueries{c},
 		paymentQueries: paymentQueries{c}, sessionQueries: sessionQueries{c}, tokenQueries: tokenQueries{c},
 		processorAccountQueries: processorAccountQueries{c}, simulatorQueries: simulatorQueries{c},
-		apiKeyQueries: apiKeyQueries{c}}
+		apiKeyQueries: apiKeyQueries{c}, dashboardQueries: dashboardQueries{c}}
 }
 
 // NewTx wraps q, valid for the life of the transaction it belongs to.

@@ -15,7 +15,7 @@ func testAudit(t *testing.T, open Opener) {
 	object := id.New("tok")
 	mk := func(merchantID, objectID string, at time.Time) *store.Audit {
 		return &store.Audit{ID: id.New("aud"), MerchantID: merchantID, Action: "token.detokenize", ObjectID: objectID,
-			Purpose: "charge", RequestID: id.New("req"), Created: at}
+			Purpose: "charge", RequestID: id.New("req"), Actor: "usr_x", Created: at}
 	}
 	first, second, third := mk(m.ID, object, t0), mk(m.ID, object, t0.Add(time.Second)), mk(m.ID, object, t0.Add(time.Second))
 	if second.ID > third.ID {

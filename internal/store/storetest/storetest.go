@@ -82,6 +82,7 @@ func Run(t *testing.T, open Opener) {
 		{"Idempotency", testIdempotency},
 		{"CrashRecovery", testCrashRecovery},
 		{"Audit", testAudit},
+		{"Dashboard", testDashboard},
 		{"SimulatorLedger", testSimulatorLedger},
 		{"SimulatorConcurrency", testSimulatorConcurrency},
 		{"SimulatorJournalImports", testSimulatorJournalImports},

@@ -1,0 +1,24 @@
+package dashboard
+
+import "net/http"
+
+// Register serves the dashboard's routes on mux. Every POST checks the
+// session's CSRF token (the sign-in form its own pre-session token).
+func (d *Dashboard) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /dashboard", d.home)
+	mux.HandleFunc("GET /dashboard/{$}", d.home)
+	mux.HandleFunc("GET /dashboard/signin", d.signInPage)
+	mux.HandleFunc("POST /dashboard/signin", d.signIn)
+	mux.HandleFunc("POST /dashboard/signout", d.signedIn(d.signOut))
+	mux.HandleFunc("GET /dashboard/payments", d.signedIn(d.payments))
+	mux.HandleFunc("GET /dashboard/payments/{id}", d.signedIn(d.payment))
+	mux.HandleFunc("POST /dashboard/payments/{id}/refund", d.signedIn(d.act(refundAction)))
+	mux.HandleFunc("POST /dashboard/payments/{id}/capture", d.signedIn(d.act(captureAction)))
+	mux.HandleFunc("POST /dashboard/payments/{id}/cancel", d.signedIn(d.act(cancelAction)))
+	mux.HandleFunc("GET /dashboard/tokens", d.signedIn(d.tokens))
+	mux.HandleFunc("POST /dashboard/tokens/{id}/disable", d.signedIn(d.tokenAction("disable")))
+	mux.HandleFunc("POST /dashboard/tokens/{id}/enable", d.signedIn(d.tokenAction("enable")))
+	mux.HandleFunc("POST /dashboard/tokens/{id}/delete", d.signedIn(d.tokenAction("delete")))
+	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
+	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
+}
