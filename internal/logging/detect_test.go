@@ -18,7 +18,11 @@ func TestHasCardNumber(t *testing.T) {
 		{"4242-4242-4242-4242", true},
 		{"4242.4242.4242.4242", true},
 		{"4242\u00a04242\u00a04242\u00a04242", true},
-		{"order 2026-03-15 4242424242424242", true}, // next to a date
+		{"4242\u20094242\u20094242\u20094242", true},  // thin spaces
+		{"4242\u20144242\u20144242\u20144242", true},  // em dashes
+		{"4242\u30004242\u30004242\u30004242", true},  // ideographic spaces
+		{"4242\u20ac4242\u20ac4242\u20ac4242", false}, // euro signs join nothing
+		{"order 2026-03-15 4242424242424242", true},   // next to a date
 		{"https://4111111111111111.example/hook", true},
 		{"378282246310005", true},
 		{"4242424242424241", false}, // fails Luhn

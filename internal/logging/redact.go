@@ -91,8 +91,35 @@ func sepLen(s string, j int) int {
 		if j+1 < len(s) && s[j+1] == 0xA0 {
 			return 2
 		}
+	case 0xE2, 0xE3, 0xEF:
+		if j+2 < len(s) && unicodeSeparator(s[j], s[j+1], s[j+2]) {
+			return 3
+		}
 	}
 	return 0
+}
+
+// unicodeSeparator reports whether the three UTF-8 bytes are a space,
+// dash or invisible joiner that a pasted or typed number may carry between
+// its groups: U+2000–U+200B (the typographic spaces, zero width space),
+// U+2010–U+2015 (hyphens and dashes), U+202F (narrow no-break space),
+// U+2060 (word joiner), U+2212 (minus), U+3000 (ideographic space) and
+// U+FF0D (fullwidth hyphen-minus). Without them "4242 4242 4242 4242" with
+// thin spaces would pass the guard and the scrubber as four short numbers.
+func unicodeSeparator(a, b, c byte) bool {
+	switch {
+	case a == 0xE2 && b == 0x80:
+		return c >= 0x80 && c <= 0x8B || c >= 0x90 && c <= 0x95 || c == 0xAF
+	case a == 0xE2 && b == 0x81:
+		return c == 0xA0
+	case a == 0xE2 && b == 0x88:
+		return c == 0x92
+	case a == 0xE3 && b == 0x80:
+		return c == 0x80
+	case a == 0xEF && b == 0xBC:
+		return c == 0x8D
+	}
+	return false
 }
 
 // maskRun appends s[copied:] up to each span to be masked, then the masked

@@ -45,6 +45,15 @@ func TestRedact(t *testing.T) {
 		{"amount 1000 MYR", "amount 1000 MYR"},
 		{"2026-03-15T12:00:00.123456789Z", "2026-03-15T12:00:00.123456789Z"},
 		{"already 424242******4242", "already 424242******4242"},
+		// Unicode spaces and dashes between the groups, as pasted numbers carry them.
+		{"card 4242\u20094242\u20094242\u20094242 x", "card 424242******4242 x"},
+		{"4242\u202f4242\u202f4242\u202f4242", "424242******4242"},
+		{"4242\u20134242\u20134242\u20134242", "424242******4242"},
+		{"4242\u30004242\u30004242\u30004242", "424242******4242"},
+		{"4242\uff0d4242\uff0d4242\uff0d4242", "424242******4242"},
+		{"4242\u200b4242\u20604242\u22124242", "424242******4242"},
+		// Other three-byte characters do not join groups.
+		{"4242\u20ac4242\u20ac4242\u20ac4242", "4242\u20ac4242\u20ac4242\u20ac4242"},
 	}
 	for _, tt := range tests {
 		if got := Redact(tt.in); got != tt.want {
