@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -217,6 +218,18 @@ func looksNumeric(name string) bool {
 	return strings.Trim(last, "0123456789") == ""
 }
 
+// loopbackOnly, once set, confines every outbound connection of this
+// process to loopback, whatever a merchant configured or the address policy
+// allows: see LoopbackOnly.
+var loopbackOnly atomic.Bool
+
+// LoopbackOnly confines every connection this process makes to a webhook,
+// callback, relay destination or processor account to loopback addresses,
+// for good. Test processes call it (internal/e2e/harness does): their
+// refusal tests name addresses off the machine, and should a refusal ever
+// regress, the server they run must still not send a byte there.
+func LoopbackOnly() { loopbackOnly.Store(true) }
+
 // dialControl refuses connections to forbidden addresses at the moment of
 // connecting, after DNS: a name that passed CheckURL may resolve (or be
 // re-pointed, DNS rebinding) to a loopback or metadata address.
@@ -227,7 +240,11 @@ func dialControl(allowPrivate bool) func(network, address string, _ syscall.RawC
 			host, _, _ := net.SplitHostPort(address)
 			return &AddressError{Host: host, Reason: "not an IP address", Private: false}
 		}
-		return checkAddr(ap.Addr().WithZone("").Unmap().String(), ap.Addr(), allowPrivate)
+		host := ap.Addr().WithZone("").Unmap().String()
+		if loopbackOnly.Load() && !ap.Addr().Unmap().IsLoopback() {
+			return &AddressError{Host: host, Reason: "off this machine (this process dials loopback only)"}
+		}
+		return checkAddr(host, ap.Addr(), allowPrivate)
 	}
 }
 

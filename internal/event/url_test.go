@@ -164,3 +164,26 @@ func TestSpecialPurposeAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopbackOnly: once a process is confined to loopback, no dial leaves
+// the machine, even to an address the policy would allow (private, with
+// allowPrivate) or a public one; loopback still connects.
+func TestLoopbackOnly(t *testing.T) {
+	was := loopbackOnly.Load()
+	t.Cleanup(func() { loopbackOnly.Store(was) })
+	ctl := dialControl(true)
+	if err := ctl("tcp", "10.0.0.1:443", nil); err != nil && !was {
+		t.Fatalf("before: a private address with allowPrivate refused: %v", err)
+	}
+	LoopbackOnly()
+	for _, a := range []string{"10.0.0.1:443", "93.184.216.34:443", "169.254.169.254:80", "[2001:db8::1]:443", "[::ffff:10.0.0.1]:80"} {
+		if err := ctl("tcp", a, nil); err == nil {
+			t.Errorf("dial to %s allowed in a loopback-only process", a)
+		}
+	}
+	for _, a := range []string{"127.0.0.1:8080", "127.8.9.10:1", "[::1]:8080", "[::ffff:127.0.0.1]:80"} {
+		if err := ctl("tcp", a, nil); err != nil {
+			t.Errorf("loopback %s refused: %v", a, err)
+		}
+	}
+}
