@@ -11,8 +11,8 @@ package checkout
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"embed"
+	"github.com/coffer-vault/coffer/internal/wire"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -113,21 +113,13 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, t *te
 // never reaches the browser with a success status. ld's Nonce and CSS are
 // filled in here; headers sets the policy for that nonce.
 func (p *Pages) renderPage(w http.ResponseWriter, r *http.Request, status int, t *template.Template, ld layoutData, headers headerFunc) {
-	nonce := rand.Text()
-	ld.Nonce, ld.CSS = nonce, template.CSS(styleSheet)
-	var buf bytes.Buffer
-	err := t.ExecuteTemplate(&buf, "layout", ld)
-	headers(w.Header(), nonce)
+	err := wire.WritePage(w, status, func(buf *bytes.Buffer, nonce string) error {
+		ld.Nonce, ld.CSS = nonce, template.CSS(styleSheet)
+		return t.ExecuteTemplate(buf, "layout", ld)
+	}, headers)
 	if err != nil {
 		p.log.ErrorContext(r.Context(), "checkout: rendering a page failed", "err", err)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("Something went wrong.\n"))
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // errorView is the data of the generic error page.

@@ -13,8 +13,8 @@ package dashboard
 
 import (
 	"bytes"
-	"crypto/rand"
 	"embed"
+	"github.com/coffer-vault/coffer/internal/wire"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -126,21 +126,13 @@ type layoutData struct {
 // render writes a whole page, or a bare 500 if the template fails: the page
 // is built in memory first, so no half-written page is sent as a success.
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, t *template.Template, ld layoutData) {
-	nonce := rand.Text()
-	ld.Nonce, ld.CSS = nonce, template.CSS(styleSheet)
-	var buf bytes.Buffer
-	err := t.ExecuteTemplate(&buf, "layout", ld)
-	secure(w.Header(), nonce)
+	err := wire.WritePage(w, status, func(buf *bytes.Buffer, nonce string) error {
+		ld.Nonce, ld.CSS = nonce, template.CSS(styleSheet)
+		return t.ExecuteTemplate(buf, "layout", ld)
+	}, secure)
 	if err != nil {
 		d.log.ErrorContext(r.Context(), "dashboard: rendering a page failed", "err", err)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("Something went wrong.\n"))
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
 }
 
 // errorView is the error page's data.

@@ -1,6 +1,7 @@
 // Package wire is the HTTP plumbing the native API and every dialect share:
 // bodies in (bounded, read once), one strict guard over what a client sends,
-// JSON out, and one sanitizer for every error message. It holds no business
+// JSON out, whole HTML pages out (WritePage, for the hosted pages and the
+// dashboard), and one sanitizer for every error message. It holds no business
 // rules and knows no API shape: each caller words a wire.Error in its own
 // envelope (status code and body format are the caller's).
 //
