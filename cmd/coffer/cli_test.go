@@ -410,17 +410,7 @@ func (s *cliServer) logged(t *testing.T, level, text string) bool {
 
 func (s *cliServer) do(t *testing.T, method, path, key string, body any) (int, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, s.url+path, rd)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := s.client.Do(req)
+	res, err := s.client.Do(harness.NewRequest(t, s.url, method, path, key, body))
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -26,6 +26,13 @@ var Client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 // is) or a value (sent as JSON). hdr is name, value, name, value….
 func (s *Server) Request(method, path, key string, body any, hdr ...string) *http.Request {
 	s.T.Helper()
+	return NewRequest(s.T, s.URL, method, path, key, body, hdr...)
+}
+
+// NewRequest is Request for a server known only by its base URL (a built
+// binary the test started).
+func NewRequest(t testing.TB, base, method, path, key string, body any, hdr ...string) *http.Request {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -36,13 +43,13 @@ func (s *Server) Request(method, path, key string, body any, hdr ...string) *htt
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			s.T.Fatal(err)
+			t.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, s.URL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
-		s.T.Fatal(err)
+		t.Fatal(err)
 	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
