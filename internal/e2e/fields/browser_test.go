@@ -308,8 +308,7 @@ func TestFieldsPay(t *testing.T) {
 		if m := harness.JS[string](t, ctx, `window.__second`); !strings.Contains(m, "already under way") {
 			t.Errorf("a second confirm during the first: %q", m)
 		}
-		modal := harness.RunStep(t, ctx, "find the modal", chromedp.Nodes(chromedp.CSS(".coffer-challenge iframe")))[0]
-		in := chromedp.FromNode(modal)
+		in := chromedp.FromNode(harness.FrameWith(t, ctx, ".coffer-challenge iframe", "otp"))
 		harness.Steps(t, ctx, "the challenge in the modal", chromedp.WaitVisible(chromedp.ID("otp"), in))
 		harness.WantPNG(t, harness.Screenshot(t, ctx, "fields-3ds-1280"))
 		harness.Steps(t, ctx, "answer the challenge in the modal", chromedp.SendKeys(chromedp.ID("otp"), harness.OTP, in),

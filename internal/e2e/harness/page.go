@@ -242,6 +242,31 @@ func FrameHas(t *testing.T, ctx context.Context, id string) bool {
 	return err == nil && len(found) > 0
 }
 
+// FrameWith waits (bounded by BrowserTimeout) until the iframe that frame
+// selects holds an element with this id, and returns that iframe's node.
+// The node is looked up again on every try: an iframe found before its
+// page has loaded still shows its first, empty document.
+func FrameWith(t *testing.T, ctx context.Context, frame, id string) *chromedp.Node {
+	t.Helper()
+	deadline := time.Now().Add(BrowserTimeout)
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		frames, err := chromedp.Run(sctx, chromedp.Nodes(chromedp.CSS(frame), chromedp.AtLeast(0)))
+		if err == nil && len(frames) > 0 {
+			found, ferr := chromedp.Run(sctx, chromedp.Nodes(chromedp.ID(id), chromedp.FromNode(frames[0]), chromedp.AtLeast(0)))
+			if ferr == nil && len(found) > 0 {
+				cancel()
+				return frames[0]
+			}
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatalf("browser: no #%s in %s within %s", id, frame, BrowserTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // OpenCheckout loads a session's hosted checkout page and waits until its
 // script is ready (it enables the pay button).
 func OpenCheckout(t *testing.T, ctx context.Context, u string) {
