@@ -82,6 +82,10 @@ func (s *Payments) acquire(ctx context.Context, p *store.Payment, req processor.
 
 // call is one authorization or sale at one acquirer.
 func (s *Payments) call(ctx context.Context, a *acquirer, p *store.Payment, req processor.AuthorizeRequest) (processor.Authorization, processor.Capture, error) {
+	// Only an acquirer keeping its books in our store (the simulator) looks
+	// at this: its writes may answer before they are durable, because the
+	// outcome we write next, durably, comes after them in the same log.
+	ctx = store.Deferrable(ctx)
 	if p.CaptureMethod == "automatic" {
 		return a.proc.Sale(ctx, req)
 	}

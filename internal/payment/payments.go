@@ -193,7 +193,22 @@ func (s *Payments) validatePayment(m *store.Merchant, p *PaymentParams) error {
 
 // CreatePayment charges a token or a card. A decline is recorded as a failed
 // payment and returned as a card *Error carrying it.
-func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
+//
+// Its reads and the built-in acquirer's writes answer before they are
+// durable (store.Fence): each would otherwise wait a sync round of its own,
+// and the attempt's record and outcome, written durably after them, cover
+// them. Whatever the answer, it waits for the fence first.
+func (s *Payments) CreatePayment(ctx context.Context, m *store.Merchant, params PaymentParams) (_ PaymentView, err error) {
+	ctx, fence := store.WithFence(ctx)
+	defer func() {
+		if ferr := fence.Wait(); ferr != nil && err == nil {
+			err = ferr
+		}
+	}()
+	return s.createPayment(ctx, m, params)
+}
+
+func (s *Payments) createPayment(ctx context.Context, m *store.Merchant, params PaymentParams) (PaymentView, error) {
 	if err := s.validatePayment(m, &params); err != nil {
 		return PaymentView{}, err
 	}
@@ -328,7 +343,8 @@ func (s *Payments) cardPath(ctx context.Context, m *store.Merchant, p *store.Pay
 // failed payment, not refused).
 func (s *Payments) tokenPath(ctx context.Context, m *store.Merchant, p *store.Payment, params PaymentParams, now time.Time) (charge, error) {
 	var tok *store.Token
-	err := s.store.Read(ctx, func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
+	// Deferred: the attempt's record, written durably next, covers the read.
+	err := s.store.Read(store.Deferrable(ctx), func(tx store.Tx) error { var err error; tok, err = tx.GetTokenAny(m.ID, params.Token); return err })
 	if isNotFound(err) {
 		return charge{}, notFound("token", "token", params.Token)
 	} else if err != nil {

@@ -98,6 +98,9 @@ type op struct {
 	fn  func(store.Tx) error
 	err chan error
 	seq uint64 // the commit its answer waited for; set before err is sent
+	// fence, when set, takes the op's durability: it is answered as soon as
+	// its batch committed, and the fence's owner waits for the sync.
+	fence *store.Fence
 }
 
 type connRole int
@@ -327,6 +330,13 @@ func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 	err = fn(sqlstore.NewCachedTx(ctx, tx, dialect, s.rs))
 	tx.Rollback()
 	s.rs.PrepareQueued(ctx) // the connection is back in the pool now
+	if f := store.DeferredTo(ctx); f != nil {
+		f.Owe(s.sy.visible.Load(), s.sy.waitFor)
+		if serr := s.sy.failure(); serr != nil {
+			return serr
+		}
+		return err
+	}
 	if serr := s.sy.await(); serr != nil {
 		return serr
 	}
@@ -341,7 +351,7 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.sy.failure(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	o := &op{ctx: ctx, fn: fn, err: make(chan error, 1), fence: store.DeferredTo(ctx)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -413,7 +423,27 @@ func (s *Store) commit(first *op, gather bool) {
 	// Even an answer from a batch that committed nothing (an op's own error,
 	// a failed COMMIT) may rest on what it read: it waits for the commits
 	// before it to be synced, like a Read.
-	s.sy.hand(&pending{began: began, seq: seq, ops: ops, errs: errs, err: err})
+	p := &pending{began: began, seq: seq, ops: ops, errs: errs, err: err}
+	s.answerEarly(p)
+	s.sy.hand(p)
+}
+
+// answerEarly answers now the ops whose durability a fence took over
+// (store.Deferrable): their owner waits on the fence for the sync that
+// covers seq, and the syncer skips them.
+func (s *Store) answerEarly(p *pending) {
+	for i, o := range p.ops {
+		if o.fence == nil {
+			continue
+		}
+		o.seq = p.seq
+		o.fence.Owe(p.seq, s.sy.waitFor)
+		if p.errs == nil {
+			o.err <- p.err
+		} else {
+			o.err <- p.errs[i]
+		}
+	}
 }
 
 // errRetryCareful: an optimistic run had a failing write; run it again with savepoints.

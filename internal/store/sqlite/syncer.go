@@ -216,6 +216,9 @@ func (sy *syncer) sync() error {
 
 func release(p *pending, syncErr error) {
 	for i, o := range p.ops {
+		if o.fence != nil {
+			continue // answered at commit (answerEarly); its fence waits for this sync
+		}
 		o.seq = p.seq
 		switch {
 		case syncErr != nil:
@@ -236,8 +239,10 @@ func (sy *syncer) failure() error {
 
 // await blocks until every commit numbered so far is synced: a reader calls
 // it after its snapshot closed, so whatever it saw is on disk before it answers.
-func (sy *syncer) await() error {
-	need := sy.visible.Load()
+func (sy *syncer) await() error { return sy.waitFor(sy.visible.Load()) }
+
+// waitFor blocks until every commit up to need is synced.
+func (sy *syncer) waitFor(need uint64) error {
 	for {
 		if sy.synced.Load() >= need {
 			return nil

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"sync"
+)
+
+// A Fence lets one call run several store operations that answer before
+// they are durable, and then wait once for all of them. The SQLite backend
+// syncs its log off the writer (see internal/store/sqlite/syncer.go), so a
+// Write normally waits a whole sync round, and a Read waits for every
+// commit it might have seen. A call that makes several of them in a row
+// (a payment: read the token, record the attempt, ask the acquirer, record
+// the outcome) paid one round each, though its answer is the only thing
+// that must wait; a later Write's sync covers every earlier commit.
+//
+// Only operations run under Deferrable(ctx) answer early, and only when
+// the caller made the fence with WithFence and waits on it before it
+// answers or acts outside the store. An operation whose result is acted on
+// outside (a message to a real acquirer) must not be deferred: it must be
+// durable before it leaves. Backends that are durable on commit anyway
+// (PostgreSQL) ignore fences.
+type Fence struct {
+	mu   sync.Mutex
+	need uint64
+	wait func(uint64) error
+}
+
+type fenceKey struct{}
+type deferKey struct{}
+
+// WithFence returns ctx carrying a new fence, and the fence: the caller
+// must Wait on it before its answer leaves.
+func WithFence(ctx context.Context) (context.Context, *Fence) {
+	f := &Fence{}
+	return context.WithValue(ctx, fenceKey{}, f), f
+}
+
+// Deferrable marks operations run under the returned ctx as allowed to
+// answer before they are durable, covered by ctx's fence; without a fence
+// in ctx it returns ctx as it is, and they wait as usual.
+func Deferrable(ctx context.Context) context.Context {
+	f, _ := ctx.Value(fenceKey{}).(*Fence)
+	if f == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, deferKey{}, f)
+}
+
+// DeferredTo is the fence an operation run under ctx may defer its
+// durability to, or nil: for backends.
+func DeferredTo(ctx context.Context) *Fence {
+	f, _ := ctx.Value(deferKey{}).(*Fence)
+	return f
+}
+
+// Owe records that what an operation answered rests on the backend's point
+// seq becoming durable, which wait(seq) waits for.
+func (f *Fence) Owe(seq uint64, wait func(uint64) error) {
+	f.mu.Lock()
+	if seq > f.need {
+		f.need = seq
+	}
+	f.wait = wait
+	f.mu.Unlock()
+}
+
+// Wait returns once everything deferred to the fence is durable, or the
+// backend's error if it cannot be made so.
+func (f *Fence) Wait() error {
+	f.mu.Lock()
+	need, wait := f.need, f.wait
+	f.mu.Unlock()
+	if wait == nil || need == 0 {
+		return nil
+	}
+	return wait(need)
+}
