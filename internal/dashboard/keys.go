@@ -51,6 +51,7 @@ var rollTypes = []struct{ Type, Label string }{
 type choice struct {
 	Value, Label string
 	Checked      bool
+	ID           string // the input's id, when Value is not fit for one
 }
 
 // keysView is the keys page's data; the form values are kept when a form
@@ -104,13 +105,15 @@ func (d *Dashboard) showKeys(w http.ResponseWriter, r *http.Request, status int,
 		v.RollType, v.RollExpires = store.KeySecret, payment.DefaultKeyOverlap
 	}
 	for _, t := range rollTypes {
-		v.Types = append(v.Types, choice{t.Type, t.Label, t.Type == v.RollType})
+		v.Types = append(v.Types, choice{Value: t.Type, Label: t.Label, Checked: t.Type == v.RollType})
 	}
 	for _, o := range rollOverlaps {
-		v.Overlaps = append(v.Overlaps, choice{strconv.FormatInt(o.Seconds, 10), o.Label, o.Seconds == v.RollExpires})
+		v.Overlaps = append(v.Overlaps, choice{Value: strconv.FormatInt(o.Seconds, 10), Label: o.Label, Checked: o.Seconds == v.RollExpires})
 	}
 	for _, sc := range payment.Scopes {
-		v.Scopes = append(v.Scopes, choice{sc, sc, slices.Contains(v.KeyScopes, sc)})
+		// "payments:read" is no CSS selector's id: "scope-payments-read".
+		v.Scopes = append(v.Scopes, choice{Value: sc, Label: sc, Checked: slices.Contains(v.KeyScopes, sc),
+			ID: "scope-" + strings.ReplaceAll(sc, ":", "-")})
 	}
 	d.render(w, r, status, keysTmpl, layoutData{Title: "Keys", Nav: "keys", User: su.user, CSRF: su.csrf, Page: v})
 }

@@ -84,7 +84,7 @@ func (d *Dashboard) showProcessors(w http.ResponseWriter, r *http.Request, statu
 		v.Form.Mode = "test"
 	}
 	for _, m := range []string{"test", "live"} {
-		v.Modes = append(v.Modes, choice{m, m, m == v.Form.Mode})
+		v.Modes = append(v.Modes, choice{Value: m, Label: m, Checked: m == v.Form.Mode})
 	}
 	if v.PriorityText == "" {
 		v.PriorityText = "0"
