@@ -18,7 +18,7 @@ import (
 // the replaced one keeps working for the hour chosen, and a second roll
 // with "stops now" ends the first new key at once. The keys page then
 // never shows a full key, only prefixes and last fours, and the audit log
-// records each roll without the key.
+// records each roll without the key. A rolled key can be stopped early.
 func TestRollKeyFromDashboard(t *testing.T) {
 	t.Parallel()
 	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
@@ -55,6 +55,18 @@ func TestRollKeyFromDashboard(t *testing.T) {
 		s.Call("GET", "/v1/merchant", second, nil).Want(t, 200)
 		s.Call("GET", "/v1/merchant", first, nil).Want(t, 401) // "now": at once
 		s.Call("GET", "/v1/merchant", old, nil).Want(t, 200)   // its own hour runs on
+
+		// The rolled key stopped early from its row (confirmed).
+		list = b.do("GET", "/dashboard/keys", nil)
+		rolled := regexp.MustCompile(`data-type="secret" data-id="(key_[^"]+)"`).FindAllStringSubmatch(list.body, -1)
+		if len(rolled) != 1 {
+			t.Fatalf("%d rolled secret keys listed, want the first one only:\n%s", len(rolled), list.body)
+		}
+		if p := b.do("POST", "/dashboard/keys/"+rolled[0][1]+"/delete", url.Values{"csrf": {csrf}, "confirm": {"yes"}}); p.status != 303 {
+			t.Fatalf("stopping the rolled key: %d\n%s", p.status, p.body)
+		}
+		s.Call("GET", "/v1/merchant", old, nil).Want(t, 401)
+		s.Call("GET", "/v1/merchant", second, nil).Want(t, 200)
 
 		if n := auditCount(t, s, s.Dev.ID, "dashboard.key_roll"); n != 2 {
 			t.Errorf("%d rolls audited, want 2", n)
