@@ -21,4 +21,12 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/tokens/{id}/delete", d.signedIn(d.tokenAction("delete")))
 	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
 	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
+	// Keys and processor accounts (keys.go, processors.go).
+	mux.HandleFunc("GET /dashboard/keys", d.signedIn(d.keys))
+	mux.HandleFunc("POST /dashboard/keys/roll", d.signedIn(d.rollKey))
+	mux.HandleFunc("POST /dashboard/keys/restricted", d.signedIn(d.createKey))
+	mux.HandleFunc("POST /dashboard/keys/{id}/delete", d.signedIn(d.deleteKey))
+	mux.HandleFunc("GET /dashboard/processors", d.signedIn(d.processors))
+	mux.HandleFunc("POST /dashboard/processors", d.signedIn(d.createProcessor))
+	mux.HandleFunc("POST /dashboard/processors/{id}/delete", d.signedIn(d.deleteProcessor))
 }
