@@ -76,6 +76,9 @@ type accountList struct {
 type acquirer struct {
 	account *store.ProcessorAccount // nil: the server's own acquirer
 	proc    processor.Processor
+	// sharesLog: proc keeps its books in our store (processor.LogSharer),
+	// so a payment's record need not be durable before it is asked.
+	sharesLog bool
 
 	mu        sync.Mutex
 	failures  int
@@ -316,7 +319,7 @@ func (s *Acquirers) builtin() *acquirer {
 	defer s.mu.Unlock()
 	a, ok := s.built[""]
 	if !ok {
-		a = &acquirer{proc: measured{Processor: s.proc, connector: AccountSimulator, d: s.deps}}
+		a = &acquirer{proc: measured{Processor: s.proc, connector: AccountSimulator, d: s.deps}, sharesLog: processor.SharesLog(s.proc)}
 		s.built[""] = a
 	}
 	return a
@@ -348,6 +351,7 @@ func (s *Acquirers) build(ctx context.Context, acct *store.ProcessorAccount) (*a
 			return nil, err
 		}
 	}
+	a.sharesLog = processor.SharesLog(a.proc)
 	a.proc = measured{Processor: a.proc, connector: acct.Type, d: s.deps}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -220,7 +220,7 @@ func (s *Payments) createPayment(ctx context.Context, m *store.Merchant, params 
 		return PaymentView{}, invalid("three_d_secure", "three_d_secure_unavailable", "3-D Secure is required but this server's processor does not support it")
 	}
 	now := s.now()
-	p, err := s.newPayment(ctx, m, params, now)
+	p, sharesLog, err := s.newPayment(ctx, m, params, now)
 	if err != nil {
 		return PaymentView{}, err
 	}
@@ -236,7 +236,13 @@ func (s *Payments) createPayment(ctx context.Context, m *store.Merchant, params 
 	if err != nil {
 		return PaymentView{}, err
 	}
-	resumed, err := s.record(ctx, m, p, c)
+	recordCtx := ctx
+	if sharesLog {
+		// The acquirer's books are written after the record in the same
+		// log: the record cannot be lost without them (processor.LogSharer).
+		recordCtx = store.Deferrable(ctx)
+	}
+	resumed, err := s.record(recordCtx, m, p, c)
 	if err != nil {
 		return PaymentView{}, err
 	}
@@ -262,8 +268,9 @@ type charge struct {
 	stored    *processor.StoredCard
 }
 
-// newPayment is the payment record a request asks for, not yet stored.
-func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params PaymentParams, now time.Time) (*store.Payment, error) {
+// newPayment is the payment record a request asks for, not yet stored, and
+// whether its first acquirer keeps its books in our store.
+func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params PaymentParams, now time.Time) (*store.Payment, bool, error) {
 	p := &store.Payment{ID: paymentID(ctx), MerchantID: m.ID, Status: store.PaymentProcessing, Amount: params.Amount,
 		Currency: *params.Currency, CaptureMethod: "automatic", TokenID: params.Token, CustomerID: params.Customer,
 		OrderID: params.OrderID, Description: params.Description, Metadata: params.Metadata, Created: now, Updated: now}
@@ -275,12 +282,12 @@ func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params Pay
 	// a retry or Reconcile asks the one that knows our reference.
 	route, err := s.acquirers.route(ctx, m.ID, p.Currency, params.ProcessorAccount)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if params.Stored != nil {
 		// Only the acquirer that keeps the card can charge it.
 		if route, err = s.acquirers.keeping(route); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	p.Processor.Account, p.Processor.Type = route[0].id(), route[0].typ()
@@ -288,12 +295,12 @@ func (s *Payments) newPayment(ctx context.Context, m *store.Merchant, params Pay
 	if p.CustomerID != "" {
 		err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.CustomerID); return err })
 		if isNotFound(err) {
-			return nil, notFound("customer", "customer", p.CustomerID)
+			return nil, false, notFound("customer", "customer", p.CustomerID)
 		} else if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return p, nil
+	return p, route[0].sharesLog, nil
 }
 
 // cardPath checks a card given in the request, asks the card-testing guard,

@@ -177,6 +177,22 @@ var (
 	ErrInvalidRequest = errors.New("processor: invalid request")
 )
 
+// LogSharer is implemented by an acquirer that keeps its books in Coffer's
+// own store (the simulator over the store's ledger). What it writes for a
+// payment lands after the payment's record in the same commit log, so it can
+// never be durable without that record: the record need not be durable
+// before such an acquirer acts, as it must before a message leaves for a
+// real one.
+type LogSharer interface {
+	SharesLog() bool
+}
+
+// SharesLog reports whether p keeps its books in Coffer's own store.
+func SharesLog(p Processor) bool {
+	ls, ok := p.(LogSharer)
+	return ok && ls.SharesLog()
+}
+
 // Processor is an acquirer. Implementations must be safe for concurrent use.
 type Processor interface {
 	// Authorize reserves r.Amount. A refusal is returned as *Decline, with a zero Authorization.

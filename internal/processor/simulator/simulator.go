@@ -75,6 +75,13 @@ type Simulator struct {
 	closed atomic.Bool
 }
 
+// SharesLog reports whether the simulator's books are kept in Coffer's own
+// store (processor.LogSharer): true over a ledger that says so.
+func (s *Simulator) SharesLog() bool {
+	ls, ok := s.books.(interface{ SharesLog() bool })
+	return ok && ls.SharesLog()
+}
+
 // New returns an empty simulator whose ledger lives in memory only.
 func New() *Simulator {
 	return &Simulator{now: time.Now, books: newMemLedger(), verifs: newVerifications(verificationsKept)}

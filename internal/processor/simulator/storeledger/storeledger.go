@@ -26,6 +26,10 @@ var _ simulator.Ledger = (*Ledger)(nil)
 // New returns the ledger kept in st. It does not own st: closing st is its opener's business.
 func New(st store.Store) *Ledger { return &Ledger{st: st} }
 
+// SharesLog is true: the books are written to Coffer's own store, after
+// the payment they concern (see processor.LogSharer).
+func (l *Ledger) SharesLog() bool { return true }
+
 // Update runs fn in one store Write.
 func (l *Ledger) Update(ctx context.Context, fn func(simulator.Books) error) error {
 	return l.st.Write(ctx, func(tx store.Tx) error { return fn(books{tx}) })
