@@ -1,9 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/coffer-vault/coffer/internal/e2e/harness"
 )
@@ -94,4 +97,100 @@ func TestCustomersFromDashboard(t *testing.T) {
 			t.Errorf("deleting another merchant's customer: %d, want 404", p.status)
 		}
 	})
+}
+
+// TestBrowserCustomersSettings, in headless Chromium (SQLite; the HTTP
+// tests cover both backends): the customers list, a customer's page, the
+// webhook endpoints page and the settings form show no card number and no
+// signing secret, log no console error and do not scroll sideways at
+// 360 px; a relay destination the API refuses, typed into the form, shows
+// the error on the page. Screenshots of the customers and settings pages at
+// 1280 and 360 px (shot: docs/img with $COFFER_UPDATE_DOCS_IMG), of the
+// others for looking at only.
+func TestBrowserCustomersSettings(t *testing.T) {
+	t.Parallel()
+	s := harness.Start(t)
+	sk := s.Dev.SecretKey
+	newUser(t, s, s.Dev.ID, "ops@example.com")
+	var siti string
+	for _, c := range []map[string]any{
+		{"email": "siti@example.com", "name": "Siti Aminah", "reference": "crm-1042", "phone": "+60123456789"},
+		{"email": "ali.rahman@example.com", "name": "Ali Rahman", "reference": "crm-1043"},
+		{"email": "mei.ling@example.com", "name": "Tan Mei Ling"},
+	} {
+		id := s.Call("POST", "/v1/customers", sk, c).Want(t, 201).Str("id")
+		if siti == "" {
+			siti = id
+		}
+	}
+	s.NewToken(t, sk, "4242424242424242", "customer", siti)
+	s.NewToken(t, sk, "5555555555554444", "customer", siti)
+	rv := harness.NewReceiver(t)
+	rv.Register(t, s, sk, "payment.*", "token.created")
+	s.Call("PATCH", "/v1/merchant", sk, map[string]any{"frame_ancestors": []string{"https://shop.example"},
+		"relay_destinations": []string{"https://api.partner.example"}, "tokenization_return_url": "https://shop.example/cards/saved"}).Want(t, 200)
+
+	ctx := harness.NewBrowser(t)
+	console := harness.WatchConsole(t, ctx)
+	harness.Steps(t, ctx, "a desktop window", chromedp.EmulateViewport(1280, 900))
+	harness.Open(t, ctx, s.URL+"/dashboard/signin")
+	harness.Type(t, ctx, "email", "ops@example.com")
+	harness.Type(t, ctx, "password", userPassword)
+	harness.Click(t, ctx, "signin")
+	waitState(t, ctx, "payments")
+
+	harness.Open(t, ctx, s.URL+"/dashboard/customers")
+	waitState(t, ctx, "customers")
+	shot(t, ctx, "customers-1280")
+	harness.Steps(t, ctx, "open the customer", chromedp.Click(chromedp.CSS(`#customers a[href$="`+siti+`"]`)))
+	waitState(t, ctx, "customer")
+	harness.PageNoPAN(t, ctx, "4242424242424242")
+	harness.PageNoPAN(t, ctx, "5555555555554444")
+	look(t, ctx, "customer-1280")
+	harness.Open(t, ctx, s.URL+"/dashboard/webhooks/endpoints")
+	waitState(t, ctx, "endpoints")
+	if harness.JS[bool](t, ctx, `document.body.innerText.includes("whsec_")`) {
+		t.Error("the endpoints page shows a signing secret")
+	}
+	look(t, ctx, "endpoints-1280")
+
+	harness.Open(t, ctx, s.URL+"/dashboard/settings")
+	waitState(t, ctx, "settings")
+	shot(t, ctx, "settings-1280")
+	harness.JS[bool](t, ctx, `(document.getElementById("relay_destinations").value += "\nhttp://api.partner.example", true)`)
+	harness.Click(t, ctx, "save")
+	harness.WaitJS(t, ctx, "the settings error", `!!document.getElementById("error")`)
+	if msg := harness.ElementText(t, ctx, "error"); !strings.Contains(msg, "relay_destinations[1] must be https") {
+		t.Errorf("settings error %q does not name relay_destinations[1] and its rule", msg)
+	}
+	look(t, ctx, "settings-error-1280")
+
+	harness.Steps(t, ctx, "a phone-sized window", chromedp.EmulateViewport(360, 740))
+	for _, pg := range []struct {
+		path, state, name string
+		docs              bool
+	}{
+		{"/dashboard/customers", "customers", "customers-360", true},
+		{"/dashboard/customers/" + siti, "customer", "customer-360", false},
+		{"/dashboard/webhooks/endpoints", "endpoints", "endpoints-360", false},
+		{"/dashboard/settings", "settings", "settings-360", true},
+	} {
+		harness.Open(t, ctx, s.URL+pg.path)
+		waitState(t, ctx, pg.state)
+		if w := harness.JS[float64](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
+			t.Errorf("%s at 360 px is %v px wide", pg.path, w)
+		}
+		if pg.docs {
+			shot(t, ctx, pg.name)
+		} else {
+			look(t, ctx, pg.name)
+		}
+	}
+	console("using the customers, endpoints and settings pages")
+}
+
+// look saves a screenshot to look at, never to docs/img.
+func look(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	harness.WantPNG(t, harness.Screenshot(t, ctx, name))
 }
