@@ -29,4 +29,14 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/processors", d.signedIn(d.processors))
 	mux.HandleFunc("POST /dashboard/processors", d.signedIn(d.createProcessor))
 	mux.HandleFunc("POST /dashboard/processors/{id}/delete", d.signedIn(d.deleteProcessor))
+	// Customers, webhook endpoints and merchant settings (customers.go, endpoints.go, settings.go).
+	mux.HandleFunc("GET /dashboard/customers", d.signedIn(d.customers))
+	mux.HandleFunc("GET /dashboard/customers/{id}", d.signedIn(d.customer))
+	mux.HandleFunc("POST /dashboard/customers/{id}/delete", d.signedIn(d.deleteCustomer))
+	mux.HandleFunc("GET /dashboard/webhooks/endpoints", d.signedIn(d.endpoints))
+	mux.HandleFunc("POST /dashboard/webhooks/endpoints", d.signedIn(d.createEndpoint))
+	mux.HandleFunc("POST /dashboard/webhooks/endpoints/{id}/rotate", d.signedIn(d.rotateEndpoint))
+	mux.HandleFunc("POST /dashboard/webhooks/endpoints/{id}/delete", d.signedIn(d.deleteEndpoint))
+	mux.HandleFunc("GET /dashboard/settings", d.signedIn(d.settings))
+	mux.HandleFunc("POST /dashboard/settings", d.signedIn(d.saveSettings))
 }

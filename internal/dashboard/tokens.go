@@ -26,16 +26,7 @@ func (d *Dashboard) tokens(w http.ResponseWriter, r *http.Request) {
 		d.failed(w, r, err)
 		return
 	}
-	v := tokensView{Customer: cus, Tokens: ts, More: more}
-	switch done, ref := r.FormValue("done"), r.FormValue("ref"); {
-	case !strings.HasPrefix(ref, "tok_"):
-	case done == "disable":
-		v.Notice = "Card " + ref + " disabled: it cannot be charged until enabled."
-	case done == "enable":
-		v.Notice = "Card " + ref + " enabled."
-	case done == "delete":
-		v.Notice = "Card " + ref + " deleted: its encrypted number is erased."
-	}
+	v := tokensView{Customer: cus, Tokens: ts, More: more, Notice: tokenNotice(r)}
 	d.render(w, r, http.StatusOK, tokensTmpl, layoutData{Title: "Saved cards", Nav: "tokens", User: su.user, CSRF: su.csrf, Page: v})
 }
 
@@ -63,6 +54,25 @@ func (d *Dashboard) tokenAction(action string) http.HandlerFunc {
 			return
 		}
 		d.audit(r, mid, su.user.ID, "dashboard.token_"+action, tid, "")
-		http.Redirect(w, r, "/dashboard/tokens?"+url.Values{"done": {action}, "ref": {tid}}.Encode(), http.StatusSeeOther)
+		to := "/dashboard/tokens"
+		if back := backPath(r.PostFormValue("back")); back != "" { // a customer's page
+			to = back
+		}
+		http.Redirect(w, r, to+"?"+url.Values{"done": {action}, "ref": {tid}}.Encode(), http.StatusSeeOther)
 	}
+}
+
+// tokenNotice is what a card action's redirect (done, ref) says, on the
+// saved cards page or the customer's page it came from.
+func tokenNotice(r *http.Request) string {
+	switch done, ref := r.FormValue("done"), r.FormValue("ref"); {
+	case !strings.HasPrefix(ref, "tok_"):
+	case done == "disable":
+		return "Card " + ref + " disabled: it cannot be charged until enabled."
+	case done == "enable":
+		return "Card " + ref + " enabled."
+	case done == "delete":
+		return "Card " + ref + " deleted: its encrypted number is erased."
+	}
+	return ""
 }

@@ -166,3 +166,22 @@ func (s *Customers) DeleteCustomer(ctx context.Context, merchantID, customerID s
 	}
 	return err
 }
+
+// ListCustomers lists a merchant's live customers, newest first: those
+// whose e-mail (any case) or reference is f's when f names one.
+func (s *Customers) ListCustomers(ctx context.Context, merchantID string, f store.CustomerFilter) ([]*store.Customer, bool, error) {
+	if f.Limit <= 0 || f.Limit > 100 {
+		f.Limit = 100
+	}
+	var cs []*store.Customer
+	var more bool
+	err := s.store.Read(ctx, func(tx store.Tx) error {
+		var err error
+		cs, more, err = tx.ListCustomers(merchantID, f)
+		return err
+	})
+	if isNotFound(err) { // starting_after names no customer of this merchant
+		return nil, false, invalid("starting_after", "parameter_invalid", "starting_after is not a customer of yours")
+	}
+	return cs, more, err
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/store"
@@ -19,7 +20,7 @@ func (t customerQueries) InsertCustomer(c *store.Customer) error {
 
 const customerCols = `id, merchant_id, reference, name, email, phone, metadata, created, deleted_at`
 
-func scanCustomer(r *sql.Row) (*store.Customer, error) {
+func scanCustomer(r scanner) (*store.Customer, error) {
 	var c store.Customer
 	var ref sql.NullString
 	var md string
@@ -51,4 +52,21 @@ func (t customerQueries) MarkCustomerDeleted(merchantID, id string, at time.Time
 		return err
 	}
 	return affected(res)
+}
+
+func (t customerQueries) ListCustomers(merchantID string, f store.CustomerFilter) ([]*store.Customer, bool, error) {
+	cond, args := ` AND deleted_at IS NULL`, []any{}
+	var or []string
+	if f.Email != "" {
+		or = append(or, `LOWER(email) = LOWER(?)`)
+		args = append(args, f.Email)
+	}
+	if f.Reference != "" {
+		or = append(or, `reference = ?`)
+		args = append(args, f.Reference)
+	}
+	if len(or) > 0 {
+		cond += ` AND (` + strings.Join(or, ` OR `) + `)`
+	}
+	return page(t.conn, "customers", customerCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanCustomer)
 }

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/store"
@@ -95,6 +97,69 @@ func testCustomers(t *testing.T, open Opener) {
 	read(t, s, func(tx store.Tx) error {
 		got, err := tx.GetCustomerByReference(m.ID, "ref-1")
 		same(t, "GetCustomerByReference (reference re-used)", got, again)
+		return err
+	})
+}
+
+// testListCustomers: newest first, paged, found by e-mail (any case) or
+// reference, never another merchant's or a deleted one.
+func testListCustomers(t *testing.T, open Opener) {
+	s := fresh(t, open)
+	m, m2 := addMerchant(t, s), addMerchant(t, s)
+	base := now().Add(-time.Hour)
+	var cs []*store.Customer
+	for i, e := range []string{"a@example.com", "B@Example.com", "c@example.com", "gone@example.com"} {
+		c := &store.Customer{ID: id.New("cus"), MerchantID: m.ID, Reference: fmt.Sprintf("r%d", i), Email: e,
+			Metadata: map[string]string{}, Created: base.Add(time.Duration(i) * time.Minute)}
+		cs = append(cs, c)
+	}
+	theirs := &store.Customer{ID: id.New("cus"), MerchantID: m2.ID, Email: "b@example.com", Metadata: map[string]string{}, Created: base}
+	write(t, s, func(tx store.Tx) error {
+		errs := []error{tx.InsertCustomer(theirs)}
+		for _, c := range cs {
+			errs = append(errs, tx.InsertCustomer(c))
+		}
+		return errors.Join(append(errs, tx.MarkCustomerDeleted(m.ID, cs[3].ID, now()))...)
+	})
+	ids := func(l []*store.Customer) (out []string) {
+		for _, c := range l {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	read(t, s, func(tx store.Tx) error {
+		l, more, err := tx.ListCustomers(m.ID, store.CustomerFilter{Limit: 2})
+		if err != nil {
+			return err
+		}
+		if got, want := ids(l), []string{cs[2].ID, cs[1].ID}; !more || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("first page %v (more %v), want %v and more", got, more, want)
+		}
+		l, more, err = tx.ListCustomers(m.ID, store.CustomerFilter{Limit: 2, StartingAfter: cs[1].ID})
+		if err != nil {
+			return err
+		}
+		if got := ids(l); more || fmt.Sprint(got) != fmt.Sprint([]string{cs[0].ID}) {
+			t.Errorf("second page %v (more %v), want [%s] and no more (the deleted one is not listed)", got, more, cs[0].ID)
+		}
+		l, _, err = tx.ListCustomers(m.ID, store.CustomerFilter{Email: "b@EXAMPLE.com", Limit: 10})
+		if err != nil {
+			return err
+		}
+		if got := ids(l); fmt.Sprint(got) != fmt.Sprint([]string{cs[1].ID}) {
+			t.Errorf("by e-mail %v, want only %s (not another merchant's)", got, cs[1].ID)
+		}
+		l, _, err = tx.ListCustomers(m.ID, store.CustomerFilter{Email: "r0", Reference: "r0", Limit: 10})
+		if err != nil {
+			return err
+		}
+		if got := ids(l); fmt.Sprint(got) != fmt.Sprint([]string{cs[0].ID}) {
+			t.Errorf("by reference %v, want %s", got, cs[0].ID)
+		}
+		l, _, err = tx.ListCustomers(m.ID, store.CustomerFilter{Email: "gone@example.com", Limit: 10})
+		if err == nil && len(l) != 0 {
+			t.Errorf("a deleted customer is listed: %v", ids(l))
+		}
 		return err
 	})
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 		{"DataKeys", testDataKeys},
 		{"DataKeysByteOrder", testDataKeysByteOrder},
 		{"Customers", testCustomers},
+		{"ListCustomers", testListCustomers},
 		{"Tokens", testTokens},
 		{"ListTokens", testListTokens},
 		{"EraseCustomerTokens", testEraseCustomerTokens},
