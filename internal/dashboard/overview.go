@@ -26,9 +26,14 @@ const defaultOverviewDays = 30
 // figure is one chart on the page: its drawing and its table.
 type figure struct {
 	ID, Title string
-	SVG       template.HTML
+	SVG       template.HTML // for wide screens
+	Narrow    template.HTML // for phones (the stylesheet shows one of the two)
 	Table     template.HTML
 }
+
+// The phone drawing's size: narrow enough that its text, scaled to a
+// 360 px screen, stays readable (the wide one's would shrink to 7 px).
+const narrowWidth, narrowHeight = 320, 200
 
 // currencyTotal is what one currency's succeeded payments captured.
 type currencyTotal struct {
@@ -166,9 +171,9 @@ func buildOverview(stats []store.PaymentStat, from time.Time, days int) overview
 			p.Value = float64(perDay[i].volume[cur])
 			c.Points = append(c.Points, p)
 		}
-		v.Charts = append(v.Charts, bars(c))
+		v.Charts = append(v.Charts, draw(c, chart.Bars))
 	}
-	counts := chart.Chart{ID: "payments", Title: "Payments", Whole: true, LabelHead: "Day", ValueHead: "Payments",
+	counts := chart.Chart{ID: "payments-per-day", Title: "Payments", Whole: true, LabelHead: "Day", ValueHead: "Payments",
 		Desc: "Payments created per day, " + v.From + " to " + v.To + "."}
 	rates := chart.Chart{ID: "success-rate", Title: "Success rate", Max: 100, LabelHead: "Day", ValueHead: "Success rate",
 		Desc: "Payments that succeeded, of those with an outcome, per day; days without one are gaps.",
@@ -181,7 +186,7 @@ func buildOverview(stats []store.PaymentStat, from time.Time, days int) overview
 		p.Value, p.Missing = r, !ok
 		rates.Points = append(rates.Points, p)
 	}
-	v.Charts = append(v.Charts, bars(counts), figure{ID: rates.ID, Title: rates.Title, SVG: chart.Line(rates), Table: chart.Table(rates)})
+	v.Charts = append(v.Charts, draw(counts, chart.Bars), draw(rates, chart.Line))
 
 	declines := chart.Chart{ID: "declines", Title: "Declines by reason", Whole: true, Class: "chart-declines", LabelHead: "Reason", ValueHead: "Declines",
 		Desc: "Failed payments per decline code (or failure code), most first, " + v.From + " to " + v.To + "."}
@@ -191,12 +196,15 @@ func buildOverview(stats []store.PaymentStat, from time.Time, days int) overview
 	slices.SortFunc(declines.Points, func(a, b chart.Point) int {
 		return cmp.Or(cmp.Compare(b.Value, a.Value), strings.Compare(a.Label, b.Label))
 	})
-	v.Charts = append(v.Charts, figure{ID: declines.ID, Title: declines.Title, SVG: chart.HBars(declines), Table: chart.Table(declines)})
+	v.Charts = append(v.Charts, draw(declines, chart.HBars))
 	return v
 }
 
-func bars(c chart.Chart) figure {
-	return figure{ID: c.ID, Title: c.Title, SVG: chart.Bars(c), Table: chart.Table(c)}
+// draw renders c by kind, wide and narrow, with its table.
+func draw(c chart.Chart, kind func(chart.Chart) template.HTML) figure {
+	n := c
+	n.ID, n.Width, n.Height = c.ID+"-narrow", narrowWidth, narrowHeight
+	return figure{ID: c.ID, Title: c.Title, SVG: kind(c), Narrow: kind(n), Table: chart.Table(c)}
 }
 
 // percent writes a rate with one decimal when it has one: 66.7%, 100%.

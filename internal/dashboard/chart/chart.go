@@ -60,6 +60,21 @@ type Chart struct {
 	Class string
 	// LabelHead and ValueHead head the table's columns.
 	LabelHead, ValueHead string
+	// Width and Height are the drawing's size in viewBox units (0: 480 by
+	// 220; HBars grows its height a row per point). Text keeps its size,
+	// so a narrower drawing shows it larger once scaled to a narrow box.
+	Width, Height int
+}
+
+func (c Chart) size() (w, h float64) {
+	w, h = defaultWidth, defaultHeight
+	if c.Width > 0 {
+		w = float64(max(c.Width, minSize))
+	}
+	if c.Height > 0 {
+		h = float64(max(c.Height, minSize))
+	}
+	return w, h
 }
 
 func (c Chart) tick(v float64) string {
@@ -92,15 +107,16 @@ func (c Chart) id() string {
 
 // Size of the drawing, in viewBox units; the svg scales to its box's width.
 const (
-	width      = 480
-	height     = 220
-	fontSize   = 13
-	charWidth  = 7.2 // a rough average advance at fontSize, to fit labels
-	marginTop  = 12
-	marginEnd  = 12
-	axisBottom = 30 // room for the x labels under the plot
-	rowHeight  = 28 // a horizontal bar's row
-	tickCount  = 4  // about how many steps the value axis has
+	defaultWidth  = 480
+	defaultHeight = 220
+	minSize       = 120 // below this the labels leave no room for a plot
+	fontSize      = 13
+	charWidth     = 7.2 // a rough average advance at fontSize, to fit labels
+	marginTop     = 12
+	marginEnd     = 12
+	axisBottom    = 30 // room for the x labels under the plot
+	rowHeight     = 28 // a horizontal bar's row
+	tickCount     = 4  // about how many steps the value axis has
 )
 
 // scale is the value axis: 0 to top in steps.
@@ -164,14 +180,14 @@ func num(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, '
 func esc(s string) string { return html.EscapeString(s) }
 
 // open starts the svg with its accessible name and description.
-func (s *svg) open(c Chart, kind string, h float64) {
+func (s *svg) open(c Chart, kind string, w, h float64) {
 	id := c.id()
 	class := "chart chart-" + kind
 	if c.Class != "" {
 		class += " " + c.Class
 	}
-	s.f(`<svg xmlns="http://www.w3.org/2000/svg" class="%s" id="%s" viewBox="0 0 %d %s" width="100%%" role="img" aria-labelledby="%s-title %s-desc" font-size="%d">`,
-		esc(class), id, width, num(h), id, id, fontSize)
+	s.f(`<svg xmlns="http://www.w3.org/2000/svg" class="%s" id="%s" viewBox="0 0 %s %s" width="100%%" role="img" aria-labelledby="%s-title %s-desc" font-size="%d">`,
+		esc(class), id, num(w), num(h), id, id, fontSize)
 	s.f(`<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, esc(c.Title), id, esc(c.Desc))
 }
 
@@ -226,8 +242,9 @@ func leftMargin(c Chart, sc scale) float64 {
 func Bars(c Chart) template.HTML {
 	var s svg
 	sc := niceScale(c)
-	x0, x1, y0, y1 := leftMargin(c, sc), float64(width-marginEnd), float64(marginTop), float64(height-axisBottom)
-	s.open(c, "bars", height)
+	w, h := c.size()
+	x0, x1, y0, y1 := leftMargin(c, sc), w-marginEnd, float64(marginTop), h-axisBottom
+	s.open(c, "bars", w, h)
 	s.valueAxis(c, sc, x0, x1, y0, y1)
 	if len(c.Points) == 0 {
 		s.empty((x0+x1)/2, (y0+y1)/2)
@@ -256,8 +273,9 @@ func Bars(c Chart) template.HTML {
 func Line(c Chart) template.HTML {
 	var s svg
 	sc := niceScale(c)
-	x0, x1, y0, y1 := leftMargin(c, sc), float64(width-marginEnd), float64(marginTop), float64(height-axisBottom)
-	s.open(c, "line", height)
+	w, h := c.size()
+	x0, x1, y0, y1 := leftMargin(c, sc), w-marginEnd, float64(marginTop), h-axisBottom
+	s.open(c, "line", w, h)
 	s.valueAxis(c, sc, x0, x1, y0, y1)
 	if len(c.Points) == 0 {
 		s.empty((x0+x1)/2, (y0+y1)/2)
@@ -307,13 +325,13 @@ func HBars(c Chart) template.HTML {
 	for _, p := range c.Points {
 		longest = max(longest, len([]rune(p.Label)))
 	}
-	x0 := math.Min(float64(longest)*charWidth+12, width*0.45)
-	x1 := float64(width - marginEnd - 48) // room for the value after the longest bar
+	w, _ := c.size()
+	x0 := math.Min(float64(longest)*charWidth+12, w*0.45)
+	x1 := w - marginEnd - 48 // room for the value after the longest bar
 	rows := max(len(c.Points), 1)
 	y0 := float64(marginTop)
 	y1 := y0 + float64(rows*rowHeight)
-	h := y1 + axisBottom
-	s.open(c, "hbars", h)
+	s.open(c, "hbars", w, y1+axisBottom)
 	for _, v := range sc.ticks() {
 		x := x0 + sc.frac(v)*(x1-x0)
 		if v > 0 {

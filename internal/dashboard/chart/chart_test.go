@@ -263,3 +263,21 @@ func TestCompact(t *testing.T) {
 		}
 	}
 }
+
+func TestSize(t *testing.T) {
+	c := Chart{ID: "n", Title: "Narrow", Points: days(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20), Width: 320, Height: 200}
+	for _, out := range []string{string(Bars(c)), string(Line(c))} {
+		if els := checkShape(t, out); els[0].attrs["viewBox"] != "0 0 320 200" {
+			t.Errorf("viewBox %q, want 0 0 320 200", els[0].attrs["viewBox"])
+		}
+		// Twenty labels do not fit 320 units: some are left out, the first kept.
+		if n := strings.Count(out, `class="label"`); n >= 20 || n < 3 || !strings.Contains(out, ">Mar 1<") {
+			t.Errorf("%d labels on a narrow chart of 20 days", n)
+		}
+	}
+	c.Width, c.Height = 10, 10 // too small: kept to the smallest size that has a plot
+	checkShape(t, string(Bars(c)))
+	if got := parse(t, string(HBars(c)))[0].attrs["viewBox"]; !strings.HasPrefix(got, "0 0 120 ") {
+		t.Errorf("a tiny HBars has viewBox %q", got)
+	}
+}

@@ -230,8 +230,9 @@ func TestDashboardPaymentDates(t *testing.T) {
 }
 
 // TestBrowserOverview, in headless Chromium: the overview of a week of
-// payments (some declined) draws its charts, its tables open from the
-// keyboard, and at 360 px nothing scrolls sideways. Screenshots at 1280
+// payments (some declined) draws its charts, the declines' table opens from
+// the keyboard, and at 360 px nothing scrolls sideways and the phone
+// drawings' text stays readable. Screenshots at 1280
 // and 360 px (docs/img/dashboard-overview-*.png with
 // $COFFER_UPDATE_DOCS_IMG).
 func TestBrowserOverview(t *testing.T) {
@@ -261,8 +262,15 @@ func TestBrowserOverview(t *testing.T) {
 	if n := harness.JS[float64](t, ctx, `document.querySelectorAll("svg.chart rect.bar").length`); n < 3*30 {
 		t.Errorf("%v bars drawn, want the payments' and two volumes' 30 days and the declines", n)
 	}
-	if w := harness.JS[float64](t, ctx, `document.getElementById("payments").getBoundingClientRect().width`); w < 300 {
+	if w := harness.JS[float64](t, ctx, `document.getElementById("payments-per-day").getBoundingClientRect().width`); w < 300 {
 		t.Errorf("the payments chart is %v px wide", w)
+	}
+	// The declines' table opens from the keyboard.
+	harness.Steps(t, ctx, "open the declines table with Enter",
+		chromedp.Focus(chromedp.CSS(`#figure-declines summary`)), chromedp.KeyEvent("\r"))
+	harness.WaitJS(t, ctx, "the declines table", `document.getElementById("declines-table").getBoundingClientRect().height > 0`)
+	if !harness.JS[bool](t, ctx, `document.getElementById("declines-table").innerText.includes("insufficient_funds\t3")`) {
+		t.Errorf("the declines table:\n%s", harness.PageText(t, ctx))
 	}
 	shot(t, ctx, "overview-1280")
 
@@ -271,6 +279,11 @@ func TestBrowserOverview(t *testing.T) {
 	waitState(t, ctx, "overview")
 	if w := harness.JS[float64](t, ctx, `document.documentElement.scrollWidth`); w > 360 {
 		t.Errorf("the overview at 360 px is %v px wide", w)
+	}
+	// The phone drawings show, their text at least 10 px once scaled.
+	if fs := harness.JS[float64](t, ctx, `(function(){ var s = document.getElementById("payments-per-day-narrow");
+		return s.getBoundingClientRect().width / s.viewBox.baseVal.width * 13; })()`); fs < 10 {
+		t.Errorf("the narrow chart's text is %v px", fs)
 	}
 	shot(t, ctx, "overview-360")
 	console("looking at the overview")
