@@ -111,7 +111,7 @@ func (d *Dashboard) signedIn(next http.HandlerFunc) http.HandlerFunc {
 
 func (d *Dashboard) home(w http.ResponseWriter, r *http.Request) {
 	if su, _ := d.session(r); su != nil {
-		http.Redirect(w, r, "/dashboard/payments", http.StatusSeeOther)
+		http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
 		return
 	}
 	http.Redirect(w, r, "/dashboard/signin", http.StatusSeeOther)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/coffer-vault/coffer/internal/idempotency"
 	"github.com/coffer-vault/coffer/internal/money"
@@ -23,6 +24,7 @@ var statuses = []string{store.PaymentSucceeded, store.PaymentRequiresCapture, st
 // paymentsView is the payments list page's data.
 type paymentsView struct {
 	Query, Status string
+	From, To      string // created from and to these days (UTC, both included), as typed
 	Statuses      []string
 	Payments      []payment.PaymentView
 	More          bool
@@ -42,6 +44,21 @@ func (d *Dashboard) payments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := store.PaymentFilter{Limit: listPage}
+	from, to := strings.TrimSpace(r.FormValue("from")), strings.TrimSpace(r.FormValue("to"))
+	var ok bool
+	if f.CreatedFrom, ok = d.dateField(w, r, "From", "from", from); !ok {
+		return
+	}
+	if f.CreatedBefore, ok = d.dateField(w, r, "To", "to", to); !ok {
+		return
+	}
+	if !f.CreatedBefore.IsZero() {
+		f.CreatedBefore = f.CreatedBefore.AddDate(0, 0, 1) // the whole of the last day
+	}
+	if !f.CreatedFrom.IsZero() && !f.CreatedBefore.IsZero() && !f.CreatedFrom.Before(f.CreatedBefore) {
+		d.renderError(w, r, http.StatusBadRequest, "Dates the wrong way round", "The first day (from) is after the last day (to).")
+		return
+	}
 	if strings.HasPrefix(q, "cus_") {
 		f.CustomerID = q
 	} else {
@@ -52,13 +69,27 @@ func (d *Dashboard) payments(w http.ResponseWriter, r *http.Request) {
 		d.failed(w, r, err)
 		return
 	}
-	v := paymentsView{Query: q, Status: status, Statuses: statuses, More: more}
+	v := paymentsView{Query: q, Status: status, From: from, To: to, Statuses: statuses, More: more}
 	for _, p := range ps {
 		if status == "" || p.Status == status {
 			v.Payments = append(v.Payments, p)
 		}
 	}
 	d.render(w, r, http.StatusOK, paymentsTmpl, layoutData{Title: "Payments", Nav: "payments", User: su.user, CSRF: su.csrf, Page: v})
+}
+
+// dateField reads a date input (YYYY-MM-DD, a UTC day): the zero time when
+// empty, and a 400 page naming the field when it is not a date.
+func (d *Dashboard) dateField(w http.ResponseWriter, r *http.Request, label, name, value string) (time.Time, bool) {
+	if value == "" {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.DateOnly, value)
+	if err != nil || t.Year() < 2000 || t.Year() > 9999 {
+		d.renderError(w, r, http.StatusBadRequest, "Not a date", label+" ("+name+") must be a date like 2026-03-14.")
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // paymentView is a payment page's data: the payment, its timeline and the

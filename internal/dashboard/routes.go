@@ -21,6 +21,8 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/tokens/{id}/delete", d.signedIn(d.tokenAction("delete")))
 	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
 	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
+	// Overview (issue 20): charts of the merchant's payments.
+	mux.HandleFunc("GET /dashboard/overview", d.signedIn(d.overview))
 	// Keys and processor accounts (keys.go, processors.go).
 	mux.HandleFunc("GET /dashboard/keys", d.signedIn(d.keys))
 	mux.HandleFunc("POST /dashboard/keys/roll", d.signedIn(d.rollKey))

@@ -11,6 +11,11 @@ type PaymentTx interface {
 	// otherwise it returns ErrNotFound and changes nothing.
 	UpdatePaymentIf(p *Payment, status string) error
 	ListPayments(merchantID string, f PaymentFilter) ([]*Payment, bool, error)
+	// PaymentStats sums a merchant's payments created from from (included)
+	// to to (excluded) per UTC day, status, currency and failure reason, in
+	// that order: one query however many payments, for the dashboard's
+	// overview.
+	PaymentStats(merchantID string, from, to time.Time) ([]PaymentStat, error)
 	// StaleProcessing lists payments of any merchant left processing since before a time.
 	StaleProcessing(updatedBefore time.Time, limit int) ([]*Payment, error)
 	// LapsedClaims lists payments of any merchant whose capture/cancel claim ran out before a time.
@@ -113,7 +118,25 @@ type PaymentFilter struct {
 	OrderID       string
 	CustomerID    string
 	StartingAfter string
+	// CreatedFrom and CreatedBefore bound the creation time (from included,
+	// before excluded); the zero time leaves that side open.
+	CreatedFrom   time.Time
+	CreatedBefore time.Time
 	Limit         int
+}
+
+// PaymentStat is one group of a merchant's payments: those created on one
+// UTC day with one status, currency and failure reason.
+type PaymentStat struct {
+	Day      time.Time // the day's first instant, UTC
+	Status   string
+	Currency string
+	// Reason is a failed payment's decline code, or its failure code when
+	// the processor gave none; "" for every other status.
+	Reason   string
+	Count    int64
+	Amount   int64 // the sum of the amounts asked
+	Captured int64 // the sum of the amounts captured
 }
 
 // Refund statuses.

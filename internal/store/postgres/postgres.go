@@ -81,7 +81,7 @@ const (
 
 var dialect = &sqlstore.Dialect{Positional: true, EventSeqSequence: true, IsUniqueViolation: func(err error) bool {
 	return errors.Is(err, errNothingInserted) || sqlState(err) == codeUniqueViolation
-}}
+}, JSONText: func(column, key string) string { return `(` + column + `::jsonb ->> '` + key + `')` }}
 
 // writeDialect is dialect for Writes: their reads of what they may change
 // take row locks (a read-only transaction may not).

@@ -51,7 +51,7 @@ var dialect = &sqlstore.Dialect{IsUniqueViolation: func(err error) bool {
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
-}}
+}, JSONText: func(column, key string) string { return `json_extract(` + column + `, '$.` + key + `')` }}
 
 // Store is the SQLite backend.
 type Store struct {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"database/sql"
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/coffer-vault/coffer/internal/store"
@@ -99,7 +100,36 @@ func (t paymentQueries) ListPayments(merchantID string, f store.PaymentFilter) (
 		cond += ` AND customer_id = ?`
 		args = append(args, f.CustomerID)
 	}
+	if !f.CreatedFrom.IsZero() {
+		cond += ` AND created >= ?`
+		args = append(args, ts(f.CreatedFrom))
+	}
+	if !f.CreatedBefore.IsZero() {
+		cond += ` AND created < ?`
+		args = append(args, ts(f.CreatedBefore))
+	}
 	return page(t.conn, "payments", paymentCols, cond, args, merchantID, f.StartingAfter, f.Limit, scanPayment)
+}
+
+// microsPerDay turns stored times (Unix microseconds) into UTC day numbers.
+const microsPerDay = 24 * 60 * 60 * 1_000_000
+
+// PaymentStats groups by ordinal so both backends read the same text; the
+// range is a scan of the (merchant_id, created) index.
+func (t paymentQueries) PaymentStats(merchantID string, from, to time.Time) ([]store.PaymentStat, error) {
+	reason := `CASE WHEN status = 'failed' THEN COALESCE(NULLIF(` + t.d.JSONText("failure", "decline_code") + `, ''), ` +
+		t.d.JSONText("failure", "code") + `, '') ELSE '' END`
+	rs, err := t.rows(`SELECT created / `+strconv.Itoa(microsPerDay)+`, status, currency, `+reason+`,
+		COUNT(*), CAST(SUM(amount) AS BIGINT), CAST(SUM(amount_captured) AS BIGINT)
+		FROM payments WHERE merchant_id = ? AND created >= ? AND created < ?
+		GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`, merchantID, ts(from), ts(to))
+	return collect(rs, err, func(sc scanner) (store.PaymentStat, error) {
+		var s store.PaymentStat
+		var day int64
+		err := sc.Scan(&day, &s.Status, &s.Currency, &s.Reason, &s.Count, &s.Amount, &s.Captured)
+		s.Day = fromTS(day * microsPerDay)
+		return s, err
+	})
 }
 
 // StaleProcessing spells the status out so the partial index can serve it.

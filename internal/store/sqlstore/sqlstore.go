@@ -40,6 +40,10 @@ type Dialect struct {
 	// result, as SQLite's one writer runs every write; writes of different
 	// records never wait for each other.
 	RowLocks bool
+	// JSONText is the SQL expression for the text of key in the JSON
+	// object stored in column (NULL when absent): each backend spells it
+	// its own way.
+	JSONText func(column, key string) string
 }
 
 // Querier is satisfied by *sql.Tx and *sql.Conn.

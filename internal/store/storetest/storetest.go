@@ -64,6 +64,7 @@ func Run(t *testing.T, open Opener) {
 		{"EraseCustomerTokens", testEraseCustomerTokens},
 		{"TokenAuthentication", testTokenAuthentication},
 		{"PaymentAuthentication", testPaymentAuthentication},
+		{"PaymentStats", testPaymentStats},
 		{"Challenges", testChallenges},
 		{"SweepableChallenges", testSweepableChallenges},
 		{"CardAuthFailures", testCardAuthFailures},
