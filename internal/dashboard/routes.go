@@ -3,7 +3,8 @@ package dashboard
 import "net/http"
 
 // Register serves the dashboard's routes on mux. Every POST checks the
-// session's CSRF token (the sign-in form its own pre-session token).
+// session's CSRF token (the sign-in form its own pre-session token, the
+// code form one derived from its pending sign-in).
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard", d.home)
 	mux.HandleFunc("GET /dashboard/{$}", d.home)
@@ -21,4 +22,11 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/tokens/{id}/delete", d.signedIn(d.tokenAction("delete")))
 	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
 	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
+	// Security: TOTP set-up and sign-in's code step (security.go, auth.go).
+	mux.HandleFunc("GET /dashboard/signin/code", d.codePage)
+	mux.HandleFunc("POST /dashboard/signin/code", d.signInCode)
+	mux.HandleFunc("GET /dashboard/security", d.signedIn(d.security))
+	mux.HandleFunc("POST /dashboard/security/totp/setup", d.signedIn(d.totpSetupStart))
+	mux.HandleFunc("POST /dashboard/security/totp/enable", d.signedIn(d.totpEnable))
+	mux.HandleFunc("POST /dashboard/security/totp/disable", d.signedIn(d.totpDisable))
 }

@@ -44,6 +44,9 @@ func NewSecret() string {
 	return b32.EncodeToString(b)
 }
 
+// EncodeSecret writes a key as NewSecret does: base32 without padding.
+func EncodeSecret(key []byte) string { return b32.EncodeToString(key) }
+
 // DecodeSecret reads a base32 secret as people copy it: spaces, dashes,
 // lower case and padding are allowed.
 func DecodeSecret(s string) ([]byte, error) {
