@@ -109,7 +109,12 @@ type totpSetup struct {
 	Secret string // base32, in groups of four for reading aloud or typing
 	URI    template.URL
 	QR     template.URL // data:image/png;base64,…: the CSP allows img-src data:
+	QRSize int          // the PNG's width and height in pixels
 }
+
+// qrScale is the pixels per QR module: a whole number keeps every module
+// sharp, and 4 makes a usual code about 200 px, easy to scan from a screen.
+const qrScale = 4
 
 func newSetup(email string, key []byte) (*totpSetup, error) {
 	secret := totp.EncodeSecret(key)
@@ -118,6 +123,7 @@ func newSetup(email string, key []byte) (*totpSetup, error) {
 	if err != nil {
 		return nil, err
 	}
+	code.Scale = qrScale
 	var groups []string
 	for i := 0; i < len(secret); i += 4 {
 		groups = append(groups, secret[i:min(i+4, len(secret))])
@@ -125,7 +131,7 @@ func newSetup(email string, key []byte) (*totpSetup, error) {
 	// Both URLs are ours, built above: otpauth: and data: are schemes
 	// html/template would otherwise blank out.
 	return &totpSetup{Secret: strings.Join(groups, " "), URI: template.URL(uri),
-		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(code.PNG()))}, nil
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(code.PNG())), QRSize: (code.Size + 8) * qrScale}, nil
 }
 
 func (d *Dashboard) showSecurity(w http.ResponseWriter, r *http.Request, status int, v securityView) {
