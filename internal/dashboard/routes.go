@@ -3,8 +3,7 @@ package dashboard
 import "net/http"
 
 // Register serves the dashboard's routes on mux. Every POST checks the
-// session's CSRF token (the sign-in form its own pre-session token, the
-// code form one derived from its pending sign-in).
+// session's CSRF token (the sign-in form its own pre-session token).
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard", d.home)
 	mux.HandleFunc("GET /dashboard/{$}", d.home)
@@ -22,7 +21,8 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/tokens/{id}/delete", d.signedIn(d.tokenAction("delete")))
 	mux.HandleFunc("GET /dashboard/webhooks", d.signedIn(d.webhooks))
 	mux.HandleFunc("POST /dashboard/events/{id}/redeliver", d.signedIn(d.redeliver))
-	// Security: TOTP set-up and sign-in's code step (security.go, auth.go).
+	// Security: TOTP set-up and sign-in's code step (security.go, auth.go);
+	// the code form's CSRF token is derived from its pending sign-in.
 	mux.HandleFunc("GET /dashboard/signin/code", d.codePage)
 	mux.HandleFunc("POST /dashboard/signin/code", d.signInCode)
 	mux.HandleFunc("GET /dashboard/security", d.signedIn(d.security))
