@@ -19,9 +19,12 @@ import (
 // Cookies. The session cookie holds a random id whose SHA-256 is stored;
 // the pre-session cookie is the sign-in form's CSRF token (double submit).
 // Both are HttpOnly, SameSite=Strict and limited to /dashboard.
+// The code cookie holds the random id (its SHA-256 stored) of a sign-in
+// that gave the right password and waits for its TOTP code.
 const (
 	sessionCookie = "coffer_dashboard"
 	preCookie     = "coffer_dashboard_pre"
+	codeCookie    = "coffer_dashboard_code"
 	cookiePath    = "/dashboard"
 )
 
@@ -122,6 +125,8 @@ type signInView struct {
 	Email string
 	Error string
 	CSRF  string
+	// Code is the second step: the password was right, the TOTP code is asked.
+	Code bool
 }
 
 // signInPage shows the form with a fresh pre-session token (kept if the
@@ -189,6 +194,10 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
 		d.showSignIn(w, r, http.StatusUnauthorized, signInView{Email: email, Error: "That e-mail and password do not match."})
 		return
 	}
+	if u.TOTPEnabled {
+		d.startPending(w, r, u)
+		return
+	}
 	d.startSession(w, r, u)
 }
 
@@ -224,6 +233,9 @@ func (d *Dashboard) startSession(w http.ResponseWriter, r *http.Request, u *stor
 	d.audit(r, u.MerchantID, u.ID, "dashboard.sign_in", u.ID, "from "+clientIP(r))
 	d.setCookie(w, r, sessionCookie, raw, int(d.ttl.Seconds()))
 	d.setCookie(w, r, preCookie, "", -1)
+	if _, err := r.Cookie(codeCookie); err == nil {
+		d.setCookie(w, r, codeCookie, "", -1)
+	}
 	http.Redirect(w, r, "/dashboard/payments", http.StatusSeeOther)
 }
 
@@ -238,4 +250,125 @@ func (d *Dashboard) signOut(w http.ResponseWriter, r *http.Request) {
 	d.audit(r, su.user.MerchantID, su.user.ID, "dashboard.sign_out", su.user.ID, "")
 	d.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/dashboard/signin", http.StatusSeeOther)
+}
+
+// pendingTTL is how long a right password waits for its TOTP code: long
+// enough to unlock a phone, short enough that a forgotten tab is dead.
+const pendingTTL = 5 * time.Minute
+
+// pendingCSRF derives the code form's CSRF token from its cookie's id, as
+// csrfFor does for a session's forms (a different prefix: never the same).
+func pendingCSRF(raw string) string {
+	h := sha256.Sum256([]byte("coffer dashboard totp csrf\x00" + raw))
+	return hex.EncodeToString(h[:])
+}
+
+// startPending stores a sign-in waiting for its TOTP code and asks for it.
+// No session exists until the code is right: the password alone opens nothing.
+func (d *Dashboard) startPending(w http.ResponseWriter, r *http.Request, u *store.DashboardUser) {
+	raw := rand.Text() + rand.Text()
+	now := d.now()
+	p := &store.DashboardPendingSignIn{IDHash: digest(raw), UserID: u.ID, Created: now, Expires: now.Add(pendingTTL)}
+	err := d.st.Write(r.Context(), func(tx store.Tx) error {
+		if _, err := tx.DeleteExpiredDashboardPendingSignIns(now); err != nil {
+			return err
+		}
+		return tx.InsertDashboardPendingSignIn(p)
+	})
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard: storing a pending sign-in failed", "err", err)
+		d.renderError(w, r, http.StatusServiceUnavailable, "Try again shortly", "The dashboard cannot reach its database.")
+		return
+	}
+	d.setCookie(w, r, codeCookie, raw, int(pendingTTL.Seconds()))
+	http.Redirect(w, r, "/dashboard/signin/code", http.StatusSeeOther)
+}
+
+// pending finds the request's live pending sign-in of a user who still
+// has TOTP on, with the cookie's id; nil when there is none.
+func (d *Dashboard) pending(r *http.Request) (*store.DashboardPendingSignIn, *store.DashboardUser, string, error) {
+	c, err := r.Cookie(codeCookie)
+	if err != nil || len(c.Value) != 52 {
+		return nil, nil, "", nil
+	}
+	var p *store.DashboardPendingSignIn
+	var u *store.DashboardUser
+	err = d.st.Read(r.Context(), func(tx store.Tx) (err error) { p, u, err = tx.GetDashboardPendingSignIn(digest(c.Value)); return })
+	if errors.Is(err, store.ErrNotFound) || err == nil && (!d.now().Before(p.Expires) || !u.TOTPEnabled) {
+		return nil, nil, "", nil
+	}
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return p, u, c.Value, nil
+}
+
+// codePage shows the code form of the request's pending sign-in, or sends
+// the browser back to the password form when there is none.
+func (d *Dashboard) codePage(w http.ResponseWriter, r *http.Request) {
+	_, u, raw, err := d.pending(r)
+	switch {
+	case err != nil:
+		d.log.ErrorContext(r.Context(), "dashboard: reading a pending sign-in failed", "err", err)
+		d.renderError(w, r, http.StatusServiceUnavailable, "Try again shortly", "The dashboard cannot reach its database.")
+	case u == nil:
+		http.Redirect(w, r, "/dashboard/signin", http.StatusSeeOther)
+	default:
+		d.showCode(w, r, http.StatusOK, u, raw, "")
+	}
+}
+
+func (d *Dashboard) showCode(w http.ResponseWriter, r *http.Request, status int, u *store.DashboardUser, raw, msg string) {
+	d.render(w, r, status, signInTmpl, layoutData{Title: "Authentication code",
+		Page: signInView{Email: u.Email, Error: msg, CSRF: pendingCSRF(raw), Code: true}})
+}
+
+// signInCode checks the TOTP code of a pending sign-in and starts the
+// session when it is right. Wrong and replayed codes count toward the
+// same limits as wrong passwords (per e-mail and per address) and are
+// audited; a code is taken once (its step is recorded in the same write
+// that checks it), so a code seen over a shoulder is worthless once used.
+func (d *Dashboard) signInCode(w http.ResponseWriter, r *http.Request) {
+	p, u, raw, err := d.pending(r)
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard: reading a pending sign-in failed", "err", err)
+		d.renderError(w, r, http.StatusServiceUnavailable, "Try again shortly", "The dashboard cannot reach its database.")
+		return
+	}
+	if u == nil {
+		d.setCookie(w, r, codeCookie, "", -1)
+		d.showSignIn(w, r, http.StatusUnauthorized, signInView{Error: "Your sign-in has expired. Sign in again."})
+		return
+	}
+	if !sameToken(r.PostFormValue("csrf"), pendingCSRF(raw)) {
+		d.renderError(w, r, http.StatusForbidden, "Form expired", "This form has expired (csrf). Sign in again.")
+		return
+	}
+	now := d.now()
+	keys := []string{"email:" + u.Email, "ip:" + clientIP(r)}
+	if blocked, until := d.attempts.Blocked(now, keys...); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(until.Sub(now).Seconds())+1))
+		d.showCode(w, r, http.StatusTooManyRequests, u, raw, "Too many failed sign-ins. Try again in "+until.Sub(now).Round(time.Minute).String()+".")
+		return
+	}
+	code, ok := codeField(r)
+	if !ok {
+		d.showCode(w, r, http.StatusBadRequest, u, raw, codeFormatMessage)
+		return
+	}
+	why, err := d.acceptCode(r.Context(), u, code, now, func(tx store.Tx, _ int64) error {
+		return tx.DeleteDashboardPendingSignIn(p.IDHash)
+	})
+	if err != nil {
+		d.log.ErrorContext(r.Context(), "dashboard: checking a TOTP code failed", "err", err)
+		d.renderError(w, r, http.StatusServiceUnavailable, "Try again shortly", "The dashboard cannot check the code now.")
+		return
+	}
+	if why != "" {
+		d.attempts.Fail(now, keys...)
+		d.audit(r, u.MerchantID, u.ID, "dashboard.sign_in_failed", u.ID, why+" from "+clientIP(r))
+		d.showCode(w, r, http.StatusUnauthorized, u, raw, codeMessage(why))
+		return
+	}
+	d.startSession(w, r, u)
 }

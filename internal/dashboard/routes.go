@@ -41,4 +41,12 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /dashboard/webhooks/endpoints/{id}/delete", d.signedIn(d.deleteEndpoint))
 	mux.HandleFunc("GET /dashboard/settings", d.signedIn(d.settings))
 	mux.HandleFunc("POST /dashboard/settings", d.signedIn(d.saveSettings))
+	// Security: TOTP set-up and sign-in's code step (security.go, auth.go);
+	// the code form's CSRF token is derived from its pending sign-in.
+	mux.HandleFunc("GET /dashboard/signin/code", d.codePage)
+	mux.HandleFunc("POST /dashboard/signin/code", d.signInCode)
+	mux.HandleFunc("GET /dashboard/security", d.signedIn(d.security))
+	mux.HandleFunc("POST /dashboard/security/totp/setup", d.signedIn(d.totpSetupStart))
+	mux.HandleFunc("POST /dashboard/security/totp/enable", d.signedIn(d.totpEnable))
+	mux.HandleFunc("POST /dashboard/security/totp/disable", d.signedIn(d.totpDisable))
 }

@@ -85,6 +85,7 @@ func Run(t *testing.T, open Opener) {
 		{"CrashRecovery", testCrashRecovery},
 		{"Audit", testAudit},
 		{"Dashboard", testDashboard},
+		{"DashboardTOTP", testDashboardTOTP},
 		{"SimulatorLedger", testSimulatorLedger},
 		{"SimulatorConcurrency", testSimulatorConcurrency},
 		{"SimulatorJournalImports", testSimulatorJournalImports},
