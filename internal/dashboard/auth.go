@@ -236,7 +236,7 @@ func (d *Dashboard) startSession(w http.ResponseWriter, r *http.Request, u *stor
 	if _, err := r.Cookie(codeCookie); err == nil {
 		d.setCookie(w, r, codeCookie, "", -1)
 	}
-	http.Redirect(w, r, "/dashboard/payments", http.StatusSeeOther)
+	http.Redirect(w, r, "/dashboard/overview", http.StatusSeeOther)
 }
 
 func (d *Dashboard) signOut(w http.ResponseWriter, r *http.Request) {

@@ -62,6 +62,8 @@ func TestBrowserDashboard(t *testing.T) {
 	// The right one (the e-mail is kept in the form).
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
+	waitState(t, ctx, "overview") // where signing in lands
+	harness.Steps(t, ctx, "open Payments from the menu", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/payments"]`)))
 	waitState(t, ctx, "payments")
 	harness.Type(t, ctx, "q", "ord-1002")
 	harness.Click(t, ctx, "search")

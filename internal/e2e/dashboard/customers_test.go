@@ -137,7 +137,7 @@ func TestBrowserCustomersSettings(t *testing.T) {
 	harness.Type(t, ctx, "email", "ops@example.com")
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "payments")
+	waitState(t, ctx, "overview")
 
 	harness.Open(t, ctx, s.URL+"/dashboard/customers")
 	waitState(t, ctx, "customers")

@@ -314,7 +314,7 @@ func TestBrowserKeys(t *testing.T) {
 	harness.Type(t, ctx, "email", "ops@example.com")
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "payments")
+	waitState(t, ctx, "overview")
 	harness.Open(t, ctx, s.URL+"/dashboard/keys")
 	waitState(t, ctx, "keys")
 	shot(t, ctx, "keys-1280")

@@ -256,8 +256,6 @@ func TestBrowserOverview(t *testing.T) {
 	harness.Type(t, ctx, "email", "ops@example.com")
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "payments")
-	harness.Open(t, ctx, s.URL+"/dashboard")
 	waitState(t, ctx, "overview")
 	if n := harness.JS[float64](t, ctx, `document.querySelectorAll("svg.chart rect.bar").length`); n < 3*30 {
 		t.Errorf("%v bars drawn, want the payments' and two volumes' 30 days and the declines", n)

@@ -37,7 +37,7 @@ func TestSignInSessionsAndCSRF(t *testing.T) {
 			t.Errorf("sign-in without its csrf token: %d, want 403", p.status)
 		}
 		p := b.do("POST", "/dashboard/signin", url.Values{"csrf": {form.csrf(t)}, "email": {"Ops@Example.com"}, "password": {userPassword}})
-		if p.status != 303 || p.header.Get("Location") != "/dashboard/payments" {
+		if p.status != 303 || p.header.Get("Location") != "/dashboard/overview" {
 			t.Fatalf("sign-in: %d to %q\n%s", p.status, p.header.Get("Location"), p.body)
 		}
 		cookie := p.header.Get("Set-Cookie")

@@ -31,7 +31,7 @@ func TestTOTPEnrolSignInReplayDisable(t *testing.T) {
 		const email = "ops@example.com"
 		newUser(t, s, s.Dev.ID, email)
 		a := newClient(t, s)
-		if p := a.signIn(email, userPassword); p.status != 303 || p.header.Get("Location") != "/dashboard/payments" {
+		if p := a.signIn(email, userPassword); p.status != 303 || p.header.Get("Location") != "/dashboard/overview" {
 			t.Fatalf("sign-in without TOTP: %d to %q", p.status, p.header.Get("Location"))
 		}
 		key, secret, csrf := setUpTOTP(t, s, a)
@@ -89,7 +89,7 @@ func TestTOTPEnrolSignInReplayDisable(t *testing.T) {
 		refuse(b, codeCSRF, enrolCode, "already used")
 		signInCode, last := codeFor(t, key, last)
 		p = b.do("POST", "/dashboard/signin/code", url.Values{"csrf": {codeCSRF}, "code": {signInCode[:3] + " " + signInCode[3:]}})
-		if p.status != 303 || p.header.Get("Location") != "/dashboard/payments" {
+		if p.status != 303 || p.header.Get("Location") != "/dashboard/overview" {
 			t.Fatalf("the right code: %d to %q\n%s", p.status, p.header.Get("Location"), p.body)
 		}
 		if p := b.do("GET", "/dashboard/payments", nil); p.status != 200 || !strings.Contains(p.body, email) {
@@ -123,7 +123,7 @@ func TestTOTPEnrolSignInReplayDisable(t *testing.T) {
 		if n := auditCount(t, s, s.Dev.ID, "dashboard.totp_disable_failed"); n != 1 {
 			t.Errorf("%d dashboard.totp_disable_failed audit records, want 1", n)
 		}
-		if p := newClient(t, s).signIn(email, userPassword); p.status != 303 || p.header.Get("Location") != "/dashboard/payments" {
+		if p := newClient(t, s).signIn(email, userPassword); p.status != 303 || p.header.Get("Location") != "/dashboard/overview" {
 			t.Fatalf("password after turning TOTP off: %d to %q", p.status, p.header.Get("Location"))
 		}
 		for _, leak := range []string{secret, strings.ReplaceAll(secret, " ", ""), enrolCode, signInCode, offCode} {
@@ -269,7 +269,7 @@ func TestBrowserSecurity(t *testing.T) {
 	harness.Type(t, ctx, "email", "ops@example.com")
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "payments")
+	waitState(t, ctx, "overview")
 	harness.Steps(t, ctx, "open Security from the menu", chromedp.Click(chromedp.CSS(`nav a[href="/dashboard/security"]`)))
 	waitState(t, ctx, "security")
 	harness.Click(t, ctx, "totp-setup")
