@@ -14,6 +14,13 @@ type CommitStats interface {
 	Stats() (commits, writes uint64)
 }
 
+// SyncStats is what a store that makes commits durable apart from them
+// reports (the SQLite store's syncer): fdatasyncs of its log and the time
+// they took, so a slow disk shows apart from slow statements.
+type SyncStats interface {
+	SyncStats() (syncs uint64, took time.Duration)
+}
+
 // CommitObserver is what such a store may implement to have each commit
 // measured as it happens: its batch size and how long it took to commit
 // (the fsync included).
@@ -41,6 +48,17 @@ func (m *Metrics) WatchStore(st any) error {
 			Help: "Writes those commits carried; divided by commits, the mean batch size."},
 			func() float64 { _, w := cs.Stats(); return float64(w) })
 		if err := m.Register(commits, writes); err != nil {
+			return err
+		}
+	}
+	if ss, ok := st.(SyncStats); ok {
+		syncs := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_wal_syncs_total",
+			Help: "fdatasyncs of the write-ahead log (one covers every commit before it)."},
+			func() float64 { n, _ := ss.SyncStats(); return float64(n) })
+		took := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "coffer_store_wal_sync_seconds_total",
+			Help: "Time spent in those fdatasyncs; divided by their count, the disk's sync latency."},
+			func() float64 { _, d := ss.SyncStats(); return d.Seconds() })
+		if err := m.Register(syncs, took); err != nil {
 			return err
 		}
 	}

@@ -182,10 +182,14 @@ func TestMetricsListener(t *testing.T) {
 			t.Error("no coffer_webhook_oldest_pending_seconds")
 		}
 		if s.Cfg.DatabaseURL == "" {
-			for _, name := range []string{"coffer_store_commits_total", "coffer_store_commit_batch_size_count", "coffer_store_commit_duration_seconds_count"} {
+			for _, name := range []string{"coffer_store_commits_total", "coffer_store_commit_batch_size_count", "coffer_store_commit_duration_seconds_count",
+				"coffer_store_wal_syncs_total"} {
 				if n, _ := sum(samples, name, nil); n < 1 {
 					t.Errorf("%s = %v on SQLite", name, n)
 				}
+			}
+			if n, _ := sum(samples, "coffer_store_wal_sync_seconds_total", nil); n <= 0 {
+				t.Errorf("coffer_store_wal_sync_seconds_total = %v on SQLite", n)
 			}
 			if n, _ := sum(samples, "coffer_db_connections_open", map[string]string{"pool": "write"}); n < 1 {
 				t.Errorf("coffer_db_connections_open{pool=write} = %v on SQLite", n)

@@ -93,6 +93,11 @@ func (s *Store) CommitStats() CommitStats {
 		SyncTime: time.Duration(s.sy.syncNanos.Load()), Synced: s.sy.synced.Load()}
 }
 
+// SyncStats reports the WAL's fdatasyncs and the time spent in them (metrics).
+func (s *Store) SyncStats() (syncs uint64, took time.Duration) {
+	return s.sy.syncs.Load(), time.Duration(s.sy.syncNanos.Load())
+}
+
 type op struct {
 	ctx context.Context
 	fn  func(store.Tx) error
