@@ -70,7 +70,7 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	open := func(path, state string) {
 		t.Helper()
 		harness.Open(t, ctx, s.URL+path)
-		waitState(t, ctx, state)
+		loaded(t, ctx, state)
 	}
 
 	open("/dashboard/signin", "signin")
@@ -79,10 +79,11 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	harness.Type(t, ctx, "password", "not the password")
 	harness.Click(t, ctx, "signin")
 	harness.WaitJS(t, ctx, "the sign-in error", `!!document.getElementById("error")`)
+	loaded(t, ctx, "signin")
 	a.audit("sign-in, wrong password")
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "overview")
+	loaded(t, ctx, "overview")
 	a.audit("overview")
 
 	for _, pg := range []struct{ name, path, state string }{
@@ -104,7 +105,7 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	a.audit("endpoints")
 	harness.Type(t, ctx, "url", rv.URL+"/second")
 	harness.Click(t, ctx, "create-endpoint")
-	waitState(t, ctx, "endpoint-secret")
+	loaded(t, ctx, "endpoint-secret")
 	a.audit("new endpoint's secret")
 
 	open("/dashboard/keys", "keys")
@@ -112,7 +113,7 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	harness.Type(t, ctx, "key-name", "a11y audit")
 	harness.Steps(t, ctx, "tick a scope", chromedp.Click(chromedp.CSS(`#create-key-form .scopes input[type="checkbox"]`)))
 	harness.Click(t, ctx, "create-key")
-	waitState(t, ctx, "key-new")
+	loaded(t, ctx, "key-new")
 	a.audit("new key")
 
 	open("/dashboard/settings", "settings")
@@ -120,6 +121,7 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	harness.JS[bool](t, ctx, `(document.getElementById("relay_destinations").value = "http://api.partner.example", true)`)
 	harness.Click(t, ctx, "save")
 	harness.WaitJS(t, ctx, "the settings error", `!!document.getElementById("error")`)
+	loaded(t, ctx, "settings")
 	a.audit("settings, refused")
 
 	// Security: off, the set-up (the QR image), on; then the code step of
@@ -129,6 +131,7 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	harness.Click(t, ctx, "totp-setup")
 	harness.WaitJS(t, ctx, "the QR code, loaded", `(function(){ var i = document.getElementById("totp-qr");
 		return !!i && i.complete && i.naturalWidth > 100; })()`)
+	loaded(t, ctx, "security")
 	a.audit("security, TOTP set-up")
 	key, err := totp.DecodeSecret(harness.JS[string](t, ctx, `document.getElementById("totp-secret").textContent`))
 	if err != nil {
@@ -138,20 +141,29 @@ func TestBrowserDashboardAccessibility(t *testing.T) {
 	harness.Type(t, ctx, "code", code)
 	harness.Click(t, ctx, "totp-enable")
 	harness.WaitJS(t, ctx, "TOTP on", `!!document.querySelector('#notice') && !!document.querySelector('[data-totp="on"]')`)
+	loaded(t, ctx, "security")
 	a.audit("security, TOTP on")
 	harness.Click(t, ctx, "signout")
-	waitState(t, ctx, "signin")
+	loaded(t, ctx, "signin")
 	harness.Type(t, ctx, "email", email)
 	harness.Type(t, ctx, "password", userPassword)
 	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "signin-code")
+	loaded(t, ctx, "signin-code")
 	a.audit("sign-in, code step")
 	code, _ = codeFor(t, key, last)
 	harness.Type(t, ctx, "code", code)
 	harness.Click(t, ctx, "verify")
-	waitState(t, ctx, "overview")
+	loaded(t, ctx, "overview")
 	console("auditing every page")
 	t.Logf("audited %d pages in %d views each", a.pages, len(a11yViews))
+}
+
+// loaded waits for the page of this state to have loaded whole: its
+// data-state shows while a long page (the overview's charts) is still being
+// parsed, and an audit then would see half a page.
+func loaded(t *testing.T, ctx context.Context, state string) {
+	t.Helper()
+	harness.WaitJS(t, ctx, "the "+state+" page, loaded", `document.readyState === "complete" && !!document.querySelector('[data-state="`+state+`"]')`)
 }
 
 // auditor runs a11yLib's checks on the page in its tab.
