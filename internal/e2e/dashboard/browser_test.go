@@ -158,7 +158,9 @@ func awaitFailedDelivery(t *testing.T, s *harness.Server, sk, paymentID string) 
 
 func waitState(t *testing.T, ctx context.Context, state string) {
 	t.Helper()
-	harness.WaitJS(t, ctx, "the "+state+" page", `!!document.querySelector('[data-state="`+state+`"]')`)
+	// The whole document: a long page (the overview's charts) shows its
+	// data-state before the parser has reached what follows it.
+	harness.WaitJS(t, ctx, "the "+state+" page", `document.readyState === "complete" && !!document.querySelector('[data-state="`+state+`"]')`)
 }
 
 // shot saves a screenshot with harness.Screenshot and, when
