@@ -177,9 +177,15 @@ func (s *Simulator) Sale(ctx context.Context, r processor.AuthorizeRequest) (pro
 	}
 	fresh := s.newAuth(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, false)
 	captureID := newID("sim_cap_")
+	if fresh.State == StateAuthorized {
+		// A new sale is written captured in one insert; only a repeat of
+		// one that was authorized and not captured is captured apart.
+		fresh.State, fresh.CaptureID, fresh.Captured = StateCaptured, captureID, fresh.Amount
+	}
 	var a *AuthRecord
 	err := s.books.Update(ctx, func(b Books) (err error) {
-		if a, _, err = findOrInsert(b, fresh); err != nil || a.State == StateDeclined {
+		var found bool
+		if a, found, err = findOrInsert(b, fresh); err != nil || a.State == StateDeclined || !found {
 			return err
 		}
 		switch a.State {
