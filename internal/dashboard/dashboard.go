@@ -90,6 +90,10 @@ var (
 			}
 			return *s
 		},
+		// cardActions is what the "cardactions" partial shows for a card.
+		"cardActions": func(t *store.Token, csrf, back string) cardActionsView {
+			return cardActionsView{Token: t, CSRF: csrf, Back: back}
+		},
 		"derefInt": func(i *int) int {
 			if i == nil {
 				return 0
@@ -109,7 +113,14 @@ var (
 // page is one page's template set (layout + page), so pages can define the
 // same block names.
 func page(name string) *template.Template {
-	return template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name))
+	return template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html", "templates/"+name))
+}
+
+// cardActionsView is a saved card with the form token its actions carry
+// and, on a customer's page, where they return to.
+type cardActionsView struct {
+	Token      *store.Token
+	CSRF, Back string
 }
 
 // layoutData is what the layout sees; Page is what the page's blocks see.

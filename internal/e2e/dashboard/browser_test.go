@@ -156,6 +156,23 @@ func awaitFailedDelivery(t *testing.T, s *harness.Server, sk, paymentID string) 
 	return id
 }
 
+// signedInBrowser opens a desktop-sized Chromium window, signs in as the
+// user every browser test makes (ops@example.com) and waits for the
+// overview, where signing in lands; console reports the page's errors.
+func signedInBrowser(t *testing.T, s *harness.Server) (ctx context.Context, console func(doing string)) {
+	t.Helper()
+	ctx = harness.NewBrowser(t)
+	console = harness.WatchConsole(t, ctx)
+	harness.Steps(t, ctx, "a desktop window", chromedp.EmulateViewport(1280, 900))
+	harness.Open(t, ctx, s.URL+"/dashboard/signin")
+	harness.WaitVisible(t, ctx, "email")
+	harness.Type(t, ctx, "email", "ops@example.com")
+	harness.Type(t, ctx, "password", userPassword)
+	harness.Click(t, ctx, "signin")
+	waitState(t, ctx, "overview")
+	return ctx, console
+}
+
 func waitState(t *testing.T, ctx context.Context, state string) {
 	t.Helper()
 	// The whole document: a long page (the overview's charts) shows its

@@ -130,14 +130,7 @@ func TestBrowserCustomersSettings(t *testing.T) {
 	s.Call("PATCH", "/v1/merchant", sk, map[string]any{"frame_ancestors": []string{"https://shop.example"},
 		"relay_destinations": []string{"https://api.partner.example"}, "tokenization_return_url": "https://shop.example/cards/saved"}).Want(t, 200)
 
-	ctx := harness.NewBrowser(t)
-	console := harness.WatchConsole(t, ctx)
-	harness.Steps(t, ctx, "a desktop window", chromedp.EmulateViewport(1280, 900))
-	harness.Open(t, ctx, s.URL+"/dashboard/signin")
-	harness.Type(t, ctx, "email", "ops@example.com")
-	harness.Type(t, ctx, "password", userPassword)
-	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "overview")
+	ctx, console := signedInBrowser(t, s)
 
 	harness.Open(t, ctx, s.URL+"/dashboard/customers")
 	waitState(t, ctx, "customers")

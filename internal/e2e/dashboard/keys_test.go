@@ -306,15 +306,7 @@ func TestBrowserKeys(t *testing.T) {
 	s.Call("POST", "/v1/processor_accounts", sk, map[string]any{"type": "stripe", "name": "Stripe EU", "currencies": []string{"EUR"},
 		"base_url": "http://127.0.0.1:9", "credentials": map[string]string{"secret_key": "sk_test_browser0123456789"}}).Want(t, 201)
 
-	ctx := harness.NewBrowser(t)
-	console := harness.WatchConsole(t, ctx)
-	harness.Steps(t, ctx, "a desktop window", chromedp.EmulateViewport(1280, 900))
-	harness.Open(t, ctx, s.URL+"/dashboard")
-	harness.WaitVisible(t, ctx, "email")
-	harness.Type(t, ctx, "email", "ops@example.com")
-	harness.Type(t, ctx, "password", userPassword)
-	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "overview")
+	ctx, console := signedInBrowser(t, s)
 	harness.Open(t, ctx, s.URL+"/dashboard/keys")
 	waitState(t, ctx, "keys")
 	shot(t, ctx, "keys-1280")

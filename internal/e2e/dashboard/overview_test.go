@@ -248,15 +248,7 @@ func TestBrowserOverview(t *testing.T) {
 	}
 	pay(t, s, sk, "4242424242424242", 4200, "currency", "USD")
 
-	ctx := harness.NewBrowser(t)
-	console := harness.WatchConsole(t, ctx)
-	harness.Steps(t, ctx, "a desktop window", chromedp.EmulateViewport(1280, 900))
-	harness.Open(t, ctx, s.URL+"/dashboard/signin")
-	harness.WaitVisible(t, ctx, "email")
-	harness.Type(t, ctx, "email", "ops@example.com")
-	harness.Type(t, ctx, "password", userPassword)
-	harness.Click(t, ctx, "signin")
-	waitState(t, ctx, "overview")
+	ctx, console := signedInBrowser(t, s)
 	if n := harness.JS[float64](t, ctx, `document.querySelectorAll("svg.chart rect.bar").length`); n < 3*30 {
 		t.Errorf("%v bars drawn, want the payments' and two volumes' 30 days and the declines", n)
 	}
