@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,18 +15,7 @@ import (
 // the fence. Without a fence, Deferrable changes nothing.
 func TestFenceTakesTheWait(t *testing.T) {
 	s, m := openWithMerchant(t)
-	entered, gate := make(chan struct{}, 1), make(chan struct{})
-	hold := func() error {
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		<-gate
-		return nil
-	}
-	s.sy.beforeSync.Store(&hold)
-	var open sync.Once
-	t.Cleanup(func() { open.Do(func() { close(gate) }) })
+	entered, release := holdSyncs(t, s)
 
 	ctx, fence := store.WithFence(context.Background())
 	cid := id.New("cus")
@@ -61,7 +49,7 @@ func TestFenceTakesTheWait(t *testing.T) {
 		t.Fatalf("a write not marked deferrable answered (%v) before its sync", err)
 	case <-time.After(200 * time.Millisecond): // absence of an answer: bounded look
 	}
-	open.Do(func() { close(gate) })
+	release()
 	for name, ch := range map[string]chan error{"fence": waited, "plain write": plain} {
 		select {
 		case err := <-ch:

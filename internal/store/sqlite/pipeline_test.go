@@ -35,6 +35,26 @@ func openWithMerchant(t *testing.T) (*Store, *store.Merchant) {
 	return s, m
 }
 
+// holdSyncs makes every sync of s wait until release is called: entered
+// gets a token when a sync is first held. On failure, the cleanup lets the
+// held sync finish so Close can (cleanups run last in, first out).
+func holdSyncs(t *testing.T, s *Store) (entered <-chan struct{}, release func()) {
+	in, gate := make(chan struct{}, 1), make(chan struct{})
+	hold := func() error {
+		select {
+		case in <- struct{}{}:
+		default:
+		}
+		<-gate
+		return nil
+	}
+	s.sy.beforeSync.Store(&hold)
+	var open sync.Once
+	release = func() { open.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return in, release
+}
+
 func insertCustomer(m *store.Merchant, cid string) func(store.Tx) error {
 	return func(tx store.Tx) error {
 		return tx.InsertCustomer(&store.Customer{ID: cid, MerchantID: m.ID, Created: time.Now()})
@@ -48,19 +68,7 @@ func insertCustomer(m *store.Merchant, cid string) func(store.Tx) error {
 // releases all three.
 func TestAnswersWaitForTheirSync(t *testing.T) {
 	s, m := openWithMerchant(t)
-	entered, gate := make(chan struct{}, 1), make(chan struct{})
-	hold := func() error {
-		select {
-		case entered <- struct{}{}:
-		default:
-		}
-		<-gate
-		return nil
-	}
-	s.sy.beforeSync.Store(&hold)
-	var open sync.Once
-	// On failure, let the held sync finish so Close can (cleanups run last in, first out).
-	t.Cleanup(func() { open.Do(func() { close(gate) }) })
+	entered, release := holdSyncs(t, s)
 
 	first := id.New("cus")
 	a := enqueue(s, insertCustomer(m, first))
@@ -105,7 +113,7 @@ func TestAnswersWaitForTheirSync(t *testing.T) {
 		t.Fatal("the read neither answered nor waited")
 	}
 
-	open.Do(func() { close(gate) })
+	release()
 	for name, o := range map[string]*op{"a": a, "b": b} {
 		if err := <-o.err; err != nil {
 			t.Fatalf("%s: %v", name, err)
