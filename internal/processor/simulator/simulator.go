@@ -47,6 +47,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/id"
 	"github.com/coffer-vault/coffer/internal/processor"
 )
 
@@ -466,8 +467,11 @@ func decline(code, declineCode, avs, cvc string) *processor.Decline {
 }
 
 // newID draws 128 random bits, which makes a collision not worth checking for.
+// newID is time-ordered, as our own records' ids are: the ledger's rows
+// keyed by it are then appended to their indexes instead of dirtying a
+// random page each, which a group commit would write whole.
 func newID(prefix string) string {
-	return prefix + strings.ToLower(rand.Text())
+	return id.NewOrdered(strings.TrimSuffix(prefix, "_"))
 }
 
 func checkCurrency(c string) error {
