@@ -328,11 +328,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // snapshot could have seen is durable: a reader may see a commit before the
 // syncer has made it so, and must not answer from it before then.
 func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
-	tx, err := s.r.BeginTx(ctx, nil)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Not cancellable once begun, for the writer's reason (see commit):
+	// reads are short, and a pool connection is freed at their end anyway.
+	rctx := context.WithoutCancel(ctx)
+	tx, err := s.r.BeginTx(rctx, nil)
 	if err != nil {
 		return err
 	}
-	err = fn(sqlstore.NewCachedTx(ctx, tx, dialect, s.rs))
+	err = fn(sqlstore.NewCachedTx(rctx, tx, dialect, s.rs))
 	tx.Rollback()
 	s.rs.PrepareQueued(ctx) // the connection is back in the pool now
 	if f := store.DeferredTo(ctx); f != nil {
@@ -411,8 +417,12 @@ func (s *Store) writer() {
 // transaction rolled back and the batch run again with a savepoint per write
 // (the store contract lets a backend run fn more than once).
 func (s *Store) commit(first *op, gather bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// A context that never ends: with one that can, the driver starts a
+	// goroutine per statement to interrupt it (and database/sql one per
+	// transaction), which on the single writer was a large share of each
+	// write's cost. What could make a statement wait is bounded anyway:
+	// busy_timeout ends a wait for another process's lock (the CLI's).
+	ctx := context.Background()
 	seq := s.sy.visible.Load()
 	began := time.Now()
 	ops, errs, err := s.runGrowing(ctx, first, gather, &seq)
