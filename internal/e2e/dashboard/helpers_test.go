@@ -88,6 +88,17 @@ func (b *browser) signIn(email, pw string) page {
 	return b.do("POST", "/dashboard/signin", url.Values{"csrf": {form.csrf(b.t)}, "email": {email}, "password": {pw}})
 }
 
+// signedInClient starts a server with opts, makes the user every test signs
+// in as (ops@example.com) and returns a client signed in as that user.
+func signedInClient(t *testing.T, opts ...harness.Option) (*harness.Server, *browser) {
+	t.Helper()
+	s := harness.Start(t, opts...)
+	newUser(t, s, s.Dev.ID, "ops@example.com")
+	b := newClient(t, s)
+	b.signIn("ops@example.com", userPassword)
+	return s, b
+}
+
 // auditCount counts the merchant's audit records of an action.
 func auditCount(t *testing.T, s *harness.Server, merchantID, action string) int {
 	t.Helper()

@@ -86,11 +86,8 @@ func TestRollKeyWrongPassword(t *testing.T) {
 	t.Parallel()
 	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
 		t.Parallel()
-		s := harness.Start(t, opts...)
+		s, b := signedInClient(t, opts...)
 		sk := s.Dev.SecretKey
-		newUser(t, s, s.Dev.ID, "ops@example.com")
-		b := newClient(t, s)
-		b.signIn("ops@example.com", userPassword)
 		csrf := b.do("GET", "/dashboard/keys", nil).csrf(t)
 		roll := func(form url.Values) page {
 			form.Set("csrf", csrf)
@@ -218,11 +215,8 @@ func TestProcessorAccountsFromDashboard(t *testing.T) {
 	t.Parallel()
 	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
 		t.Parallel()
-		s := harness.Start(t, opts...)
+		s, b := signedInClient(t, opts...)
 		sk := s.Dev.SecretKey
-		newUser(t, s, s.Dev.ID, "ops@example.com")
-		b := newClient(t, s)
-		b.signIn("ops@example.com", userPassword)
 		list := b.do("GET", "/dashboard/processors", nil)
 		if list.status != 200 || !strings.Contains(list.body, `name="cred_stripe_secret_key"`) || !strings.Contains(list.body, `name="cred_authorize_net_transaction_key"`) {
 			t.Fatalf("processors page %d without the credential fields:\n%s", list.status, list.body)

@@ -138,11 +138,8 @@ func TestSettingsFromDashboard(t *testing.T) {
 	t.Parallel()
 	harness.Backends(t, func(t *testing.T, opts ...harness.Option) {
 		t.Parallel()
-		s := harness.Start(t, opts...)
+		s, b := signedInClient(t, opts...)
 		sk := s.Dev.SecretKey
-		newUser(t, s, s.Dev.ID, "ops@example.com")
-		b := newClient(t, s)
-		b.signIn("ops@example.com", userPassword)
 		pg := b.do("GET", "/dashboard/settings", nil)
 		if pg.status != 200 || !strings.Contains(pg.body, "Relay destinations") || !strings.Contains(pg.body, `name="relay_destinations"`) {
 			t.Fatalf("settings page %d:\n%s", pg.status, pg.body)
