@@ -45,9 +45,7 @@ func (d *Dashboard) customers(w http.ResponseWriter, r *http.Request) {
 	if more && len(cs) > 0 {
 		v.Next = "/dashboard/customers?" + url.Values{"q": {q}, "after": {cs[len(cs)-1].ID}}.Encode()
 	}
-	if ref := r.FormValue("ref"); r.FormValue("done") == "delete" && strings.HasPrefix(ref, "cus_") {
-		v.Notice = "Customer " + ref + " deleted: its saved cards are erased."
-	}
+	v.Notice = doneNotice(r, "cus_", map[string]string{"delete": "Customer %s deleted: its saved cards are erased."})
 	d.render(w, r, http.StatusOK, customersTmpl, layoutData{Title: "Customers", Nav: "customers", User: su.user, CSRF: su.csrf, Page: v})
 }
 

@@ -146,6 +146,18 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, t
 	}
 }
 
+// doneNotice is the notice a page shows after the redirect that ends a
+// POST (?done=ACTION&ref=ID): notices[ACTION] with the id put in for %s,
+// or "" when the action is not one of them or the id lacks the page's
+// prefix (so a crafted link cannot put any text on the page).
+func doneNotice(r *http.Request, idPrefix string, notices map[string]string) string {
+	ref, msg := r.FormValue("ref"), notices[r.FormValue("done")]
+	if msg == "" || !strings.HasPrefix(ref, idPrefix) {
+		return ""
+	}
+	return strings.ReplaceAll(msg, "%s", ref)
+}
+
 // errorView is the error page's data.
 type errorView struct{ Heading, Message string }
 

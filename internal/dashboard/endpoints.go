@@ -40,10 +40,7 @@ type endpointSecretView struct {
 
 // endpoints lists the webhook endpoints with the form that adds one.
 func (d *Dashboard) endpoints(w http.ResponseWriter, r *http.Request) {
-	v := endpointsView{}
-	if ref := r.FormValue("ref"); r.FormValue("done") == "delete" && strings.HasPrefix(ref, "we_") {
-		v.Notice = "Endpoint " + ref + " deleted: it gets no more deliveries."
-	}
+	v := endpointsView{Notice: doneNotice(r, "we_", map[string]string{"delete": "Endpoint %s deleted: it gets no more deliveries."})}
 	d.showEndpoints(w, r, http.StatusOK, v)
 }
 

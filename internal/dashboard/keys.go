@@ -76,12 +76,7 @@ type keysView struct {
 
 // keys shows the keys page.
 func (d *Dashboard) keys(w http.ResponseWriter, r *http.Request) {
-	v := keysView{}
-	switch done, ref := r.FormValue("done"), r.FormValue("ref"); {
-	case !strings.HasPrefix(ref, "key_"):
-	case done == "delete":
-		v.Notice = "Key " + ref + " stopped: it no longer works."
-	}
+	v := keysView{Notice: doneNotice(r, "key_", map[string]string{"delete": "Key %s stopped: it no longer works."})}
 	d.showKeys(w, r, http.StatusOK, v)
 }
 

@@ -50,14 +50,10 @@ type processorsView struct {
 func credentialFieldName(typ, name string) string { return "cred_" + typ + "_" + name }
 
 func (d *Dashboard) processors(w http.ResponseWriter, r *http.Request) {
-	v := processorsView{}
-	switch done, ref := r.FormValue("done"), r.FormValue("ref"); {
-	case !strings.HasPrefix(ref, "pa_"):
-	case done == "create":
-		v.Notice = "Processor account " + ref + " created. Its credentials are sealed and will not be shown again."
-	case done == "delete":
-		v.Notice = "Processor account " + ref + " deleted: no new payments go to it."
-	}
+	v := processorsView{Notice: doneNotice(r, "pa_", map[string]string{
+		"create": "Processor account %s created. Its credentials are sealed and will not be shown again.",
+		"delete": "Processor account %s deleted: no new payments go to it.",
+	})}
 	d.showProcessors(w, r, http.StatusOK, v)
 }
 

@@ -65,14 +65,9 @@ func (d *Dashboard) tokenAction(action string) http.HandlerFunc {
 // tokenNotice is what a card action's redirect (done, ref) says, on the
 // saved cards page or the customer's page it came from.
 func tokenNotice(r *http.Request) string {
-	switch done, ref := r.FormValue("done"), r.FormValue("ref"); {
-	case !strings.HasPrefix(ref, "tok_"):
-	case done == "disable":
-		return "Card " + ref + " disabled: it cannot be charged until enabled."
-	case done == "enable":
-		return "Card " + ref + " enabled."
-	case done == "delete":
-		return "Card " + ref + " deleted: its encrypted number is erased."
-	}
-	return ""
+	return doneNotice(r, "tok_", map[string]string{
+		"disable": "Card %s disabled: it cannot be charged until enabled.",
+		"enable":  "Card %s enabled.",
+		"delete":  "Card %s deleted: its encrypted number is erased.",
+	})
 }
