@@ -55,17 +55,23 @@ var dialect = &sqlstore.Dialect{IsUniqueViolation: func(err error) bool {
 
 // Store is the SQLite backend.
 type Store struct {
-	w      *sql.DB // exactly one connection, used only by the writer goroutine
-	r      *sql.DB // read-only pool; WAL lets readers run beside the writer
-	cp     *sql.DB // one connection for checkpoints, off the writer's path
-	sy     *syncer // makes commits durable and releases their answers
-	ws     *sqlstore.Stmts
-	rs     *sqlstore.Stmts
-	ops    chan *op
-	quit   chan struct{}
-	done   chan struct{}
-	cpDone chan struct{}
-	once   sync.Once
+	w  *sql.DB // exactly one connection, used only by the writer goroutine
+	r  *sql.DB // read-only pool; WAL lets readers run beside the writer
+	cp *sql.DB // one connection for checkpoints, off the writer's path
+	sy *syncer // makes commits durable and releases their answers
+	ws *sqlstore.Stmts
+	rs *sqlstore.Stmts
+	// seqs and dataVersion belong to the writer goroutine: event numbers it
+	// remembers, and the PRAGMA data_version that tells it when another
+	// process (the CLI) has written, so what it remembers may be stale.
+	seqs        *sqlstore.EventSeqs
+	dataVersion int64
+	dvStmt      *sql.Stmt // PRAGMA data_version, prepared once
+	ops         chan *op
+	quit        chan struct{}
+	done        chan struct{}
+	cpDone      chan struct{}
+	once        sync.Once
 
 	mu     sync.RWMutex // guards closed against concurrent Write/Close
 	closed bool
@@ -184,6 +190,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
+	dv, err := w.PrepareContext(ctx, `PRAGMA data_version`)
+	if err != nil {
+		w.Close()
+		r.Close()
+		cp.Close()
+		return nil, err
+	}
 	sy, err := newSyncer(path + "-wal")
 	if err != nil {
 		w.Close()
@@ -191,7 +204,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		cp.Close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, cp: cp, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), ops: make(chan *op, maxBatch),
+	s := &Store{w: w, r: r, cp: cp, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), seqs: sqlstore.NewEventSeqs(), dvStmt: dv, ops: make(chan *op, maxBatch),
 		quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
 	go s.checkpointer()
@@ -471,11 +484,10 @@ var errRetryCareful = errors.New("sqlite: retry batch with savepoints")
 // no savepoint: its failure rolls back only its own writes and is its answer.
 func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uint64) ([]*op, []error, error) {
 	ops := []*op{first}
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, t, err := s.begin(ctx)
 	if err != nil {
-		return ops, nil, fmt.Errorf("sqlite: begin: %w", err)
+		return ops, nil, err
 	}
-	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
 	errs := make([]error, 0, 8)
 	failed := false
 	add := func(o *op) {
@@ -510,30 +522,59 @@ func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uin
 	}
 	if failed {
 		tx.Rollback()
+		s.seqs.Forget()
 		if len(ops) == 1 {
 			return ops, errs, nil // nothing else to keep: the op's error is its answer
 		}
 		return ops, nil, errRetryCareful
 	}
+	if err := s.commitTx(tx, seq); err != nil {
+		return ops, nil, err
+	}
+	return ops, errs, nil
+}
+
+// begin opens the writer's transaction. Under BEGIN IMMEDIATE no other
+// connection can commit until it ends, so data_version read now tells
+// whether anyone else wrote since the writer's last transaction.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, *sqlstore.Tx, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		s.seqs.Forget()
+		return nil, nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	var v int64
+	if err := tx.StmtContext(ctx, s.dvStmt).QueryRowContext(ctx).Scan(&v); err != nil || v != s.dataVersion {
+		s.seqs.Forget()
+		s.dataVersion = v
+	}
+	return tx, sqlstore.NewCachedTx(ctx, tx, dialect, s.ws).WithEventSeqs(s.seqs), nil
+}
+
+// commitTx commits the writer's transaction and numbers the commit for the syncer.
+func (s *Store) commitTx(tx *sql.Tx, seq *uint64) error {
 	n := s.sy.number()
-	err = tx.Commit()
+	err := tx.Commit()
 	s.sy.landed(n)
 	*seq = n
 	if err != nil {
-		return ops, nil, fmt.Errorf("sqlite: commit: %w", err)
+		s.seqs.Forget()
+		return fmt.Errorf("sqlite: commit: %w", err)
 	}
-	return ops, errs, nil
+	s.seqs.Commit()
+	return nil
 }
 
 // runTx executes and commits a batch, each write in a savepoint when
 // careful and there are several.
 func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint64) ([]error, error) {
 	errs := make([]error, len(batch))
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, t, err := s.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: begin: %w", err)
+		return nil, err
 	}
-	t := sqlstore.NewCachedTx(ctx, tx, dialect, s.ws)
+	// Any rollback below may take back event numbers the memory holds.
+	rollback := func() { tx.Rollback(); s.seqs.Forget() }
 	single := len(batch) == 1
 	for i, o := range batch {
 		if err := o.ctx.Err(); err != nil {
@@ -542,37 +583,34 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 		}
 		if careful && !single {
 			if err := t.Exec(`SAVEPOINT op`); err != nil {
-				tx.Rollback()
+				rollback()
 				return nil, fmt.Errorf("sqlite: savepoint: %w", err)
 			}
 		}
 		errs[i] = call(o.fn, t)
 		switch {
 		case errs[i] != nil && single:
-			tx.Rollback()
+			rollback()
 			return errs, nil // nothing else to keep: the op's error is its answer
 		case errs[i] != nil && !careful:
-			tx.Rollback()
+			rollback()
 			return nil, errRetryCareful
 		case errs[i] != nil:
+			s.seqs.Forget()
 			if err := t.Exec(`ROLLBACK TO op`); err != nil {
-				tx.Rollback()
+				rollback()
 				return nil, fmt.Errorf("sqlite: rollback to savepoint: %w", err)
 			}
 		}
 		if careful && !single {
 			if err := t.Exec(`RELEASE op`); err != nil {
-				tx.Rollback()
+				rollback()
 				return nil, fmt.Errorf("sqlite: release savepoint: %w", err)
 			}
 		}
 	}
-	n := s.sy.number()
-	err = tx.Commit()
-	s.sy.landed(n)
-	*seq = n
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: commit: %w", err)
+	if err := s.commitTx(tx, seq); err != nil {
+		return nil, err
 	}
 	return errs, nil
 }
@@ -621,6 +659,7 @@ func (s *Store) Close() error {
 		<-s.cpDone
 		s.rs.Close()
 		s.ws.Close()
+		s.dvStmt.Close()
 		// A last full checkpoint leaves a small WAL behind for the next start.
 		s.cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		err = errors.Join(serr, s.r.Close(), s.cp.Close(), s.w.Close())

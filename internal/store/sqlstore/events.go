@@ -1,21 +1,53 @@
 package sqlstore
 
-import "github.com/coffer-vault/coffer/internal/store"
+import (
+	"errors"
+
+	"github.com/coffer-vault/coffer/internal/store"
+)
 
 // eventQueries are the queries of store.EventTx.
 type eventQueries struct{ *conn }
 
 func (t eventQueries) InsertEvent(e *store.Event) error {
-	if !t.d.EventSeqSequence {
-		// One statement on the single writer: the next number of the
-		// merchant's sequence is taken in the insert itself.
+	if t.d.EventSeqSequence {
+		if err := t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq); err != nil {
+			return err
+		}
+		return t.insertEvent(e)
+	}
+	if t.seqs == nil {
+		// One statement: the next number of the merchant's sequence is
+		// taken in the insert itself.
 		return t.row(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created)
 			SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ? FROM events WHERE merchant_id = ? RETURNING seq`,
 			e.ID, e.MerchantID, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created), e.MerchantID).Scan(&e.Seq)
 	}
-	if err := t.row(`SELECT nextval('event_seq')`).Scan(&e.Seq); err != nil {
+	seq, known := t.seqs.next(e.MerchantID)
+	if !known {
+		if err := t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&seq); err != nil {
+			return err
+		}
+	}
+	e.Seq = seq
+	err := t.insertEvent(e)
+	if known && errors.Is(err, store.ErrConflict) {
+		// The memory was stale after all (it never should be): forget it
+		// and number from the table, once.
+		t.seqs.Forget()
+		if err := t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq); err != nil {
+			return err
+		}
+		err = t.insertEvent(e)
+	}
+	if err != nil {
 		return err
 	}
+	t.seqs.took(e.MerchantID, e.Seq)
+	return nil
+}
+
+func (t eventQueries) insertEvent(e *store.Event) error {
 	_, err := t.exec(`INSERT INTO events (id, merchant_id, seq, type, object_type, object_id, data, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.MerchantID, e.Seq, e.Type, e.ObjectType, e.ObjectID, string(e.Data), ts(e.Created))
 	return err

@@ -61,6 +61,7 @@ type conn struct {
 	d     *Dialect
 	tx    *sql.Tx
 	stmts *Stmts
+	seqs  *EventSeqs // the single writer's memory of event numbers, or nil
 }
 
 // Tx adapts a Querier to store.Tx: one value per entity's queries, each in
