@@ -308,6 +308,7 @@ func keySource(c *Config, create bool) (keySrc, error) {
 // Serve runs the API server until ctx ends, then shuts down gracefully:
 // in-flight requests finish, queued writes commit, the store closes.
 func Serve(ctx context.Context, c Config) error {
+	tuneGC()
 	// The port is taken before anything is written: on a busy port serve
 	// fails leaving no data folder, key file or development merchant.
 	ln, err := listen(c.Addr)
