@@ -5,8 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 
@@ -31,6 +34,8 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 	fs.DurationVar(&o.MemoryEvery, "memory-every", 0, "sample the server's RSS at this interval during the scenario; default 0s: off")
 	fs.IntVar(&o.ServerPID, "server-pid", 0, "with --url and --memory-every: the server's process id; default 0: this process, for the embedded server")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (client and embedded server) to FILE")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of this process (client and embedded server) to FILE at the end")
+	traceFile := fs.String("trace", "", "write an execution trace of this process to FILE (go tool trace: scheduling, GC, syscalls)")
 	return func(ctx context.Context, inv *invocation) error {
 		if err := checkBench(o, *serverLog); err != nil {
 			return err
@@ -46,6 +51,18 @@ func benchCmd(fs *flag.FlagSet) runFunc {
 		o.Progress = inv.stderr
 		if *cpuProfile != "" {
 			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+			defer stop()
+		}
+		if *memProfile != "" {
+			// Every allocation, not a sample: GC cost follows bytes allocated.
+			runtime.MemProfileRate = 1
+			defer writeAllocProfile(*memProfile, inv.stderr)
+		}
+		if *traceFile != "" {
+			stop, err := startTrace(*traceFile)
 			if err != nil {
 				return fmt.Errorf("bench: %w", err)
 			}
@@ -110,4 +127,33 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// writeAllocProfile writes what was allocated since the start (alloc_space,
+// alloc_objects), which is what the collector's share of CPU follows.
+func writeAllocProfile(path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: --memprofile: %v\n", err)
+	}
+}
+
+// startTrace records the runtime's execution trace: where a request waited
+// (for a P, the writer, a syscall) rather than where CPU went.
+func startTrace(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }
