@@ -443,3 +443,21 @@ func TestSettingsTable(t *testing.T) {
 		}
 	}
 }
+
+// bench --memprofile and --trace leave a profile and a trace that Go's tools read.
+func TestBenchProfiles(t *testing.T) {
+	bin := cliBuild(t)
+	dir := t.TempDir()
+	mem, tr := filepath.Join(dir, "mem.pprof"), filepath.Join(dir, "run.trace")
+	_, stderr, code := cliRunIn(t, bin, dir, nil, "bench", "--scenario", "healthz", "--duration", "10s", "--warmup", "0s",
+		"--requests", "200", "--concurrency", "2", "--memprofile", mem, "--trace", tr)
+	if code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, stderr)
+	}
+	for _, args := range [][]string{{"pprof", "-top", mem}, {"trace", "-d=footprint", tr}} {
+		out, err := exec.Command("go", append([]string{"tool"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go tool %v: %v\n%s", args, err, out)
+		}
+	}
+}
