@@ -185,3 +185,34 @@ func TestFailedSyncFailsTheStore(t *testing.T) {
 		t.Fatalf("later read: %v, want ErrSyncFailed", err)
 	}
 }
+
+// A RESTART checkpoint needs the write lock; the checkpointer takes it
+// between the writer's transactions by holding restartMu, so the writer
+// waits on the mutex (and resumes the moment the RESTART ends) instead of
+// meeting SQLITE_BUSY inside BEGIN and sleeping in SQLite's busy handler.
+func TestWriterWaitsForRestartOnTheMutex(t *testing.T) {
+	s, m := openWithMerchant(t)
+	s.restartMu.Lock()
+	began := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Write(context.Background(), func(tx store.Tx) error {
+			close(began)
+			return insertCustomer(m, "cus_restart")(tx)
+		})
+	}()
+	select {
+	case <-began:
+		s.restartMu.Unlock()
+		t.Fatal("the writer began a transaction while a RESTART held restartMu")
+	case <-time.After(100 * time.Millisecond):
+	}
+	// What the checkpointer does under the mutex cannot wait for the writer.
+	if _, err := s.checkpoint("RESTART"); err != nil {
+		t.Fatal(err)
+	}
+	s.restartMu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
