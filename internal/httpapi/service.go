@@ -34,7 +34,7 @@ type Service interface {
 	ListProcessorAccounts(ctx context.Context, merchantID string) ([]payment.ProcessorAccountView, error)
 	CreatePayment(ctx context.Context, m *store.Merchant, params payment.PaymentParams) (payment.PaymentView, error)
 	CreateSession(ctx context.Context, m *store.Merchant, p payment.SessionParams) (payment.SessionView, error)
-	CreateToken(ctx context.Context, m *store.Merchant, p payment.TokenParams) (tok *store.Token, created bool, err error)
+	CreateTokenRendered(ctx context.Context, m *store.Merchant, p payment.TokenParams) (tok *store.Token, created bool, view []byte, err error)
 	CreateTokens(ctx context.Context, m *store.Merchant, items []payment.TokenParams) []payment.BatchResult
 	CreateWebhookEndpoint(ctx context.Context, m *store.Merchant, p payment.WebhookEndpointParams) (payment.WebhookEndpointView, error)
 	DeleteCustomer(ctx context.Context, merchantID, customerID string) error

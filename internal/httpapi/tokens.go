@@ -7,6 +7,7 @@ import (
 
 	"github.com/coffer-vault/coffer/internal/payment"
 	"github.com/coffer-vault/coffer/internal/store"
+	"github.com/coffer-vault/coffer/internal/wire"
 )
 
 func (a tokenHandlers) createToken(w http.ResponseWriter, r *http.Request) {
@@ -15,7 +16,7 @@ func (a tokenHandlers) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
-	t, created, err := a.svc.CreateToken(r.Context(), merchantOf(r), p)
+	t, created, view, err := a.svc.CreateTokenRendered(r.Context(), merchantOf(r), p)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -23,6 +24,10 @@ func (a tokenHandlers) createToken(w http.ResponseWriter, r *http.Request) {
 	status := 200
 	if created {
 		status = 201
+	}
+	if view != nil {
+		wire.WriteJSONBytes(w, status, view) // the token.created event's own rendering
+		return
 	}
 	writeJSON(w, status, a.viewToken(t))
 }

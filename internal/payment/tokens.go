@@ -96,33 +96,42 @@ func parseCard(in *CardInput, now time.Time, prefix string) (processor.Card, car
 // created is false when the customer already had this card: its existing
 // token is returned with the expiry brought up to date.
 func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenParams) (tok *store.Token, created bool, err error) {
+	tok, created, _, err = s.CreateTokenRendered(ctx, m, p)
+	return tok, created, err
+}
+
+// CreateTokenRendered is CreateToken that also returns the token's view as
+// JSON when it is already rendered: the token.created event's data, rendered
+// before the write, is the answer's body as well when the new token was
+// stored as it is. view is nil otherwise (a token stored before came back).
+func (s *Tokens) CreateTokenRendered(ctx context.Context, m *store.Merchant, p TokenParams) (tok *store.Token, created bool, view []byte, err error) {
 	mode, err := checkTokenParams(p, m, s.auth != nil)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	now := s.now()
 	pc, brand, err := parseCard(p.Card, now, "card.")
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if p.Customer != "" {
 		if err := s.store.Read(ctx, func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, p.Customer); return err }); err != nil {
 			if isNotFound(err) {
-				return nil, false, notFound("customer", "customer", p.Customer)
+				return nil, false, nil, notFound("customer", "customer", p.Customer)
 			}
-			return nil, false, err
+			return nil, false, nil, err
 		}
 	}
 
 	tid, derived, err := s.tokenID(ctx, m.ID)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if derived {
 		// An earlier attempt of this keyed request stored the token, then
 		// died before its answer was: that token is the answer.
 		if t, err := s.priorToken(ctx, m.ID, tid); t != nil || err != nil {
-			return t, t != nil, err
+			return t, t != nil, nil, err
 		}
 	}
 	tok = &store.Token{ID: tid, MerchantID: m.ID, CustomerID: p.Customer, Status: store.TokenActive,
@@ -131,11 +140,11 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 	tok.Verification = store.Verification{Status: "unverified", ThreeDSecure: processor.AuthNotRequired, CVCCheck: "unchecked", AVSCheck: "unchecked"}
 	verify := p.Verify == nil || *p.Verify
 	if tok.Fingerprint, err = s.sealer.fingerprint(ctx, m.ID, pc.Number); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	// Before anything answers "same card": that answer is the oracle.
 	if err := s.cards.admitCard(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, !verify); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	var authn *store.Authentication
 	// 3-D Secure guards the verification authorization; a card stored
@@ -144,7 +153,7 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 		a, err := s.challenges.authenticate(ctx, processor.AuthenticateRequest{MerchantID: m.ID, Reference: tok.ID, Card: pc,
 			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Mandated: mode == ThreeDSRequired})
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		if a != nil {
 			switch a.Status {
@@ -153,9 +162,10 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 				if returnURL == "" {
 					returnURL = m.Settings.TokenizationReturnURL
 				}
-				return s.tokenChallenge(ctx, m, tok, pc, a, returnURL, verify)
+				tok, created, err = s.tokenChallenge(ctx, m, tok, pc, a, returnURL, verify)
+				return tok, created, nil, err
 			case processor.AuthFailed:
-				return nil, false, &Error{Kind: KindCard, Code: processor.CodeAuthenticationFailed, DeclineCode: processor.CodeAuthenticationFailed,
+				return nil, false, nil, &Error{Kind: KindCard, Code: processor.CodeAuthenticationFailed, DeclineCode: processor.CodeAuthenticationFailed,
 					Message: msgAuthFailed}
 			}
 			authn = recorded(*a)
@@ -167,7 +177,7 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 			Amount: VerifyAmount, Currency: m.Settings.DefaultCurrency, Authentication: processorAuth(authn)})
 		s.cards.cardOutcome(ctx, m, tok.BIN, tok.Last4, tok.Fingerprint, "", err)
 		if err != nil {
-			return nil, false, fromDecline(err)
+			return nil, false, nil, fromDecline(err)
 		}
 		at := s.now()
 		tok.Verification = store.Verification{Status: "verified", ThreeDSecure: threeDSStatus(authn), CVCCheck: v.CVCResult,
@@ -175,13 +185,13 @@ func (s *Tokens) CreateToken(ctx context.Context, m *store.Merchant, p TokenPara
 	}
 
 	if err := s.sealToken(ctx, tok, pc.Number); err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 
-	if created, err = s.storeNewToken(ctx, tok, derived, now); err != nil {
-		return nil, false, err
+	if created, view, err = s.storeNewToken(ctx, tok, derived, now); err != nil {
+		return nil, false, nil, err
 	}
-	return tok, created, nil
+	return tok, created, view, nil
 }
 
 // checkTokenParams refuses a tokenization request that cannot be served and
@@ -214,18 +224,19 @@ func checkTokenParams(p TokenParams, m *store.Merchant, canAuthenticate bool) (m
 // of the same card can win the unique index between our lookup and insert
 // (backends that do not serialise writers); the retry then finds its token
 // and returns it.
-func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bool, now time.Time) (created bool, err error) {
+func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bool, now time.Time) (created bool, view []byte, err error) {
 	fresh := *tok
 	// The token.created event's JSON, rendered before the write: work the
 	// single writer does not do. Used only when the new token is stored as
 	// it is (not when an existing token of the customer's is updated).
 	rendered, err := json.Marshal(s.ViewToken(&fresh))
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
+	stored := false // fresh itself went in, with rendered as its event
 	for attempt := 0; ; attempt++ {
 		err = s.store.Write(ctx, func(tx store.Tx) error {
-			*tok = fresh // fn may be retried by the backend: start clean
+			*tok, stored = fresh, false // fn may be retried by the backend: start clean
 			if derived {
 				if old, err := tx.GetTokenAny(tok.MerchantID, tok.ID); err == nil {
 					*tok, created = *old, true // stored meanwhile by an attempt presumed dead
@@ -235,6 +246,7 @@ func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bo
 				}
 			}
 			created, err = s.saveTokenRendered(tx, tok, now, rendered)
+			stored = created // saveTokenRendered creates only by inserting tok as given
 			return err
 		})
 		if !errors.Is(err, store.ErrConflict) || attempt == 2 {
@@ -242,9 +254,12 @@ func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bo
 		}
 	}
 	if isNotFound(err) {
-		return false, notFound("customer", "customer", fresh.CustomerID)
+		return false, nil, notFound("customer", "customer", fresh.CustomerID)
 	}
-	return created, err
+	if err != nil || !stored {
+		return created, nil, err
+	}
+	return created, rendered, nil
 }
 
 // tokenID is a random token id, or under an Idempotency-Key one derived from

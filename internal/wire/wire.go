@@ -164,8 +164,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any, fallback string) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(strings.TrimSpace(fallback))
 	}
+	WriteJSONBytes(w, status, b)
+}
+
+// WriteJSONBytes answers with JSON already rendered by json.Marshal, as
+// WriteJSON would have written it.
+func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(append(b[:len(b):len(b)], '\n'))
 }
