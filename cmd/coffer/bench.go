@@ -118,15 +118,21 @@ func checkBench(o bench.Options, serverLog string) error {
 // startCPUProfile profiles the whole run: with the embedded server that is
 // where the time goes, next to the load generator's own share.
 func startCPUProfile(path string) (stop func(), err error) {
+	return startRecording(path, pprof.StartCPUProfile, pprof.StopCPUProfile)
+}
+
+// startRecording opens path and starts a recorder writing to it; stop ends
+// the recording and closes the file.
+func startRecording(path string, start func(io.Writer) error, end func()) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+	return func() { end(); f.Close() }, nil
 }
 
 // writeAllocProfile writes what was allocated since the start (alloc_space,
@@ -147,13 +153,5 @@ func writeAllocProfile(path string, stderr io.Writer) {
 // startTrace records the runtime's execution trace: where a request waited
 // (for a P, the writer, a syscall) rather than where CPU went.
 func startTrace(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { trace.Stop(); f.Close() }, nil
+	return startRecording(path, trace.Start, trace.Stop)
 }

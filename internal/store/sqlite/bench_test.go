@@ -18,15 +18,7 @@ import (
 // time per write, the bound on durable tokenizations per second.
 func BenchmarkTokenWrite(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	m := &store.Merchant{ID: id.New("mer"), Name: "bench", SecretKeyHash: []byte("h"), HMACSecretCT: []byte("c"), PublishableKey: id.New("pk_test"), Created: time.Now().UTC()}
-	if err := s.Write(ctx, func(tx store.Tx) error { return tx.InsertMerchant(m) }); err != nil {
-		b.Fatal(err)
-	}
+	s, m := openWithMerchant(b)
 	ct := make([]byte, 90)
 	rand.Read(ct)
 	data := []byte(`{"id":"tok_x","object":"token","status":"active","card":{"brand":"visa","bin":"424242","last4":"4242","exp_month":12,"exp_year":2030},` +

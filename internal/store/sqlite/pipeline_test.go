@@ -20,7 +20,7 @@ func enqueue(s *Store, fn func(store.Tx) error) *op {
 	return o
 }
 
-func openWithMerchant(t *testing.T) (*Store, *store.Merchant) {
+func openWithMerchant(t testing.TB) (*Store, *store.Merchant) {
 	t.Helper()
 	s, err := Open(context.Background(), t.TempDir())
 	if err != nil {
