@@ -23,6 +23,14 @@ func TestTuneGC(t *testing.T) {
 			t.Fatalf("GC percent %d, want %d", got, gcPercent)
 		}
 	})
+	t.Run("empty GOGC", func(t *testing.T) {
+		debug.SetGCPercent(100)
+		t.Setenv("GOGC", "")
+		tuneGC()
+		if got := currentGCPercent(); got != gcPercent {
+			t.Fatalf("GC percent %d, want %d", got, gcPercent)
+		}
+	})
 	t.Run("operator's GOGC", func(t *testing.T) {
 		debug.SetGCPercent(150)
 		t.Setenv("GOGC", "150")
