@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -557,6 +558,7 @@ func TestConcurrentRefunds(t *testing.T) {
 func TestNoCardDataInOutput(t *testing.T) {
 	s := New()
 	const cvc = "9713"
+	cvcRE := regexp.MustCompile(`(^|[^0-9A-Za-z])` + cvc + `($|[^0-9A-Za-z])`)
 	for i, tc := range cardTable {
 		c := card(tc.number)
 		c.CVC = cvc
@@ -577,7 +579,8 @@ func TestNoCardDataInOutput(t *testing.T) {
 		outs = append(outs, fmt.Sprintf("%+v %v", v, err))
 		outs = append(outs, fmt.Sprintf("%+v", s.Stats()))
 		for _, o := range outs {
-			if strings.Contains(o, tc.number) || strings.Contains(o, tc.number[6:len(tc.number)-4]) || strings.Contains(o, cvc) {
+			// The CVC as a value of its own: ids are random letters and digits.
+			if strings.Contains(o, tc.number) || strings.Contains(o, tc.number[6:len(tc.number)-4]) || cvcRE.MatchString(o) {
 				t.Errorf("%s: output carries card data: %s", tc.number, o)
 			}
 		}
