@@ -12,33 +12,28 @@ func currentGCPercent() int {
 	return p
 }
 
-// A server runs the collector at gcPercent unless the operator set GOGC.
+// A server runs the collector at gcPercent unless the operator set GOGC (an
+// empty GOGC is the runtime's default, so not a choice).
 func TestTuneGC(t *testing.T) {
 	defer debug.SetGCPercent(currentGCPercent())
-	t.Run("default", func(t *testing.T) {
-		debug.SetGCPercent(100)
-		unsetenv(t, "GOGC")
-		tuneGC()
-		if got := currentGCPercent(); got != gcPercent {
-			t.Fatalf("GC percent %d, want %d", got, gcPercent)
-		}
-	})
-	t.Run("empty GOGC", func(t *testing.T) {
-		debug.SetGCPercent(100)
-		t.Setenv("GOGC", "")
-		tuneGC()
-		if got := currentGCPercent(); got != gcPercent {
-			t.Fatalf("GC percent %d, want %d", got, gcPercent)
-		}
-	})
-	t.Run("operator's GOGC", func(t *testing.T) {
-		debug.SetGCPercent(150)
-		t.Setenv("GOGC", "150")
-		tuneGC()
-		if got := currentGCPercent(); got != 150 {
-			t.Fatalf("GC percent %d, want the operator's 150", got)
-		}
-	})
+	for _, tc := range []struct {
+		name string
+		env  func(t *testing.T)
+		want int
+	}{
+		{"unset", func(t *testing.T) { unsetenv(t, "GOGC") }, gcPercent},
+		{"empty", func(t *testing.T) { t.Setenv("GOGC", "") }, gcPercent},
+		{"operator's", func(t *testing.T) { t.Setenv("GOGC", "150"); debug.SetGCPercent(150) }, 150},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			debug.SetGCPercent(100)
+			tc.env(t)
+			tuneGC()
+			if got := currentGCPercent(); got != tc.want {
+				t.Fatalf("GC percent %d, want %d", got, tc.want)
+			}
+		})
+	}
 }
 
 // unsetenv removes key for the test (t.Setenv first, so it is restored after).
