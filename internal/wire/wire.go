@@ -164,14 +164,22 @@ func WriteJSON(w http.ResponseWriter, status int, v any, fallback string) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(strings.TrimSpace(fallback))
 	}
-	WriteJSONBytes(w, status, b)
+	writeJSONHeader(w, status)
+	w.Write(append(b, '\n'))
 }
 
 // WriteJSONBytes answers with JSON already rendered by json.Marshal, as
-// WriteJSON would have written it.
+// WriteJSON would have written it. b is the caller's and is not changed.
 func WriteJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	writeJSONHeader(w, status)
+	w.Write(b)
+	w.Write(newline)
+}
+
+var newline = []byte{'\n'}
+
+func writeJSONHeader(w http.ResponseWriter, status int) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(b[:len(b):len(b)], '\n'))
 }

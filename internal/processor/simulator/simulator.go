@@ -466,10 +466,10 @@ func decline(code, declineCode, avs, cvc string) *processor.Decline {
 	return &processor.Decline{Code: code, DeclineCode: declineCode, Message: msg, AVSResult: avs, CVCResult: cvc}
 }
 
-// newID draws 128 random bits, which makes a collision not worth checking for.
-// newID is time-ordered, as our own records' ids are: the ledger's rows
-// keyed by it are then appended to their indexes instead of dirtying a
-// random page each, which a group commit would write whole.
+// newID is a millisecond time and then 128 random bits (id.NewOrdered), so
+// a collision is not worth checking for. Time-ordered, as our own records'
+// ids are, the ledger's rows keyed by it are appended to their indexes
+// instead of dirtying a random page each, which a group commit writes whole.
 func newID(prefix string) string {
 	return id.NewOrdered(strings.TrimSuffix(prefix, "_"))
 }

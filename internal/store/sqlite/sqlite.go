@@ -554,7 +554,6 @@ func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uin
 func (s *Store) begin(ctx context.Context) (*sql.Tx, *sqlstore.Tx, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		s.seqs.Forget()
 		return nil, nil, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	var v int64

@@ -25,17 +25,18 @@ func (t eventQueries) InsertEvent(e *store.Event) error {
 	}
 	seq, known := t.seqs.next(e.MerchantID)
 	if !known {
-		if err := t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&seq); err != nil {
+		if err := t.nextSeqFromTable(e); err != nil {
 			return err
 		}
+	} else {
+		e.Seq = seq
 	}
-	e.Seq = seq
 	err := t.insertEvent(e)
 	if known && errors.Is(err, store.ErrConflict) {
 		// The memory was stale after all (it never should be): forget it
 		// and number from the table, once.
 		t.seqs.Forget()
-		if err := t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq); err != nil {
+		if err := t.nextSeqFromTable(e); err != nil {
 			return err
 		}
 		err = t.insertEvent(e)
@@ -45,6 +46,11 @@ func (t eventQueries) InsertEvent(e *store.Event) error {
 	}
 	t.seqs.took(e.MerchantID, e.Seq)
 	return nil
+}
+
+// nextSeqFromTable numbers e after the merchant's last event in the table.
+func (t eventQueries) nextSeqFromTable(e *store.Event) error {
+	return t.row(`SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE merchant_id = ?`, e.MerchantID).Scan(&e.Seq)
 }
 
 func (t eventQueries) insertEvent(e *store.Event) error {
