@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// memLedger is a Ledger in this process's memory: New's books, and every simulator's
-// verifications. One mutex is held through each Update or View: every call is a few map
+// memLedger is a Ledger in this process's memory: New's books (verifications are kept in
+// verifyBooks, which hold no Go value per record). One mutex is held through each Update or View: every call is a few map
 // accesses, and running them one at a time makes the amount rules trivially impossible to race
 // past.
 type memLedger struct {

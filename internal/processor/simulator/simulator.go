@@ -17,8 +17,9 @@
 //
 // Verifications are the exception: a verification is voided at once, so nothing can be done with
 // it later, and it is kept in this process's memory only (a write per tokenization would only slow
-// Coffer down), and only the latest 50,000 to 100,000 of them (verifications.go): memory stays flat
-// however many cards are tokenized. Another instance, this one after a restart, or this one for a
+// Coffer down), and only the latest 50,000 to 100,000 of them (verifications.go), encoded in byte
+// chunks the garbage collector need not scan (verifybook.go): memory stays flat however many cards
+// are tokenized. Another instance, this one after a restart, or this one for a
 // reference older than what it remembers, verifies the same reference afresh.
 //
 // Upgrades. Before the store kept it, the ledger lived in a journal file in the data folder
@@ -228,7 +229,7 @@ func (s *Simulator) Verify(ctx context.Context, r processor.VerifyRequest) (proc
 		return processor.Verification{}, err
 	}
 	fresh := s.newAuth(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, true)
-	a, err := s.verifs.record(ctx, fresh)
+	a, err := s.verifs.record(fresh)
 	if err != nil {
 		return processor.Verification{}, err
 	}

@@ -1,9 +1,6 @@
 package simulator
 
-import (
-	"context"
-	"sync"
-)
+import "sync"
 
 // verificationsKept bounds how many verifications one generation holds:
 // the simulator keeps the current generation and the one before, so this
@@ -20,23 +17,23 @@ const verificationsKept = 50_000
 // unknown. The counters keep counting dropped generations.
 type verifications struct {
 	mu       sync.Mutex
-	cur, old *memLedger
+	cur, old *verifyBook
 	retired  Stats // counters of the generations already dropped
 	kept     int
 }
 
 func newVerifications(kept int) *verifications {
-	return &verifications{cur: newMemLedger(), old: newMemLedger(), kept: kept}
+	return &verifications{cur: newVerifyBook(), old: newVerifyBook(), kept: kept}
 }
 
 // generations returns the current and the previous generation, starting a
 // new one first when the current is full.
-func (v *verifications) generations() (cur, old *memLedger) {
+func (v *verifications) generations() (cur, old *verifyBook) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cur.counts().Authorizations >= int64(v.kept) {
 		add(&v.retired, v.old.counts())
-		v.old, v.cur = v.cur, newMemLedger()
+		v.old, v.cur = v.cur, newVerifyBook()
 	}
 	return v.cur, v.old
 }
@@ -51,31 +48,19 @@ func add(to *Stats, s Stats) {
 
 // record returns the verification already made for fresh's reference in
 // either generation, or records fresh in the current one.
-func (v *verifications) record(ctx context.Context, fresh *AuthRecord) (*AuthRecord, error) {
+func (v *verifications) record(fresh *AuthRecord) (*AuthRecord, error) {
 	cur, old := v.generations()
-	var prev *AuthRecord
-	if fresh.Reference != "" {
-		old.View(ctx, func(b Books) error {
-			prev, _ = b.AuthByReference(fresh.Merchant, fresh.Reference)
-			return nil
-		})
-	}
-	if prev != nil {
+	if prev, err := old.byReference(fresh.Merchant, fresh.Reference); err == nil {
 		return prev, nil
 	}
-	var a *AuthRecord
-	err := cur.Update(ctx, func(b Books) (err error) {
-		a, _, err = findOrInsert(b, fresh)
-		return err
-	})
-	return a, err
+	return cur.findOrInsert(fresh)
 }
 
 // approved reports whether id is an approved verification still remembered.
 func (v *verifications) approved(id string) bool {
 	cur, old := v.generations()
-	for _, l := range []*memLedger{cur, old} {
-		if l.View(context.Background(), func(b Books) error { _, err := approved(b, id); return err }) == nil {
+	for _, b := range [...]*verifyBook{cur, old} {
+		if a, err := b.authorization(id); err == nil && a.State != StateDeclined {
 			return true
 		}
 	}
