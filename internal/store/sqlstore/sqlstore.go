@@ -62,6 +62,10 @@ type conn struct {
 	tx    *sql.Tx
 	stmts *Stmts
 	seqs  *EventSeqs // the single writer's memory of event numbers, or nil
+	// bound holds the statements bound to tx so far: a writer's batch runs
+	// the same few queries for every request in it, and binding a statement
+	// again each time cost an allocation and a lock per query.
+	bound map[*sql.Stmt]*sql.Stmt
 }
 
 // Tx adapts a Querier to store.Tx: one value per entity's queries, each in
@@ -193,7 +197,15 @@ func (t *conn) stmt(q string) (*sql.Stmt, error) {
 	}
 	// A statement prepared on the pool is reused on this transaction's
 	// connection (database/sql prepares it there once, then keeps it).
-	return t.tx.StmtContext(t.ctx, st), nil
+	if b, ok := t.bound[st]; ok {
+		return b, nil
+	}
+	b := t.tx.StmtContext(t.ctx, st)
+	if t.bound == nil {
+		t.bound = make(map[*sql.Stmt]*sql.Stmt, 8)
+	}
+	t.bound[st] = b
+	return b, nil
 }
 
 // Exec runs a statement without arguments through the cache (savepoints).
