@@ -119,7 +119,8 @@ func (b *Block) Error() string {
 
 // Guard holds the counts of every merchant. Safe for concurrent use.
 type Guard struct {
-	now func() time.Time
+	now  func() time.Time
+	base time.Time // times held are durations since base (clock)
 
 	mu        sync.Mutex
 	merchants map[string]*merchantState
@@ -130,12 +131,18 @@ func New(now func() time.Time) *Guard {
 	if now == nil {
 		now = time.Now
 	}
-	return &Guard{now: now, merchants: map[string]*merchantState{}}
+	return &Guard{now: now, base: now(), merchants: map[string]*merchantState{}}
 }
+
+// clock is now as the guard holds times: the duration since base. A
+// time.Time carries a pointer (its location), so slices of them are memory
+// the collector must scan; a busy merchant's guard holds one entry per card
+// seen in the last hour, and these are plain numbers instead.
+func (g *Guard) clock(now time.Time) time.Duration { return now.Sub(g.base) }
 
 type seen struct {
 	fp uint64
-	at time.Time
+	at time.Duration // clock
 }
 
 type merchantState struct {
@@ -150,7 +157,7 @@ type merchantState struct {
 	buckets      [declineBucketCount]declineBucket
 	blockedUntil time.Time // decline-ratio cooldown
 
-	cvc map[uint64][]time.Time // card → wrong CVC times, oldest first
+	cvc map[uint64][]time.Duration // card → wrong CVC times (clock), oldest first
 }
 
 type declineBucket struct {
@@ -161,7 +168,7 @@ type declineBucket struct {
 func (g *Guard) state(merchant string, now time.Time, l Limits) *merchantState {
 	st := g.merchants[merchant]
 	if st == nil {
-		st = &merchantState{groups: map[uint64][]seen{}, reported: map[uint64]time.Time{}, cvc: map[uint64][]time.Time{},
+		st = &merchantState{groups: map[uint64][]seen{}, reported: map[uint64]time.Time{}, cvc: map[uint64][]time.Duration{},
 			tokens: float64(l.UnverifiedPerMinute), refilled: now, lastPrune: now}
 		g.merchants[merchant] = st
 	}
@@ -185,7 +192,8 @@ func (g *Guard) Admit(merchant string, l Limits, c Candidate) *Block {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := g.state(merchant, now, l)
-	st.prune(now, l)
+	t := g.clock(now)
+	st.prune(now, t, l)
 
 	if now.Before(st.blockedUntil) {
 		return &Block{Rule: RuleDeclineRatio, RetryAfter: st.blockedUntil.Sub(now), Limit: l.DeclineMin, Window: l.DeclineWindow}
@@ -193,7 +201,7 @@ func (g *Guard) Admit(merchant string, l Limits, c Candidate) *Block {
 
 	gk := hash(c.BIN, c.Last4)
 	fp := hash(c.Fingerprint)
-	group := live(st.groups[gk], now, l.SuffixWindow)
+	group := live(st.groups[gk], t, l.SuffixWindow)
 	known := false
 	for _, e := range group {
 		if e.fp == fp {
@@ -206,7 +214,7 @@ func (g *Guard) Admit(merchant string, l Limits, c Candidate) *Block {
 	// the very question the attacker asks.
 	if len(group) >= l.SuffixCards {
 		st.groups[gk] = group
-		b := &Block{Rule: RuleSuffixBurst, RetryAfter: group[0].at.Add(l.SuffixWindow).Sub(now), Count: len(group) + 1,
+		b := &Block{Rule: RuleSuffixBurst, RetryAfter: group[0].at + l.SuffixWindow - t, Count: len(group) + 1,
 			Limit: l.SuffixCards, Window: l.SuffixWindow, BIN: c.BIN, Last4: c.Last4}
 		if until, ok := st.reported[gk]; !ok || now.After(until) {
 			b.First = true
@@ -237,9 +245,9 @@ func (g *Guard) Admit(merchant string, l Limits, c Candidate) *Block {
 		return nil
 	}
 	if len(st.groups) >= maxGroupsPerMerch && st.groups[gk] == nil {
-		st.evictSingles(now, l)
+		st.evictSingles(now, t, l)
 	}
-	st.groups[gk] = append(group, seen{fp: fp, at: now})
+	st.groups[gk] = append(group, seen{fp: fp, at: t})
 	return nil
 }
 
@@ -254,10 +262,11 @@ func (g *Guard) CheckCVC(merchant string, l Limits, fingerprint, bin, last4 stri
 		return &Block{Rule: RuleDeclineRatio, RetryAfter: st.blockedUntil.Sub(now), Limit: l.DeclineMin, Window: l.DeclineWindow}
 	}
 	k := hash(fingerprint)
-	fails := liveTimes(st.cvc[k], now, l.CVCWindow)
+	t := g.clock(now)
+	fails := liveTimes(st.cvc[k], t, l.CVCWindow)
 	st.cvc[k] = fails
 	if len(fails) >= l.CVCFailures {
-		b := &Block{Rule: RuleCVCGuessing, RetryAfter: fails[0].Add(l.CVCWindow).Sub(now), Count: len(fails), Limit: l.CVCFailures,
+		b := &Block{Rule: RuleCVCGuessing, RetryAfter: fails[0] + l.CVCWindow - t, Count: len(fails), Limit: l.CVCFailures,
 			Window: l.CVCWindow, BIN: bin, Last4: last4}
 		// Reported when the limit is reached (Outcome), not on every refusal.
 		return b
@@ -277,7 +286,8 @@ func (g *Guard) Outcome(merchant string, l Limits, fingerprint, bin, last4 strin
 	var trip *Block
 	if wrongCVC {
 		k := hash(fingerprint)
-		fails := append(liveTimes(st.cvc[k], now, l.CVCWindow), now)
+		t := g.clock(now)
+		fails := append(liveTimes(st.cvc[k], t, l.CVCWindow), t)
 		st.cvc[k] = fails
 		if len(fails) == l.CVCFailures {
 			trip = &Block{Rule: RuleCVCGuessing, RetryAfter: l.CVCWindow, First: true, Count: len(fails), Limit: l.CVCFailures,
@@ -313,9 +323,9 @@ func (g *Guard) Outcome(merchant string, l Limits, fingerprint, bin, last4 strin
 	return trip
 }
 
-func live(group []seen, now time.Time, window time.Duration) []seen {
+func live(group []seen, now, window time.Duration) []seen {
 	i := 0
-	for i < len(group) && now.Sub(group[i].at) >= window {
+	for i < len(group) && now-group[i].at >= window {
 		i++
 	}
 	if i == 0 {
@@ -324,9 +334,9 @@ func live(group []seen, now time.Time, window time.Duration) []seen {
 	return append(group[:0:0], group[i:]...)
 }
 
-func liveTimes(ts []time.Time, now time.Time, window time.Duration) []time.Time {
+func liveTimes(ts []time.Duration, now, window time.Duration) []time.Duration {
 	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= window {
+	for i < len(ts) && now-ts[i] >= window {
 		i++
 	}
 	if i == 0 {
@@ -337,13 +347,13 @@ func liveTimes(ts []time.Time, now time.Time, window time.Duration) []time.Time 
 
 // prune drops expired entries, at most once per tenth of the window, so
 // memory follows the traffic of the last window only.
-func (st *merchantState) prune(now time.Time, l Limits) {
+func (st *merchantState) prune(now time.Time, t time.Duration, l Limits) {
 	if now.Sub(st.lastPrune) < l.SuffixWindow/10 {
 		return
 	}
 	st.lastPrune = now
 	for k, g := range st.groups {
-		if g = live(g, now, l.SuffixWindow); len(g) == 0 {
+		if g = live(g, t, l.SuffixWindow); len(g) == 0 {
 			delete(st.groups, k)
 		} else {
 			st.groups[k] = g
@@ -355,7 +365,7 @@ func (st *merchantState) prune(now time.Time, l Limits) {
 		}
 	}
 	for k, ts := range st.cvc {
-		if ts = liveTimes(ts, now, l.CVCWindow); len(ts) == 0 {
+		if ts = liveTimes(ts, t, l.CVCWindow); len(ts) == 0 {
 			delete(st.cvc, k)
 		} else {
 			st.cvc[k] = ts
@@ -365,9 +375,9 @@ func (st *merchantState) prune(now time.Time, l Limits) {
 
 // evictSingles makes room when a merchant's table is full: groups holding
 // one card carry no signal yet, so they go first.
-func (st *merchantState) evictSingles(now time.Time, l Limits) {
+func (st *merchantState) evictSingles(now time.Time, t time.Duration, l Limits) {
 	st.lastPrune = time.Time{}
-	st.prune(now, l)
+	st.prune(now, t, l)
 	for k, g := range st.groups {
 		if len(st.groups) < maxGroupsPerMerch*9/10 {
 			return

@@ -2,6 +2,7 @@ package radar
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -163,5 +164,35 @@ func TestPrune(t *testing.T) {
 	g.Admit("m1", Limits{}, Candidate{BIN: "4", Last4: "new", Fingerprint: "new"})
 	if n := len(g.merchants["m1"].groups); n != 1 {
 		t.Fatalf("%d groups kept after the window", n)
+	}
+}
+
+// TestHeldEntriesHoldNoPointers: a busy merchant's guard keeps one entry per
+// card seen in the last hour (and one per wrong CVC); with no pointer in them
+// the collector marks their arrays without reading them. A time.Time has
+// one (its location).
+func TestHeldEntriesHoldNoPointers(t *testing.T) {
+	var walk func(reflect.Type) bool
+	walk = func(ty reflect.Type) bool {
+		switch ty.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.String, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+			return true
+		case reflect.Struct:
+			for i := range ty.NumField() {
+				if walk(ty.Field(i).Type) {
+					return true
+				}
+			}
+		case reflect.Array:
+			return walk(ty.Elem())
+		}
+		return false
+	}
+	st := reflect.TypeFor[merchantState]()
+	for _, field := range []string{"groups", "cvc"} {
+		f, _ := st.FieldByName(field)
+		if elem := f.Type.Elem().Elem(); walk(elem) {
+			t.Errorf("merchantState.%s holds %s, which has a pointer", field, elem)
+		}
 	}
 }
