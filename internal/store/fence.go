@@ -21,9 +21,21 @@ import (
 // durable before it leaves. Backends that are durable on commit anyway
 // (PostgreSQL) ignore fences.
 type Fence struct {
-	mu   sync.Mutex
-	need uint64
+	mu    sync.Mutex
+	need  uint64
+	wait  func(uint64) error
+	debts []*Debt
+}
+
+// A Debt is an operation a backend answered before it knew whether the
+// operation's transaction would commit (SQLite answers a deferred write
+// once the writer has run it). The backend settles it when it knows; the
+// fence's Wait waits for that first, and fails if it did not commit.
+type Debt struct {
+	done chan struct{}
+	seq  uint64
 	wait func(uint64) error
+	err  error
 }
 
 type fenceKey struct{}
@@ -65,12 +77,38 @@ func (f *Fence) Owe(seq uint64, wait func(uint64) error) {
 	f.mu.Unlock()
 }
 
+// Promise records an operation answered before its commit was decided:
+// the backend must Settle the Debt it returns, whatever happens.
+func (f *Fence) Promise() *Debt {
+	d := &Debt{done: make(chan struct{})}
+	f.mu.Lock()
+	f.debts = append(f.debts, d)
+	f.mu.Unlock()
+	return d
+}
+
+// Settle decides d: err when its operation did not commit; otherwise the
+// backend's point seq that wait(seq) makes durable.
+func (d *Debt) Settle(seq uint64, wait func(uint64) error, err error) {
+	d.seq, d.wait, d.err = seq, wait, err
+	close(d.done)
+}
+
 // Wait returns once everything deferred to the fence is durable, or the
 // backend's error if it cannot be made so.
 func (f *Fence) Wait() error {
 	f.mu.Lock()
-	need, wait := f.need, f.wait
+	need, wait, debts := f.need, f.wait, f.debts
 	f.mu.Unlock()
+	for _, d := range debts {
+		<-d.done
+		if d.err != nil {
+			return d.err
+		}
+		if d.seq > need {
+			need, wait = d.seq, d.wait
+		}
+	}
 	if wait == nil || need == 0 {
 		return nil
 	}

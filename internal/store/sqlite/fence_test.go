@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,8 +10,8 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-// A deferred write answers once its batch committed, while the sync that
-// covers it is held; its fence's Wait does not return until that sync has
+// A deferred write answers (by the time its batch committed at the latest)
+// while the sync that covers it is held; its fence's Wait does not return until that sync has
 // run. A deferred read of the unsynced commit answers too, and is owed to
 // the fence. Without a fence, Deferrable changes nothing.
 func TestFenceTakesTheWait(t *testing.T) {
@@ -29,8 +30,8 @@ func TestFenceTakesTheWait(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a deferred write was not answered at its commit")
 	}
+	<-entered                     // the sync covering it is held, so its commit has landed
 	owed := s.sy.committed.Load() // the deferred write's commit (nothing else writes)
-	<-entered                     // the sync covering it is held
 	if s.sy.synced.Load() >= owed {
 		t.Fatalf("commit %d already synced: the test holds the wrong sync", owed)
 	}
@@ -76,5 +77,111 @@ func TestDeferrableWithoutFenceWaits(t *testing.T) {
 	}
 	if s.sy.synced.Load() < s.sy.committed.Load() {
 		t.Fatal("a write without a fence answered before its sync")
+	}
+}
+
+// While the syncer is busy the writer keeps its transaction open and adds
+// to it; a deferred write is answered as soon as it has run, before its
+// batch commits, and its fence waits for the commit and the sync. (Answered
+// at the commit, a payment's record and then the acquirer's ledger each
+// waited for a whole sync.)
+func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
+	s, m := openWithMerchant(t)
+	entered, release := holdSyncs(t, s)
+	first := make(chan error, 1)
+	go func() { first <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
+	<-entered // the syncer is busy with the first write's commit
+	commits := s.commits.Load()
+
+	ctx, fence := store.WithFence(context.Background())
+	cid := id.New("cus")
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(store.Deferrable(ctx), insertCustomer(m, cid)) }()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a deferred write was not answered while its batch was open")
+	}
+	if got := s.commits.Load(); got != commits {
+		t.Fatalf("commits %d → %d: the deferred write waited for its batch's commit", commits, got)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- fence.Wait() }()
+	select {
+	case err := <-waited:
+		t.Fatalf("the fence's Wait returned (%v) before its write committed", err)
+	case <-time.After(200 * time.Millisecond): // absence of an answer: bounded look
+	}
+	release()
+	for name, ch := range map[string]chan error{"fence": waited, "first write": first} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not return once the sync ran", name)
+		}
+	}
+	if err := s.Read(context.Background(), func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, cid); return err }); err != nil {
+		t.Fatalf("the deferred write after its fence: %v", err)
+	}
+	if st := s.CommitStats(); st.Synced < s.sy.committed.Load() {
+		t.Fatalf("the fence returned before every commit was synced (%d of %d)", st.Synced, s.sy.committed.Load())
+	}
+}
+
+// A deferred write answered as it ran, which then does not commit (here:
+// a batch-mate fails, and in the careful re-run the write fails where it had
+// succeeded), fails its fence with ErrCommitLost, its whole batch, and the
+// store: a later write of its caller may rest on it, so nothing more commits.
+func TestLostDeferredWriteFailsTheStore(t *testing.T) {
+	s, m := openWithMerchant(t)
+	entered, release := holdSyncs(t, s)
+	first := make(chan error, 1)
+	go func() { first <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
+	<-entered
+
+	ctx, fence := store.WithFence(context.Background())
+	cid := id.New("cus")
+	runs := 0
+	fickle := func(tx store.Tx) error {
+		runs++
+		if runs > 1 {
+			return errors.New("not this time")
+		}
+		return insertCustomer(m, cid)(tx)
+	}
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(store.Deferrable(ctx), fickle) }()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a deferred write was not answered while its batch was open")
+	}
+	mate := make(chan error, 1)
+	go func() { mate <- s.Write(context.Background(), func(store.Tx) error { return errors.New("refused") }) }()
+	if err := fence.Wait(); !errors.Is(err, ErrCommitLost) {
+		t.Fatalf("fence: %v, want ErrCommitLost", err)
+	}
+	release()
+	if err := <-first; err != nil {
+		t.Fatalf("the first write, committed before: %v", err)
+	}
+	if err := <-mate; err == nil {
+		t.Fatal("the failing batch-mate succeeded")
+	}
+	if err := s.Write(context.Background(), insertCustomer(m, id.New("cus"))); !errors.Is(err, ErrCommitLost) {
+		t.Fatalf("a later write: %v, want ErrCommitLost", err)
+	}
+	var n int
+	if err := s.r.QueryRow(`SELECT count(*) FROM customers WHERE id = ?`, cid).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the lost write's customer: %d rows (%v), want none", n, err)
 	}
 }

@@ -119,9 +119,16 @@ type op struct {
 	err chan error
 	seq uint64 // the commit its answer waited for; set before err is sent
 	// fence, when set, takes the op's durability: it is answered as soon as
-	// its batch committed, and the fence's owner waits for the sync.
+	// the writer has run it (debt) or, if it ran in a careful re-run, once
+	// its batch committed; the fence's owner waits for the commit and sync.
 	fence *store.Fence
+	debt  *store.Debt // set when answered as it ran; settled by settleDebts
 }
+
+// ErrCommitLost is returned once a write that had been answered as it ran
+// (a deferred write, store.Deferrable) did not commit after all: later
+// writes may rest on it, so the store commits nothing more until reopened.
+var ErrCommitLost = errors.New("sqlite: a write answered before its commit did not commit; the store must be reopened")
 
 type connRole int
 
@@ -466,8 +473,38 @@ func (s *Store) commit(first *op, gather bool) {
 	// a failed COMMIT) may rest on what it read: it waits for the commits
 	// before it to be synced, like a Read.
 	p := &pending{began: began, seq: seq, ops: ops, errs: errs, err: err}
+	s.settleDebts(p)
 	s.answerEarly(p)
 	s.sy.hand(p)
+}
+
+// settleDebts tells the fences of the ops answered as they ran whether
+// their batch committed them. One that did not (its COMMIT failed, or a
+// careful re-run gave it another result, which the ops' determinism rules
+// out) may already have been acted on by a later write of its caller, so the
+// store fails: commitTx refuses every later batch, and nothing can commit
+// resting on a write that is not there.
+func (s *Store) settleDebts(p *pending) {
+	for i, o := range p.ops {
+		if o.debt == nil {
+			continue
+		}
+		err := p.err
+		if err == nil && p.errs != nil {
+			err = p.errs[i]
+		}
+		if err != nil {
+			lost := err
+			if !errors.Is(err, ErrCommitLost) {
+				lost = fmt.Errorf("%w: %v", ErrCommitLost, err)
+			}
+			s.sy.fail(lost)
+			o.debt.Settle(0, nil, lost)
+			continue
+		}
+		o.seq = p.seq
+		o.debt.Settle(p.seq, s.sy.waitFor, nil)
+	}
 }
 
 // answerEarly answers now the ops whose durability a fence took over
@@ -475,7 +512,7 @@ func (s *Store) commit(first *op, gather bool) {
 // covers seq, and the syncer skips them.
 func (s *Store) answerEarly(p *pending) {
 	for i, o := range p.ops {
-		if o.fence == nil {
+		if o.fence == nil || o.debt != nil {
 			continue
 		}
 		o.seq = p.seq
@@ -511,6 +548,14 @@ func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uin
 			failed = e != nil
 		}
 		errs = append(errs, e)
+		if e == nil && o.fence != nil {
+			// A deferred write is answered as it ran, not at the commit, which
+			// waits for the syncer: its caller's next write (a payment's
+			// record, then the acquirer's ledger) joins this batch or the next,
+			// and the fence waits for the commit and sync of both.
+			o.debt = o.fence.Promise()
+			o.err <- nil
+		}
 	}
 	add(first)
 	for !failed && gather && len(ops) < maxBatch {
@@ -566,6 +611,13 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, *sqlstore.Tx, error) {
 
 // commitTx commits the writer's transaction and numbers the commit for the syncer.
 func (s *Store) commitTx(tx *sql.Tx, seq *uint64) error {
+	if err := s.sy.failure(); err != nil {
+		// Failed (a sync, or a commit that others rested on): nothing more
+		// is committed until the store is reopened.
+		tx.Rollback()
+		s.seqs.Forget()
+		return err
+	}
 	n := s.sy.number()
 	err := tx.Commit()
 	s.sy.landed(n)
@@ -602,6 +654,11 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 		}
 		errs[i] = call(o.fn, t)
 		switch {
+		case errs[i] != nil && o.debt != nil:
+			// It was answered as done when it first ran: its caller may have
+			// acted on it and a batch-mate may rest on it, so none commits.
+			rollback()
+			return nil, fmt.Errorf("%w: %v", ErrCommitLost, errs[i])
 		case errs[i] != nil && single:
 			rollback()
 			return errs, nil // nothing else to keep: the op's error is its answer

@@ -217,7 +217,7 @@ func (sy *syncer) sync() error {
 func release(p *pending, syncErr error) {
 	for i, o := range p.ops {
 		if o.fence != nil {
-			continue // answered at commit (answerEarly); its fence waits for this sync
+			continue // answered already (answerEarly, or when it ran); its fence waits for this sync
 		}
 		o.seq = p.seq
 		switch {
@@ -228,6 +228,17 @@ func release(p *pending, syncErr error) {
 		default:
 			o.err <- p.errs[i]
 		}
+	}
+}
+
+// fail makes the store refuse every later call, as a failed sync does.
+func (sy *syncer) fail(err error) {
+	sy.mu.Lock()
+	defer sy.mu.Unlock()
+	if sy.failed == nil {
+		sy.failed = err
+		close(sy.changed)
+		sy.changed = make(chan struct{})
 	}
 }
 
