@@ -22,14 +22,7 @@ func TestFenceTakesTheWait(t *testing.T) {
 	cid := id.New("cus")
 	wrote := make(chan error, 1)
 	go func() { wrote <- s.Write(store.Deferrable(ctx), insertCustomer(m, cid)) }()
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a deferred write was not answered at its commit")
-	}
+	answered(t, "a deferred write while its sync is held", wrote)
 	<-entered                     // the sync covering it is held, so its commit has landed
 	owed := s.sy.committed.Load() // the deferred write's commit (nothing else writes)
 	if s.sy.synced.Load() >= owed {
@@ -51,16 +44,8 @@ func TestFenceTakesTheWait(t *testing.T) {
 	case <-time.After(200 * time.Millisecond): // absence of an answer: bounded look
 	}
 	release()
-	for name, ch := range map[string]chan error{"fence": waited, "plain write": plain} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not return once the sync ran", name)
-		}
-	}
+	answered(t, "the fence once the sync ran", waited)
+	answered(t, "the plain write once the sync ran", plain)
 	if s.sy.synced.Load() < owed {
 		t.Fatalf("the fence returned with commit %d unsynced (synced %d)", owed, s.sy.synced.Load())
 	}
@@ -97,14 +82,7 @@ func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
 	cid := id.New("cus")
 	wrote := make(chan error, 1)
 	go func() { wrote <- s.Write(store.Deferrable(ctx), insertCustomer(m, cid)) }()
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a deferred write was not answered while its batch was open")
-	}
+	answered(t, "a deferred write while its batch was open", wrote)
 	if got := s.commits.Load(); got != commits {
 		t.Fatalf("commits %d → %d: the deferred write waited for its batch's commit", commits, got)
 	}
@@ -116,16 +94,8 @@ func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
 	case <-time.After(200 * time.Millisecond): // absence of an answer: bounded look
 	}
 	release()
-	for name, ch := range map[string]chan error{"fence": waited, "first write": first} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("%s did not return once the sync ran", name)
-		}
-	}
+	answered(t, "the fence once the sync ran", waited)
+	answered(t, "the first write once the sync ran", first)
 	if err := s.Read(context.Background(), func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, cid); return err }); err != nil {
 		t.Fatalf("the deferred write after its fence: %v", err)
 	}
@@ -157,14 +127,7 @@ func TestLostDeferredWriteFailsTheStore(t *testing.T) {
 	}
 	wrote := make(chan error, 1)
 	go func() { wrote <- s.Write(store.Deferrable(ctx), fickle) }()
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a deferred write was not answered while its batch was open")
-	}
+	answered(t, "a deferred write while its batch was open", wrote)
 	mate := make(chan error, 1)
 	go func() { mate <- s.Write(context.Background(), func(store.Tx) error { return errors.New("refused") }) }()
 	if err := fence.Wait(); !errors.Is(err, ErrCommitLost) {
@@ -183,5 +146,19 @@ func TestLostDeferredWriteFailsTheStore(t *testing.T) {
 	var n int
 	if err := s.r.QueryRow(`SELECT count(*) FROM customers WHERE id = ?`, cid).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("the lost write's customer: %d rows (%v), want none", n, err)
+	}
+}
+
+// answered waits, bounded, for ch's answer and fails the test on an error
+// or on none.
+func answered(t *testing.T, what string, ch <-chan error) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no answer", what)
 	}
 }
