@@ -25,6 +25,7 @@ type Fence struct {
 	need  uint64
 	wait  func(uint64) error
 	debts []*Debt
+	lost  error // a debt that did not commit: the fence's later writes are refused
 }
 
 // A Debt is an operation a backend answered before it knew whether the
@@ -32,10 +33,11 @@ type Fence struct {
 // once the writer has run it). The backend settles it when it knows; the
 // fence's Wait waits for that first, and fails if it did not commit.
 type Debt struct {
-	done chan struct{}
-	seq  uint64
-	wait func(uint64) error
-	err  error
+	fence *Fence
+	done  chan struct{}
+	seq   uint64
+	wait  func(uint64) error
+	err   error
 }
 
 type fenceKey struct{}
@@ -66,6 +68,19 @@ func DeferredTo(ctx context.Context) *Fence {
 	return f
 }
 
+// Lost is the error of a write of the call owning ctx's fence that was
+// answered early and then did not commit, or nil. A backend refuses the
+// call's later writes when it is set: they may rest on the lost one.
+func Lost(ctx context.Context) error {
+	f, _ := ctx.Value(fenceKey{}).(*Fence)
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost
+}
+
 // Owe records that what an operation answered rests on the backend's point
 // seq becoming durable, which wait(seq) waits for.
 func (f *Fence) Owe(seq uint64, wait func(uint64) error) {
@@ -80,7 +95,7 @@ func (f *Fence) Owe(seq uint64, wait func(uint64) error) {
 // Promise records an operation answered before its commit was decided:
 // the backend must Settle the Debt it returns, whatever happens.
 func (f *Fence) Promise() *Debt {
-	d := &Debt{done: make(chan struct{})}
+	d := &Debt{fence: f, done: make(chan struct{})}
 	f.mu.Lock()
 	f.debts = append(f.debts, d)
 	f.mu.Unlock()
@@ -91,6 +106,13 @@ func (f *Fence) Promise() *Debt {
 // backend's point seq that wait(seq) makes durable.
 func (d *Debt) Settle(seq uint64, wait func(uint64) error, err error) {
 	d.seq, d.wait, d.err = seq, wait, err
+	if err != nil {
+		d.fence.mu.Lock()
+		if d.fence.lost == nil {
+			d.fence.lost = err
+		}
+		d.fence.mu.Unlock()
+	}
 	close(d.done)
 }
 

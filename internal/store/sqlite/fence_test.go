@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -106,9 +107,10 @@ func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
 
 // A deferred write answered as it ran, which then does not commit (here:
 // a batch-mate fails, and in the careful re-run the write fails where it had
-// succeeded), fails its fence with ErrCommitLost, its whole batch, and the
-// store: a later write of its caller may rest on it, so nothing more commits.
-func TestLostDeferredWriteFailsTheStore(t *testing.T) {
+// succeeded), fails its fence with ErrCommitLost, and every later write of
+// its call (which may rest on it) is refused; the store goes on serving
+// other calls.
+func TestLostDeferredWriteFailsItsCall(t *testing.T) {
 	s, m := openWithMerchant(t)
 	entered, release := holdSyncs(t, s)
 	first := make(chan error, 1)
@@ -134,18 +136,63 @@ func TestLostDeferredWriteFailsTheStore(t *testing.T) {
 		t.Fatalf("fence: %v, want ErrCommitLost", err)
 	}
 	release()
-	if err := <-first; err != nil {
-		t.Fatalf("the first write, committed before: %v", err)
-	}
+	answered(t, "the first write, committed before", first)
 	if err := <-mate; err == nil {
 		t.Fatal("the failing batch-mate succeeded")
 	}
-	if err := s.Write(context.Background(), insertCustomer(m, id.New("cus"))); !errors.Is(err, ErrCommitLost) {
-		t.Fatalf("a later write: %v, want ErrCommitLost", err)
+	later := id.New("cus")
+	if err := s.Write(ctx, insertCustomer(m, later)); !errors.Is(err, ErrCommitLost) {
+		t.Fatalf("a later write of the same call: %v, want ErrCommitLost", err)
 	}
-	var n int
-	if err := s.r.QueryRow(`SELECT count(*) FROM customers WHERE id = ?`, cid).Scan(&n); err != nil || n != 0 {
-		t.Fatalf("the lost write's customer: %d rows (%v), want none", n, err)
+	if err := s.Write(context.Background(), insertCustomer(m, id.New("cus"))); err != nil {
+		t.Fatalf("another call's write: %v", err)
+	}
+	for _, c := range []string{cid, later} {
+		var n int
+		if err := s.r.QueryRow(`SELECT count(*) FROM customers WHERE id = ?`, c).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("customer %s of the lost call: %d rows (%v), want none", c, n, err)
+		}
+	}
+}
+
+// A deferred write answered as it ran is run again in a careful re-run even
+// if its context has ended meanwhile (a client that went away): it was
+// answered, and its caller goes on, so it must commit.
+func TestAnsweredWriteOutlivesItsContext(t *testing.T) {
+	s, m := openWithMerchant(t)
+	entered, release := holdSyncs(t, s)
+	first := make(chan error, 1)
+	go func() { first <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
+	<-entered
+
+	base, cancel := context.WithCancel(context.Background())
+	ctx, fence := store.WithFence(base)
+	cid := id.New("cus")
+	runs := 0
+	counted := func(tx store.Tx) error { runs++; return insertCustomer(m, cid)(tx) }
+	wrote := make(chan error, 1)
+	go func() { wrote <- s.Write(store.Deferrable(ctx), counted) }()
+	answered(t, "a deferred write while its batch was open", wrote)
+	cancel()
+	mate, ran := make(chan error, 1), make(chan struct{})
+	var once sync.Once
+	go func() {
+		mate <- s.Write(context.Background(), func(store.Tx) error { once.Do(func() { close(ran) }); return errors.New("refused") })
+	}()
+	<-ran // the mate failed in the open batch: the writer re-runs it with savepoints
+	release()
+	answered(t, "the first write", first)
+	if err := <-mate; err == nil {
+		t.Fatal("the failing batch-mate succeeded")
+	}
+	if err := fence.Wait(); err != nil {
+		t.Fatalf("fence of the answered write: %v", err)
+	}
+	if runs != 2 {
+		t.Fatalf("the answered write ran %d times, want 2 (the batch was not re-run)", runs)
+	}
+	if err := s.Read(context.Background(), func(tx store.Tx) error { _, err := tx.GetCustomer(m.ID, cid); return err }); err != nil {
+		t.Fatalf("the answered write: %v", err)
 	}
 }
 

@@ -125,10 +125,11 @@ type op struct {
 	debt  *store.Debt // set when answered as it ran; settled by settleDebts
 }
 
-// ErrCommitLost is returned once a write that had been answered as it ran
-// (a deferred write, store.Deferrable) did not commit after all: later
-// writes may rest on it, so the store commits nothing more until reopened.
-var ErrCommitLost = errors.New("sqlite: a write answered before its commit did not commit; the store must be reopened")
+// ErrCommitLost is what a fence's Wait, and every later write of the
+// fence's call, returns once a write of that call answered as it ran (a
+// deferred write, store.Deferrable) did not commit after all: the later
+// writes may rest on it.
+var ErrCommitLost = errors.New("sqlite: a write answered before its commit did not commit")
 
 type connRole int
 
@@ -481,9 +482,9 @@ func (s *Store) commit(first *op, gather bool) {
 // settleDebts tells the fences of the ops answered as they ran whether
 // their batch committed them. One that did not (its COMMIT failed, or a
 // careful re-run gave it another result, which the ops' determinism rules
-// out) may already have been acted on by a later write of its caller, so the
-// store fails: commitTx refuses every later batch, and nothing can commit
-// resting on a write that is not there.
+// out) marks its fence lost: the writer refuses the call's later writes
+// (store.Lost), which the writer runs after this, so nothing commits resting
+// on a write that is not there.
 func (s *Store) settleDebts(p *pending) {
 	for i, o := range p.ops {
 		if o.debt == nil {
@@ -498,11 +499,9 @@ func (s *Store) settleDebts(p *pending) {
 			if !errors.Is(err, ErrCommitLost) {
 				lost = fmt.Errorf("%w: %v", ErrCommitLost, err)
 			}
-			s.sy.fail(lost)
 			o.debt.Settle(0, nil, lost)
 			continue
 		}
-		o.seq = p.seq
 		o.debt.Settle(p.seq, s.sy.waitFor, nil)
 	}
 }
@@ -542,7 +541,7 @@ func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uin
 	errs := make([]error, 0, 8)
 	failed := false
 	add := func(o *op) {
-		e := o.ctx.Err()
+		e := opRefused(o)
 		if e == nil {
 			e = call(o.fn, t)
 			failed = e != nil
@@ -612,8 +611,8 @@ func (s *Store) begin(ctx context.Context) (*sql.Tx, *sqlstore.Tx, error) {
 // commitTx commits the writer's transaction and numbers the commit for the syncer.
 func (s *Store) commitTx(tx *sql.Tx, seq *uint64) error {
 	if err := s.sy.failure(); err != nil {
-		// Failed (a sync, or a commit that others rested on): nothing more
-		// is committed until the store is reopened.
+		// A sync failed: nothing more is committed until the store is
+		// reopened (the answers would say it failed anyway).
 		tx.Rollback()
 		s.seqs.Forget()
 		return err
@@ -642,9 +641,11 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 	rollback := func() { tx.Rollback(); s.seqs.Forget() }
 	single := len(batch) == 1
 	for i, o := range batch {
-		if err := o.ctx.Err(); err != nil {
-			errs[i] = err
-			continue
+		if o.debt == nil { // one answered as it ran runs again whatever its context says
+			if err := opRefused(o); err != nil {
+				errs[i] = err
+				continue
+			}
 		}
 		if careful && !single {
 			if err := t.Exec(`SAVEPOINT op`); err != nil {
@@ -683,6 +684,15 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 		return nil, err
 	}
 	return errs, nil
+}
+
+// opRefused is why the writer must not run o: its context ended, or an
+// earlier write of its call was answered and then lost (store.Lost).
+func opRefused(o *op) error {
+	if err := o.ctx.Err(); err != nil {
+		return err
+	}
+	return store.Lost(o.ctx)
 }
 
 // call turns a panic in one op into that op's error, so one bad request

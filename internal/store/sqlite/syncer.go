@@ -231,17 +231,6 @@ func release(p *pending, syncErr error) {
 	}
 }
 
-// fail makes the store refuse every later call, as a failed sync does.
-func (sy *syncer) fail(err error) {
-	sy.mu.Lock()
-	defer sy.mu.Unlock()
-	if sy.failed == nil {
-		sy.failed = err
-		close(sy.changed)
-		sy.changed = make(chan struct{})
-	}
-}
-
 func (sy *syncer) failure() error {
 	sy.mu.Lock()
 	defer sy.mu.Unlock()
