@@ -72,11 +72,7 @@ func TestDeferrableWithoutFenceWaits(t *testing.T) {
 // at the commit, a payment's record and then the acquirer's ledger each
 // waited for a whole sync.)
 func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
-	s, m := openWithMerchant(t)
-	entered, release := holdSyncs(t, s)
-	first := make(chan error, 1)
-	go func() { first <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
-	<-entered // the syncer is busy with the first write's commit
+	s, m, first, release := syncerBusy(t)
 	commits := s.commits.Load()
 
 	ctx, fence := store.WithFence(context.Background())
@@ -111,11 +107,7 @@ func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
 // its call (which may rest on it) is refused; the store goes on serving
 // other calls.
 func TestLostDeferredWriteFailsItsCall(t *testing.T) {
-	s, m := openWithMerchant(t)
-	entered, release := holdSyncs(t, s)
-	first := make(chan error, 1)
-	go func() { first <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
-	<-entered
+	s, m, first, release := syncerBusy(t)
 
 	ctx, fence := store.WithFence(context.Background())
 	cid := id.New("cus")
@@ -159,11 +151,7 @@ func TestLostDeferredWriteFailsItsCall(t *testing.T) {
 // if its context has ended meanwhile (a client that went away): it was
 // answered, and its caller goes on, so it must commit.
 func TestAnsweredWriteOutlivesItsContext(t *testing.T) {
-	s, m := openWithMerchant(t)
-	entered, release := holdSyncs(t, s)
-	first := make(chan error, 1)
-	go func() { first <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
-	<-entered
+	s, m, first, release := syncerBusy(t)
 
 	base, cancel := context.WithCancel(context.Background())
 	ctx, fence := store.WithFence(base)
@@ -208,4 +196,16 @@ func answered(t *testing.T, what string, ch <-chan error) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: no answer", what)
 	}
+}
+
+// syncerBusy opens a store and holds the sync of a first write's commit, so
+// that the writer keeps its next batch open; first answers once release
+// lets the sync run.
+func syncerBusy(t *testing.T) (s *Store, m *store.Merchant, first <-chan error, release func()) {
+	s, m = openWithMerchant(t)
+	entered, release := holdSyncs(t, s)
+	ch := make(chan error, 1)
+	go func() { ch <- s.Write(context.Background(), insertCustomer(m, id.New("cus"))) }()
+	<-entered
+	return s, m, ch, release
 }
