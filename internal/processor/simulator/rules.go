@@ -23,12 +23,20 @@ func notFound(err error, what, id string) error {
 	return err
 }
 
+// authBook is what findOrInsert and approved need of a set of books: a
+// Ledger's Books, or a generation of verifications (verifyBook).
+type authBook interface {
+	Authorization(id string) (*AuthRecord, error)
+	AuthByReference(merchant, reference string) (*AuthRecord, error)
+	InsertAuth(a *AuthRecord) error
+}
+
 // findOrInsert records fresh or, when fresh's merchant already has an authorization under
 // fresh's reference (a retried call: the reference is the acquirer's idempotency key),
 // returns that one (replay true). It inserts first and reads only on a duplicate: retries are
 // rare, and a read before every insert was one more statement per sale on the store's
 // single writer.
-func findOrInsert(b Books, fresh *AuthRecord) (*AuthRecord, bool, error) {
+func findOrInsert(b authBook, fresh *AuthRecord) (*AuthRecord, bool, error) {
 	a := *fresh
 	err := b.InsertAuth(&a)
 	if err == nil {
@@ -44,7 +52,7 @@ func findOrInsert(b Books, fresh *AuthRecord) (*AuthRecord, bool, error) {
 
 // approved returns the approved authorization id names; a declined one is not found, as its id
 // was never given out.
-func approved(b Books, id string) (*AuthRecord, error) {
+func approved(b authBook, id string) (*AuthRecord, error) {
 	a, err := b.Authorization(id)
 	if err == nil && a.State == StateDeclined {
 		err = ErrNoRecord

@@ -50,17 +50,18 @@ func add(to *Stats, s Stats) {
 // either generation, or records fresh in the current one.
 func (v *verifications) record(fresh *AuthRecord) (*AuthRecord, error) {
 	cur, old := v.generations()
-	if prev, err := old.byReference(fresh.Merchant, fresh.Reference); err == nil {
+	if prev, err := old.AuthByReference(fresh.Merchant, fresh.Reference); err == nil {
 		return prev, nil
 	}
-	return cur.findOrInsert(fresh)
+	a, _, err := findOrInsert(cur, fresh)
+	return a, err
 }
 
 // approved reports whether id is an approved verification still remembered.
 func (v *verifications) approved(id string) bool {
 	cur, old := v.generations()
 	for _, b := range [...]*verifyBook{cur, old} {
-		if a, err := b.authorization(id); err == nil && a.State != StateDeclined {
+		if _, err := approved(b, id); err == nil {
 			return true
 		}
 	}

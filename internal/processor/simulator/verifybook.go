@@ -66,18 +66,14 @@ func (v *verifyBook) record(pos1 uint64) []byte {
 
 func link(rec []byte, i int) uint64 { return binary.LittleEndian.Uint64(rec[8*i:]) }
 
-// insert stores a copy of a: ErrDuplicate when its id, or its merchant's
-// non-empty reference, is taken.
-func (v *verifyBook) insert(a *AuthRecord) error {
+// InsertAuth stores a copy of a: ErrDuplicate when its id, or its
+// merchant's non-empty reference, is taken (the authBook rules.go uses).
+func (v *verifyBook) InsertAuth(a *AuthRecord) error {
 	if a.CaptureID != "" {
 		return errVerificationCaptured
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.insertLocked(a)
-}
-
-func (v *verifyBook) insertLocked(a *AuthRecord) error {
 	idh, refh := v.idHash(a.ID), v.refHash(a.Merchant, a.Reference)
 	if v.findID(idh, a.ID) != 0 {
 		return ErrDuplicate
@@ -102,27 +98,6 @@ func (v *verifyBook) insertLocked(a *AuthRecord) error {
 		v.stats.Voids++
 	}
 	return nil
-}
-
-// findOrInsert stores fresh, or returns the record already stored under its
-// reference (a replay); a taken id is ErrDuplicate.
-func (v *verifyBook) findOrInsert(fresh *AuthRecord) (*AuthRecord, error) {
-	if fresh.CaptureID != "" {
-		return nil, errVerificationCaptured
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	err := v.insertLocked(fresh)
-	if err == nil {
-		a := *fresh
-		return &a, nil
-	}
-	if errors.Is(err, ErrDuplicate) && fresh.Reference != "" {
-		if pos1 := v.findRef(v.refHash(fresh.Merchant, fresh.Reference), fresh.Merchant, fresh.Reference); pos1 != 0 {
-			return decodeRecord(v.record(pos1)), nil
-		}
-	}
-	return nil, err
 }
 
 // findID returns the position+1 of the record with this id, or 0.
@@ -153,8 +128,8 @@ func (v *verifyBook) findRef(h uint64, merchant, reference string) uint64 {
 	return 0
 }
 
-// authorization returns a copy of the record with this id, or ErrNoRecord.
-func (v *verifyBook) authorization(id string) (*AuthRecord, error) {
+// Authorization returns a copy of the record with this id, or ErrNoRecord.
+func (v *verifyBook) Authorization(id string) (*AuthRecord, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if pos1 := v.findID(v.idHash(id), id); pos1 != 0 {
@@ -163,9 +138,9 @@ func (v *verifyBook) authorization(id string) (*AuthRecord, error) {
 	return nil, ErrNoRecord
 }
 
-// byReference returns a copy of merchant's record under a non-empty
+// AuthByReference returns a copy of merchant's record under a non-empty
 // reference, or ErrNoRecord.
-func (v *verifyBook) byReference(merchant, reference string) (*AuthRecord, error) {
+func (v *verifyBook) AuthByReference(merchant, reference string) (*AuthRecord, error) {
 	if reference == "" {
 		return nil, ErrNoRecord
 	}

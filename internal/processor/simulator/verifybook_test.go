@@ -40,51 +40,51 @@ func TestVerifyBook(t *testing.T) {
 				if i == 1 {
 					a.Created, a.Updated = time.Time{}, time.Time{}
 				}
-				if err := b.insert(a); err != nil {
+				if err := b.InsertAuth(a); err != nil {
 					t.Fatalf("insert %d: %v", i, err)
 				}
 				all = append(all, a)
 			}
 			for _, a := range all {
-				got, err := b.authorization(a.ID)
+				got, err := b.Authorization(a.ID)
 				if err != nil || !reflect.DeepEqual(got, a) {
-					t.Fatalf("authorization(%s) = %+v, %v; want %+v", a.ID, got, err, a)
+					t.Fatalf("Authorization(%s) = %+v, %v; want %+v", a.ID, got, err, a)
 				}
-				got, err = b.byReference(a.Merchant, a.Reference)
+				got, err = b.AuthByReference(a.Merchant, a.Reference)
 				switch {
 				case a.Reference == "" && !errors.Is(err, ErrNoRecord):
-					t.Errorf("byReference(%s, \"\") = %+v, %v; want no record", a.Merchant, got, err)
+					t.Errorf("AuthByReference(%s, \"\") = %+v, %v; want no record", a.Merchant, got, err)
 				case a.Reference != "" && (err != nil || !reflect.DeepEqual(got, a)):
-					t.Errorf("byReference(%s, %s) = %+v, %v; want %+v", a.Merchant, a.Reference, got, err, a)
+					t.Errorf("AuthByReference(%s, %s) = %+v, %v; want %+v", a.Merchant, a.Reference, got, err, a)
 				}
 			}
-			if _, err := b.authorization("sim_auth_9999"); !errors.Is(err, ErrNoRecord) {
+			if _, err := b.Authorization("sim_auth_9999"); !errors.Is(err, ErrNoRecord) {
 				t.Errorf("an unknown id: %v, want ErrNoRecord", err)
 			}
-			if _, err := b.byReference("mer_1", "tok_0"); !errors.Is(err, ErrNoRecord) {
+			if _, err := b.AuthByReference("mer_1", "tok_0"); !errors.Is(err, ErrNoRecord) {
 				t.Errorf("another merchant's reference: %v, want ErrNoRecord", err)
 			}
 
 			sameID := verification(999, "mer_0", "tok_new")
 			sameID.ID = all[3].ID
-			if err := b.insert(sameID); !errors.Is(err, ErrDuplicate) {
+			if err := b.InsertAuth(sameID); !errors.Is(err, ErrDuplicate) {
 				t.Errorf("a taken id: %v, want ErrDuplicate", err)
 			}
 			sameRef := verification(1000, all[3].Merchant, all[3].Reference)
-			if err := b.insert(sameRef); !errors.Is(err, ErrDuplicate) {
+			if err := b.InsertAuth(sameRef); !errors.Is(err, ErrDuplicate) {
 				t.Errorf("a taken reference: %v, want ErrDuplicate", err)
 			}
-			replay, err := b.findOrInsert(sameRef)
-			if err != nil || !reflect.DeepEqual(replay, all[3]) {
+			replay, again, err := findOrInsert(b, sameRef)
+			if err != nil || !again || !reflect.DeepEqual(replay, all[3]) {
 				t.Errorf("findOrInsert of a taken reference = %+v, %v; want the first record", replay, err)
 			}
 			otherMerchant := verification(1001, "mer_9", all[3].Reference)
-			if _, err := b.findOrInsert(otherMerchant); err != nil {
+			if _, _, err := findOrInsert(b, otherMerchant); err != nil {
 				t.Errorf("another merchant's reference is its own: %v", err)
 			}
 			captured := verification(1002, "mer_0", "tok_cap")
 			captured.CaptureID = "sim_cap_1"
-			if err := b.insert(captured); err == nil {
+			if err := b.InsertAuth(captured); err == nil {
 				t.Error("a captured verification was stored")
 			}
 
@@ -129,7 +129,7 @@ func TestVerifyBookHoldsNoObjectPerRecord(t *testing.T) {
 	b := newVerifyBook()
 	i := 0
 	allocs := testing.AllocsPerRun(n, func() {
-		if err := b.insert(recs[i]); err != nil {
+		if err := b.InsertAuth(recs[i]); err != nil {
 			t.Fatal(err)
 		}
 		i++
