@@ -68,11 +68,17 @@ func DeferredTo(ctx context.Context) *Fence {
 	return f
 }
 
-// Lost is the error of a write of the call owning ctx's fence that was
-// answered early and then did not commit, or nil. A backend refuses the
-// call's later writes when it is set: they may rest on the lost one.
-func Lost(ctx context.Context) error {
+// FenceOf is the fence of the call ctx belongs to, deferrable or not, or
+// nil: for backends, which ask it whether the call has Lost a write.
+func FenceOf(ctx context.Context) *Fence {
 	f, _ := ctx.Value(fenceKey{}).(*Fence)
+	return f
+}
+
+// Lost is the error of a write of the fence's call that was answered early
+// and then did not commit, or nil (also for a nil fence). A backend refuses
+// the call's later writes when it is set: they may rest on the lost one.
+func (f *Fence) Lost() error {
 	if f == nil {
 		return nil
 	}

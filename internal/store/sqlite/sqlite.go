@@ -123,6 +123,9 @@ type op struct {
 	// its batch committed; the fence's owner waits for the commit and sync.
 	fence *store.Fence
 	debt  *store.Debt // set when answered as it ran; settled by settleDebts
+	// call is the fence of the call the op belongs to, deferrable or not,
+	// looked up by Write (not by the writer): its Lost refuses the op.
+	call *store.Fence
 }
 
 // ErrCommitLost is what a fence's Wait, and every later write of the
@@ -395,7 +398,7 @@ func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.sy.failure(); err != nil {
 		return err
 	}
-	o := &op{ctx: ctx, fn: fn, err: make(chan error, 1), fence: store.DeferredTo(ctx)}
+	o := &op{ctx: ctx, fn: fn, err: make(chan error, 1), fence: store.DeferredTo(ctx), call: store.FenceOf(ctx)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -483,7 +486,7 @@ func (s *Store) commit(first *op, gather bool) {
 // their batch committed them. One that did not (its COMMIT failed, or a
 // careful re-run gave it another result, which the ops' determinism rules
 // out) marks its fence lost: the writer refuses the call's later writes
-// (store.Lost), which the writer runs after this, so nothing commits resting
+// (Fence.Lost), which the writer runs after this, so nothing commits resting
 // on a write that is not there.
 func (s *Store) settleDebts(p *pending) {
 	for i, o := range p.ops {
@@ -687,12 +690,12 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 }
 
 // opRefused is why the writer must not run o: its context ended, or an
-// earlier write of its call was answered and then lost (store.Lost).
+// earlier write of its call was answered and then lost (Fence.Lost).
 func opRefused(o *op) error {
 	if err := o.ctx.Err(); err != nil {
 		return err
 	}
-	return store.Lost(o.ctx)
+	return o.call.Lost()
 }
 
 // call turns a panic in one op into that op's error, so one bad request
