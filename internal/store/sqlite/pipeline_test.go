@@ -186,11 +186,10 @@ func TestFailedSyncFailsTheStore(t *testing.T) {
 	}
 }
 
-// A RESTART checkpoint needs the write lock; the checkpointer takes it
-// between the writer's transactions by holding restartMu, so the writer
-// waits on the mutex (and resumes the moment the RESTART ends) instead of
+// A catch-up runs between the writer's transactions by holding restartMu:
+// the writer waits on the mutex (and resumes the moment it ends) instead of
 // meeting SQLITE_BUSY inside BEGIN and sleeping in SQLite's busy handler.
-func TestWriterWaitsForRestartOnTheMutex(t *testing.T) {
+func TestWriterWaitsForCatchUpOnTheMutex(t *testing.T) {
 	s, m := openWithMerchant(t)
 	s.restartMu.Lock()
 	began := make(chan struct{})
@@ -208,9 +207,14 @@ func TestWriterWaitsForRestartOnTheMutex(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// What the checkpointer does under the mutex cannot wait for the writer.
-	if _, err := s.checkpoint("RESTART"); err != nil {
+	pin, err := s.catchUpLocked()
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := s.syncDB(); err != nil {
+		t.Fatal(err)
+	}
+	pin.Rollback()
 	s.restartMu.Unlock()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -55,12 +55,19 @@ var dialect = &sqlstore.Dialect{IsUniqueViolation: func(err error) bool {
 
 // Store is the SQLite backend.
 type Store struct {
-	w  *sql.DB // exactly one connection, used only by the writer goroutine
-	r  *sql.DB // read-only pool; WAL lets readers run beside the writer
-	cp *sql.DB // one connection for checkpoints, off the writer's path
-	sy *syncer // makes commits durable and releases their answers
-	ws *sqlstore.Stmts
-	rs *sqlstore.Stmts
+	w  *sql.DB  // exactly one connection, used only by the writer goroutine
+	r  *sql.DB  // read-only pool; WAL lets readers run beside the writer
+	cp *sql.DB  // one connection for checkpoints, off the writer's path
+	cq *sql.DB  // one connection for the catch-up under restartMu, which syncs nothing itself (catchup.go)
+	db *os.File // the database file, for the catch-up's sync
+	// keptPin is a catch-up's pin kept after its sync failed (catchup.go);
+	// only the checkpointer sets it, and Close ends it once that has stopped.
+	keptPin *sql.Tx
+	// beforeDBSync, a test hook, runs before the catch-up's sync of the database file and may fail it.
+	beforeDBSync atomic.Pointer[func() error]
+	sy           *syncer // makes commits durable and releases their answers
+	ws           *sqlstore.Stmts
+	rs           *sqlstore.Stmts
 	// seqs and dataVersion belong to the writer goroutine: event numbers it
 	// remembers, and the PRAGMA data_version that tells it when another
 	// process (the CLI) has written, so what it remembers may be stale.
@@ -77,12 +84,10 @@ type Store struct {
 	closed bool
 
 	// restartMu is held by the writer for each transaction and by the
-	// checkpointer for a RESTART, which needs the write lock. Without it
-	// the writer met the RESTART as SQLITE_BUSY at BEGIN and slept in
-	// SQLite's busy handler (1, 2, 5, 10… ms): restarts every few hundred
-	// milliseconds under load stalled it 8–64 ms, every request in flight
-	// with it. On the mutex it waits for the RESTART alone and resumes the
-	// moment it ends.
+	// checkpointer for a catch-up, which must run between them (catchup.go).
+	// Waiting on the mutex, the writer resumes the moment the catch-up ends;
+	// a RESTART checkpoint used to meet it as SQLITE_BUSY at BEGIN, and it
+	// slept in SQLite's busy handler (1, 2, 5, 10… ms).
 	restartMu sync.Mutex
 
 	commits atomic.Uint64 // transactions committed by the writer
@@ -140,6 +145,7 @@ const (
 	roleWriter connRole = iota
 	roleReader
 	roleCheckpointer
+	roleCatchUp
 )
 
 func dsn(path string, role connRole) string {
@@ -161,6 +167,9 @@ func dsn(path string, role connRole) string {
 	case roleReader:
 		v.Add("_pragma", "synchronous(FULL)")
 		v.Add("_pragma", "query_only(1)")
+	case roleCatchUp:
+		// The catch-up's syncs are the store's own (catchup.go).
+		v.Add("_pragma", "synchronous(OFF)")
 	default:
 		// Checkpoints sync the WAL before copying it and the database after.
 		v.Add("_pragma", "synchronous(FULL)")
@@ -210,21 +219,33 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	dv, err := w.PrepareContext(ctx, `PRAGMA data_version`)
+	cq, err := sql.Open("sqlite", dsn(path, roleCatchUp))
 	if err != nil {
 		w.Close()
 		r.Close()
 		cp.Close()
+		return nil, err
+	}
+	cq.SetMaxOpenConns(1)
+	closeAll := func() { w.Close(); r.Close(); cp.Close(); cq.Close() }
+	db, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sqlite: open database for syncing: %w", err)
+	}
+	dv, err := w.PrepareContext(ctx, `PRAGMA data_version`)
+	if err != nil {
+		closeAll()
+		db.Close()
 		return nil, err
 	}
 	sy, err := newSyncer(path + "-wal")
 	if err != nil {
-		w.Close()
-		r.Close()
-		cp.Close()
+		closeAll()
+		db.Close()
 		return nil, err
 	}
-	s := &Store{w: w, r: r, cp: cp, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), seqs: sqlstore.NewEventSeqs(), dvStmt: dv, ops: make(chan *op, maxBatch),
+	s := &Store{w: w, r: r, cp: cp, cq: cq, db: db, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), seqs: sqlstore.NewEventSeqs(), dvStmt: dv, ops: make(chan *op, maxBatch),
 		quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
 	go s.writer()
 	go s.checkpointer()
@@ -286,13 +307,11 @@ const (
 // PASSIVE checkpoints take no lock the writer needs: they copy what is
 // committed and sync the WAL before copying (so an unsynced frame is never
 // made part of the database file ahead of its own sync) and the database
-// file after. The writer restarts the WAL from its start by itself once
-// everything is copied and no reader still uses it. Under steady load that
-// moment may not come, so past walLimit a RESTART forces it; a RESTART holds
-// the write lock while it copies and waits for readers, so a PASSIVE pass
-// runs first and leaves it almost nothing to copy: the writer waits for
-// about one reader's transaction, not for the copy of a large WAL. The
-// RESTART runs under restartMu, between the writer's transactions.
+// file once they have copied up to the WAL's end. The writer restarts the
+// WAL from its start by itself when its transaction begins with every frame
+// copied. Under steady load that moment does not come, so past walLimit a
+// catch-up (catchup.go) makes it come; a second PASSIVE pass first leaves
+// the catch-up almost nothing to copy while the writer waits.
 func (s *Store) checkpointer() {
 	defer close(s.cpDone)
 	t := time.NewTicker(checkpointInterval)
@@ -303,22 +322,26 @@ func (s *Store) checkpointer() {
 			return
 		case <-t.C:
 		}
-		frames, err := s.checkpoint("PASSIVE")
+		frames, err := s.checkpoint(s.cp, "PASSIVE")
+		// Under load a PASSIVE pass rarely reaches the WAL's end, and then
+		// SQLite leaves the database file unsynced: the catch-up's sync would
+		// write everything copied since the last one while the writer's next
+		// commit waits for it. Writing it back now spreads that out.
+		startWriteback(s.db)
 		if err != nil || frames <= walLimit {
 			continue // busy with another process's checkpoint, or closing: try next tick
 		}
-		if _, err := s.checkpoint("PASSIVE"); err == nil {
-			s.restartMu.Lock() // between the writer's transactions
-			s.checkpoint("RESTART")
-			s.restartMu.Unlock()
+		if _, err := s.checkpoint(s.cp, "PASSIVE"); err == nil {
+			s.catchUp()
 		}
 	}
 }
 
-// checkpoint runs one checkpoint of the given mode and returns the WAL's size in frames.
-func (s *Store) checkpoint(mode string) (frames int, err error) {
+// checkpoint runs one checkpoint of the given mode on db (s.cp or s.cq) and
+// returns the WAL's size in frames.
+func (s *Store) checkpoint(db *sql.DB, mode string) (frames int, err error) {
 	var busy, done int
-	err = s.cp.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &done)
+	err = db.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &done)
 	return frames, err
 }
 
@@ -743,9 +766,16 @@ func (s *Store) Close() error {
 		s.rs.Close()
 		s.ws.Close()
 		s.dvStmt.Close()
-		// A last full checkpoint leaves a small WAL behind for the next start.
-		s.cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-		err = errors.Join(serr, s.r.Close(), s.cp.Close(), s.w.Close())
+		if s.keptPin != nil {
+			s.keptPin.Rollback()
+		}
+		// A last full checkpoint leaves a small WAL behind for the next start,
+		// unless a sync failed: the frames may be all that holds some commits,
+		// and a later fsync may succeed without having written them.
+		if s.sy.failure() == nil {
+			s.cp.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		}
+		err = errors.Join(serr, s.r.Close(), s.cp.Close(), s.cq.Close(), s.db.Close(), s.w.Close())
 	})
 	return err
 }

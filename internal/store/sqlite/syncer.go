@@ -159,13 +159,19 @@ func (sy *syncer) run() {
 				(*obs)(len(q.ops), time.Since(q.began))
 			}
 		}
-		// Only the writer hands batches, and it waits for this token only
-		// while it is not handing: a token sent here is never missed.
-		if sy.inflight.Add(-int64(len(held))) == 0 {
-			select {
-			case sy.idle <- struct{}{}:
-			default:
-			}
+		sy.settle(len(held))
+	}
+}
+
+// settle ends n of the jobs counted in flight (handed batches, a
+// catch-up's sync of the database file) and tells the writer when none is
+// left. The writer waits for this token only while it is not handing and
+// holds no catch-up off (restartMu): a token sent here is never missed.
+func (sy *syncer) settle(n int) {
+	if sy.inflight.Add(-int64(n)) == 0 {
+		select {
+		case sy.idle <- struct{}{}:
+		default:
 		}
 	}
 }
@@ -191,14 +197,11 @@ func (sy *syncer) cover(need uint64) error {
 	}
 	sy.syncNanos.Add(uint64(time.Since(start)))
 	sy.syncs.Add(1)
+	if err != nil {
+		return sy.fail(err)
+	}
 	sy.mu.Lock()
 	defer sy.mu.Unlock()
-	if err != nil {
-		sy.failed = fmt.Errorf("%w: %v", ErrSyncFailed, err)
-		close(sy.changed)
-		sy.changed = make(chan struct{})
-		return sy.failed
-	}
 	sy.synced.Store(max(sy.synced.Load(), upTo))
 	close(sy.changed)
 	sy.changed = make(chan struct{})
@@ -229,6 +232,19 @@ func release(p *pending, syncErr error) {
 			o.err <- p.errs[i]
 		}
 	}
+}
+
+// fail records that a sync failed, wakes every waiter, and returns the
+// error the store answers from now on.
+func (sy *syncer) fail(err error) error {
+	sy.mu.Lock()
+	defer sy.mu.Unlock()
+	if sy.failed == nil {
+		sy.failed = fmt.Errorf("%w: %v", ErrSyncFailed, err)
+		close(sy.changed)
+		sy.changed = make(chan struct{})
+	}
+	return sy.failed
 }
 
 func (sy *syncer) failure() error {

@@ -1,0 +1,165 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coffer-vault/coffer/internal/id"
+	"github.com/coffer-vault/coffer/internal/store"
+)
+
+// holdDBSync makes the catch-up's sync of the database file wait until
+// release is called (or fail with fail, when set): entered gets a token
+// when it is held.
+func holdDBSync(t *testing.T, s *Store, fail error) (entered <-chan struct{}, release func()) {
+	in, gate := make(chan struct{}, 1), make(chan struct{})
+	hold := func() error {
+		select {
+		case in <- struct{}{}:
+		default:
+		}
+		<-gate
+		return fail
+	}
+	s.beforeDBSync.Store(&hold)
+	var open sync.Once
+	release = func() { open.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return in, release
+}
+
+// walRestarts reads the WAL header's checkpoint sequence number, which
+// SQLite increments each time the WAL restarts from its start.
+func walRestarts(t *testing.T, s *Store) uint32 {
+	t.Helper()
+	f, err := os.Open(s.sy.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var hdr [32]byte
+	if _, err := f.ReadAt(hdr[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	return binary.BigEndian.Uint32(hdr[12:16])
+}
+
+// fillWAL commits writes so the WAL holds frames not yet copied.
+func fillWAL(t *testing.T, s *Store, m *store.Merchant) {
+	t.Helper()
+	for range 5 {
+		if err := s.Write(context.Background(), insertCustomer(m, id.New("cus"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// While a catch-up syncs the database file, the writer is not stopped: a
+// write runs. Its answer waits for that sync (the writer gathers while it
+// runs, as while the WAL syncs), and the WAL is not restarted before it;
+// the write's commit restarts it afterwards, which is what catch-ups are for.
+func TestCatchUpSyncsTheDatabaseBesideTheWriter(t *testing.T) {
+	s, m := openWithMerchant(t)
+	fillWAL(t, s, m)
+	before := walRestarts(t, s)
+	entered, release := holdDBSync(t, s, nil)
+	caught := make(chan error, 1)
+	go func() { caught <- s.catchUp() }()
+	<-entered
+
+	ran := make(chan struct{})
+	answered := make(chan error, 1)
+	go func() {
+		answered <- s.Write(context.Background(), func(tx store.Tx) error {
+			close(ran)
+			return insertCustomer(m, id.New("cus"))(tx)
+		})
+	}()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the writer did not run a write while the catch-up synced the database file")
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("a write was answered (%v) before the database file's sync it may restart the WAL over", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if got := walRestarts(t, s); got != before {
+		t.Fatalf("the WAL restarted (%d → %d) before the database file was synced", before, got)
+	}
+	release()
+	if err := <-caught; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if got := walRestarts(t, s); got == before {
+		t.Fatal("the commit after a catch-up did not restart the WAL")
+	}
+}
+
+// writeFromAnotherProcess commits on a connection of its own, as another
+// process (the CLI) would.
+func writeFromAnotherProcess(t *testing.T, s *Store) {
+	t.Helper()
+	other, err := sql.Open("sqlite", "file:"+strings.TrimSuffix(s.sy.path, "-wal")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := other.Exec(`CREATE TABLE IF NOT EXISTS probe (x INTEGER); INSERT INTO probe VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The pin: until the database file is synced, no connection restarts the
+// WAL over the frames just copied, not even another process's (the CLI).
+func TestCatchUpPinsTheWALUntilTheDatabaseIsSynced(t *testing.T) {
+	s, m := openWithMerchant(t)
+	fillWAL(t, s, m)
+	before := walRestarts(t, s)
+	entered, release := holdDBSync(t, s, nil)
+	caught := make(chan error, 1)
+	go func() { caught <- s.catchUp() }()
+	<-entered
+
+	writeFromAnotherProcess(t, s)
+	if got := walRestarts(t, s); got != before {
+		t.Fatalf("another connection restarted the WAL (%d → %d) before the database file was synced", before, got)
+	}
+	release()
+	if err := <-caught; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A failed sync of the database file fails the store as a failed WAL sync
+// does: nothing more commits, and the WAL keeps every frame for the next
+// Open, even when another process writes.
+func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
+	s, m := openWithMerchant(t)
+	fillWAL(t, s, m)
+	before := walRestarts(t, s)
+	_, release := holdDBSync(t, s, syscall.EIO)
+	release()
+	if err := s.catchUp(); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("catch-up: %v, want ErrSyncFailed", err)
+	}
+	if err := s.Write(context.Background(), insertCustomer(m, id.New("cus"))); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("later write: %v, want ErrSyncFailed", err)
+	}
+	writeFromAnotherProcess(t, s)
+	if got := walRestarts(t, s); got != before {
+		t.Fatalf("the WAL restarted (%d → %d) after the database file's sync failed", before, got)
+	}
+}
