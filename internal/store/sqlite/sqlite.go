@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -584,6 +585,12 @@ func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uin
 	}
 	add(first)
 	for !failed && gather && len(ops) < maxBatch {
+		// Yield between writes. Gathering, the writer would otherwise keep
+		// its P while goroutines it made runnable (answered as they ran) or
+		// that build the next writes wait behind it: with two Ps that was
+		// half the machine. Measured (coffer bench, alternating pairs):
+		// tokenize +12–23 % req/s and p99 −2 ms, pay p99 −3 ms.
+		runtime.Gosched()
 		select {
 		case o := <-s.ops:
 			ops = append(ops, o)
