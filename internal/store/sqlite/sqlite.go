@@ -58,10 +58,10 @@ var dialect = &sqlstore.Dialect{IsUniqueViolation: func(err error) bool {
 type Store struct {
 	w  *sql.DB  // exactly one connection, used only by the writer goroutine
 	r  *sql.DB  // read-only pool; WAL lets readers run beside the writer
-	cp *sql.DB  // one connection for checkpoints, off the writer's path
-	cq *sql.DB  // one connection for the catch-up under restartMu, which syncs nothing itself (catchup.go)
+	cp *sql.DB  // one connection for the checkpointer's pins and the last checkpoint at Close
+	cq *sql.DB  // one connection that copies WAL frames and syncs nothing (checkpoint.go)
 	db *os.File // the database file, for the catch-up's sync
-	// keptPin is a catch-up's pin kept after its sync failed (catchup.go);
+	// keptPin is a pin kept after its sync failed (checkpoint.go);
 	// only the checkpointer sets it, and Close ends it once that has stopped.
 	keptPin *sql.Tx
 	// beforeDBSync, a test hook, runs before the catch-up's sync of the database file and may fail it.
@@ -85,7 +85,7 @@ type Store struct {
 	closed bool
 
 	// restartMu is held by the writer for each transaction and by the
-	// checkpointer for a catch-up, which must run between them (catchup.go).
+	// checkpointer for a catch-up, which must run between them (checkpoint.go).
 	// Waiting on the mutex, the writer resumes the moment the catch-up ends;
 	// a RESTART checkpoint used to meet it as SQLITE_BUSY at BEGIN, and it
 	// slept in SQLite's busy handler (1, 2, 5, 10… ms).
@@ -146,7 +146,7 @@ const (
 	roleWriter connRole = iota
 	roleReader
 	roleCheckpointer
-	roleCatchUp
+	roleCopier
 )
 
 func dsn(path string, role connRole) string {
@@ -168,11 +168,11 @@ func dsn(path string, role connRole) string {
 	case roleReader:
 		v.Add("_pragma", "synchronous(FULL)")
 		v.Add("_pragma", "query_only(1)")
-	case roleCatchUp:
-		// The catch-up's syncs are the store's own (catchup.go).
+	case roleCopier:
+		// Its checkpoints' syncs are the store's own (checkpoint.go).
 		v.Add("_pragma", "synchronous(OFF)")
 	default:
-		// Checkpoints sync the WAL before copying it and the database after.
+		// The last checkpoint (Close) syncs the WAL before copying it and the database after.
 		v.Add("_pragma", "synchronous(FULL)")
 	}
 	return "file:" + path + "?" + v.Encode()
@@ -220,7 +220,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	cp.SetMaxOpenConns(1)
-	cq, err := sql.Open("sqlite", dsn(path, roleCatchUp))
+	cq, err := sql.Open("sqlite", dsn(path, roleCopier))
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -293,61 +293,6 @@ func PeekKeys(ctx context.Context, dir string) (checks map[uint32][]byte, sample
 		return nil, nil, false, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	return checks, sample, false, nil
-}
-
-// checkpointInterval and walLimit pace the checkpointer: often enough that
-// the WAL stays small and readers fast, rarely enough to be noise. A pass
-// copies in one stretch of CPU that nothing preempts below 10 ms, and the
-// goroutines queued behind it wait: at 200 ms a pass under tokenize load
-// copied for ~6 ms; every 50 ms it copies for ~1.5 ms (tokenize +5–13 %
-// req/s, p99 −1 to −2 ms; pay −4 %, from the pass's own WAL syncs).
-const (
-	checkpointInterval = 50 * time.Millisecond
-	walLimit           = 4096 // pages (16 MiB): past this, restart the WAL from its start
-)
-
-// checkpointer copies committed WAL frames into the database file from its
-// own connection, and never stalls the writer for long.
-//
-// PASSIVE checkpoints take no lock the writer needs: they copy what is
-// committed and sync the WAL before copying (so an unsynced frame is never
-// made part of the database file ahead of its own sync) and the database
-// file once they have copied up to the WAL's end. The writer restarts the
-// WAL from its start by itself when its transaction begins with every frame
-// copied. Under steady load that moment does not come, so past walLimit a
-// catch-up (catchup.go) makes it come; a second PASSIVE pass first leaves
-// the catch-up almost nothing to copy while the writer waits.
-func (s *Store) checkpointer() {
-	defer close(s.cpDone)
-	t := time.NewTicker(checkpointInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-t.C:
-		}
-		frames, err := s.checkpoint(s.cp, "PASSIVE")
-		// Under load a PASSIVE pass rarely reaches the WAL's end, and then
-		// SQLite leaves the database file unsynced: the catch-up's sync would
-		// write everything copied since the last one while the writer's next
-		// commit waits for it. Writing it back now spreads that out.
-		startWriteback(s.db)
-		if err != nil || frames <= walLimit {
-			continue // busy with another process's checkpoint, or closing: try next tick
-		}
-		if _, err := s.checkpoint(s.cp, "PASSIVE"); err == nil {
-			s.catchUp()
-		}
-	}
-}
-
-// checkpoint runs one checkpoint of the given mode on db (s.cp or s.cq) and
-// returns the WAL's size in frames.
-func (s *Store) checkpoint(db *sql.DB, mode string) (frames int, err error) {
-	var busy, done int
-	err = db.QueryRow(`PRAGMA wal_checkpoint(`+mode+`)`).Scan(&busy, &frames, &done)
-	return frames, err
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -2,8 +2,8 @@ package sqlite
 
 // Pipelined commits. The writer commits with synchronous=NORMAL: in WAL mode
 // a commit then only write(2)s its frames to the WAL, and SQLite syncs the WAL
-// itself only before a checkpoint copies frames into the database file (and
-// the WAL header when the log restarts). Durability of each commit is this
+// itself only when the log restarts (its header); checkpoints copy only
+// frames this syncer has synced (checkpoint.go). Durability of each commit is this
 // file's job: the syncer fdatasyncs the WAL from its own goroutine and only
 // then releases the answers of the batches the sync covers. While it syncs,
 // the writer already executes and commits the next batch, so the disk's

@@ -163,3 +163,61 @@ func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
 		t.Fatalf("the WAL restarted (%d → %d) after the database file's sync failed", before, got)
 	}
 }
+
+// A pass copies no frame before the syncer has synced its commit: while
+// that sync is held the pass waits, and the database file does not grow.
+func TestPassCopiesOnlySyncedFrames(t *testing.T) {
+	s, m := openWithMerchant(t)
+	dbPath := strings.TrimSuffix(s.sy.path, "-wal")
+	before := fileSize(t, dbPath)
+	entered, release := holdSyncs(t, s)
+	o := enqueue(s, func(tx store.Tx) error {
+		for range 200 {
+			if err := tx.InsertCustomer(&store.Customer{ID: id.New("cus"), MerchantID: m.ID, Name: strings.Repeat("x", 200), Created: time.Now()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	<-entered // committed, not synced
+	passed := make(chan error, 1)
+	go func() { _, err := s.pass(); passed <- err }()
+	select {
+	case err := <-passed:
+		t.Fatalf("a pass ended (%v) while the sync of the commit it could see was held", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if got := fileSize(t, dbPath); got != before {
+		t.Fatalf("the database file grew (%d → %d bytes) from frames not yet synced", before, got)
+	}
+	release()
+	if err := <-o.err; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-passed; err != nil {
+		t.Fatal(err)
+	}
+	if got := fileSize(t, dbPath); got <= before {
+		t.Fatal("the pass copied nothing once the frames were synced")
+	}
+}
+
+// A pass that copied up to the WAL's end syncs the database file before its
+// pin ends: until then another process's commit does not restart the WAL.
+func TestPassSyncsTheDatabaseBeforeTheWALCanRestart(t *testing.T) {
+	s, m := openWithMerchant(t)
+	fillWAL(t, s, m)
+	before := walRestarts(t, s)
+	entered, release := holdDBSync(t, s, nil)
+	passed := make(chan error, 1)
+	go func() { _, err := s.pass(); passed <- err }()
+	<-entered // the store is idle: this pass copied everything
+	writeFromAnotherProcess(t, s)
+	if got := walRestarts(t, s); got != before {
+		t.Fatalf("another connection restarted the WAL (%d → %d) before the database file was synced", before, got)
+	}
+	release()
+	if err := <-passed; err != nil {
+		t.Fatal(err)
+	}
+}
