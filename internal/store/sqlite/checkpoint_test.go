@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,24 +15,31 @@ import (
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
-// holdDBSync makes the catch-up's sync of the database file wait until
-// release is called (or fail with fail, when set): entered gets a token
-// when it is held.
+// holdDBSync makes the database file's sync (of a pass or a catch-up) wait
+// until release is called, then return fail: entered gets a token when it is held.
 func holdDBSync(t *testing.T, s *Store, fail error) (entered <-chan struct{}, release func()) {
-	in, gate := make(chan struct{}, 1), make(chan struct{})
-	hold := func() error {
-		select {
-		case in <- struct{}{}:
-		default:
-		}
-		<-gate
-		return fail
-	}
-	s.beforeDBSync.Store(&hold)
-	var open sync.Once
-	release = func() { open.Do(func() { close(gate) }) }
-	t.Cleanup(release)
-	return in, release
+	return holdHook(t, &s.beforeDBSync, fail)
+}
+
+// startHeld opens a store whose WAL holds frames not yet copied and starts
+// run (a catch-up or a pass) with the database file's sync held. It returns
+// once that sync is held, with the WAL's restart count from before.
+func startHeld(t *testing.T, run func(*Store) error) (s *Store, m *store.Merchant, before uint32, release func(), done <-chan error) {
+	s, m = openWithMerchant(t)
+	fillWAL(t, s, m)
+	before = walRestarts(t, s)
+	entered, release := holdDBSync(t, s, nil)
+	ch := make(chan error, 1)
+	go func() { ch <- run(s) }()
+	<-entered
+	return s, m, before, release, ch
+}
+
+func catchUp(s *Store) error { return s.catchUp() }
+
+func pass(s *Store) error {
+	_, err := s.pass()
+	return err
 }
 
 // walRestarts reads the WAL header's checkpoint sequence number, which
@@ -67,13 +73,7 @@ func fillWAL(t *testing.T, s *Store, m *store.Merchant) {
 // runs, as while the WAL syncs), and the WAL is not restarted before it;
 // the write's commit restarts it afterwards, which is what catch-ups are for.
 func TestCatchUpSyncsTheDatabaseBesideTheWriter(t *testing.T) {
-	s, m := openWithMerchant(t)
-	fillWAL(t, s, m)
-	before := walRestarts(t, s)
-	entered, release := holdDBSync(t, s, nil)
-	caught := make(chan error, 1)
-	go func() { caught <- s.catchUp() }()
-	<-entered
+	s, m, before, release, caught := startHeld(t, catchUp)
 
 	ran := make(chan struct{})
 	answered := make(chan error, 1)
@@ -125,14 +125,7 @@ func writeFromAnotherProcess(t *testing.T, s *Store) {
 // The pin: until the database file is synced, no connection restarts the
 // WAL over the frames just copied, not even another process's (the CLI).
 func TestCatchUpPinsTheWALUntilTheDatabaseIsSynced(t *testing.T) {
-	s, m := openWithMerchant(t)
-	fillWAL(t, s, m)
-	before := walRestarts(t, s)
-	entered, release := holdDBSync(t, s, nil)
-	caught := make(chan error, 1)
-	go func() { caught <- s.catchUp() }()
-	<-entered
-
+	s, _, before, release, caught := startHeld(t, catchUp)
 	writeFromAnotherProcess(t, s)
 	if got := walRestarts(t, s); got != before {
 		t.Fatalf("another connection restarted the WAL (%d → %d) before the database file was synced", before, got)
@@ -205,13 +198,7 @@ func TestPassCopiesOnlySyncedFrames(t *testing.T) {
 // A pass that copied up to the WAL's end syncs the database file before its
 // pin ends: until then another process's commit does not restart the WAL.
 func TestPassSyncsTheDatabaseBeforeTheWALCanRestart(t *testing.T) {
-	s, m := openWithMerchant(t)
-	fillWAL(t, s, m)
-	before := walRestarts(t, s)
-	entered, release := holdDBSync(t, s, nil)
-	passed := make(chan error, 1)
-	go func() { _, err := s.pass(); passed <- err }()
-	<-entered // the store is idle: this pass copied everything
+	s, _, before, release, passed := startHeld(t, pass) // idle: the pass copies everything
 	writeFromAnotherProcess(t, s)
 	if got := walRestarts(t, s); got != before {
 		t.Fatalf("another connection restarted the WAL (%d → %d) before the database file was synced", before, got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,9 +37,16 @@ func openWithMerchant(t testing.TB) (*Store, *store.Merchant) {
 }
 
 // holdSyncs makes every sync of s wait until release is called: entered
-// gets a token when a sync is first held. On failure, the cleanup lets the
-// held sync finish so Close can (cleanups run last in, first out).
+// gets a token when a sync is first held.
 func holdSyncs(t *testing.T, s *Store) (entered <-chan struct{}, release func()) {
+	return holdHook(t, &s.sy.beforeSync, nil)
+}
+
+// holdHook sets hook so that each call waits until release is called, then
+// returns fail: entered gets a token when a call is first held. On failure,
+// the cleanup lets the held call finish so Close can (cleanups run last in,
+// first out).
+func holdHook(t *testing.T, hook *atomic.Pointer[func() error], fail error) (entered <-chan struct{}, release func()) {
 	in, gate := make(chan struct{}, 1), make(chan struct{})
 	hold := func() error {
 		select {
@@ -46,9 +54,9 @@ func holdSyncs(t *testing.T, s *Store) (entered <-chan struct{}, release func())
 		default:
 		}
 		<-gate
-		return nil
+		return fail
 	}
-	s.sy.beforeSync.Store(&hold)
+	hook.Store(&hold)
 	var open sync.Once
 	release = func() { open.Do(func() { close(gate) }) }
 	t.Cleanup(release)
