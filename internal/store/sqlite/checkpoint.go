@@ -74,8 +74,8 @@ func (s *Store) checkpointer() {
 		case <-t.C:
 		}
 		c := s.sy.committed.Load()
-		if c == copied {
-			continue
+		if c == copied || s.sy.failure() != nil {
+			continue // nothing new, or nothing may be copied after a failed sync
 		}
 		frames, err := s.pass()
 		if err != nil {
@@ -96,13 +96,13 @@ func (s *Store) pass() (frames int, err error) {
 		return 0, err
 	}
 	if err := s.sy.await(); err != nil {
-		pin.Rollback()
+		pin.end()
 		return 0, err
 	}
 	frames, end, err := s.copyFrames()
 	if err != nil || !end {
 		startWriteback(s.db)
-		pin.Rollback()
+		pin.end()
 		return frames, err
 	}
 	return frames, s.syncAndUnpin(pin)
@@ -128,32 +128,51 @@ func (s *Store) catchUp() error {
 // catchUpLocked runs under restartMu: it pins the WAL, waits for the sync
 // of every commit, and copies the rest. A pin it returns must end after the
 // database file's sync, even when the copy failed part-way.
-func (s *Store) catchUpLocked() (pin *sql.Tx, err error) {
-	if pin, err = s.pinWAL(); err != nil {
+func (s *Store) catchUpLocked() (p *pin, err error) {
+	if p, err = s.pinWAL(); err != nil {
 		return nil, err
 	}
 	if err := s.sy.await(); err != nil {
-		pin.Rollback()
+		p.end()
 		return nil, err
 	}
 	_, _, err = s.copyFrames()
-	return pin, err
+	return p, err
+}
+
+// pin is a read transaction held open on the checkpoint connection.
+type pin struct {
+	conn *sql.Conn
+	tx   *sql.Tx
+}
+
+func (p *pin) end() {
+	p.tx.Rollback()
+	p.conn.Close()
 }
 
 // pinWAL begins a read transaction on the checkpoint connection (s.cp),
-// which the checkpointer uses for nothing else while it runs.
-func (s *Store) pinWAL() (*sql.Tx, error) {
-	tx, err := s.cp.BeginTx(context.Background(), nil)
+// which only pins use while the store runs. Waiting for it ends with Close:
+// a pin kept after a failed sync holds it until then.
+func (s *Store) pinWAL() (*pin, error) {
+	conn, err := s.cp.Conn(s.stop)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pin the WAL: %w", err)
 	}
+	// Not s.stop: a pin must outlive Close's start until its sync is done.
+	tx, err := conn.BeginTx(context.Background(), nil)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("sqlite: pin the WAL: %w", err)
+	}
+	p := &pin{conn: conn, tx: tx}
 	// A read transaction takes its read mark only once it reads a page.
 	var v int
 	if err := tx.QueryRow(`SELECT version FROM schema_migrations LIMIT 1`).Scan(&v); err != nil {
-		tx.Rollback()
+		p.end()
 		return nil, fmt.Errorf("sqlite: pin the WAL: %w", err)
 	}
-	return tx, nil
+	return p, nil
 }
 
 // copyFrames runs a PASSIVE checkpoint that syncs nothing (s.cq). end
@@ -165,15 +184,15 @@ func (s *Store) copyFrames() (frames int, end bool, err error) {
 }
 
 // syncAndUnpin makes the copied pages durable, then ends the pin.
-func (s *Store) syncAndUnpin(pin *sql.Tx) error {
+func (s *Store) syncAndUnpin(p *pin) error {
 	if err := s.syncDB(); err != nil {
 		// The copies may not be on disk, and Linux may not report that
 		// twice: keep the pin until Close, so that no connection restarts
 		// the WAL over their frames; the next Open copies them again.
-		s.keptPin = pin
+		s.keptPin.Store(p)
 		return s.sy.fail(fmt.Errorf("database file: %w", err))
 	}
-	pin.Rollback()
+	p.end()
 	return nil
 }
 

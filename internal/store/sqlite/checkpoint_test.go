@@ -155,6 +155,20 @@ func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
 	if got := walRestarts(t, s); got != before {
 		t.Fatalf("the WAL restarted (%d → %d) after the database file's sync failed", before, got)
 	}
+	// The kept pin holds the checkpoint connection until Close: a pass
+	// waiting for it (the checkpointer's, which Close waits for before it
+	// ends the pin) must end as Close begins, when s.stop is cancelled.
+	passed := make(chan error, 1)
+	go func() { _, err := s.pass(); passed <- err }()
+	s.cancel()
+	select {
+	case err := <-passed:
+		if err == nil {
+			t.Fatal("a pass ran after the store failed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a pass waiting for the kept pin's connection did not end when Close began")
+	}
 }
 
 // A pass copies no frame before the syncer has synced its commit: while
@@ -162,6 +176,9 @@ func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
 func TestPassCopiesOnlySyncedFrames(t *testing.T) {
 	s, m := openWithMerchant(t)
 	dbPath := strings.TrimSuffix(s.sy.path, "-wal")
+	if _, err := s.pass(); err != nil { // what is synced so far is copied
+		t.Fatal(err)
+	}
 	before := fileSize(t, dbPath)
 	entered, release := holdSyncs(t, s)
 	o := enqueue(s, func(tx store.Tx) error {

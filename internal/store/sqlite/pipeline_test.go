@@ -215,14 +215,14 @@ func TestWriterWaitsForCatchUpOnTheMutex(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// What the checkpointer does under the mutex cannot wait for the writer.
-	pin, err := s.catchUpLocked()
+	p, err := s.catchUpLocked()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.syncDB(); err != nil {
 		t.Fatal(err)
 	}
-	pin.Rollback()
+	p.end()
 	s.restartMu.Unlock()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -61,9 +61,12 @@ type Store struct {
 	cp *sql.DB  // one connection for the checkpointer's pins and the last checkpoint at Close
 	cq *sql.DB  // one connection that copies WAL frames and syncs nothing (checkpoint.go)
 	db *os.File // the database file, for the catch-up's sync
-	// keptPin is a pin kept after its sync failed (checkpoint.go);
-	// only the checkpointer sets it, and Close ends it once that has stopped.
-	keptPin *sql.Tx
+	// keptPin is a pin kept after its sync failed (checkpoint.go); Close
+	// ends it once the checkpointer has stopped.
+	keptPin atomic.Pointer[pin]
+	// stop ends with Close: a wait for the checkpoint connection ends with it.
+	stop   context.Context
+	cancel context.CancelFunc
 	// beforeDBSync, a test hook, runs before the catch-up's sync of the database file and may fail it.
 	beforeDBSync atomic.Pointer[func() error]
 	sy           *syncer // makes commits durable and releases their answers
@@ -248,6 +251,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	s := &Store{w: w, r: r, cp: cp, cq: cq, db: db, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), seqs: sqlstore.NewEventSeqs(), dvStmt: dv, ops: make(chan *op, maxBatch),
 		quit: make(chan struct{}), done: make(chan struct{}), cpDone: make(chan struct{})}
+	s.stop, s.cancel = context.WithCancel(context.Background())
 	go s.writer()
 	go s.checkpointer()
 	return s, nil
@@ -715,6 +719,7 @@ func (s *Store) Close() error {
 		s.closed = true
 		s.mu.Unlock()
 		close(s.quit)
+		s.cancel()
 		<-s.done
 		// Every batch the writer ran is handed over; release their answers.
 		serr := s.sy.close()
@@ -722,8 +727,8 @@ func (s *Store) Close() error {
 		s.rs.Close()
 		s.ws.Close()
 		s.dvStmt.Close()
-		if s.keptPin != nil {
-			s.keptPin.Rollback()
+		if p := s.keptPin.Load(); p != nil {
+			p.end()
 		}
 		// A last full checkpoint leaves a small WAL behind for the next start,
 		// unless a sync failed: the frames may be all that holds some commits,
