@@ -152,11 +152,15 @@ func (p *pin) end() {
 }
 
 // pinWAL begins a read transaction on the checkpoint connection (s.cp),
-// which only pins use while the store runs. Waiting for it ends with Close:
-// a pin kept after a failed sync holds it until then.
+// which only pins use while the store runs. A pin kept after a failed sync
+// holds it until Close, so waiting for it ends then (s.stop), and at once
+// once a pin is kept.
 func (s *Store) pinWAL() (*pin, error) {
 	conn, err := s.cp.Conn(s.stop)
 	if err != nil {
+		if f := s.sy.failure(); f != nil {
+			return nil, f // a pin kept after a failed sync holds the connection
+		}
 		return nil, fmt.Errorf("sqlite: pin the WAL: %w", err)
 	}
 	// Not s.stop: a pin must outlive Close's start until its sync is done.
@@ -190,7 +194,9 @@ func (s *Store) syncAndUnpin(p *pin) error {
 		// twice: keep the pin until Close, so that no connection restarts
 		// the WAL over their frames; the next Open copies them again.
 		s.keptPin.Store(p)
-		return s.sy.fail(fmt.Errorf("database file: %w", err))
+		err = s.sy.fail(fmt.Errorf("database file: %w", err))
+		s.cancel() // no other pin can have the connection now: end every wait for it
+		return err
 	}
 	p.end()
 	return nil

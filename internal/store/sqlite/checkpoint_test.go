@@ -225,3 +225,24 @@ func TestPassSyncsTheDatabaseBeforeTheWALCanRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The checkpointer's own pass can be the one whose sync fails: its kept pin
+// holds the checkpoint connection, and a catch-up waiting for that
+// connection ends with the store's failure instead of waiting for Close.
+func TestPinWaitEndsWhenAPinIsKept(t *testing.T) {
+	s, m := openWithMerchant(t)
+	entered, release := holdDBSync(t, s, syscall.EIO)
+	fillWAL(t, s, m)
+	<-entered // the checkpointer's pass, idle store: it copied to the end and syncs
+	done := make(chan error, 1)
+	go func() { done <- s.catchUp() }()
+	release()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrSyncFailed) {
+			t.Fatalf("catch-up: %v, want ErrSyncFailed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a catch-up waiting for the checkpoint connection did not end when a pin was kept")
+	}
+}

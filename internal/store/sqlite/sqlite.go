@@ -64,7 +64,7 @@ type Store struct {
 	// keptPin is a pin kept after its sync failed (checkpoint.go); Close
 	// ends it once the checkpointer has stopped.
 	keptPin atomic.Pointer[pin]
-	// stop ends with Close: a wait for the checkpoint connection ends with it.
+	// stop ends with Close, or when a pin is kept: a wait for the checkpoint connection ends with it.
 	stop   context.Context
 	cancel context.CancelFunc
 	// beforeDBSync, a test hook, runs before the catch-up's sync of the database file and may fail it.
