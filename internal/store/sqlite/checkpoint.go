@@ -74,17 +74,19 @@ func (s *Store) checkpointer() {
 		case <-t.C:
 		}
 		c := s.sy.committed.Load()
-		if c == copied || s.sy.failure() != nil {
-			continue // nothing new, or nothing may be copied after a failed sync
+		if c == copied || s.sy.failure() != nil || s.cpPaused.Load() {
+			continue // nothing new, nothing may be copied after a failed sync, or a test paused it
 		}
+		s.cpBusy.Lock()
 		frames, err := s.pass()
+		if err == nil && frames > walLimit {
+			s.catchUp()
+		}
+		s.cpBusy.Unlock()
 		if err != nil {
 			continue // another process's checkpoint, a failed store, or closing: try next tick
 		}
 		copied = c
-		if frames > walLimit {
-			s.catchUp()
-		}
 	}
 }
 
@@ -112,8 +114,12 @@ func (s *Store) pass() (frames int, err error) {
 // so that its next transaction begins with every frame copied and restarts
 // the WAL from its start when it commits.
 func (s *Store) catchUp() error {
+	conn, err := s.pinConn() // not under restartMu: the writer must not wait for it
+	if err != nil {
+		return err
+	}
 	s.restartMu.Lock()
-	pin, err := s.catchUpLocked()
+	pin, err := s.catchUpLocked(conn)
 	if pin == nil {
 		s.restartMu.Unlock()
 		return err
@@ -128,8 +134,8 @@ func (s *Store) catchUp() error {
 // catchUpLocked runs under restartMu: it pins the WAL, waits for the sync
 // of every commit, and copies the rest. A pin it returns must end after the
 // database file's sync, even when the copy failed part-way.
-func (s *Store) catchUpLocked() (p *pin, err error) {
-	if p, err = s.pinWAL(); err != nil {
+func (s *Store) catchUpLocked(conn *sql.Conn) (p *pin, err error) {
+	if p, err = s.pinOn(conn); err != nil {
 		return nil, err
 	}
 	if err := s.sy.await(); err != nil {
@@ -156,6 +162,15 @@ func (p *pin) end() {
 // holds it until Close, so waiting for it ends then (s.stop), and at once
 // once a pin is kept.
 func (s *Store) pinWAL() (*pin, error) {
+	conn, err := s.pinConn()
+	if err != nil {
+		return nil, err
+	}
+	return s.pinOn(conn)
+}
+
+// pinConn waits for the checkpoint connection.
+func (s *Store) pinConn() (*sql.Conn, error) {
 	conn, err := s.cp.Conn(s.stop)
 	if err != nil {
 		if f := s.sy.failure(); f != nil {
@@ -163,6 +178,11 @@ func (s *Store) pinWAL() (*pin, error) {
 		}
 		return nil, fmt.Errorf("sqlite: pin the WAL: %w", err)
 	}
+	return conn, nil
+}
+
+// pinOn begins the pin's read transaction on conn, which it then owns.
+func (s *Store) pinOn(conn *sql.Conn) (*pin, error) {
 	// Not s.stop: a pin must outlive Close's start until its sync is done.
 	tx, err := conn.BeginTx(context.Background(), nil)
 	if err != nil {

@@ -26,6 +26,7 @@ func holdDBSync(t *testing.T, s *Store, fail error) (entered <-chan struct{}, re
 // once that sync is held, with the WAL's restart count from before.
 func startHeld(t *testing.T, run func(*Store) error) (s *Store, m *store.Merchant, before uint32, release func(), done <-chan error) {
 	s, m = openWithMerchant(t)
+	pauseCheckpointer(s)
 	fillWAL(t, s, m)
 	before = walRestarts(t, s)
 	entered, release := holdDBSync(t, s, nil)
@@ -40,6 +41,15 @@ func catchUp(s *Store) error { return s.catchUp() }
 func pass(s *Store) error {
 	_, err := s.pass()
 	return err
+}
+
+// pauseCheckpointer stops the checkpointer's own passes and waits for the
+// one in progress, so that a test's held or failing hook meets only the
+// pass or catch-up the test runs.
+func pauseCheckpointer(s *Store) {
+	s.cpPaused.Store(true)
+	s.cpBusy.Lock()
+	s.cpBusy.Unlock()
 }
 
 // walRestarts reads the WAL header's checkpoint sequence number, which
@@ -141,6 +151,7 @@ func TestCatchUpPinsTheWALUntilTheDatabaseIsSynced(t *testing.T) {
 // Open, even when another process writes.
 func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
 	s, m := openWithMerchant(t)
+	pauseCheckpointer(s)
 	fillWAL(t, s, m)
 	before := walRestarts(t, s)
 	_, release := holdDBSync(t, s, syscall.EIO)
@@ -175,6 +186,7 @@ func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
 // that sync is held the pass waits, and the database file does not grow.
 func TestPassCopiesOnlySyncedFrames(t *testing.T) {
 	s, m := openWithMerchant(t)
+	pauseCheckpointer(s)
 	dbPath := strings.TrimSuffix(s.sy.path, "-wal")
 	if _, err := s.pass(); err != nil { // what is synced so far is copied
 		t.Fatal(err)

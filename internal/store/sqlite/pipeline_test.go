@@ -215,7 +215,11 @@ func TestWriterWaitsForCatchUpOnTheMutex(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	// What the checkpointer does under the mutex cannot wait for the writer.
-	p, err := s.catchUpLocked()
+	conn, err := s.pinConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.catchUpLocked(conn)
 	if err != nil {
 		t.Fatal(err)
 	}

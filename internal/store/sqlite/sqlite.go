@@ -67,6 +67,10 @@ type Store struct {
 	// stop ends with Close, or when a pin is kept: a wait for the checkpoint connection ends with it.
 	stop   context.Context
 	cancel context.CancelFunc
+	// cpPaused and cpBusy let a test stop the checkpointer's own passes:
+	// it holds cpBusy for each tick's work.
+	cpPaused atomic.Bool
+	cpBusy   sync.Mutex
 	// beforeDBSync, a test hook, runs before the catch-up's sync of the database file and may fail it.
 	beforeDBSync atomic.Pointer[func() error]
 	sy           *syncer // makes commits durable and releases their answers
