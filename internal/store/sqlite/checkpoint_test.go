@@ -86,9 +86,9 @@ func TestCatchUpSyncsTheDatabaseBesideTheWriter(t *testing.T) {
 	s, m, before, release, caught := startHeld(t, catchUp)
 
 	ran := make(chan struct{})
-	answered := make(chan error, 1)
+	wrote := make(chan error, 1)
 	go func() {
-		answered <- s.Write(context.Background(), func(tx store.Tx) error {
+		wrote <- s.Write(context.Background(), func(tx store.Tx) error {
 			close(ran)
 			return insertCustomer(m, id.New("cus"))(tx)
 		})
@@ -98,11 +98,7 @@ func TestCatchUpSyncsTheDatabaseBesideTheWriter(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the writer did not run a write while the catch-up synced the database file")
 	}
-	select {
-	case err := <-answered:
-		t.Fatalf("a write was answered (%v) before the database file's sync it may restart the WAL over", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	unanswered(t, "a write was answered before the database file's sync it may restart the WAL over", wrote, 100*time.Millisecond)
 	if got := walRestarts(t, s); got != before {
 		t.Fatalf("the WAL restarted (%d → %d) before the database file was synced", before, got)
 	}
@@ -110,7 +106,7 @@ func TestCatchUpSyncsTheDatabaseBesideTheWriter(t *testing.T) {
 	if err := <-caught; err != nil {
 		t.Fatal(err)
 	}
-	if err := <-answered; err != nil {
+	if err := <-wrote; err != nil {
 		t.Fatal(err)
 	}
 	if got := walRestarts(t, s); got == before {
@@ -172,13 +168,8 @@ func TestCatchUpFailedDatabaseSyncFailsTheStore(t *testing.T) {
 	passed := make(chan error, 1)
 	go func() { _, err := s.pass(); passed <- err }()
 	s.cancel()
-	select {
-	case err := <-passed:
-		if err == nil {
-			t.Fatal("a pass ran after the store failed")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a pass waiting for the kept pin's connection did not end when Close began")
+	if err := ended(t, "a pass waiting for the kept pin's connection, once Close began", passed); err == nil {
+		t.Fatal("a pass ran after the store failed")
 	}
 }
 
@@ -204,11 +195,7 @@ func TestPassCopiesOnlySyncedFrames(t *testing.T) {
 	<-entered // committed, not synced
 	passed := make(chan error, 1)
 	go func() { _, err := s.pass(); passed <- err }()
-	select {
-	case err := <-passed:
-		t.Fatalf("a pass ended (%v) while the sync of the commit it could see was held", err)
-	case <-time.After(100 * time.Millisecond):
-	}
+	unanswered(t, "a pass ended while the sync of the commit it could see was held", passed, 100*time.Millisecond)
 	if got := fileSize(t, dbPath); got != before {
 		t.Fatalf("the database file grew (%d → %d bytes) from frames not yet synced", before, got)
 	}
@@ -249,12 +236,7 @@ func TestPinWaitEndsWhenAPinIsKept(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.catchUp() }()
 	release()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrSyncFailed) {
-			t.Fatalf("catch-up: %v, want ErrSyncFailed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a catch-up waiting for the checkpoint connection did not end when a pin was kept")
+	if err := ended(t, "a catch-up waiting for the checkpoint connection, once a pin was kept", done); !errors.Is(err, ErrSyncFailed) {
+		t.Fatalf("catch-up: %v, want ErrSyncFailed", err)
 	}
 }

@@ -85,11 +85,7 @@ func TestDeferredWriteAnsweredAsItRuns(t *testing.T) {
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- fence.Wait() }()
-	select {
-	case err := <-waited:
-		t.Fatalf("the fence's Wait returned (%v) before its write committed", err)
-	case <-time.After(200 * time.Millisecond): // absence of an answer: bounded look
-	}
+	unanswered(t, "the fence's Wait returned before its write committed", waited, 200*time.Millisecond)
 	release()
 	answered(t, "the fence once the sync ran", waited)
 	answered(t, "the first write once the sync ran", first)
@@ -195,6 +191,29 @@ func answered(t *testing.T, what string, ch <-chan error) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatalf("%s: no answer", what)
+	}
+}
+
+// ended waits up to 10 s for ch and returns what it carried.
+func ended(t *testing.T, what string, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: did not end", what)
+		return nil
+	}
+}
+
+// unanswered fails if ch carries anything within d: the absence of an
+// answer, looked for over a bounded time.
+func unanswered(t *testing.T, what string, ch <-chan error, d time.Duration) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		t.Fatalf("%s (%v)", what, err)
+	case <-time.After(d):
 	}
 }
 

@@ -211,7 +211,7 @@ func TestWriterWaitsForCatchUpOnTheMutex(t *testing.T) {
 	select {
 	case <-began:
 		s.restartMu.Unlock()
-		t.Fatal("the writer began a transaction while a RESTART held restartMu")
+		t.Fatal("the writer began a transaction while a catch-up held restartMu")
 	case <-time.After(100 * time.Millisecond):
 	}
 	// What the checkpointer does under the mutex cannot wait for the writer.

@@ -60,7 +60,7 @@ type Store struct {
 	r  *sql.DB  // read-only pool; WAL lets readers run beside the writer
 	cp *sql.DB  // one connection for the checkpointer's pins and the last checkpoint at Close
 	cq *sql.DB  // one connection that copies WAL frames and syncs nothing (checkpoint.go)
-	db *os.File // the database file, for the catch-up's sync
+	db *os.File // the database file, for the checkpoints' syncs (checkpoint.go)
 	// keptPin is a pin kept after its sync failed (checkpoint.go); Close
 	// ends it once the checkpointer has stopped.
 	keptPin atomic.Pointer[pin]
