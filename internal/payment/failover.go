@@ -66,6 +66,7 @@ func (s *Payments) acquire(ctx context.Context, p *store.Payment, req processor.
 			}
 			// It acted and only its answer was lost: asked again under the
 			// same reference, it answers without acting twice.
+			req.NewReference = false
 			auth, capt, err := s.call(ctx, a, p, req)
 			if err != nil && (unreached(err) || errors.Is(err, processor.ErrUnavailable)) {
 				return processor.Authorization{}, processor.Capture{}, fmt.Errorf("%w: %v", errUnknownOutcome, err)
@@ -86,6 +87,13 @@ func (s *Payments) call(ctx context.Context, a *acquirer, p *store.Payment, req 
 	// at this: its writes may answer before they are durable, because the
 	// outcome we write next, durably, comes after them in the same log.
 	ctx = store.Deferrable(ctx)
+	if a.sharesLog && req.NewReference {
+		// Nothing can be found under a new reference, so it need not even
+		// wait for its books to be written (processor.AuthorizeRequest).
+		ctx = store.Unawaited(ctx)
+	} else {
+		req.NewReference = false
+	}
 	if p.CaptureMethod == "automatic" {
 		return a.proc.Sale(ctx, req)
 	}

@@ -236,6 +236,13 @@ func (s *Payments) createPayment(ctx context.Context, m *store.Merchant, params 
 	if err != nil {
 		return PaymentView{}, err
 	}
+	if sharesLog && c.tok != nil && c.challenge == nil && c.unusable == nil && !keyed(ctx) {
+		// The plain charge of a saved card: nothing to wait for before settling.
+		if err := s.queueRecord(ctx, p, c); err != nil {
+			return PaymentView{}, err
+		}
+		return s.settle(ctx, m, p, params, mode, c, false)
+	}
 	recordCtx := ctx
 	if sharesLog {
 		// The acquirer's books are written after the record in the same
@@ -455,6 +462,32 @@ func (s *Payments) record(ctx context.Context, m *store.Merchant, p *store.Payme
 	return resumed, err
 }
 
+// queueRecord queues the record of a new attempt (with its detokenization's
+// audit record) without waiting for the writer to run it (store.Unawaited).
+// Only where record has nothing to tell: the id is random, so no earlier
+// attempt can be found under it, and the attempt neither fails at once nor
+// waits for a challenge. The acquirer that shares the log, and the outcome,
+// are written after it; if it fails after all, the call's fence fails and
+// they are refused, and nothing has left the process (the acquirer is in
+// it, and the answer waits for the fence).
+func (s *Payments) queueRecord(ctx context.Context, p *store.Payment, c charge) error {
+	audit := s.tokens.auditRecord(ctx, c.tok, "payment "+p.ID)
+	rec := *p // the caller goes on changing p while the writer has not run this yet
+	return s.store.Write(store.Unawaited(ctx), func(tx store.Tx) error {
+		if err := tx.InsertAudit(audit); err != nil {
+			return err
+		}
+		return tx.InsertPayment(&rec)
+	})
+}
+
+// keyed reports whether ctx carries an Idempotency-Key, from which ids are
+// derived (see paymentID).
+func keyed(ctx context.Context) bool {
+	d, _ := ctx.Value(idempotencyKey).(string)
+	return d != ""
+}
+
 // settle moves the money for a recorded, processing payment: it reads the
 // saved card, authenticates a present card holder where the mode asks, and
 // authorizes. It finishes regardless of the client.
@@ -493,7 +526,8 @@ func (s *Payments) settle(ctx context.Context, m *store.Merchant, p *store.Payme
 			}
 		}
 	}
-	view, err := s.authorize(ctx, p, attempt{card: pc, stored: c.stored, saveCard: params.SaveCard, resumed: resumed, returnURL: params.ReturnURL})
+	view, err := s.authorize(ctx, p, attempt{card: pc, stored: c.stored, saveCard: params.SaveCard, resumed: resumed, returnURL: params.ReturnURL,
+		newReference: !resumed})
 	if params.Card != nil || params.CVC != "" {
 		s.cards.cardOutcome(ctx, m, p.Card.BIN, p.Card.Last4, p.Card.Fingerprint, p.TokenID, err)
 	}
@@ -510,6 +544,10 @@ type attempt struct {
 	saveCard  bool
 	resumed   bool
 	returnURL string // where the acquirer's own 3-D Secure page sends the card holder back
+	// newReference: the payment's record was inserted by this very call,
+	// so no acquirer can have seen its id (processor.AuthorizeRequest); not
+	// so for a challenge's answer, which a retry after a crash repeats.
+	newReference bool
 }
 
 func (s *Payments) authorize(ctx context.Context, p *store.Payment, at attempt) (PaymentView, error) {
@@ -519,7 +557,7 @@ func (s *Payments) authorize(ctx context.Context, p *store.Payment, at attempt) 
 	// idempotent by our reference, so a resumed attempt gets the first
 	// attempt's authorization (and capture) back instead of new ones.
 	req := processor.AuthorizeRequest{MerchantID: p.MerchantID, Reference: p.ID, Card: pc, Amount: p.Amount, Currency: p.Currency,
-		Authentication: processorAuth(p.Authentication), ReturnURL: at.returnURL, Stored: at.stored}
+		Authentication: processorAuth(p.Authentication), ReturnURL: at.returnURL, Stored: at.stored, NewReference: at.newReference}
 	auth, capt, err := s.acquire(ctx, p, req)
 	var action *processor.ActionRequired
 	if errors.As(err, &action) {

@@ -33,6 +33,13 @@ type AuthorizeRequest struct {
 	// card holder back after its challenge ("" when no card holder is
 	// present: the acquirer must then decline rather than ask for action).
 	ReturnURL string
+	// NewReference: the caller vouches that Reference was never sent to
+	// this acquirer (the payment's record was just written, and a log-sharing
+	// acquirer's books come after it in the same log). A LogSharer may then
+	// decide without looking the reference up and write its books without
+	// waiting for them (store.Unawaited in ctx): if they fail after all, the
+	// caller's fence fails and its outcome is never recorded. Others ignore it.
+	NewReference bool
 }
 
 // StoredCard names a card kept at the acquirer (Authorize.net: a customer

@@ -42,6 +42,7 @@ type Debt struct {
 
 type fenceKey struct{}
 type deferKey struct{}
+type unawaitedKey struct{}
 
 // WithFence returns ctx carrying a new fence, and the fence: the caller
 // must Wait on it before its answer leaves.
@@ -59,6 +60,32 @@ func Deferrable(ctx context.Context) context.Context {
 		return ctx
 	}
 	return context.WithValue(ctx, deferKey{}, f)
+}
+
+// Unawaited marks writes run under the returned ctx as queued, not run: a
+// backend that has a single writer may return from Write as soon as the
+// write is in its queue, before it ran, and runs it before any later write
+// of the call. Its failure reaches the caller only through ctx's fence:
+// Wait returns it, and the backend refuses the call's later writes, which
+// may rest on it. So the caller may go on only with work whose result it
+// does not need and that stays inside the process until the fence's Wait
+// (a payment's record before the in-process acquirer's books and then the
+// outcome, which every one of those writes precedes in the log). Without a
+// fence in ctx it returns ctx as it is; backends durable on commit
+// (PostgreSQL) run the write as usual and return its error.
+func Unawaited(ctx context.Context) context.Context {
+	f, _ := ctx.Value(fenceKey{}).(*Fence)
+	if f == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, unawaitedKey{}, f)
+}
+
+// UnawaitedTo is the fence that answers for a write queued under ctx
+// (Unawaited), or nil: for backends.
+func UnawaitedTo(ctx context.Context) *Fence {
+	f, _ := ctx.Value(unawaitedKey{}).(*Fence)
+	return f
 }
 
 // DeferredTo is the fence an operation run under ctx may defer its

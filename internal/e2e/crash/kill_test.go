@@ -26,12 +26,16 @@ import (
 const masterKey = "Y29mZmVyLWNyYXNoLXRlc3QtbWFzdGVyLWtleS0zMmI="
 
 // TestCrashKill kills the built binary with SIGKILL while keyed requests
-// (tokenize; create, capture and refund a payment) run concurrently,
+// (tokenize; create, capture and refund a payment) and unkeyed sales of a
+// saved card (then refunded, keyed) run concurrently,
 // restarts it, retries every request that got no answer with the same key
 // and body, and checks: every retry answered within 5 s of /readyz saying
 // ready, one token per tokenization key, no wrong answer (a 422 for an
 // operation that succeeded, or any other failure), and amounts captured and
-// refunded exactly as acknowledged.
+// refunded exactly as acknowledged. An unkeyed sale cannot be retried, so
+// one that got no answer is not checked; one that did must be captured, and
+// its refund proves the acquirer's books hold the capture (an unkeyed sale
+// records its payment without waiting for it: see Payments.queueRecord).
 func TestCrashKill(t *testing.T) {
 	// Not parallel: it checks every retry is answered within 5 s of the
 	// restarted binary being ready, which other tests' load would blur.
@@ -135,8 +139,9 @@ func (s *binServer) kill() {
 
 // keyedReq is one keyed request of the load and what became of it.
 type keyedReq struct {
-	kind       string // tokenize | create | capture | refund
-	path, key  string
+	kind       string // tokenize | create | sale | capture | refund
+	path, key  string // key labels an unkeyed request too
+	unkeyed    bool   // sent without an Idempotency-Key (a sale)
 	body       []byte
 	amount     int64 // capture and refund
 	status     int
@@ -160,7 +165,9 @@ func (s *binServer) send(r *keyedReq, sk string) sendOutcome {
 	req, _ := http.NewRequest("POST", s.url+r.path, bytes.NewReader(r.body))
 	req.Header.Set("Authorization", "Bearer "+sk)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", r.key)
+	if !r.unkeyed {
+		req.Header.Set("Idempotency-Key", r.key)
+	}
 	res, err := s.client.Do(req)
 	if err != nil {
 		return noAnswer
@@ -195,9 +202,9 @@ func (s *binServer) sendUntilAnswered(r *keyedReq, sk string, transient *atomic.
 
 // runCounts are the figures of a crash run.
 type runCounts struct {
-	requests, kills, retries, lost, double, wrong int
-	transient                                     atomic.Int32 // "retry shortly" answers, retried with the same key
-	maxRetry                                      time.Duration
+	requests, kills, retries, lost, double, wrong, sales int
+	transient                                            atomic.Int32 // "retry shortly" answers, retried with the same key
+	maxRetry                                             time.Duration
 }
 
 func testCrashKill(t *testing.T, bin, dbURL string) {
@@ -250,6 +257,10 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 					id := fmt.Sprintf("c%d-w%d-%d", cycle, w, i)
 					r := &keyedReq{kind: "create", path: "/v1/payments", key: "pay-" + id,
 						body: harness.MustJSON(t, map[string]any{"amount": 1000 + i, "token": baseTok, "capture": false})}
+					if i%4 == 1 {
+						r = &keyedReq{kind: "sale", path: "/v1/payments", key: "sale-" + id, unkeyed: true, amount: int64(1000 + i),
+							body: harness.MustJSON(t, map[string]any{"amount": 1000 + i, "token": baseTok, "capture": true})}
+					}
 					if i%2 == 0 {
 						r = &keyedReq{kind: "tokenize", path: "/v1/tokens", key: "tok-" + id,
 							body: harness.MustJSON(t, map[string]any{"card": harness.Card("4242424242424242"), "metadata": map[string]string{"k": "tok-" + id}})}
@@ -301,7 +312,7 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 		mu.Lock()
 		for _, c := range all {
 			for _, r := range c.reqs {
-				if !r.answered && !r.retried {
+				if !r.answered && !r.retried && !r.unkeyed { // an unkeyed retry would be another payment
 					pending = append(pending, r)
 				}
 			}
@@ -343,6 +354,9 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 	fail := func(format string, args ...any) { t.Errorf(format, args...) }
 	for _, c := range all {
 		chain := c.reqs
+		if chain[0].unkeyed && !chain[0].answered {
+			continue // unanswered and not retried: its client cannot know what it did
+		}
 		for _, r := range chain {
 			n.requests++
 			if r.retried {
@@ -353,7 +367,7 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 				}
 				n.maxRetry = max(n.maxRetry, r.retryAfter)
 			}
-			want := map[string]int{"tokenize": 201, "create": 201, "capture": 200, "refund": 201}[r.kind]
+			want := map[string]int{"tokenize": 201, "create": 201, "sale": 201, "capture": 200, "refund": 201}[r.kind]
 			if r.status != want {
 				n.wrong++
 				fail("%s %s (retried %v): %d %s", r.kind, r.key, r.retried, r.status, r.raw)
@@ -378,6 +392,10 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 		p := srv.get(t, sk, "/v1/payments/"+harness.JSONField(first.raw, "id"))
 		var captured, refunded int64
 		refunds, unknown := 0, false
+		if first.kind == "sale" {
+			captured = first.amount
+			n.sales++
+		}
 		for _, r := range chain[1:] {
 			switch {
 			case r.retried && r.retryAfter < 0:
@@ -413,13 +431,16 @@ func testCrashKill(t *testing.T, bin, dbURL string) {
 			fail("token %v stored under a key nobody sent: %s", ids, k)
 		}
 	}
-	t.Logf("crash run: %d keyed requests, %d kills, %d retries, %d lost, %d double, %d wrong answers, slowest retry %v after ready (%d \"retry shortly\" answers retried)",
-		n.requests, n.kills, n.retries, n.lost, n.double, n.wrong, n.maxRetry.Round(time.Millisecond), n.transient.Load())
+	t.Logf("crash run: %d requests (%d acknowledged unkeyed sales checked), %d kills, %d retries, %d lost, %d double, %d wrong answers, slowest retry %v after ready (%d \"retry shortly\" answers retried)",
+		n.requests, n.sales, n.kills, n.retries, n.lost, n.double, n.wrong, n.maxRetry.Round(time.Millisecond), n.transient.Load())
 	if n.maxRetry > 5*time.Second {
 		t.Errorf("a retry was answered %v after the server was ready (want ≤ 5 s)", n.maxRetry)
 	}
 	if n.retries == 0 {
 		t.Errorf("no request was in flight at any kill: the test proved nothing")
+	}
+	if n.sales == 0 {
+		t.Errorf("no unkeyed sale was acknowledged: the test proved nothing of them")
 	}
 	srv.cmd.Process.Signal(syscall.SIGTERM)
 	select {

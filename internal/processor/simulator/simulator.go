@@ -158,6 +158,9 @@ func (s *Simulator) Authorize(ctx context.Context, r processor.AuthorizeRequest)
 		return processor.Authorization{}, err
 	}
 	fresh := s.newAuth(r.MerchantID, r.Reference, r.Card, r.Amount, r.Currency, false)
+	if r.NewReference && r.Reference != "" {
+		return s.insertNew(ctx, fresh)
+	}
 	var a *AuthRecord
 	err := s.books.Update(ctx, func(b Books) (err error) {
 		a, _, err = findOrInsert(b, fresh)
@@ -184,6 +187,13 @@ func (s *Simulator) Sale(ctx context.Context, r processor.AuthorizeRequest) (pro
 		// one that was authorized and not captured is captured apart.
 		fresh.State, fresh.CaptureID, fresh.Captured = StateCaptured, captureID, fresh.Amount
 	}
+	if r.NewReference && r.Reference != "" {
+		auth, err := s.insertNew(ctx, fresh)
+		if err != nil {
+			return processor.Authorization{}, processor.Capture{}, err
+		}
+		return auth, processor.Capture{ID: fresh.CaptureID, AuthorizationID: fresh.ID, Amount: fresh.Captured}, nil
+	}
 	var a *AuthRecord
 	err := s.books.Update(ctx, func(b Books) (err error) {
 		var found bool
@@ -206,6 +216,23 @@ func (s *Simulator) Sale(ctx context.Context, r processor.AuthorizeRequest) (pro
 		return processor.Authorization{}, processor.Capture{}, err
 	}
 	return auth, processor.Capture{ID: a.CaptureID, AuthorizationID: a.ID, Amount: a.Captured}, nil
+}
+
+// insertNew writes a decision for a reference its caller vouches is new
+// (processor.AuthorizeRequest.NewReference) and answers it without reading
+// the books first: nothing there can be found under that reference. Over a
+// store that queues the write (store.Unawaited), Update returns before the
+// insert ran, and a duplicate fails the caller's fence instead.
+func (s *Simulator) insertNew(ctx context.Context, fresh *AuthRecord) (processor.Authorization, error) {
+	a := *fresh
+	err := s.books.Update(ctx, func(b Books) error {
+		rec := a // the insert may run again (a careful re-run of its batch)
+		return b.InsertAuth(&rec)
+	})
+	if err != nil {
+		return processor.Authorization{}, err
+	}
+	return authorizationOf(&a)
 }
 
 func checkAuthorize(r processor.AuthorizeRequest) error {

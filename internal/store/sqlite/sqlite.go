@@ -42,6 +42,18 @@ const FileName = "coffer.db"
 // maxBatch bounds one group commit so a burst cannot hold the write lock for long.
 const maxBatch = 256
 
+// earlyCommit is the batch that commits as soon as the syncer is idle, even
+// while writes are still queued. Without it a steady stream (each caller's
+// next write arriving while the writer yields) held the batch open until
+// every caller waited on it, and the callers moved as one convoy: gather,
+// commit, sync, answer, with the syncer idle while they gathered and the
+// writer idle while they synced. Committing smaller batches costs the writer
+// a commit's fixed part (~200 µs against ~30 µs a write here), so not on
+// every idle syncer. Measured with coffer bench, pay (three writes each,
+// 32 connections), against no early commit: 16 writes −5 %, 32 ±0, 48
+// +10–24 %, 64 +5 %; tokenize (batches of ~13) is unchanged.
+const earlyCommit = 48
+
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("sqlite: store closed")
 
@@ -135,7 +147,11 @@ type op struct {
 	// the writer has run it (debt) or, if it ran in a careful re-run, once
 	// its batch committed; the fence's owner waits for the commit and sync.
 	fence *store.Fence
-	debt  *store.Debt // set when answered as it ran; settled by settleDebts
+	debt  *store.Debt // set when answered as it ran or queued; settled by settleDebts
+	// answered: it was answered as it ran, so its caller may have acted on
+	// it; queued: its caller did not wait at all (store.Unawaited), and
+	// learns its failure only from its fence, which debt settles.
+	answered, queued bool
 	// call is the fence of the call the op belongs to, deferrable or not,
 	// looked up by Write (not by the writer): its Lost refuses the op.
 	call *store.Fence
@@ -374,25 +390,41 @@ func (s *Store) Read(ctx context.Context, fn func(store.Tx) error) error {
 // Write queues fn for the writer and waits until its batch is committed and
 // synced. It waits even if ctx ends meanwhile: the caller must learn whether
 // the write became durable, and the writer skips ops whose ctx ended before
-// they ran.
+// they ran. Under store.Unawaited it returns once fn is queued: the writer
+// takes ops in the order they were queued, so the call's later writes run
+// after it, and its fence answers for it (a debt settled at its commit).
 func (s *Store) Write(ctx context.Context, fn func(store.Tx) error) error {
 	if err := s.sy.failure(); err != nil {
 		return err
 	}
 	o := &op{ctx: ctx, fn: fn, err: make(chan error, 1), fence: store.DeferredTo(ctx), call: store.FenceOf(ctx)}
+	if f := store.UnawaitedTo(ctx); f != nil {
+		o.fence, o.queued, o.debt = f, true, f.Promise()
+	}
+	if err := s.send(ctx, o); err != nil {
+		if o.queued {
+			o.debt.Settle(0, nil, err)
+		}
+		return err
+	}
+	if o.queued {
+		return nil
+	}
+	return <-o.err
+}
+
+func (s *Store) send(ctx context.Context, o *op) error {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return ErrClosed
 	}
 	select {
 	case s.ops <- o:
+		return nil
 	case <-ctx.Done():
-		s.mu.RUnlock()
 		return ctx.Err()
 	}
-	s.mu.RUnlock()
-	return <-o.err
 }
 
 func (s *Store) writer() {
@@ -463,8 +495,8 @@ func (s *Store) commit(first *op, gather bool) {
 	s.sy.hand(p)
 }
 
-// settleDebts tells the fences of the ops answered as they ran whether
-// their batch committed them. One that did not (its COMMIT failed, or a
+// settleDebts tells the fences of the ops answered as they ran, or queued
+// unawaited, whether their batch committed them. One that did not (its COMMIT failed, or a
 // careful re-run gave it another result, which the ops' determinism rules
 // out) marks its fence lost: the writer refuses the call's later writes
 // (Fence.Lost), which the writer runs after this, so nothing commits resting
@@ -477,6 +509,10 @@ func (s *Store) settleDebts(p *pending) {
 		err := p.err
 		if err == nil && p.errs != nil {
 			err = p.errs[i]
+			if err != nil && o.queued {
+				o.debt.Settle(0, nil, err) // its own answer, which its caller did not wait for
+				continue
+			}
 		}
 		if err != nil {
 			lost := err
@@ -531,17 +567,20 @@ func (s *Store) runGrowing(ctx context.Context, first *op, gather bool, seq *uin
 			failed = e != nil
 		}
 		errs = append(errs, e)
-		if e == nil && o.fence != nil {
+		if e == nil && o.fence != nil && !o.queued {
 			// A deferred write is answered as it ran, not at the commit, which
 			// waits for the syncer: its caller's next write (a payment's
 			// record, then the acquirer's ledger) joins this batch or the next,
 			// and the fence waits for the commit and sync of both.
-			o.debt = o.fence.Promise()
+			o.debt, o.answered = o.fence.Promise(), true
 			o.err <- nil
 		}
 	}
 	add(first)
 	for !failed && gather && len(ops) < maxBatch {
+		if len(ops) >= earlyCommit && !s.sy.busy() {
+			break
+		}
 		// Yield between writes. Gathering, the writer would otherwise keep
 		// its P while goroutines it made runnable (answered as they ran) or
 		// that build the next writes wait behind it: with two Ps that was
@@ -630,8 +669,15 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 	// Any rollback below may take back event numbers the memory holds.
 	rollback := func() { tx.Rollback(); s.seqs.Forget() }
 	single := len(batch) == 1
+	// A queued write that fails here is settled as lost only after the
+	// batch; a later write of its call in this batch must not run meanwhile.
+	var failedCalls map[*store.Fence]bool
 	for i, o := range batch {
-		if o.debt == nil { // one answered as it ran runs again whatever its context says
+		if o.call != nil && failedCalls[o.call] {
+			errs[i] = fmt.Errorf("%w: an earlier write of this call failed", ErrCommitLost)
+			continue
+		}
+		if !o.answered { // one answered as it ran runs again whatever its context says
 			if err := opRefused(o); err != nil {
 				errs[i] = err
 				continue
@@ -644,8 +690,14 @@ func (s *Store) runTx(ctx context.Context, batch []*op, careful bool, seq *uint6
 			}
 		}
 		errs[i] = call(o.fn, t)
+		if errs[i] != nil && o.queued && o.call != nil {
+			if failedCalls == nil {
+				failedCalls = map[*store.Fence]bool{}
+			}
+			failedCalls[o.call] = true
+		}
 		switch {
-		case errs[i] != nil && o.debt != nil:
+		case errs[i] != nil && o.answered:
 			// It was answered as done when it first ran: its caller may have
 			// acted on it and a batch-mate may rest on it, so none commits.
 			rollback()
