@@ -78,6 +78,12 @@ func WithIdempotencyKey(ctx context.Context, digest string) context.Context {
 
 var lowerB32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
+// keyDigest is the digest of the request's Idempotency-Key, or "" without one.
+func keyDigest(ctx context.Context) string {
+	d, _ := ctx.Value(idempotencyKey).(string)
+	return d
+}
+
 // paymentID is random, except under an Idempotency-Key: then it is derived
 // from the key's digest, so a retry of a request whose first attempt died
 // mid-way finds the same payment, and the acquirer (which dedupes by our
@@ -87,7 +93,7 @@ func paymentID(ctx context.Context) string { return derivedID(ctx, "pay", "coffe
 // derivedID is a fresh ordered id, or under an Idempotency-Key one derived
 // from the key's claim (see paymentID).
 func derivedID(ctx context.Context, prefix, label string) string {
-	d, _ := ctx.Value(idempotencyKey).(string)
+	d := keyDigest(ctx)
 	if d == "" {
 		return id.NewOrdered(prefix)
 	}
@@ -99,7 +105,7 @@ func derivedID(ctx context.Context, prefix, label string) string {
 // no Idempotency-Key), recorded with the payment's claim so that a retry of
 // that request after a crash knows the claim, or the outcome, as its own.
 func opKey(ctx context.Context) string {
-	d, _ := ctx.Value(idempotencyKey).(string)
+	d := keyDigest(ctx)
 	if d == "" {
 		return ""
 	}
@@ -236,20 +242,18 @@ func (s *Payments) createPayment(ctx context.Context, m *store.Merchant, params 
 	if err != nil {
 		return PaymentView{}, err
 	}
-	if sharesLog && c.tok != nil && c.challenge == nil && c.unusable == nil && !keyed(ctx) {
+	var resumed bool
+	switch {
+	case sharesLog && c.tok != nil && c.challenge == nil && c.unusable == nil && keyDigest(ctx) == "":
 		// The plain charge of a saved card: nothing to wait for before settling.
-		if err := s.queueRecord(ctx, p, c); err != nil {
-			return PaymentView{}, err
-		}
-		return s.settle(ctx, m, p, params, mode, c, false)
-	}
-	recordCtx := ctx
-	if sharesLog {
+		err = s.queueRecord(ctx, p, c)
+	case sharesLog:
 		// The acquirer's books are written after the record in the same
 		// log: the record cannot be lost without them (processor.LogSharer).
-		recordCtx = store.Deferrable(ctx)
+		resumed, err = s.record(store.Deferrable(ctx), m, p, c)
+	default:
+		resumed, err = s.record(ctx, m, p, c)
 	}
-	resumed, err := s.record(recordCtx, m, p, c)
 	if err != nil {
 		return PaymentView{}, err
 	}
@@ -479,13 +483,6 @@ func (s *Payments) queueRecord(ctx context.Context, p *store.Payment, c charge) 
 		}
 		return tx.InsertPayment(&rec)
 	})
-}
-
-// keyed reports whether ctx carries an Idempotency-Key, from which ids are
-// derived (see paymentID).
-func keyed(ctx context.Context) bool {
-	d, _ := ctx.Value(idempotencyKey).(string)
-	return d != ""
 }
 
 // settle moves the money for a recorded, processing payment: it reads the

@@ -268,7 +268,7 @@ func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bo
 // a second time. The derivation is keyed with the merchant's digest key: a
 // derived id is as unguessable as a random one, whatever the key's source.
 func (s *Tokens) tokenID(ctx context.Context, merchantID string) (id string, derived bool, err error) {
-	d, _ := ctx.Value(idempotencyKey).(string)
+	d := keyDigest(ctx)
 	if d == "" {
 		return vault.NewToken(), false, nil
 	}
@@ -446,7 +446,7 @@ func (s *Tokens) CreateTokens(ctx context.Context, m *store.Merchant, items []To
 	out := make([]BatchResult, len(items))
 	sem := make(chan struct{}, 8)
 	var wg sync.WaitGroup
-	key, _ := ctx.Value(idempotencyKey).(string)
+	key := keyDigest(ctx)
 	for i := range items {
 		wg.Add(1)
 		sem <- struct{}{}

@@ -130,14 +130,20 @@ func writeFromAnotherProcess(t *testing.T, s *Store) {
 
 // The pin: until the database file is synced, no connection restarts the
 // WAL over the frames just copied, not even another process's (the CLI).
-func TestCatchUpPinsTheWALUntilTheDatabaseIsSynced(t *testing.T) {
-	s, _, before, release, caught := startHeld(t, catchUp)
+func TestCatchUpPinsTheWALUntilTheDatabaseIsSynced(t *testing.T) { pinnedUntilSynced(t, catchUp) }
+
+// pinnedUntilSynced holds the database file's sync of run (a pass or a
+// catch-up that copies to the WAL's end) and checks that another process's
+// commit does not restart the WAL meanwhile.
+func pinnedUntilSynced(t *testing.T, run func(*Store) error) {
+	t.Helper()
+	s, _, before, release, done := startHeld(t, run)
 	writeFromAnotherProcess(t, s)
 	if got := walRestarts(t, s); got != before {
 		t.Fatalf("another connection restarted the WAL (%d → %d) before the database file was synced", before, got)
 	}
 	release()
-	if err := <-caught; err != nil {
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 }
@@ -214,15 +220,7 @@ func TestPassCopiesOnlySyncedFrames(t *testing.T) {
 // A pass that copied up to the WAL's end syncs the database file before its
 // pin ends: until then another process's commit does not restart the WAL.
 func TestPassSyncsTheDatabaseBeforeTheWALCanRestart(t *testing.T) {
-	s, _, before, release, passed := startHeld(t, pass) // idle: the pass copies everything
-	writeFromAnotherProcess(t, s)
-	if got := walRestarts(t, s); got != before {
-		t.Fatalf("another connection restarted the WAL (%d → %d) before the database file was synced", before, got)
-	}
-	release()
-	if err := <-passed; err != nil {
-		t.Fatal(err)
-	}
+	pinnedUntilSynced(t, pass) // idle: the pass copies everything
 }
 
 // The checkpointer's own pass can be the one whose sync fails: its kept pin

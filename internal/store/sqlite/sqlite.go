@@ -251,22 +251,28 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	cq.SetMaxOpenConns(1)
-	closeAll := func() { w.Close(); r.Close(); cp.Close(); cq.Close() }
-	db, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
+	var db *os.File
+	closeAll := func() {
+		w.Close()
+		r.Close()
+		cp.Close()
+		cq.Close()
+		if db != nil {
+			db.Close()
+		}
+	}
+	if db, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
 		closeAll()
 		return nil, fmt.Errorf("sqlite: open database for syncing: %w", err)
 	}
 	dv, err := w.PrepareContext(ctx, `PRAGMA data_version`)
 	if err != nil {
 		closeAll()
-		db.Close()
 		return nil, err
 	}
 	sy, err := newSyncer(path + "-wal")
 	if err != nil {
 		closeAll()
-		db.Close()
 		return nil, err
 	}
 	s := &Store{w: w, r: r, cp: cp, cq: cq, db: db, sy: sy, ws: sqlstore.NewStmts(w), rs: sqlstore.NewStmts(r), seqs: sqlstore.NewEventSeqs(), dvStmt: dv, ops: make(chan *op, maxBatch),
