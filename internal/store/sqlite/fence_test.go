@@ -136,9 +136,8 @@ func TestLostDeferredWriteFailsItsCall(t *testing.T) {
 		t.Fatalf("another call's write: %v", err)
 	}
 	for _, c := range []string{cid, later} {
-		var n int
-		if err := s.r.QueryRow(`SELECT count(*) FROM customers WHERE id = ?`, c).Scan(&n); err != nil || n != 0 {
-			t.Fatalf("customer %s of the lost call: %d rows (%v), want none", c, n, err)
+		if n := customerRows(t, s, c); n != 0 {
+			t.Fatalf("customer %s of the lost call: %d rows, want none", c, n)
 		}
 	}
 }
