@@ -14,7 +14,7 @@ type customerQueries struct{ *conn }
 
 func (t customerQueries) InsertCustomer(c *store.Customer) error {
 	_, err := t.exec(`INSERT INTO customers (id, merchant_id, reference, name, email, phone, metadata, created)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.MerchantID, nullStr(c.Reference), c.Name, c.Email, c.Phone, mustJSON(orEmpty(c.Metadata)), ts(c.Created))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.MerchantID, nullStr(c.Reference), c.Name, c.Email, c.Phone, metadataJSON(c.Metadata), ts(c.Created))
 	return err
 }
 

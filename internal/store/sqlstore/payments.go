@@ -19,7 +19,7 @@ func (t paymentQueries) InsertPayment(p *store.Payment) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.MerchantID, p.Status, p.Amount, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded,
 		p.Currency, p.CaptureMethod, nullStr(p.TokenID), nullStr(p.CustomerID), nullStr(p.OrderID), p.Description,
-		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), nullJSON(p.Failure),
+		metadataJSON(p.Metadata), mustJSON(p.Card), mustJSON(p.Processor), nullJSON(p.Failure),
 		p.PendingOp, ts(p.PendingUntil), nullJSON(p.Authentication), p.ChallengeID, ts(p.Created), ts(p.Updated), p.OpKey)
 	return err
 }
@@ -75,7 +75,7 @@ func (t paymentQueries) updatePayment(p *store.Payment, ifStatus string) error {
 		authentication = ?, challenge_id = ?, updated = ?, op_key = ?
 		WHERE merchant_id = ? AND id = ?`
 	args := []any{p.Status, p.AmountCapturable, p.AmountCaptured, p.AmountRefunded, nullStr(p.TokenID), nullStr(p.CustomerID),
-		mustJSON(orEmpty(p.Metadata)), mustJSON(p.Card), mustJSON(p.Processor), nullJSON(p.Failure), p.PendingOp, ts(p.PendingUntil),
+		metadataJSON(p.Metadata), mustJSON(p.Card), mustJSON(p.Processor), nullJSON(p.Failure), p.PendingOp, ts(p.PendingUntil),
 		nullJSON(p.Authentication), p.ChallengeID, ts(p.Updated), p.OpKey,
 		p.MerchantID, p.ID}
 	if ifStatus != "" {

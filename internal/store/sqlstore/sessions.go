@@ -19,7 +19,7 @@ func (t sessionQueries) InsertSession(s *store.Session) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.MerchantID, s.Mode, s.Status, s.Amount, s.Currency, s.CustomerID, s.SaveCard,
 		s.ShowSavedCards, s.CaptureMethod, s.OrderID, s.Description, s.SuccessURL, s.FailureURL, s.ExpiredURL, s.CancelURL,
-		s.CallbackURL, s.ClientSecretHash, s.KeyID, s.PaymentID, s.TokenID, s.Attempts, nullJSON(s.Failure), mustJSON(orEmpty(s.Metadata)),
+		s.CallbackURL, s.ClientSecretHash, s.KeyID, s.PaymentID, s.TokenID, s.Attempts, nullJSON(s.Failure), metadataJSON(s.Metadata),
 		ts(s.ConfirmingUntil), ts(s.ExpiresAt), ts(s.Created), ts(s.Updated), s.CallbackFormat, mustJSON(orNoURLs(s.ForwardURLs)),
 		s.ThreeDSecure)
 	return err
@@ -80,7 +80,7 @@ func (t sessionQueries) UpdateSession(s *store.Session) error {
 		failure = ?, confirming_until = ?, key_id = ?, metadata = ?, updated = ?, expires_at = ?
 		WHERE merchant_id = ? AND id = ?`,
 		s.Status, s.CustomerID, s.PaymentID, s.TokenID, s.Attempts,
-		nullJSON(s.Failure), ts(s.ConfirmingUntil), s.KeyID, mustJSON(orEmpty(s.Metadata)), ts(s.Updated), ts(s.ExpiresAt),
+		nullJSON(s.Failure), ts(s.ConfirmingUntil), s.KeyID, metadataJSON(s.Metadata), ts(s.Updated), ts(s.ExpiresAt),
 		s.MerchantID, s.ID)
 	if err != nil {
 		return err

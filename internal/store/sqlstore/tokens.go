@@ -16,7 +16,7 @@ func (t tokenQueries) InsertToken(k *store.Token) error {
 		holder_name, fingerprint, card_ct, verification, metadata, challenge_id, created, updated, deleted_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.MerchantID, nullStr(k.CustomerID), k.Status, k.Brand, k.BIN, k.Last4, k.Mask, k.ExpMonth, k.ExpYear,
-		k.HolderName, k.Fingerprint, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)), k.ChallengeID,
+		k.HolderName, k.Fingerprint, k.CardCT, mustJSON(k.Verification), metadataJSON(k.Metadata), k.ChallengeID,
 		ts(k.Created), ts(k.Updated), nullTS(k.Deleted))
 	return err
 }
@@ -57,7 +57,7 @@ func (t tokenQueries) FindTokenByFingerprint(merchantID, customerID, fingerprint
 func (t tokenQueries) UpdateToken(k *store.Token) error {
 	res, err := t.exec(`UPDATE tokens SET status = ?, exp_month = ?, exp_year = ?, holder_name = ?, card_ct = ?, verification = ?,
 		metadata = ?, challenge_id = ?, updated = ?, deleted_at = ? WHERE merchant_id = ? AND id = ?`,
-		k.Status, k.ExpMonth, k.ExpYear, k.HolderName, k.CardCT, mustJSON(k.Verification), mustJSON(orEmpty(k.Metadata)),
+		k.Status, k.ExpMonth, k.ExpYear, k.HolderName, k.CardCT, mustJSON(k.Verification), metadataJSON(k.Metadata),
 		k.ChallengeID, ts(k.Updated), nullTS(k.Deleted), k.MerchantID, k.ID)
 	if err != nil {
 		return err
