@@ -2,9 +2,14 @@ package vault
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -149,4 +154,35 @@ func TestTokens(t *testing.T) {
 	if b := NewToken(); !(a < b) {
 		t.Fatalf("tokens must sort by creation: %q %q", a, b)
 	}
+}
+
+// MAC reuses HMAC states: every answer, in any order and from concurrent
+// callers, must equal a fresh HMAC-SHA256 under the derived key.
+func TestMACStatesReused(t *testing.T) {
+	v, _ := newVault(t)
+	fk, _ := v.NewDataKey("mer_a", PurposeFingerprint)
+	secret, err := v.unwrap(fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := hkdf.Key(sha256.New, secret, nil, "coffer fingerprint v1|mer_a", 32)
+	want := func(data string) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(data))
+		return m.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				data := fmt.Sprintf("4%015d", g*1000+i%7)
+				got, err := v.MAC(fk, "fingerprint", []byte(data))
+				if err != nil || !bytes.Equal(got, want(data)) {
+					t.Errorf("MAC(%s) = %x, %v; want %x", data, got, err, want(data))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
