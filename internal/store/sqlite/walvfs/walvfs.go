@@ -137,6 +137,7 @@ func register() error {
 	size := unsafe.Sizeof(sqlite3.Tsqlite3_vfs{})
 	p := libc.Xmalloc(tls, libc.Tsize_t(size))
 	if p == 0 {
+		libc.Xfree(tls, name)
 		return fmt.Errorf("walvfs: out of memory")
 	}
 	v := (*sqlite3.Tsqlite3_vfs)(ptr(p))
@@ -144,6 +145,8 @@ func register() error {
 	v.FpNext, v.FzName = 0, name
 	*(*func(*libc.TLS, uintptr, uintptr, uintptr, int32, uintptr) int32)(unsafe.Pointer(&v.FxOpen)) = xOpen
 	if rc := sqlite3.Xsqlite3_vfs_register(tls, p, 0); rc != sqlite3.SQLITE_OK {
+		libc.Xfree(tls, p)
+		libc.Xfree(tls, name)
 		return fmt.Errorf("walvfs: registering the VFS: SQLite error %d", rc)
 	}
 	return nil
