@@ -2,7 +2,6 @@ package payment
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -229,7 +228,8 @@ func (s *Tokens) storeNewToken(ctx context.Context, tok *store.Token, derived bo
 	// The token.created event's JSON, rendered before the write: work the
 	// single writer does not do. Used only when the new token is stored as
 	// it is (not when an existing token of the customer's is updated).
-	rendered, err := json.Marshal(s.ViewToken(&fresh))
+	tv := s.ViewToken(&fresh)
+	rendered, err := renderToken(&tv)
 	if err != nil {
 		return false, nil, err
 	}

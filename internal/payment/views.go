@@ -1,8 +1,10 @@
 package payment
 
 import (
+	"encoding/json"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/plainjson"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -133,6 +135,63 @@ type TokenView struct {
 	Created      time.Time          `json:"created"`
 	Updated      time.Time          `json:"updated"`
 	Metadata     map[string]string  `json:"metadata"`
+}
+
+// renderToken is json.Marshal(v), byte for byte, written without reflection
+// when every value is plain (plainjson): each tokenization renders its view
+// once, for its event and its answer, and json.Marshal of it was ~4 µs.
+func renderToken(v *TokenView) ([]byte, error) {
+	if b, ok := v.appendJSON(make([]byte, 0, 768)); ok {
+		return b, nil
+	}
+	return json.Marshal(v)
+}
+
+func (v *TokenView) appendJSON(b []byte) ([]byte, bool) {
+	ok := true
+	b, ok = plainjson.More(b, ok, `{"id":`, v.ID)
+	b, ok = plainjson.More(b, ok, `,"object":`, v.Object)
+	b, ok = plainjson.More(b, ok, `,"status":`, v.Status)
+	b = append(b, `,"customer":`...)
+	if ok {
+		b, ok = plainjson.OptionalString(b, v.Customer)
+	}
+	c := &v.Card
+	b, ok = plainjson.More(b, ok, `,"card":{"brand":`, c.Brand)
+	b, ok = plainjson.More(b, ok, `,"bin":`, c.BIN)
+	b, ok = plainjson.More(b, ok, `,"last4":`, c.Last4)
+	b, ok = plainjson.More(b, ok, `,"mask":`, c.Mask)
+	b = plainjson.Int(append(b, `,"exp_month":`...), int64(c.ExpMonth))
+	b = plainjson.Int(append(b, `,"exp_year":`...), int64(c.ExpYear))
+	b, ok = plainjson.More(b, ok, `,"holder_name":`, c.HolderName)
+	b, ok = plainjson.More(b, ok, `,"fingerprint":`, c.Fingerprint)
+	b = append(b, `},"verification":`...)
+	if ok {
+		b, ok = v.Verification.AppendJSON(b)
+	}
+	b = append(b, `,"next_action":`...)
+	switch {
+	case !ok:
+	case v.NextAction == nil:
+		b = append(b, "null"...)
+	default:
+		b, ok = plainjson.More(b, ok, `{"type":`, v.NextAction.Type)
+		b, ok = plainjson.More(b, ok, `,"url":`, v.NextAction.URL)
+		b = append(b, '}')
+	}
+	b = append(b, `,"created":`...)
+	if ok {
+		b, ok = plainjson.Time(b, v.Created)
+	}
+	b = append(b, `,"updated":`...)
+	if ok {
+		b, ok = plainjson.Time(b, v.Updated)
+	}
+	b = append(b, `,"metadata":`...)
+	if ok {
+		b, ok = plainjson.StringMap(b, v.Metadata)
+	}
+	return append(b, '}'), ok
 }
 
 // ViewToken renders a token.

@@ -3,22 +3,19 @@
 package sqlite
 
 import (
-	"fmt"
 	"os"
 	"syscall"
 )
 
-func fileInode(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Ino)
+// unlinked reports whether f's file has lost its last name: SQLite deleted
+// the WAL (and may have made a new one at its path), or it was replaced. A
+// check of the open handle rather than of the path: no lookup, no
+// allocation, before every sync. An error counts as unlinked, so that the
+// caller reopens and reports what is wrong.
+func unlinked(f *os.File) bool {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return true
 	}
-	return 0
-}
-
-func inode(f *os.File) (uint64, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: stat WAL: %w", err)
-	}
-	return fileInode(fi), nil
+	return st.Nlink == 0
 }

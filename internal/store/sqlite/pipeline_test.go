@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -230,5 +231,46 @@ func TestWriterWaitsForCatchUpOnTheMutex(t *testing.T) {
 	s.restartMu.Unlock()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// If the WAL is deleted and made again at its path (SQLite does so when its
+// last connection closes and another opens), a sync of the old handle would
+// make nothing of the new file durable: the syncer must rebind before it
+// syncs.
+func TestSyncerFollowsAReplacedWAL(t *testing.T) {
+	path := t.TempDir() + "/x.db-wal"
+	sy, err := newSyncer(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sy.close()
+	ino := func(f interface{ Stat() (os.FileInfo, error) }) uint64 {
+		fi, err := f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Sys().(*syscall.Stat_t).Ino
+	}
+	first := ino(sy.f)
+	if err := sy.sync(); err != nil || ino(sy.f) != first {
+		t.Fatalf("sync of an unchanged WAL rebound its handle (err %v)", err)
+	}
+	// The old inode stays open in the syncer, so the new file cannot reuse it.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("frames"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sy.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ino(sy.f); got != fi.Sys().(*syscall.Stat_t).Ino {
+		t.Fatalf("the syncer syncs inode %d, the WAL is now %d", got, fi.Sys().(*syscall.Stat_t).Ino)
 	}
 }

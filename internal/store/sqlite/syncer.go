@@ -55,7 +55,6 @@ type pending struct {
 type syncer struct {
 	path string
 	f    *os.File
-	ino  uint64
 
 	visible   atomic.Uint64 // commits numbered; a commit is numbered before it may become visible
 	committed atomic.Uint64 // commits whose Commit returned (each number once committed or failed)
@@ -100,15 +99,10 @@ func (sy *syncer) reopen() error {
 	if err != nil {
 		return fmt.Errorf("sqlite: open WAL for syncing: %w", err)
 	}
-	ino, err := inode(f)
-	if err != nil {
-		f.Close()
-		return err
-	}
 	if sy.f != nil {
 		sy.f.Close()
 	}
-	sy.f, sy.ino = f, ino
+	sy.f = f
 	return nil
 }
 
@@ -209,7 +203,7 @@ func (sy *syncer) cover(need uint64) error {
 }
 
 func (sy *syncer) sync() error {
-	if fi, err := os.Stat(sy.path); err != nil || fileInode(fi) != sy.ino {
+	if unlinked(sy.f) {
 		if err := sy.reopen(); err != nil {
 			return err
 		}
