@@ -11,20 +11,40 @@ import (
 
 // Lower-case base32 without padding keeps ids URL-safe, case-insensitive-safe
 // and free of characters ('.', '/', '+') that other protocols treat specially.
-var enc = base32.StdEncoding.WithPadding(base32.NoPadding)
+// The alphabets are the standard ones in lower case, so ids look as they did
+// when they were encoded in upper case and lowered (one copy fewer).
+var enc = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // ordered is base32 whose alphabet (0-9, a-v) sorts like the values it
 // encodes; the standard alphabet puts its digits after its letters.
-var ordered = base32.HexEncoding.WithPadding(base32.NoPadding)
+var ordered = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// mint is prefix + "_" + e's encoding of raw, built in one allocation: ids
+// are minted several times per request.
+func mint(prefix string, e *base32.Encoding, raw []byte) string {
+	var buf [96]byte
+	b := buf[:0]
+	if n := len(prefix) + 1 + e.EncodedLen(len(raw)); n > len(buf) {
+		b = make([]byte, 0, n)
+	}
+	b = append(append(b, prefix...), '_')
+	return string(e.AppendEncode(b, raw))
+}
 
 // New returns prefix + "_" + 128 random bits.
 func New(prefix string) string { return NewBits(prefix, 128) }
 
 // NewBits returns prefix + "_" + at least bits random bits.
 func NewBits(prefix string, bits int) string {
-	b := make([]byte, (bits+7)/8)
+	var buf [32]byte
+	b := buf[:0]
+	if n := (bits + 7) / 8; n <= len(buf) {
+		b = buf[:n]
+	} else {
+		b = make([]byte, n)
+	}
 	rand.Read(b) // crypto/rand.Read never fails on supported platforms (Go ≥1.24 panics instead)
-	return prefix + "_" + strings.ToLower(enc.EncodeToString(b))
+	return mint(prefix, enc, b)
 }
 
 // HasPrefix reports whether s looks like an id minted with prefix.
@@ -42,10 +62,16 @@ func NewOrdered(prefix string) string { return NewOrderedBits(prefix, 128) }
 
 // NewOrderedBits is NewOrdered with at least bits random bits after the time.
 func NewOrderedBits(prefix string, bits int) string {
-	b := make([]byte, 6+(bits+7)/8)
+	var buf [40]byte
+	b := buf[:0]
+	if n := 6 + (bits+7)/8; n <= len(buf) {
+		b = buf[:n]
+	} else {
+		b = make([]byte, n)
+	}
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
 	copy(b, ms[2:])
 	rand.Read(b[6:])
-	return prefix + "_" + strings.ToLower(ordered.EncodeToString(b))
+	return mint(prefix, ordered, b)
 }

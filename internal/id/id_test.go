@@ -1,6 +1,8 @@
 package id
 
 import (
+	"crypto/rand"
+	"encoding/base32"
 	"strings"
 	"testing"
 	"time"
@@ -36,5 +38,37 @@ func TestNewOrdered(t *testing.T) {
 			t.Fatalf("repeated %q", v)
 		}
 		seen[v] = true
+	}
+}
+
+// Ids are spelled as they were when the standard alphabets' output was
+// lowered: stored ids and the ordering of ordered ones stay as they were.
+func TestSpellingUnchanged(t *testing.T) {
+	std := base32.StdEncoding.WithPadding(base32.NoPadding)
+	hex := base32.HexEncoding.WithPadding(base32.NoPadding)
+	for n := range 48 {
+		raw := make([]byte, n)
+		for range 20 {
+			rand.Read(raw)
+			if got, want := mint("tok", enc, raw), "tok_"+strings.ToLower(std.EncodeToString(raw)); got != want {
+				t.Fatalf("%x: %s, want %s", raw, got, want)
+			}
+			if got, want := mint("evt", ordered, raw), "evt_"+strings.ToLower(hex.EncodeToString(raw)); got != want {
+				t.Fatalf("%x: %s, want %s", raw, got, want)
+			}
+		}
+	}
+	if got := NewBits("big", 512); len(got) != 4+103 {
+		t.Fatalf("512 bits: %q", got)
+	}
+	if got := NewOrderedBits("big", 512); len(got) != 4+112 {
+		t.Fatalf("ordered, 512 bits: %q", got)
+	}
+}
+
+func BenchmarkNewOrdered(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		NewOrdered("evt")
 	}
 }
