@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/coffer-vault/coffer/internal/money"
@@ -18,12 +17,13 @@ type CardHolder interface {
 	CardPaths() []string
 }
 
-// withCardPaths adds v's own card paths, when it declares any, to rules.
-func withCardPaths(v any, rules Rules) Rules {
+// cardPaths are v's own card paths, when it declares any: the guard takes
+// them beside Rules.Card.
+func cardPaths(v any) []string {
 	if c, ok := v.(CardHolder); ok {
-		rules.Card = append(slices.Clip(rules.Card), c.CardPaths()...)
+		return c.CardPaths()
 	}
-	return rules
+	return nil
 }
 
 // ReadJSON reads r's body, at most limit bytes when limit > 0, and

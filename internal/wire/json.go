@@ -42,18 +42,31 @@ const maxDepth = 100
 // DecodeJSON reads body, one JSON object, into v: the guard (see the
 // package comment), then encoding/json. An empty body is an error unless
 // rules.Empty (then v is left as it is). When v is a CardHolder, its card
-// paths are added to rules.Card.
+// paths count as rules.Card's do.
 func DecodeJSON(body []byte, v any, rules Rules) *Error {
-	rules = withCardPaths(v, rules)
 	if len(bytes.TrimSpace(body)) == 0 {
 		if rules.Empty {
 			return nil
 		}
 		return bodyError(CodeEmpty, "The request body must be a JSON object.")
 	}
-	s := newScanner(body, rules)
-	if e := s.top(true); e != nil {
+	found, e := guard(body, true, rules, cardPaths(v))
+	if e != nil {
 		return e
+	}
+	if err := unmarshal(body, v, rules); err != nil {
+		return decodeError(err, body, reflect.TypeOf(v))
+	}
+	return found
+}
+
+// unmarshal is encoding/json's decoding of body, one value (the guard has
+// seen to that), by rules. Only a Decoder has the options; without them,
+// Unmarshal decodes the same, to the same errors, without a Decoder's
+// allocations and its copy of the body.
+func unmarshal(body []byte, v any, rules Rules) error {
+	if !rules.Strict && !rules.UseNumber {
+		return json.Unmarshal(body, v)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if rules.Strict {
@@ -62,20 +75,17 @@ func DecodeJSON(body []byte, v any, rules Rules) *Error {
 	if rules.UseNumber {
 		dec.UseNumber()
 	}
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err, body, reflect.TypeOf(v))
-	}
-	return s.found
+	return dec.Decode(v)
 }
 
 // CheckJSON applies the guard to body, any one JSON value (a form field
 // holding JSON, say), without decoding it.
 func CheckJSON(body []byte, rules Rules) *Error {
-	s := newScanner(body, rules)
-	if e := s.top(false); e != nil {
+	found, e := guard(body, false, rules, nil)
+	if e != nil {
 		return e
 	}
-	return s.found
+	return found
 }
 
 // decodeError explains encoding/json's refusal of a body the guard passed

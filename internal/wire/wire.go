@@ -139,11 +139,48 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, *Err
 	if limit > 0 {
 		body = http.MaxBytesReader(w, body, limit)
 	}
-	b, err := io.ReadAll(body)
+	b, err := readAll(body, bodySize(r.ContentLength, limit))
 	if err != nil {
 		return nil, BodyError(err)
 	}
 	return b, nil
+}
+
+// maxSizeHint bounds the buffer a declared Content-Length buys before any
+// of the body has come: a client that declares much and sends little must
+// not make the server set aside much. Most API bodies fit well within it.
+const maxSizeHint = 64 << 10
+
+// bodySize is how large a buffer to read a body into: its declared length
+// (bounded by limit and maxSizeHint), or 0 when unknown.
+func bodySize(declared, limit int64) int {
+	if declared <= 0 || (limit > 0 && declared > limit) {
+		return 0 // unknown, or a body that will be refused when read
+	}
+	return int(min(declared, maxSizeHint))
+}
+
+// readAll is io.ReadAll, reading into a buffer of size bytes first (plus
+// one, to read the end of the body without growing it), so that a body of
+// the declared size is read in one allocation and not copied.
+func readAll(r io.Reader, size int) ([]byte, error) {
+	if size <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, size+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // longer than declared: grow
+		}
+	}
 }
 
 // BodyError is the Error of a failed body read (an *http.MaxBytesError
