@@ -92,40 +92,8 @@ func refCheckForm(f url.Values, rules Rules) *Error {
 	return nil
 }
 
-func refFold(k string) string {
-	ascii := true
-	for i := 0; i < len(k); i++ {
-		if k[i] >= utf8.RuneSelf || ('a' <= k[i] && k[i] <= 'z') {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return k
-	}
-	b := make([]byte, 0, len(k))
-	for _, r := range k {
-		if r < utf8.RuneSelf {
-			if 'a' <= r && r <= 'z' {
-				r -= 'a' - 'A'
-			}
-			b = append(b, byte(r))
-			continue
-		}
-		b = utf8.AppendRune(b, refFoldRune(r))
-	}
-	return string(b)
-}
-
-func refFoldRune(r rune) rune {
-	for {
-		r2 := unicode.SimpleFold(r)
-		if r2 <= r {
-			return r2
-		}
-		r = r2
-	}
-}
+// The reference folds keys with fold (json.go), which this change left as
+// it was.
 
 // refStep is one level of a path: an object's key, or an array's index.
 type refStep struct {
@@ -164,7 +132,7 @@ func refPattern(p string) []string {
 			n++
 		}
 		if part != "" {
-			segs = append(segs, refFold(part))
+			segs = append(segs, fold(part))
 		}
 		for range n {
 			segs = append(segs, "[]")
@@ -515,7 +483,7 @@ func (s *refScanner) atCard() bool {
 			if seg == "[]" {
 				match = st.index >= 0
 			} else {
-				match = st.index < 0 && refFold(st.key) == seg
+				match = st.index < 0 && fold(st.key) == seg
 			}
 			if !match {
 				break
@@ -528,7 +496,7 @@ func (s *refScanner) atCard() bool {
 	return false
 }
 
-// refKeySet remembers an object's keys by their refFold: a slice while small, a
+// refKeySet remembers an object's keys by their fold: a slice while small, a
 // map once an object has many keys.
 type refKeySet struct {
 	small []refFoldedKey
@@ -537,10 +505,10 @@ type refKeySet struct {
 
 type refFoldedKey struct{ refFold, key string }
 
-// add records k; dup is set when a key of the same refFold was seen, first
+// add records k; dup is set when a key of the same fold was seen, first
 // being that key as sent.
 func (ks *refKeySet) add(k string) (first string, dup bool) {
-	f := refFold(k)
+	f := fold(k)
 	if ks.big != nil {
 		if first, ok := ks.big[f]; ok {
 			return first, true
