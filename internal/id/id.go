@@ -23,12 +23,18 @@ var ordered = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding
 // are minted several times per request.
 func mint(prefix string, e *base32.Encoding, raw []byte) string {
 	var buf [96]byte
-	b := buf[:0]
-	if n := len(prefix) + 1 + e.EncodedLen(len(raw)); n > len(buf) {
-		b = make([]byte, 0, n)
-	}
+	b := sized(buf[:], len(prefix)+1+e.EncodedLen(len(raw)))[:0]
 	b = append(append(b, prefix...), '_')
 	return string(e.AppendEncode(b, raw))
+}
+
+// sized is n bytes of buf when it is long enough (a caller's array, on the
+// stack), else new ones.
+func sized(buf []byte, n int) []byte {
+	if n <= len(buf) {
+		return buf[:n]
+	}
+	return make([]byte, n)
 }
 
 // New returns prefix + "_" + 128 random bits.
@@ -37,12 +43,7 @@ func New(prefix string) string { return NewBits(prefix, 128) }
 // NewBits returns prefix + "_" + at least bits random bits.
 func NewBits(prefix string, bits int) string {
 	var buf [32]byte
-	b := buf[:0]
-	if n := (bits + 7) / 8; n <= len(buf) {
-		b = buf[:n]
-	} else {
-		b = make([]byte, n)
-	}
+	b := sized(buf[:], (bits+7)/8)
 	rand.Read(b) // crypto/rand.Read never fails on supported platforms (Go ≥1.24 panics instead)
 	return mint(prefix, enc, b)
 }
@@ -63,12 +64,7 @@ func NewOrdered(prefix string) string { return NewOrderedBits(prefix, 128) }
 // NewOrderedBits is NewOrdered with at least bits random bits after the time.
 func NewOrderedBits(prefix string, bits int) string {
 	var buf [40]byte
-	b := buf[:0]
-	if n := 6 + (bits+7)/8; n <= len(buf) {
-		b = buf[:n]
-	} else {
-		b = make([]byte, n)
-	}
+	b := sized(buf[:], 6+(bits+7)/8)
 	var ms [8]byte
 	binary.BigEndian.PutUint64(ms[:], uint64(time.Now().UnixMilli()))
 	copy(b, ms[2:])

@@ -36,24 +36,18 @@ func String(b []byte, s string) ([]byte, bool) {
 	return append(b, '"'), true
 }
 
-// Field appends name (already JSON: `,"key":`) and then s as String does.
-func Field(b []byte, name, s string) ([]byte, bool) {
-	n := len(b)
-	b = append(b, name...)
-	b, ok := String(b, s)
-	if !ok {
-		return b[:n], false
-	}
-	return b, true
-}
-
-// More is Field for a chain of fields: it appends only while ok, so a
-// value's appender can write every field and check once at its end.
+// More appends name (already JSON: `,"key":`) and then s as String does,
+// but only while ok: a value's appender writes every field through it and
+// checks once at its end. On false b is returned as it came.
 func More(b []byte, ok bool, name, s string) ([]byte, bool) {
 	if !ok {
 		return b, false
 	}
-	return Field(b, name, s)
+	n := len(b)
+	if b, ok = String(append(b, name...), s); !ok {
+		return b[:n], false
+	}
+	return b, true
 }
 
 // OmitEmpty is More for a field tagged omitempty.

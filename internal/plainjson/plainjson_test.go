@@ -35,8 +35,11 @@ func TestSameAsJSONMarshal(t *testing.T) {
 		} else if string(got) != "x" {
 			t.Fatalf("String(%q) refused but wrote %q", s, got)
 		}
-		if got, ok := Field([]byte("x"), `,"k":`, s); ok && string(got) != `x,"k":`+string(want) || !ok && string(got) != "x" {
-			t.Fatalf("Field(%q) = %q, %v", s, got, ok)
+		if got, ok := More([]byte("x"), true, `,"k":`, s); ok && string(got) != `x,"k":`+string(want) || !ok && string(got) != "x" {
+			t.Fatalf("More(%q) = %q, %v", s, got, ok)
+		}
+		if got, ok := More([]byte("x"), false, `,"k":`, s); ok || string(got) != "x" {
+			t.Fatalf("More after a failure wrote %q", got)
 		}
 		if got, _ := OptionalString(nil, &s); ok && string(got) != string(want) {
 			t.Fatalf("OptionalString(%q) = %s", s, got)

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coffer-vault/coffer/internal/plainjson"
 	"github.com/coffer-vault/coffer/internal/store"
 )
 
@@ -400,11 +401,14 @@ func page[T any](t *conn, table, cols, cond string, args []any, merchantID, afte
 }
 
 // metadataJSON is a record's metadata as stored: a JSON object, "{}" when
-// empty. Most records carry none, and json.Marshal of an empty map was a
-// measurable share of the single writer's work per token.
+// empty, byte for byte what json.Marshal writes otherwise. It runs in the
+// single writer for every token and payment.
 func metadataJSON(m map[string]string) string {
 	if len(m) == 0 {
 		return "{}"
+	}
+	if b, ok := plainjson.StringMap(nil, m); ok {
+		return string(b)
 	}
 	return mustJSON(m)
 }

@@ -68,3 +68,17 @@ func TestVerificationJSONIsJSONMarshal(t *testing.T) {
 		t.Fatalf("only %d values took the fast path", fast)
 	}
 }
+
+// metadataJSON is "{}" for no metadata and json.Marshal's bytes otherwise.
+func TestMetadataJSON(t *testing.T) {
+	for _, m := range []map[string]string{nil, {}, {"b": "2", "a": "1"}, {"x": `q"<&>`, "é": "\n"}} {
+		want := "{}"
+		if len(m) > 0 {
+			b, _ := json.Marshal(m)
+			want = string(b)
+		}
+		if got := metadataJSON(m); got != want {
+			t.Fatalf("metadataJSON(%q) = %s, want %s", m, got, want)
+		}
+	}
+}
