@@ -393,53 +393,51 @@ func walClose(tls *libc.TLS, pFile uintptr) int32 {
 	return crc
 }
 
-// backstop writes out what the database's WAL handle still gathers. With
-// SQLite's write order the commit frame already did, so this finds nothing.
-func backstop(tls *libc.TLS, walPath string) int32 {
-	mu.Lock()
-	f := byPath[walPath]
-	mu.Unlock()
+// backstop writes out what the database's WAL handle f (nil: none open)
+// still gathers. With SQLite's write order the commit frame already did, so
+// this finds nothing.
+func backstop(tls *libc.TLS, f *walFile) {
 	if f == nil {
-		return sqlite3.SQLITE_OK
+		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.n == 0 {
-		return f.failed
+		return
 	}
 	stats.backstops.Add(1)
-	rc := f.flush(tls, f.pFile)
-	if rc != sqlite3.SQLITE_OK && f.failed == 0 {
+	if rc := f.flush(tls, f.pFile); rc != sqlite3.SQLITE_OK && f.failed == 0 {
 		f.failed = rc
 	}
-	return rc
 }
 
-func dbOf(pFile uintptr) dbFile {
+// dbOf returns a database handle's state and its WAL's open handle, in one
+// lookup: shared-memory locks come many times per transaction.
+func dbOf(pFile uintptr) (dbFile, *walFile) {
 	mu.Lock()
+	defer mu.Unlock()
 	d := dbs[pFile]
-	mu.Unlock()
-	return d
+	return d, byPath[d.walPath]
 }
 
 func dbShmBarrier(tls *libc.TLS, pFile uintptr) {
-	d := dbOf(pFile)
-	backstop(tls, d.walPath)
+	d, f := dbOf(pFile)
+	backstop(tls, f)
 	fn := origMethods(d.orig).FxShmBarrier
 	(*(*func(*libc.TLS, uintptr))(unsafe.Pointer(&struct{ uintptr }{fn})))(tls, pFile)
 }
 
 func dbShmLock(tls *libc.TLS, pFile uintptr, offset, n, flags int32) int32 {
-	d := dbOf(pFile)
+	d, f := dbOf(pFile)
 	if flags&sqlite3.SQLITE_SHM_UNLOCK != 0 {
-		backstop(tls, d.walPath)
+		backstop(tls, f)
 	}
 	fn := origMethods(d.orig).FxShmLock
 	return (*(*func(*libc.TLS, uintptr, int32, int32, int32) int32)(unsafe.Pointer(&struct{ uintptr }{fn})))(tls, pFile, offset, n, flags)
 }
 
 func dbClose(tls *libc.TLS, pFile uintptr) int32 {
-	d := dbOf(pFile)
+	d, _ := dbOf(pFile)
 	mu.Lock()
 	delete(dbs, pFile)
 	mu.Unlock()
